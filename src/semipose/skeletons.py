@@ -1,0 +1,260 @@
+"""Keypoint sets ("skeletons"): names, flip pairs, OKS sigmas and drawing edges.
+
+A :class:`Skeleton` is the single description of a keypoint set that every other part of
+semipose reads: the data readers check keypoint counts against it, the top-down transform
+swaps its flip pairs, the flip test un-flips heatmaps with it, OKS-NMS and COCOeval use its
+sigmas, and the drawing code uses its edges.
+
+Built-in sets: ``coco17`` (COCO person keypoints) and ``aic14`` (AI Challenger). Any other
+COCO-format keypoint set works through :meth:`Skeleton.from_coco_category` (names, skeleton
+edges and, if present, ``flip_pairs`` / ``sigmas`` read from the JSON ``categories`` entry)
+or :meth:`Skeleton.from_dict` (the same fields given in a config file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Skeleton",
+    "COCO17",
+    "AIC14",
+    "BUILTIN_SKELETONS",
+    "get_skeleton",
+    "infer_flip_pairs",
+]
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A keypoint set.
+
+    Attributes:
+        name: short identifier, e.g. ``"coco17"``.
+        keypoints: K keypoint names, in dataset order.
+        flip_pairs: pairs ``(i, j)`` of 0-based indices swapped by a horizontal flip.
+        sigmas: ``(K,)`` per-keypoint OKS sigmas (COCO convention: COCOeval uses
+            ``(2 * sigma) ** 2`` as the variance factor).
+        edges: 0-based index pairs drawn as limbs.
+        upper_body: indices counted as upper body for half-body augmentation; the rest is
+            lower body.
+    """
+
+    name: str
+    keypoints: tuple[str, ...]
+    flip_pairs: tuple[tuple[int, int], ...]
+    sigmas: np.ndarray = field(repr=False)
+    edges: tuple[tuple[int, int], ...] = ()
+    upper_body: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        k = len(self.keypoints)
+        sig = np.asarray(self.sigmas, dtype=np.float64).reshape(-1)
+        if sig.shape[0] != k:
+            raise ValueError(f"skeleton {self.name!r}: {k} keypoints but {sig.shape[0]} sigmas")
+        if not np.all(sig > 0):
+            raise ValueError(f"skeleton {self.name!r}: OKS sigmas must be positive")
+        object.__setattr__(self, "sigmas", sig)
+        seen: set[int] = set()
+        for a, b in self.flip_pairs:
+            for i in (a, b):
+                if not 0 <= i < k:
+                    raise ValueError(f"skeleton {self.name!r}: flip pair ({a}, {b}) out of range for K={k}")
+                if i in seen:
+                    raise ValueError(f"skeleton {self.name!r}: keypoint {i} appears in two flip pairs")
+                seen.add(i)
+            if a == b:
+                raise ValueError(f"skeleton {self.name!r}: flip pair ({a}, {b}) maps a keypoint to itself")
+        for a, b in self.edges:
+            if not (0 <= a < k and 0 <= b < k):
+                raise ValueError(f"skeleton {self.name!r}: edge ({a}, {b}) out of range for K={k}")
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.keypoints)
+
+    @property
+    def flip_index(self) -> np.ndarray:
+        """``(K,)`` int64 permutation: channel ``k`` of a flipped prediction belongs to ``flip_index[k]``."""
+        perm = np.arange(self.num_keypoints, dtype=np.int64)
+        for a, b in self.flip_pairs:
+            perm[a], perm[b] = b, a
+        return perm
+
+    @property
+    def lower_body(self) -> tuple[int, ...]:
+        up = set(self.upper_body)
+        return tuple(i for i in range(self.num_keypoints) if i not in up)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (the inverse of :meth:`from_dict`), e.g. for saving in a run folder."""
+        return {
+            "name": self.name,
+            "keypoints": list(self.keypoints),
+            "flip_pairs": [list(p) for p in self.flip_pairs],
+            "sigmas": [float(s) for s in self.sigmas],
+            "edges": [list(e) for e in self.edges],
+            "upper_body": list(self.upper_body),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, default_sigma: float | None = None) -> "Skeleton":
+        """Build a skeleton from plain data (a config block or :meth:`to_dict` output).
+
+        Required: ``keypoints`` (names). Optional: ``name``, ``flip_pairs`` (inferred from
+        left/right names when absent), ``sigmas`` (required unless ``default_sigma`` is given),
+        ``edges`` (0-based), ``upper_body``.
+        """
+        if "keypoints" not in d:
+            raise ValueError("custom skeleton needs a 'keypoints' list of names")
+        names = tuple(str(n) for n in d["keypoints"])
+        unknown = set(d) - {"name", "keypoints", "flip_pairs", "sigmas", "edges", "upper_body"}
+        if unknown:
+            raise ValueError(f"custom skeleton: unknown key(s) {sorted(unknown)}")
+        if d.get("sigmas") is not None:
+            sigmas = np.asarray(d["sigmas"], dtype=np.float64)
+        elif default_sigma is not None:
+            sigmas = np.full(len(names), float(default_sigma))
+        else:
+            raise ValueError(
+                f"custom skeleton with {len(names)} keypoints has no 'sigmas'; OKS-based "
+                "evaluation needs one sigma per keypoint"
+            )
+        flip = d.get("flip_pairs")
+        flip_pairs = tuple(tuple(int(i) for i in p) for p in flip) if flip is not None else infer_flip_pairs(names)
+        return cls(
+            name=str(d.get("name", f"custom{len(names)}")),
+            keypoints=names,
+            flip_pairs=flip_pairs,  # type: ignore[arg-type]
+            sigmas=sigmas,
+            edges=tuple(tuple(int(i) for i in e) for e in d.get("edges", ())),  # type: ignore[misc]
+            upper_body=tuple(int(i) for i in d.get("upper_body", ())),
+        )
+
+    @classmethod
+    def from_coco_category(cls, category: Mapping[str, Any], *, default_sigma: float | None = None) -> "Skeleton":
+        """Build a skeleton from a COCO ``categories`` entry.
+
+        Reads ``keypoints`` (names) and ``skeleton`` (1-based edges, COCO convention). If the
+        names equal a built-in set's names, that set is returned (with its sigmas). Optional
+        non-standard fields ``flip_pairs`` (0-based) and ``sigmas`` are honoured.
+        """
+        names = tuple(str(n) for n in category.get("keypoints", ()))
+        if not names:
+            raise ValueError(f"category {category.get('name', '?')!r} has no 'keypoints' list")
+        for sk in BUILTIN_SKELETONS.values():
+            if sk.keypoints == names and "sigmas" not in category and "flip_pairs" not in category:
+                return sk
+        edges = tuple((int(a) - 1, int(b) - 1) for a, b in category.get("skeleton", ()))
+        d: dict[str, Any] = {
+            "name": str(category.get("name", "custom")),
+            "keypoints": names,
+            "edges": edges,
+        }
+        if "flip_pairs" in category:
+            d["flip_pairs"] = category["flip_pairs"]
+        if "sigmas" in category:
+            d["sigmas"] = category["sigmas"]
+        return cls.from_dict(d, default_sigma=default_sigma)
+
+
+def _side(name: str) -> tuple[str, str] | None:
+    """Split a keypoint name into (side, rest) if it names a left/right keypoint."""
+    n = name.lower().replace("-", "_").replace(" ", "_")
+    for side, prefixes in (("l", ("left_", "l_")), ("r", ("right_", "r_"))):
+        for p in prefixes:
+            if n.startswith(p):
+                return side, n[len(p):]
+    for side, suffixes in (("l", ("_left", "_l")), ("r", ("_right", "_r"))):
+        for s in suffixes:
+            if n.endswith(s):
+                return side, n[: -len(s)]
+    return None
+
+
+def infer_flip_pairs(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """Pair keypoints whose names differ only by a left/right marker.
+
+    Recognises ``left_x``/``right_x``, ``l_x``/``r_x``, ``x_left``/``x_right``, ``Left X``/
+    ``Right X`` (case-insensitive). Unpaired names are treated as central (mapped to
+    themselves).
+    """
+    left: dict[str, int] = {}
+    right: dict[str, int] = {}
+    for i, n in enumerate(names):
+        s = _side(n)
+        if s is None:
+            continue
+        (left if s[0] == "l" else right)[s[1]] = i
+    return tuple(sorted((left[k], right[k]) for k in left.keys() & right.keys()))
+
+
+_COCO_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+
+COCO17 = Skeleton(
+    name="coco17",
+    keypoints=_COCO_NAMES,
+    flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
+    sigmas=np.array(
+        [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89]
+    )
+    / 10.0,
+    # COCO's own 1-based "skeleton" list, converted to 0-based.
+    edges=tuple(
+        (a - 1, b - 1)
+        for a, b in (
+            (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8),
+            (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
+        )
+    ),
+    upper_body=tuple(range(11)),
+)
+
+_AIC_NAMES = (
+    "Right Shoulder", "Right Elbow", "Right Wrist", "Left Shoulder", "Left Elbow", "Left Wrist",
+    "Right Hip", "Right Knee", "Right Ankle", "Left Hip", "Left Knee", "Left Ankle", "Head top", "Neck",
+)
+
+AIC14 = Skeleton(
+    name="aic14",
+    keypoints=_AIC_NAMES,
+    flip_pairs=((0, 3), (1, 4), (2, 5), (6, 9), (7, 10), (8, 11)),
+    # The AI Challenger evaluation constants, used as COCO-style sigmas (as mmpose does).
+    sigmas=np.array(
+        [0.01388152, 0.01515228, 0.01057665, 0.01417709, 0.01497891, 0.01402144, 0.03909642,
+         0.03686941, 0.01981803, 0.03843971, 0.03412318, 0.02415081, 0.01291456, 0.01236173]
+    ),
+    edges=((2, 1), (1, 0), (0, 13), (13, 3), (3, 4), (4, 5), (8, 7), (7, 6), (6, 9), (9, 10),
+           (10, 11), (12, 13), (0, 6), (3, 9)),
+    upper_body=(0, 1, 2, 3, 4, 5, 12, 13),
+)
+
+BUILTIN_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, AIC14)}
+
+
+def get_skeleton(spec: str | Mapping[str, Any] | Skeleton) -> Skeleton:
+    """Resolve a skeleton from a built-in name, a plain-data block or a :class:`Skeleton`."""
+    if isinstance(spec, Skeleton):
+        return spec
+    if isinstance(spec, str):
+        key = spec.lower()
+        if key not in BUILTIN_SKELETONS:
+            raise ValueError(f"unknown skeleton {spec!r}; built-in: {sorted(BUILTIN_SKELETONS)}")
+        return BUILTIN_SKELETONS[key]
+    if isinstance(spec, Mapping):
+        return Skeleton.from_dict(spec)
+    raise TypeError(f"cannot make a skeleton from {type(spec).__name__}")
+
+
+def flip_pairs_array(pairs: Iterable[tuple[int, int]]) -> np.ndarray:
+    """``(P, 2)`` int64 array of flip pairs (empty ``(0, 2)`` when there are none)."""
+    arr = np.asarray(list(pairs), dtype=np.int64)
+    return arr.reshape(-1, 2)
