@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Skeleton:
     """A keypoint set.
 
@@ -71,6 +71,12 @@ class Skeleton:
         for a, b in self.edges:
             if not (0 <= a < k and 0 <= b < k):
                 raise ValueError(f"skeleton {self.name!r}: edge ({a}, {b}) out of range for K={k}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Skeleton) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.keypoints, self.flip_pairs))
 
     @property
     def num_keypoints(self) -> int:
@@ -189,7 +195,7 @@ def infer_flip_pairs(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
         if s is None:
             continue
         (left if s[0] == "l" else right)[s[1]] = i
-    return tuple(sorted((left[k], right[k]) for k in left.keys() & right.keys()))
+    return tuple(sorted(tuple(sorted((left[k], right[k]))) for k in left.keys() & right.keys()))  # type: ignore[misc]
 
 
 _COCO_NAMES = (

@@ -1,0 +1,251 @@
+"""The ``semipose`` command.
+
+    semipose train CONFIG [key=value ...] [--resume RUN|CKPT]
+    semipose eval  [CONFIG] --checkpoint PATH [key=value ...] [--det-file F] [--flip-test] [--out DIR]
+    semipose data synth OUT [--train N --unlabeled N --val N --image-size WxH --seed S]
+    semipose bench {step,data,all} [--arch A,B] [--input WxH,...] [--batch N] [--json FILE]
+
+Errors in the user's input (files, configs, checkpoints) print one clear line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main"]
+
+log = logging.getLogger("semipose")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 192x256, got {text!r}") from None
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    return [_size(t) for t in text.split(",") if t]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .engine.trainer import train
+
+    cfg = load_config(args.config, args.overrides)
+    result = train(cfg, resume=args.resume, run_dir=args.run_dir, progress=not args.no_progress)
+    print(f"\nbest AP {result.best_ap:.4f} at epoch {result.best_epoch}")
+    print(f"run folder: {result.run_dir}")
+    return 0
+
+
+def _config_for_eval(args: argparse.Namespace):  # -> Config
+    import torch
+
+    from .config import ConfigError, apply_overrides, config_from_dict, load_config
+
+    if args.config and "=" in args.config and not Path(args.config).is_file():
+        # "semipose eval --checkpoint X key=value": the first override landed in CONFIG
+        args.overrides, args.config = [args.config, *args.overrides], None
+    if args.config:
+        return load_config(args.config, args.overrides)
+    ck = Path(args.checkpoint)
+    if not ck.is_file():
+        raise FileNotFoundError(f"{ck}: checkpoint not found")
+    run_cfg = ck.parent.parent / "config.yaml"
+    if run_cfg.is_file():
+        return load_config(run_cfg, args.overrides)
+    try:
+        raw = torch.load(ck, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001
+        raise ConfigError(f"{ck}: cannot read checkpoint ({e})") from e
+    if isinstance(raw, dict) and "config" in raw:
+        return config_from_dict(apply_overrides(raw["config"], args.overrides))
+    raise ConfigError(f"{ck}: no config given and none found beside or inside the checkpoint; pass CONFIG")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import time
+
+    from .engine.build import build_codec, build_eval_data, build_model, build_skeleton, resolve_device
+    from .engine.checkpoint import load_model_weights
+    from .engine.trainer import setup_logging, validate
+    from .evaluation.coco import format_metrics_table, write_metrics_json
+
+    cfg = _config_for_eval(args)
+    if args.det_file:
+        cfg.data.val.det_file = str(Path(args.det_file).resolve())  # relative to the shell, not data.root
+        cfg.eval.use_gt_boxes = False
+    if args.flip_test:
+        cfg.eval.flip_test = True
+    setup_logging(None)
+    device = resolve_device(cfg.device)
+    skeleton = build_skeleton(cfg)
+    codec = build_codec(cfg)
+    data = build_eval_data(cfg, skeleton, codec)
+    model = build_model(cfg, skeleton.num_keypoints, load_pretrained=False).to(device)
+    what = load_model_weights(model, args.checkpoint, strict=True)
+    out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent.parent / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    log.info("weights: %s", what)
+    metrics = validate(model, cfg, data, codec, skeleton, device, out, progress=not args.no_progress)
+    metrics.pop("_preds")
+    proto = data.protocol
+    print(
+        f"\nprotocol: boxes = {proto['boxes']}; flip test = {'on' if proto['flip_test'] else 'off'}; "
+        f"decoder = {proto['decoder']}; rescoring > {proto['rescoring_thr']}; OKS-NMS = {proto['oks_nms']}; "
+        f"{proto['instances']} instances"
+    )
+    print(format_metrics_table({cfg.model.arch: metrics}))
+    write_metrics_json(out / "metrics.json", metrics)
+    print(f"results and metrics.json written to {out}")
+    return 0
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from .data.synthetic import generate_synthetic
+
+    summary = generate_synthetic(
+        args.out, num_train=args.train, num_unlabeled=args.unlabeled, num_val=args.val,
+        image_size=args.image_size, seed=args.seed, difficulty=args.difficulty, workers=args.workers,
+        progress=not args.no_progress, overwrite=args.overwrite,
+    )
+    for split, c in summary.counts.items():
+        print(f"{split:>10}: {c['images']} images, {c['persons']} persons")
+    print(f"written to {summary.out_dir} in {summary.seconds:.1f}s")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from .bench import bench_data, bench_step, machine_info
+    from .engine.build import resolve_device
+
+    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    report: dict = {"machine": machine_info(device)}
+    print(json.dumps(report["machine"]))
+    if args.what in ("step", "all"):
+        rows = []
+        print(f"\ntraining step (forward + backward + Adam), batch {args.batch}, device {device}")
+        print(f"{'arch':<10} {'input':>8} {'step ms':>9} {'fwd ms':>8} {'samples/s':>10}")
+        for arch in args.arch.split(","):
+            for size in args.input:
+                r = bench_step(arch, size, batch_size=args.batch, steps=args.steps, warmup=args.warmup, device=device, amp=args.amp)
+                rows.append(r)
+                print(f"{r['arch']:<10} {r['input']:>8} {r['step_ms']:>9.1f} {r['forward_ms']:>8.1f} {r['samples_per_s']:>10.1f}", flush=True)
+        report["step"] = rows
+    if args.what in ("data", "all"):
+        rows = []
+        print(f"\ndata pipeline (read + decode + augment + crop + targets), {args.workers} workers")
+        print(f"{'input':>8} {'samples/s':>10} {'ms/sample/worker':>17}")
+        for size in args.input:
+            r = bench_data(size, ann_file=args.ann_file, image_dir=args.image_dir, batch_size=args.batch, workers=args.workers, batches=args.batches)
+            rows.append(r)
+            print(f"{r['input']:>8} {r['samples_per_s']:>10.1f} {r['ms_per_sample_per_worker']:>17}", flush=True)
+        report["data"] = rows
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+        print(f"\nwritten to {args.json}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="semipose", description="Semi-supervised 2D human pose estimation.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command")
+
+    t = sub.add_parser("train", help="train a model from a YAML config")
+    t.add_argument("config", help="experiment YAML")
+    t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=5 data.workers=0")
+    t.add_argument("--resume", help="run folder or checkpoints/last.pt to continue")
+    t.add_argument("--run-dir", help="write into this folder instead of output_dir/name")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint (COCO keypoint AP/AR)")
+    e.add_argument("config", nargs="?", help="experiment YAML (default: the run folder's config.yaml)")
+    e.add_argument("overrides", nargs="*", help="dotted overrides")
+    e.add_argument("--checkpoint", required=True, help="semipose checkpoint or a state_dict file")
+    e.add_argument("--det-file", help="evaluate on these person-detector boxes instead of GT boxes")
+    e.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped input")
+    e.add_argument("--out", help="output folder (default: <run>/eval-<time>)")
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
+    d = sub.add_parser("data", help="dataset tools")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    s = dsub.add_parser("synth", help="generate the synthetic COCO-format dataset")
+    s.add_argument("out", help="output folder")
+    s.add_argument("--train", type=int, default=2000, help="labelled training images")
+    s.add_argument("--unlabeled", type=int, default=2000, help="unlabelled images")
+    s.add_argument("--val", type=int, default=500, help="validation images")
+    s.add_argument("--image-size", type=_size, default=(320, 240), help="WIDTHxHEIGHT (default 320x240)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--difficulty", type=float, default=1.0, help="nuisance level (default 1.0)")
+    s.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing synthetic set in OUT")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=cmd_data_synth)
+
+    b = sub.add_parser("bench", help="benchmarks: training step time and data throughput")
+    b.add_argument("what", nargs="?", choices=["step", "data", "all"], default="all")
+    b.add_argument("--arch", default="resnet18,resnet50", help="comma-separated networks")
+    b.add_argument("--input", type=_sizes, default=[(192, 256), (96, 128)], help="comma-separated WIDTHxHEIGHT (default 192x256,96x128)")
+    b.add_argument("--batch", type=int, default=32)
+    b.add_argument("--steps", type=int, default=5, help="timed steps per setting")
+    b.add_argument("--warmup", type=int, default=2)
+    b.add_argument("--batches", type=int, default=10, help="timed batches for the data benchmark")
+    b.add_argument("--workers", type=int, default=2)
+    b.add_argument("--ann-file", help="bench the data pipeline on this COCO file instead of synthetic data")
+    b.add_argument("--image-dir")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    b.add_argument("--amp", action="store_true")
+    b.add_argument("--json", help="also write the results to this JSON file")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .config import ConfigError
+    from .data.coco import DataFormatError
+    from .data.topdown import ImageReadError
+    from .models.weights import CheckpointError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, DataFormatError, ImageReadError, CheckpointError, FileNotFoundError, FileExistsError) as e:
+        print(f"semipose: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nsemipose: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""SimpleBaseline pose network (``PoseResNet``) and the architecture registry.
+
+``PoseResNet`` subclasses :class:`~semipose.models.resnet.ResNet`, so the backbone parameters
+sit at the top level of the module (``conv1.weight``, ``layer1.0.conv1.weight``, ...) exactly
+as in torchvision ImageNet checkpoints and the reference ``pose_resnet`` checkpoints. The head
+adds ``deconv_layers`` (``[ConvTranspose2d, BatchNorm2d, ReLU] * n``, so keys
+``deconv_layers.{0,3,6}.weight`` and ``deconv_layers.{1,4,7}.*``) and ``final_layer``.
+
+Architectures are looked up by name in :data:`POSE_MODELS`; a new family is added with one
+entry whose value is a callable ``(num_joints, **head_kwargs) -> nn.Module``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from torch import Tensor, nn
+
+from .resnet import BN_MOMENTUM, RESNET_SPECS, ResNet
+
+__all__ = ["PoseResNet", "POSE_MODELS", "build_pose_model", "deconv_padding"]
+
+
+def deconv_padding(kernel: int) -> tuple[int, int]:
+    """``(padding, output_padding)`` making a stride-2 ConvTranspose2d exactly double H and W.
+
+    Raises:
+        ValueError: for kernels other than 2, 3 and 4.
+    """
+    if kernel == 4:
+        return 1, 0
+    if kernel == 3:
+        return 1, 1
+    if kernel == 2:
+        return 0, 0
+    raise ValueError(f"unsupported deconv kernel {kernel!r}; choose 2, 3 or 4")
+
+
+class PoseResNet(ResNet):
+    """SimpleBaseline: ResNet trunk + stride-2 deconvolutions + 1x1 (or 3x3) heatmap conv.
+
+    Args:
+        depth: ResNet depth, one of 18, 34, 50, 101, 152.
+        num_joints: K, number of heatmap channels.
+        num_deconv_layers: number of ``ConvTranspose2d + BN + ReLU`` upsampling layers.
+        deconv_filters: output channels of each deconv layer (length ``num_deconv_layers``).
+        deconv_kernels: kernel of each deconv layer, each 2, 3 or 4 (length
+            ``num_deconv_layers``).
+        deconv_bias: give the deconvolutions a bias (the reference uses ``False``).
+        final_kernel: 1 (padding 0) or 3 (padding 1) for ``final_layer``.
+
+    Input ``(N, 3, H, W)``; output heatmaps ``(N, K, H / s, W / s)`` with
+    ``s = output_stride = 32 / 2 ** num_deconv_layers`` (4 for the default three layers).
+    ``H`` and ``W`` should be multiples of 32 (e.g. 256x192); otherwise the stride-32 trunk
+    rounds up and the heatmap is larger than ``H / s`` x ``W / s``.
+    """
+
+    def __init__(
+        self,
+        depth: int,
+        num_joints: int,
+        num_deconv_layers: int = 3,
+        deconv_filters: Sequence[int] = (256, 256, 256),
+        deconv_kernels: Sequence[int] = (4, 4, 4),
+        deconv_bias: bool = False,
+        final_kernel: int = 1,
+    ) -> None:
+        if depth not in RESNET_SPECS:
+            raise ValueError(
+                f"unsupported ResNet depth {depth!r}; choose one of {sorted(RESNET_SPECS)}"
+            )
+        if not isinstance(num_joints, int) or isinstance(num_joints, bool) or num_joints < 1:
+            raise ValueError(f"num_joints must be a positive int, got {num_joints!r}")
+        if not isinstance(num_deconv_layers, int) or not 0 <= num_deconv_layers <= 5:
+            raise ValueError(
+                f"num_deconv_layers must be an int in [0, 5], got {num_deconv_layers!r}"
+            )
+        filters = tuple(int(f) for f in deconv_filters)
+        kernels = tuple(int(k) for k in deconv_kernels)
+        if len(filters) != num_deconv_layers:
+            raise ValueError(
+                f"deconv_filters has {len(filters)} entries {filters} but "
+                f"num_deconv_layers={num_deconv_layers}"
+            )
+        if len(kernels) != num_deconv_layers:
+            raise ValueError(
+                f"deconv_kernels has {len(kernels)} entries {kernels} but "
+                f"num_deconv_layers={num_deconv_layers}"
+            )
+        if any(f < 1 for f in filters):
+            raise ValueError(f"deconv_filters must be positive, got {filters}")
+        paddings = [deconv_padding(k) for k in kernels]  # validates kernels
+        if final_kernel not in (1, 3):
+            raise ValueError(f"final_kernel must be 1 or 3, got {final_kernel!r}")
+
+        block, layers = RESNET_SPECS[depth]
+        super().__init__(block, layers)
+        self.depth = depth
+        self.num_joints = num_joints
+        self.output_stride: int = 32 // 2**num_deconv_layers
+
+        head: list[nn.Module] = []
+        in_ch = self.out_channels
+        for f, k, (p, op) in zip(filters, kernels, paddings):
+            head += [
+                nn.ConvTranspose2d(
+                    in_ch, f, kernel_size=k, stride=2, padding=p, output_padding=op,
+                    bias=deconv_bias,
+                ),
+                nn.BatchNorm2d(f, momentum=BN_MOMENTUM),
+                nn.ReLU(inplace=True),
+            ]
+            in_ch = f
+        self.deconv_layers = nn.Sequential(*head)
+        self.final_layer = nn.Conv2d(
+            in_ch, num_joints, kernel_size=final_kernel, stride=1,
+            padding=1 if final_kernel == 3 else 0, bias=True,
+        )
+        self._init_head()
+
+    def _init_head(self) -> None:
+        """Reference head init: deconv and final conv N(0, 0.001), biases 0, BN (1, 0)."""
+        for m in self.deconv_layers.modules():
+            if isinstance(m, nn.ConvTranspose2d):
+                nn.init.normal_(m.weight, std=0.001)
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0.0)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1.0)
+                nn.init.constant_(m.bias, 0.0)
+        nn.init.normal_(self.final_layer.weight, std=0.001)
+        nn.init.constant_(self.final_layer.bias, 0.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Images ``(N, 3, H, W)`` -> heatmaps ``(N, K, H / 4, W / 4)`` (three deconvs)."""
+        x = self.forward_features(x)
+        x = self.deconv_layers(x)
+        return self.final_layer(x)
+
+
+def _pose_resnet(depth: int) -> Callable[..., nn.Module]:
+    def build(num_joints: int, **head_kwargs: object) -> nn.Module:
+        return PoseResNet(depth, num_joints, **head_kwargs)  # type: ignore[arg-type]
+
+    build.__name__ = f"pose_resnet{depth}"
+    build.__doc__ = f"SimpleBaseline PoseResNet-{depth}: ``(num_joints, **head_kwargs)``."
+    return build
+
+
+#: arch name -> constructor ``(num_joints, **head_kwargs) -> nn.Module``.
+#: Other families (e.g. ``"hrnet_w32"``, ``"hrnet_w48"``) register here with one line.
+POSE_MODELS: dict[str, Callable[..., nn.Module]] = {
+    f"resnet{d}": _pose_resnet(d) for d in (18, 34, 50, 101, 152)
+}
+
+
+def build_pose_model(arch: str, num_joints: int, **head_kwargs: object) -> nn.Module:
+    """Build a top-down heatmap model by name.
+
+    Args:
+        arch: a key of :data:`POSE_MODELS` (``"resnet18"`` ... ``"resnet152"``).
+        num_joints: K, the number of output heatmaps.
+        **head_kwargs: forwarded to the constructor (for ResNets: ``num_deconv_layers``,
+            ``deconv_filters``, ``deconv_kernels``, ``deconv_bias``, ``final_kernel``).
+
+    Returns:
+        A module mapping ``(N, 3, H, W)`` images to ``(N, K, H / 4, W / 4)`` heatmaps.
+
+    Raises:
+        ValueError: unknown ``arch`` (the message lists the known names) or bad head arguments.
+    """
+    try:
+        ctor = POSE_MODELS[arch]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown pose model arch {arch!r}; known: {', '.join(sorted(POSE_MODELS))}"
+        ) from None
+    return ctor(num_joints, **head_kwargs)
