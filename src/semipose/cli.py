@@ -228,7 +228,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .models.weights import CheckpointError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # dotted overrides may follow options too ("train cfg.yaml --no-progress train.epochs=2")
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        bad = [x for x in extra if x.startswith("-") or "=" not in x or not hasattr(args, "overrides")]
+        if bad:
+            parser.error(f"unrecognized arguments: {' '.join(bad)}")
+        args.overrides = [*args.overrides, *extra]
     if args.version:
         from . import __version__
 

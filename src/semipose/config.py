@@ -124,6 +124,8 @@ class TrainConfig:
     #: validate (and pick ``best``) every N epochs; the last epoch is always validated
     val_every: int = 1
     amp: bool = False
+    #: convert BatchNorm to SyncBatchNorm when training with several processes
+    sync_bn: bool = False
     grad_clip: float = 0.0
     log_every: int = 20
     #: cap on iterations per epoch (0 = the whole dataset); for smoke tests and benchmarks

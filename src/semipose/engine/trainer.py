@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from ..config import Config, config_to_dict, dump_config
@@ -53,6 +54,7 @@ from .build import (
     resolve_device,
 )
 from .checkpoint import capture_rng, load_training_state, restore_rng, save_checkpoint
+from .distributed import DistInfo, ShardedSampler, all_reduce_sum, barrier, init_distributed
 
 __all__ = ["TrainResult", "train", "make_run_dir", "seed_everything", "setup_logging"]
 
@@ -131,14 +133,9 @@ class _CSV:
         tmp.replace(self.path)
 
 
-def _loader(dataset: Any, batch_size: int, workers: int, *, shuffle_seed: int | None, device: torch.device, drop_last: bool) -> DataLoader:
+def _loader(dataset: Any, batch_size: int, workers: int, *, sampler: Sampler[int], device: torch.device, drop_last: bool) -> DataLoader:
     from ..data.topdown import worker_init
 
-    sampler = None
-    if shuffle_seed is not None:
-        g = torch.Generator()
-        g.manual_seed(shuffle_seed)
-        sampler = RandomSampler(dataset, generator=g)
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -153,15 +150,42 @@ def _loader(dataset: Any, batch_size: int, workers: int, *, shuffle_seed: int | 
 
 
 def validate(
-    model: torch.nn.Module, cfg: Config, data: EvalData, codec: Any, skeleton: Any, device: torch.device, out_dir: Path | None, *, progress: bool = True
-) -> dict[str, float]:
-    """Predict the validation set and evaluate it with pycocotools."""
-    loader = _loader(data.dataset, cfg.eval.batch_size, cfg.data.workers, shuffle_seed=None, device=device, drop_last=False)
+    model: torch.nn.Module,
+    cfg: Config,
+    data: EvalData,
+    codec: Any,
+    skeleton: Any,
+    device: torch.device,
+    out_dir: Path | None,
+    *,
+    progress: bool = True,
+    dist_info: DistInfo = DistInfo(),
+) -> dict[str, Any]:
+    """Predict the validation set and evaluate it with pycocotools.
+
+    With several processes each predicts its shard, the shards are summed across ranks and
+    rank 0 evaluates; the other ranks return ``{}``.
+    """
+    sampler = ShardedSampler(len(data.dataset), dist_info.rank, dist_info.world_size, seed=None, pad=False)
+    loader = _loader(data.dataset, cfg.eval.batch_size, cfg.data.workers, sampler=sampler, device=device, drop_last=False)
     preds = run_inference(
         model, loader, codec, device=device, flip_index=skeleton.flip_index if cfg.eval.flip_test else None,
         shift_heatmap=cfg.eval.shift_heatmap, amp=cfg.train.amp, progress=progress, desc="val",
+        num_keypoints=skeleton.num_keypoints, require_all=not dist_info.enabled,
     )
-    metrics = evaluate_predictions(
+    if dist_info.enabled:
+        packed = torch.from_numpy(
+            np.concatenate([preds.coords.reshape(len(preds.filled), -1), preds.maxvals, preds.filled[:, None]], axis=1)
+        ).to(device)
+        packed = all_reduce_sum(packed, dist_info).cpu().numpy()
+        k = skeleton.num_keypoints
+        preds.coords = packed[:, : 2 * k].reshape(-1, k, 2).astype(np.float32)
+        preds.maxvals = packed[:, 2 * k : 3 * k].astype(np.float32)
+        if not dist_info.is_main:
+            return {}
+        if not (packed[:, -1] == 1).all():
+            raise RuntimeError("distributed validation: shards did not cover every sample exactly once")
+    metrics: dict[str, Any] = evaluate_predictions(
         data.records, preds.coords, preds.maxvals, data.ann_file, skeleton=skeleton, out_dir=out_dir,
         in_vis_thr=cfg.eval.in_vis_thr, oks_thr=cfg.eval.oks_nms_thr, use_nms=cfg.eval.use_nms,
     )
@@ -208,17 +232,25 @@ def train(
         ckpt_path = rp / "checkpoints" / "last.pt" if rp.is_dir() else rp
         ckpt = load_training_state(ckpt_path)
         run_dir = ckpt_path.parent.parent if run_dir is None else run_dir
+    dist_info, device = init_distributed(resolve_device(cfg.device))
+    main = dist_info.is_main
+    progress = progress and main
+    if run_dir is None and not main:
+        run_dir = Path(cfg.output_dir) / cfg.name  # never written to by other ranks
     run_path = Path(run_dir) if run_dir is not None else make_run_dir(cfg.output_dir, cfg.name)
-    run_path.mkdir(parents=True, exist_ok=True)
-    setup_logging(run_path)
-    device = resolve_device(cfg.device)
+    if main:
+        run_path.mkdir(parents=True, exist_ok=True)
+    setup_logging(run_path if main else None, logging.INFO if main else logging.WARNING)
     seed_everything(cfg.seed)
 
     skeleton = build_skeleton(cfg)
     codec = build_codec(cfg)
     train_set = build_train_dataset(cfg, skeleton, codec)
     val_data = build_eval_data(cfg, skeleton, codec)
-    model = build_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None).to(device)
+    model = build_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None)
+    if dist_info.enabled and cfg.train.sync_bn:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model = model.to(device)
     optimizer = build_optimizer(cfg, model.parameters())
     scheduler = build_scheduler(cfg, optimizer)
     use_amp = cfg.train.amp and device.type == "cuda"
@@ -234,23 +266,27 @@ def train(
         start_epoch, best_ap, best_epoch = ckpt["epoch"], ckpt["best_ap"], ckpt["best_epoch"]
         global_step = ckpt.get("global_step", 0)
         log.info("resumed from %s at epoch %d (best AP %.4f at epoch %d)", resume, start_epoch, best_ap, best_epoch)
-    else:
+    elif main:
         dump_config(cfg, run_path / "config.yaml")
         (run_path / "skeleton.json").write_text(json.dumps(skeleton.to_dict(), indent=1))
+    # the forward/backward passes go through DDP; everything else uses the bare model
+    net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if dist_info.enabled else model
 
     n_params = sum(p.numel() for p in model.parameters())
     log.info(
-        "run %s | %s, %.1fM params, %s | %d train instances, %d val instances | device %s",
+        "run %s | %s, %.1fM params, %s | %d train instances, %d val instances | device %s%s",
         run_path, cfg.model.arch, n_params / 1e6, f"{cfg.data.input_size[0]}x{cfg.data.input_size[1]}",
         len(train_set), len(val_data.records), device,
+        f" × {dist_info.world_size} processes" if dist_info.enabled else "",
     )
     from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(run_path / "tb"))
-    table = _CSV(run_path / "metrics.csv")
+    writer = SummaryWriter(str(run_path / "tb")) if main else None
+    table = _CSV(run_path / "metrics.csv") if main else None
     history: list[dict[str, Any]] = []
-    last_metrics: dict[str, float] = {}
-    iters_per_epoch = len(train_set) // cfg.train.batch_size
+    last_metrics: dict[str, Any] = {}
+    shard = ShardedSampler(len(train_set), dist_info.rank, dist_info.world_size, seed=0)
+    iters_per_epoch = len(shard) // cfg.train.batch_size
     if cfg.train.max_iters_per_epoch:
         iters_per_epoch = min(iters_per_epoch, cfg.train.max_iters_per_epoch)
     if iters_per_epoch == 0:
@@ -258,12 +294,10 @@ def train(
 
     try:
         for epoch in range(start_epoch, cfg.train.epochs):
-            model.train()
+            net.train()
             train_set.set_epoch(epoch)
-            loader = _loader(
-                train_set, cfg.train.batch_size, cfg.data.workers, shuffle_seed=cfg.seed * 100003 + epoch,
-                device=device, drop_last=True,
-            )
+            sampler = ShardedSampler(len(train_set), dist_info.rank, dist_info.world_size, seed=cfg.seed * 100003 + epoch)
+            loader = _loader(train_set, cfg.train.batch_size, cfg.data.workers, sampler=sampler, device=device, drop_last=True)
             loss_sum = torch.zeros((), device=device)
             data_time = step_time = 0.0
             t_ep = time.perf_counter()
@@ -282,7 +316,7 @@ def train(
                     for g in optimizer.param_groups:
                         g["lr"] = g["initial_lr"] * f * cfg.train.lr_factor ** sum(epoch >= s for s in cfg.train.lr_steps)
                 with torch.autocast(device_type=device.type, enabled=use_amp):
-                    out = model(images)
+                    out = net(images)
                     loss = joints_mse_loss(out.float(), target, weight)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -296,19 +330,21 @@ def train(
                 t_last = time.perf_counter()
                 step_time += t_last - t_data
                 if (it + 1) % cfg.train.log_every == 0 or it + 1 == iters_per_epoch:
-                    lv = float(loss.detach())  # host sync only at the print interval
+                    # host sync (and cross-rank mean) only at the print interval
+                    lv = float(all_reduce_sum(loss.detach().clone(), dist_info)) / dist_info.world_size
                     if not math.isfinite(lv):
                         raise FloatingPointError(
                             f"loss is {lv} at epoch {epoch + 1}, iteration {it + 1}; the last good state is "
                             f"{run_path / 'checkpoints' / 'last.pt'} (lower train.lr, or enable train.grad_clip)"
                         )
-                    writer.add_scalar("train/loss", lv, global_step)
-                    writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], global_step)
+                    if writer is not None:
+                        writer.add_scalar("train/loss", lv, global_step)
+                        writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], global_step)
                     bar.set_postfix(loss=f"{lv:.3e}", data=f"{data_time / (it + 1) * 1e3:.0f}ms", step=f"{step_time / (it + 1) * 1e3:.0f}ms")
                 bar.update(1)
             bar.close()
             scheduler.step()
-            train_loss = float(loss_sum) / iters_per_epoch
+            train_loss = float(all_reduce_sum(loss_sum, dist_info)) / iters_per_epoch / dist_info.world_size
             if not math.isfinite(train_loss):
                 raise FloatingPointError(f"mean training loss of epoch {epoch + 1} is {train_loss}")
             row: dict[str, Any] = {
@@ -319,21 +355,25 @@ def train(
                 "data_time_ms": round(data_time / iters_per_epoch * 1e3, 2),
                 "step_time_ms": round(step_time / iters_per_epoch * 1e3, 2),
             }
-            writer.add_scalar("train/epoch_loss", train_loss, epoch + 1)
+            if writer is not None:
+                writer.add_scalar("train/epoch_loss", train_loss, epoch + 1)
             is_last = epoch + 1 == cfg.train.epochs
             improved = False
             if (epoch + 1) % cfg.train.val_every == 0 or is_last:
-                metrics = validate(model, cfg, val_data, codec, skeleton, device, run_path / "eval", progress=progress)
-                metrics.pop("_preds")
-                last_metrics = metrics
-                row.update({k: round(v, 5) for k, v in metrics.items()})
-                for k, v in metrics.items():
-                    writer.add_scalar(f"val/{k}", v, epoch + 1)
-                improved = metrics["AP"] > best_ap
-                if improved:
-                    best_ap, best_epoch = metrics["AP"], epoch + 1
+                metrics = validate(model, cfg, val_data, codec, skeleton, device, run_path / "eval", progress=progress, dist_info=dist_info)
+                metrics.pop("_preds", None)
+                if main:
+                    last_metrics = metrics
+                    row.update({k: round(v, 5) for k, v in metrics.items()})
+                    for k, v in metrics.items():
+                        writer.add_scalar(f"val/{k}", v, epoch + 1)  # type: ignore[union-attr]
+                    improved = metrics["AP"] > best_ap
+                    if improved:
+                        best_ap, best_epoch = metrics["AP"], epoch + 1
             history.append(row)
-            table.append(row)
+            if not main:
+                continue
+            table.append(row)  # type: ignore[union-attr]
             payload = {
                 "epoch": epoch + 1,
                 "global_step": global_step,
@@ -360,7 +400,13 @@ def train(
                 row["step_time_ms"], ap_txt, time.strftime("%H:%M:%S", time.gmtime(eta)),
             )
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
+    barrier(dist_info)
+    if dist_info.enabled:
+        torch.distributed.destroy_process_group()
+    if not main:
+        return TrainResult(run_path, best_ap, best_epoch, {}, history)
 
     # Final report with the best weights: table, picture of predictions, curves.
     best_path = run_path / "checkpoints" / "best.pt"

@@ -30,11 +30,14 @@ class Predictions:
     Attributes:
         coords: ``(N, K, 2)`` float32 original-image pixels.
         maxvals: ``(N, K)`` float32 heatmap peak values (keypoint confidences).
+        filled: ``(N,)`` bool, which rows this process predicted (all of them unless the
+            loader visits a shard, as in multi-process validation).
         seconds: wall time of the pass.
     """
 
     coords: np.ndarray
     maxvals: np.ndarray
+    filled: np.ndarray
     seconds: float = 0.0
 
 
@@ -76,12 +79,15 @@ def run_inference(
     amp: bool = False,
     progress: bool = True,
     desc: str = "eval",
+    num_keypoints: int | None = None,
+    require_all: bool = True,
 ) -> Predictions:
     """Predict every sample of ``loader`` (which must not shuffle).
 
     The batches must carry ``image``, ``center``, ``scale`` and ``index`` (as produced by
     :class:`~semipose.data.topdown.TopDownDataset`). Results are placed by ``index``, so any
-    sampler order works.
+    sampler order works; with ``require_all=False`` the loader may visit only a shard
+    (rows it did not visit stay zero and ``filled`` is False there).
 
     Returns:
         :class:`Predictions` with ``N = len(loader.dataset)`` rows.
@@ -90,8 +96,9 @@ def run_inference(
     was_training = model.training
     model.eval()
     n = len(loader.dataset)  # type: ignore[arg-type]
-    coords = np.zeros((n, 0, 2), np.float32)
-    maxvals = np.zeros((n, 0), np.float32)
+    k = num_keypoints or 0
+    coords = np.zeros((n, k, 2), np.float32)
+    maxvals = np.zeros((n, k), np.float32)
     filled = np.zeros(n, bool)
     t0 = time.perf_counter()
     autocast = torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda")
@@ -109,7 +116,7 @@ def run_inference(
         coords[idx] = img_xy
         maxvals[idx] = m.cpu().numpy()
         filled[idx] = True
-    if not filled.all():
+    if require_all and not filled.all():
         raise RuntimeError(f"inference covered {int(filled.sum())} of {n} samples; the loader must visit every sample once")
     model.train(was_training)
-    return Predictions(coords, maxvals, time.perf_counter() - t0)
+    return Predictions(coords, maxvals, filled, time.perf_counter() - t0)

@@ -1,0 +1,696 @@
+"""Drawing poses, heatmaps and training curves.
+
+Everything here returns or writes plain pictures; nothing opens a window. Images are drawn
+with OpenCV; the training-curve plot uses matplotlib through an off-screen
+:class:`matplotlib.figure.Figure` (Agg), so importing this module never selects or changes a
+pyplot backend.
+
+Conventions:
+
+* Images are ``(H, W, 3)`` ``uint8`` arrays. OpenCV's channel order (BGR) is assumed; pass
+  ``rgb=True`` to the drawing functions when the image is RGB so that the colours come out as
+  intended (left side green, right side orange/red, centre blue/violet).
+* Keypoints are in image pixels, ``(P, K, 2)`` or ``(P, K, 3)``; a single person may be given
+  as ``(K, 2|3)``.
+* Boxes are ``(x, y, w, h)`` in image pixels.
+
+Main entry points: :func:`draw_pose`, :func:`make_image_grid`, :func:`draw_heatmaps`,
+:func:`save_prediction_grid` (what the trainer uses to save predictions on validation images
+into a run folder), :func:`plot_training_curves` and :func:`to_uint8_image`.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import csv
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+import cv2
+import numpy as np
+
+from semipose.skeletons import Skeleton
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "keypoint_sides",
+    "draw_pose",
+    "make_image_grid",
+    "draw_heatmaps",
+    "save_prediction_grid",
+    "plot_training_curves",
+    "to_uint8_image",
+]
+
+#: ImageNet channel statistics (RGB order, 0..1 pixel scale).
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+PathLike = Union[str, "os.PathLike[str]"]
+ImageSource = Union[PathLike, np.ndarray]
+
+_IMAGE_EXTS = {".png", ".jpg", ".jpeg"}
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+# Hue ranges (degrees) of the three colour families.
+_SIDE_HUES = {
+    "left": (75.0, 150.0),    # yellow-green .. green
+    "right": (0.0, 40.0),     # red .. orange
+    "center": (200.0, 285.0),  # azure .. violet
+}
+
+
+# --------------------------------------------------------------------------------------------
+# colours and sides
+# --------------------------------------------------------------------------------------------
+
+
+def _hsv_bgr(hue_deg: float, sat: float = 1.0, val: float = 1.0) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb((hue_deg % 360.0) / 360.0, sat, val)
+    return int(round(b * 255)), int(round(g * 255)), int(round(r * 255))
+
+
+def keypoint_sides(names: Sequence[str]) -> list[str]:
+    """Body side of each keypoint from its name: ``"left"``, ``"right"`` or ``"center"``.
+
+    A name containing ``left`` / ``right`` (case-insensitive) gives that side; so does a
+    separate ``l`` / ``r`` token at the start or end (``l_knee``, ``knee_R``). Anything else
+    is central.
+    """
+    sides: list[str] = []
+    for name in names:
+        n = str(name).lower()
+        has_l, has_r = "left" in n, "right" in n
+        if has_l != has_r:
+            sides.append("left" if has_l else "right")
+            continue
+        tokens = [t for t in re.split(r"[^a-z0-9]+", n) if t]
+        ends = {tokens[0], tokens[-1]} if tokens else set()
+        if "l" in ends and "r" not in ends:
+            sides.append("left")
+        elif "r" in ends and "l" not in ends:
+            sides.append("right")
+        else:
+            sides.append("center")
+    return sides
+
+
+def _family_colors(sides: Sequence[str]) -> list[tuple[int, int, int]]:
+    """One BGR colour per item: a shade of its side's family, stepping through the hue range."""
+    counts = {s: sides.count(s) for s in _SIDE_HUES}
+    seen = {s: 0 for s in _SIDE_HUES}
+    out = []
+    for s in sides:
+        lo, hi = _SIDE_HUES[s]
+        n = counts[s]
+        hue = lo if n <= 1 else lo + (hi - lo) * seen[s] / (n - 1)
+        seen[s] += 1
+        out.append(_hsv_bgr(hue, 0.85, 1.0))
+    return out
+
+
+def _person_color(i: int) -> tuple[int, int, int]:
+    """Distinct colour for person ``i`` (golden-ratio hue steps)."""
+    return _hsv_bgr((i * 137.508 + 30.0) % 360.0, 0.8, 1.0)
+
+
+def _swap(color: tuple[int, int, int], rgb: bool) -> tuple[int, int, int]:
+    return (color[2], color[1], color[0]) if rgb else color
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------------
+
+
+def _as_image(image: Any, what: str = "image") -> np.ndarray:
+    """Validate an image and return it as ``(H, W, 3)`` uint8 (grey / alpha images converted)."""
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        raise TypeError(f"{what} must be uint8, got {img.dtype}")
+    if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
+        return cv2.cvtColor(img.reshape(img.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 4:
+        return np.ascontiguousarray(img[:, :, :3])
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"{what} must have shape (H, W, 3), got {img.shape}")
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError(f"{what} is empty: shape {img.shape}")
+    return img
+
+
+def _as_keypoints(keypoints: Any, k: int) -> np.ndarray:
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.ndim == 2:
+        kp = kp[None]
+    if kp.ndim != 3 or kp.shape[2] not in (2, 3):
+        raise ValueError(f"keypoints must have shape (P, K, 2|3) or (K, 2|3), got {np.shape(keypoints)}")
+    if kp.shape[0] > 0 and kp.shape[1] != k:
+        raise ValueError(f"keypoints have K={kp.shape[1]} but the skeleton has {k} keypoints")
+    return kp
+
+
+def _as_boxes(boxes: Any) -> np.ndarray:
+    b = np.asarray(boxes, dtype=np.float64)
+    if b.ndim == 1:
+        b = b[None]
+    if b.size == 0:
+        return np.zeros((0, 4))
+    if b.ndim != 2 or b.shape[1] < 4:
+        raise ValueError(f"boxes must have shape (P, 4) as (x, y, w, h), got {np.shape(boxes)}")
+    return b[:, :4]
+
+
+def _default_thickness(h: int, w: int) -> int:
+    return max(1, int(round(max(h, w) / 250.0)))
+
+
+# --------------------------------------------------------------------------------------------
+# draw_pose
+# --------------------------------------------------------------------------------------------
+
+_SHIFT = 4  # fixed-point bits for sub-pixel drawing
+_ONE = 1 << _SHIFT
+
+
+def _pt(x: float, y: float) -> tuple[int, int]:
+    return int(round(x * _ONE)), int(round(y * _ONE))
+
+
+def draw_pose(
+    image: np.ndarray,
+    keypoints: np.ndarray,
+    skeleton: Skeleton,
+    *,
+    scores: np.ndarray | None = None,
+    score_thr: float = 0.2,
+    boxes: np.ndarray | None = None,
+    color_by_side: bool = True,
+    thickness: int | None = None,
+    rgb: bool = False,
+) -> np.ndarray:
+    """Draw limbs and joints of P people on a copy of ``image``.
+
+    Args:
+        image: ``(H, W, 3)`` uint8, BGR (or RGB with ``rgb=True``). Not modified.
+        keypoints: ``(P, K, 2)`` or ``(P, K, 3)`` pixel coordinates (``(K, 2|3)`` for one
+            person). A third column is a COCO visibility flag or a confidence score: a joint
+            is drawn only if it is positive and ``>= score_thr`` (so ``v == 0`` is never
+            drawn, ``v`` of 1 or 2 always is for ``score_thr <= 1``).
+        skeleton: gives K, the limbs (``skeleton.edges``) and, from the keypoint names, the
+            side of each joint.
+        scores: optional ``(P, K)`` confidences; joints with ``score < score_thr`` are not
+            drawn (combined with the visibility rule above when ``keypoints`` has 3 columns).
+        score_thr: drawing threshold.
+        boxes: optional ``(N, 4)`` ``(x, y, w, h)`` boxes to outline (extra columns ignored).
+        color_by_side: left-side joints/limbs in greens, right side in reds/oranges, centre
+            in blues/violets; if False each person gets one distinct colour.
+        thickness: limb thickness in pixels; default scales with the image size.
+        rgb: the image is RGB (colours are given in that order).
+
+    Returns:
+        ``(H, W, 3)`` uint8 copy with the drawing. A limb is drawn only when both of its
+        joints are; joints with non-finite coordinates are skipped.
+    """
+    img = _as_image(image).copy()
+    h, w = img.shape[:2]
+    k = skeleton.num_keypoints
+    kp = _as_keypoints(keypoints, k)
+    p = kp.shape[0]
+
+    valid = np.all(np.isfinite(kp[:, :, :2]), axis=2)
+    if kp.shape[2] == 3:
+        c = kp[:, :, 2]
+        if scores is None:
+            valid &= (c > 0) & (c >= score_thr)
+        else:
+            valid &= c > 0
+    if scores is not None:
+        sc = np.asarray(scores, dtype=np.float64)
+        if sc.ndim == 1:
+            sc = sc[None]
+        if sc.shape != (p, k):
+            raise ValueError(f"scores must have shape {(p, k)}, got {np.shape(scores)}")
+        valid &= np.nan_to_num(sc, nan=-np.inf) >= score_thr
+
+    t = int(thickness) if thickness is not None else _default_thickness(h, w)
+    t = max(1, t)
+    radius = max(2, int(round(t * 1.6)))
+    box_t = max(1, t // 2)
+
+    if boxes is not None:
+        bx = _as_boxes(boxes)
+        for i, (x, y, bw, bh) in enumerate(bx):
+            if not np.all(np.isfinite((x, y, bw, bh))):
+                continue
+            col = _swap(_person_color(i), rgb) if not color_by_side else (235, 235, 235)
+            p0, p1 = _pt(x, y), _pt(x + bw, y + bh)
+            # Light line on a dark halo: visible on bright and dark backgrounds alike.
+            cv2.rectangle(img, p0, p1, (30, 30, 30), box_t + 2, cv2.LINE_AA, _SHIFT)
+            cv2.rectangle(img, p0, p1, col, box_t, cv2.LINE_AA, _SHIFT)
+
+    sides = keypoint_sides(skeleton.keypoints)
+    joint_cols = [_swap(c, rgb) for c in _family_colors(sides)]
+    edge_sides = [sides[a] if sides[a] == sides[b] else "center" for a, b in skeleton.edges]
+    edge_cols = [_swap(c, rgb) for c in _family_colors(edge_sides)]
+    outline = _swap((40, 40, 40), rgb)
+
+    for i in range(p):
+        pc = _swap(_person_color(i), rgb)
+        for e, (a, b) in enumerate(skeleton.edges):
+            if valid[i, a] and valid[i, b]:
+                col = edge_cols[e] if color_by_side else pc
+                cv2.line(img, _pt(*kp[i, a, :2]), _pt(*kp[i, b, :2]), col, t, cv2.LINE_AA, _SHIFT)
+        for j in range(k):
+            if not valid[i, j]:
+                continue
+            col = joint_cols[j] if color_by_side else pc
+            center = _pt(*kp[i, j, :2])
+            cv2.circle(img, center, radius * _ONE, col, -1, cv2.LINE_AA, _SHIFT)
+            if radius >= 3:
+                cv2.circle(img, center, radius * _ONE, outline, 1, cv2.LINE_AA, _SHIFT)
+    return img
+
+
+# --------------------------------------------------------------------------------------------
+# grids
+# --------------------------------------------------------------------------------------------
+
+
+def _letterbox(
+    img: np.ndarray, size: tuple[int, int], fill: tuple[int, int, int] = (0, 0, 0)
+) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Fit ``img`` inside ``size = (W, H)`` keeping its aspect; return (tile, scale, (ox, oy))."""
+    tw, th = int(size[0]), int(size[1])
+    h, w = img.shape[:2]
+    s = min(tw / w, th / h)
+    nw, nh = max(1, min(tw, int(round(w * s)))), max(1, min(th, int(round(h * s))))
+    if (nw, nh) != (w, h):
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        img = cv2.resize(img, (nw, nh), interpolation=interp)
+    out = np.empty((th, tw, 3), np.uint8)
+    out[:] = fill
+    ox, oy = (tw - nw) // 2, (th - nh) // 2
+    out[oy:oy + nh, ox:ox + nw] = img
+    return out, s, (ox, oy)
+
+
+def make_image_grid(
+    images: Sequence[np.ndarray],
+    ncols: int = 4,
+    tile_size: tuple[int, int] | None = None,
+    pad: int = 2,
+    *,
+    fill: tuple[int, int, int] = (0, 0, 0),
+    pad_value: tuple[int, int, int] = (255, 255, 255),
+) -> np.ndarray:
+    """Tile images into one picture.
+
+    Args:
+        images: N ``(H_i, W_i, 3)`` uint8 images (grey ``(H, W)`` images are converted).
+        ncols: columns; the grid has ``min(ncols, N)`` columns and ``ceil(N / ncols)`` rows.
+        tile_size: ``(W, H)`` of every tile; default the largest width and largest height of
+            the inputs. Each image is resized to fit its tile with its aspect ratio kept and
+            centred on ``fill`` (letterboxing).
+        pad: pixels of ``pad_value`` between tiles and around the border.
+
+    Returns:
+        ``(rows * H + (rows + 1) * pad, cols * W + (cols + 1) * pad, 3)`` uint8.
+    """
+    if len(images) == 0:
+        raise ValueError("make_image_grid needs at least one image")
+    if ncols < 1:
+        raise ValueError(f"ncols must be >= 1, got {ncols}")
+    if pad < 0:
+        raise ValueError(f"pad must be >= 0, got {pad}")
+    imgs = [_as_image(im, f"images[{i}]") for i, im in enumerate(images)]
+    if tile_size is None:
+        tile_size = (max(im.shape[1] for im in imgs), max(im.shape[0] for im in imgs))
+    tw, th = int(tile_size[0]), int(tile_size[1])
+    if tw < 1 or th < 1:
+        raise ValueError(f"tile_size must be positive, got {tile_size}")
+    n = len(imgs)
+    cols = min(ncols, n)
+    rows = math.ceil(n / cols)
+    grid = np.empty((rows * th + (rows + 1) * pad, cols * tw + (cols + 1) * pad, 3), np.uint8)
+    grid[:] = pad_value
+    for idx, im in enumerate(imgs):
+        r, c = divmod(idx, cols)
+        y0, x0 = pad + r * (th + pad), pad + c * (tw + pad)
+        tile = im if im.shape[:2] == (th, tw) else _letterbox(im, (tw, th), fill)[0]
+        grid[y0:y0 + th, x0:x0 + tw] = tile
+    # Empty cells of the last row: fill colour, so they read as blank tiles.
+    for idx in range(n, rows * cols):
+        r, c = divmod(idx, cols)
+        y0, x0 = pad + r * (th + pad), pad + c * (tw + pad)
+        grid[y0:y0 + th, x0:x0 + tw] = fill
+    return grid
+
+
+def _put_caption(img: np.ndarray, text: str) -> None:
+    """Write ``text`` in the top-left corner of ``img`` (in place) on a darkened band."""
+    if not text:
+        return
+    h, w = img.shape[:2]
+    scale = float(np.clip(w / 800.0, 0.4, 0.7))
+    thick = 1
+    (tw, tht), base = cv2.getTextSize(text, _FONT, scale, thick)
+    if tw > w - 6:  # shrink to fit the width
+        scale *= (w - 6) / tw
+        thick = 1
+        (tw, tht), base = cv2.getTextSize(text, _FONT, scale, thick)
+    band_h = min(h, tht + base + 6)
+    band = img[:band_h, : min(w, tw + 6)]
+    band[:] = (band.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken, keep some context
+    cv2.putText(img, text, (3, 3 + tht), _FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
+
+
+# --------------------------------------------------------------------------------------------
+# heatmaps
+# --------------------------------------------------------------------------------------------
+
+
+def draw_heatmaps(
+    image: np.ndarray,
+    heatmaps: np.ndarray,
+    skeleton: Skeleton,
+    ncols: int = 6,
+    *,
+    alpha: float = 0.55,
+    rgb: bool = False,
+) -> np.ndarray:
+    """Show each keypoint's heatmap over the network input crop.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 crop (e.g. from :func:`to_uint8_image`), BGR unless
+            ``rgb=True``.
+        heatmaps: ``(K, h, w)`` float heatmaps (numpy array or CPU tensor), any resolution;
+            each is resized to the crop.
+        skeleton: K and keypoint names.
+        ncols: grid columns.
+        alpha: weight of the colour-mapped heatmap at its peak (it falls to ``0.35 * alpha``
+            where the heatmap is zero, so the crop stays readable).
+        rgb: the crop is RGB.
+
+    Returns:
+        uint8 grid (layout as :func:`make_image_grid`) of ``K + 1`` tiles: first the crop with
+        the heatmap maxima drawn as a pose, then one tile per keypoint captioned with its name
+        and peak value. Each heatmap is scaled by its own peak (negatives clipped to 0) before
+        colour mapping (``cv2.COLORMAP_JET``).
+    """
+    img = _as_image(image, "image")
+    if hasattr(heatmaps, "detach"):
+        heatmaps = heatmaps.detach().cpu().numpy()
+    hm = np.asarray(heatmaps, dtype=np.float32)
+    k = skeleton.num_keypoints
+    if hm.ndim != 3 or hm.shape[0] != k:
+        raise ValueError(f"heatmaps must have shape ({k}, h, w) for skeleton {skeleton.name!r}, got {hm.shape}")
+    # Small crops are enlarged so that captions stay legible.
+    up = max(1, math.ceil(192 / max(img.shape[:2])))
+    if up > 1:
+        img = cv2.resize(img, (img.shape[1] * up, img.shape[0] * up), interpolation=cv2.INTER_LINEAR)
+    h, w = img.shape[:2]
+    hh, hw = hm.shape[1:]
+
+    hm = np.nan_to_num(hm, nan=0.0, posinf=0.0, neginf=0.0)
+    peaks = hm.reshape(k, -1).max(axis=1)
+    arg = hm.reshape(k, -1).argmax(axis=1)
+    ys, xs = np.divmod(arg, hw)
+    # Heatmap pixel centres -> crop pixels.
+    pred = np.stack([(xs + 0.5) * w / hw - 0.5, (ys + 0.5) * h / hh - 0.5, peaks], axis=1)
+
+    first = draw_pose(img, pred[None], skeleton, score_thr=1e-6, rgb=rgb)
+    _put_caption(first, "input + maxima")
+    tiles = [first]
+    for j in range(k):
+        m = np.clip(hm[j], 0.0, None)
+        m = m / peaks[j] if peaks[j] > 0 else np.zeros_like(m)
+        m8 = cv2.resize((m * 255.0).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+        cm = cv2.applyColorMap(m8, cv2.COLORMAP_JET)
+        if rgb:
+            cm = cm[:, :, ::-1]
+        # Per-pixel weight: the colour map dominates near the peak, the crop stays readable
+        # where the heatmap is near zero.
+        wgt = (alpha * (0.35 + 0.65 * cv2.resize(m.astype(np.float32), (w, h))))[:, :, None]
+        tile = np.clip(img * (1.0 - wgt) + cm * wgt + 0.5, 0, 255).astype(np.uint8)
+        _put_caption(tile, f"{skeleton.keypoints[j]} {peaks[j]:.2f}")
+        tiles.append(tile)
+    return make_image_grid(tiles, ncols=ncols, pad=2)
+
+
+# --------------------------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------------------------
+
+
+def _read_image(path: PathLike) -> np.ndarray:
+    """Read a colour image (BGR) or raise naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"image file not found: {p}")
+    data = np.fromfile(str(p), dtype=np.uint8)  # works with non-ASCII paths too
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise ValueError(f"cannot decode image file: {p}")
+    return img
+
+
+def _write_image(path: Path, img: np.ndarray) -> None:
+    ext = path.suffix.lower()
+    if ext not in _IMAGE_EXTS:
+        raise ValueError(f"unsupported image extension {path.suffix!r} for {path}; use .png or .jpg")
+    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if ext in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(ext, img, params)
+    if not ok:
+        raise OSError(f"could not encode image for {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf.tofile(str(path))
+
+
+def _auto_tile(sizes: Sequence[tuple[int, int]], max_side: int) -> tuple[int, int]:
+    """(W, H) tile: the largest width and height, scaled so the longer side is <= max_side."""
+    tw, th = max(s[0] for s in sizes), max(s[1] for s in sizes)
+    s = min(1.0, max_side / max(tw, th))
+    return max(1, int(round(tw * s))), max(1, int(round(th * s)))
+
+
+def save_prediction_grid(
+    path: PathLike,
+    items: Sequence[tuple[Any, ...]],
+    skeleton: Skeleton,
+    *,
+    ncols: int = 4,
+    max_items: int = 16,
+    score_thr: float = 0.2,
+    tile_size: tuple[int, int] | None = None,
+    captions: Sequence[str] | None = None,
+) -> Path:
+    """Draw predicted poses on images, tile them and write the picture.
+
+    Args:
+        path: output file, ``.png`` or ``.jpg``/``.jpeg`` (parent folders are created).
+        items: ``(image, keypoints, boxes)`` tuples (``boxes`` may be omitted or None).
+            ``image`` is a file path (read with OpenCV) or an ``(H, W, 3)`` uint8 BGR array;
+            ``keypoints`` is ``(P, K, 3)`` ``(x, y, score)`` in that image's pixels (``(K, 3)``
+            for one person, ``(0, K, 3)`` for none); ``boxes`` is ``(P, 4)`` ``(x, y, w, h)``.
+        skeleton: the keypoint set.
+        ncols: grid columns.
+        max_items: only the first ``max_items`` items are drawn.
+        score_thr: joints scoring below it are not drawn.
+        tile_size: ``(W, H)`` of each tile; default the largest image size scaled so that its
+            longer side is at most 480 pixels. Poses are drawn after resizing, so line widths
+            suit the tile.
+        captions: one caption per item; default the image file name (none for arrays).
+
+    Returns:
+        the written path.
+
+    Raises:
+        FileNotFoundError / ValueError naming the image file if an image cannot be read;
+        ValueError if ``items`` is empty.
+    """
+    out = Path(path)
+    if out.suffix.lower() not in _IMAGE_EXTS:
+        raise ValueError(f"unsupported image extension {out.suffix!r} for {out}; use .png or .jpg")
+    items = list(items)[: max(0, int(max_items))]
+    if not items:
+        raise ValueError("save_prediction_grid needs at least one item")
+    if captions is not None and len(captions) < len(items):
+        raise ValueError(f"{len(captions)} captions for {len(items)} items")
+
+    images: list[np.ndarray] = []
+    names: list[str] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise ValueError(f"items[{i}] must be (image, keypoints[, boxes])")
+        src = item[0]
+        if isinstance(src, np.ndarray):
+            images.append(_as_image(src, f"items[{i}] image"))
+            names.append("")
+        else:
+            images.append(_read_image(src))
+            names.append(Path(src).name)
+    if captions is not None:
+        names = [str(c) for c in captions[: len(items)]]
+
+    if tile_size is None:
+        tile_size = _auto_tile([(im.shape[1], im.shape[0]) for im in images], 480)
+    tiles = []
+    for item, img, name in zip(items, images, names):
+        tile, s, (ox, oy) = _letterbox(img, tile_size)
+        kp = _as_keypoints(item[1], skeleton.num_keypoints).copy()
+        kp[:, :, 0] = kp[:, :, 0] * s + ox
+        kp[:, :, 1] = kp[:, :, 1] * s + oy
+        boxes = item[2] if len(item) == 3 else None
+        if boxes is not None:
+            b = _as_boxes(boxes).copy()
+            b[:, 0] = b[:, 0] * s + ox
+            b[:, 1] = b[:, 1] * s + oy
+            b[:, 2:] *= s
+            boxes = b
+        tile = draw_pose(tile, kp, skeleton, score_thr=score_thr, boxes=boxes)
+        _put_caption(tile, name)
+        tiles.append(tile)
+    _write_image(out, make_image_grid(tiles, ncols=ncols, tile_size=tile_size, pad=2))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# training curves
+# --------------------------------------------------------------------------------------------
+
+
+def _to_float(cell: str | None) -> float | None:
+    if cell is None:
+        return None
+    cell = cell.strip()
+    if not cell:
+        return None
+    try:
+        v = float(cell)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def plot_training_curves(csv_path: PathLike, out_path: PathLike) -> Path:
+    """Plot every numeric metric of a metrics CSV against the epoch and save a PNG.
+
+    The CSV has a header row. The x axis is the ``epoch`` column (else ``step``, else the row
+    number); every other column whose non-empty cells are all numbers gets its own small
+    subplot (empty cells are skipped, so metrics logged only on some epochs, such as ``AP``,
+    plot fine). Learning-rate columns spanning more than a factor of 20 use a log axis.
+    A CSV with no numeric metric yet gives a picture saying so.
+
+    Returns:
+        ``out_path`` as a :class:`~pathlib.Path` (parent folders are created).
+    """
+    from matplotlib.figure import Figure  # off-screen; no pyplot state involved
+
+    src = Path(csv_path)
+    with src.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header = [h for h in (reader.fieldnames or []) if h is not None]
+        rows = list(reader)
+    lower = {h.strip().lower(): h for h in header}
+    xcol = lower.get("epoch") or lower.get("step")
+    skip = {lower[k] for k in ("epoch", "step") if k in lower}
+
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for col in header:
+        if col in skip:
+            continue
+        xs: list[float] = []
+        ys: list[float] = []
+        numeric = True
+        for r_i, row in enumerate(rows):
+            cell = row.get(col)
+            if cell is None or not str(cell).strip():
+                continue
+            y = _to_float(cell)
+            if y is None:
+                try:
+                    float(str(cell).strip())  # nan / inf: numeric but not plottable
+                except ValueError:
+                    numeric = False
+                    break
+                continue
+            x = _to_float(row.get(xcol)) if xcol else float(r_i)
+            if x is None:
+                continue
+            xs.append(x)
+            ys.append(y)
+        if numeric and ys:
+            series[col] = (xs, ys)
+
+    n = len(series)
+    ncols = min(3, max(1, n))
+    nrows = max(1, math.ceil(n / ncols))
+    fig = Figure(figsize=(4.0 * ncols, 2.8 * nrows), dpi=100)
+    if n == 0:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.text(0.5, 0.5, f"no numeric metrics in {src.name}", ha="center", va="center")
+        ax.set_axis_off()
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        ax.plot(xs, ys, marker="o" if len(ys) <= 30 else None, markersize=3, linewidth=1.4)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(xcol or "row", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(True, alpha=0.3)
+        pos = [y for y in ys if y > 0]
+        if "lr" in name.lower() and len(pos) == len(ys) and max(pos) / min(pos) > 20:
+            ax.set_yscale("log")
+    fig.tight_layout()
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(str(out), format="png")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# network inputs
+# --------------------------------------------------------------------------------------------
+
+
+def to_uint8_image(
+    tensor: Any,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    rgb: bool = True,
+) -> np.ndarray:
+    """Undo mean/std normalisation of a network input for display or writing with OpenCV.
+
+    Args:
+        tensor: ``(3, H, W)`` (or ``(1, 3, H, W)``) float array or tensor holding
+            ``(pixel - mean) / std``.
+        mean, std: per-channel 3-tuples in the tensor's channel order. On the 0..1 pixel scale
+            (e.g. ImageNet's ``(0.485, 0.456, 0.406)``) the result is multiplied by 255; if any
+            mean is above 1 they are taken to be on the 0..255 scale.
+        rgb: the tensor channels are RGB and are reversed to BGR.
+
+    Returns:
+        ``(H, W, 3)`` uint8 BGR image (rounded and clipped to 0..255).
+    """
+    if hasattr(tensor, "detach"):
+        tensor = tensor.detach().cpu().float().numpy()
+    x = np.asarray(tensor, dtype=np.float64)
+    if x.ndim == 4 and x.shape[0] == 1:
+        x = x[0]
+    if x.ndim != 3 or x.shape[0] != 3:
+        raise ValueError(f"expected a (3, H, W) tensor, got shape {x.shape}")
+    m = np.asarray(mean, dtype=np.float64).reshape(-1)
+    s = np.asarray(std, dtype=np.float64).reshape(-1)
+    if m.shape != (3,) or s.shape != (3,):
+        raise ValueError("mean and std must have 3 values each")
+    x = x * s[:, None, None] + m[:, None, None]
+    if np.max(m) <= 1.0:
+        x = x * 255.0
+    img = np.clip(np.rint(x), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    if rgb:
+        img = img[:, :, ::-1]
+    return np.ascontiguousarray(img)

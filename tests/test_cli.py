@@ -1,0 +1,90 @@
+"""The ``semipose`` command end to end on small files, including its error messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from semipose.cli import main
+
+
+def test_data_synth_train_eval_bench(tmp_path, capsys):
+    out = tmp_path / "synth"
+    assert main(["data", "synth", str(out), "--train", "12", "--unlabeled", "2", "--val", "6", "--image-size", "256x192", "--workers", "0", "--no-progress"]) == 0
+    assert (out / "annotations/person_keypoints_train.json").is_file()
+    # regenerating into the same folder needs --overwrite
+    assert main(["data", "synth", str(out), "--train", "2", "--val", "2", "--unlabeled", "0", "--workers", "0", "--no-progress"]) == 2
+    assert "synth.json" in capsys.readouterr().err
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(
+        f"""
+name: cli
+output_dir: {tmp_path / 'runs'}
+data:
+  root: {out}
+  train: {{ann_file: annotations/person_keypoints_train.json, image_dir: images/train}}
+  val: {{ann_file: annotations/person_keypoints_val.json, image_dir: images/val, det_file: annotations/detections_val.json}}
+  input_size: [64, 64]
+  workers: 0
+model: {{arch: resnet18, deconv_filters: [32, 32, 32]}}
+train: {{epochs: 1, batch_size: 4, max_iters_per_epoch: 2}}
+eval: {{batch_size: 8, num_vis_images: 1}}
+"""
+    )
+    assert main(["train", str(cfg), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "run folder:" in text
+    ckpt = tmp_path / "runs/cli/checkpoints/best.pt"
+    assert ckpt.is_file()
+
+    eval_out = tmp_path / "ev"
+    assert main(["eval", "--checkpoint", str(ckpt), "--out", str(eval_out), "--flip-test", "--det-file", str(out / "annotations/detections_val.json"), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "boxes = detector" in text and "flip test = on" in text and "| AP |" in text
+    metrics = json.loads((eval_out / "metrics.json").read_text())
+    assert list(metrics) == ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+    assert (eval_out / "keypoints_net_results.json").is_file()
+
+    bench_json = tmp_path / "bench.json"
+    assert main(["bench", "step", "--arch", "resnet18", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0", "--json", str(bench_json)]) == 0
+    rep = json.loads(bench_json.read_text())
+    assert rep["step"][0]["arch"] == "resnet18" and rep["step"][0]["step_ms"] > 0
+    assert main(["bench", "data", "--input", "64x64", "--batch", "4", "--batches", "2", "--workers", "0",
+                 "--ann-file", str(out / "annotations/person_keypoints_train.json"), "--image-dir", str(out / "images/train")]) == 0
+    assert "samples/s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "nope.yaml"], "nope.yaml: config file not found"),
+        (["eval", "--checkpoint", "missing.pt"], "missing.pt: checkpoint not found"),
+    ],
+)
+def test_errors_are_one_clear_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_unknown_config_key_and_bad_image(tmp_path, capsys, sample_data):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: x\ntrain: {epochs: 1, lrr: 0.1}\n")
+    assert main(["train", str(cfg)]) == 2
+    assert "unknown config key 'train.lrr'" in capsys.readouterr().err
+    # a training set whose image is corrupt: the error names the file
+    (tmp_path / "img").mkdir()
+    ann = json.loads((sample_data / "coco/person_keypoints_sample.json").read_text())
+    for im in ann["images"]:
+        (tmp_path / "img" / im["file_name"]).write_bytes(b"not a jpeg")
+    (tmp_path / "a.json").write_text(json.dumps(ann))
+    cfg.write_text(
+        f"name: x\noutput_dir: {tmp_path / 'runs'}\ndata: {{root: {tmp_path}, train: {{ann_file: a.json, image_dir: img}}, "
+        "val: {ann_file: a.json, image_dir: img}, input_size: [64, 64], workers: 0}\n"
+        "model: {arch: resnet18, deconv_filters: [16, 16, 16]}\ntrain: {epochs: 1, batch_size: 2}\n"
+    )
+    assert main(["train", str(cfg), "--no-progress"]) == 2
+    assert "cannot decode image" in capsys.readouterr().err
