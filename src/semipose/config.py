@@ -74,7 +74,7 @@ class DataConfig:
     #: edges), or null to read the keypoint set from the training file's categories.
     skeleton: str | dict | None = None
     input_size: list[int] = field(default_factory=lambda: [192, 256])  # W, H
-    heatmap_size: list[int] | None = None  # default: input_size / 4
+    heatmap_size: list[int] | None = None  # default: input_size / the head's stride
     sigma: float = 2.0
     unbiased_encoding: bool = False
     padding: float = 1.25
@@ -156,6 +156,8 @@ class Config:
     seed: int = 0
     #: ``auto`` (CUDA if available), ``cpu``, ``cuda``, ``cuda:1`` …
     device: str = "auto"
+    #: torch CPU threads for the main process (0 = torch's default)
+    num_threads: int = 0
     output_dir: str = "runs"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -190,14 +192,26 @@ class Config:
             raise ConfigError(f"data.workers: must be ≥ 0, got {d.workers}")
         if len(self.model.deconv_filters) != len(self.model.deconv_kernels):
             raise ConfigError("model.deconv_filters and model.deconv_kernels must have the same length")
+        if not 1 <= len(self.model.deconv_filters) <= 4:
+            raise ConfigError("model.deconv_filters: 1 to 4 deconvolution layers (output stride 16 to 2)")
+        for key, n in (("data.input_size", d.input_size[0]), ("data.input_size", d.input_size[1])):
+            if n % 32:
+                raise ConfigError(f"{key}: width and height must be multiples of 32 (the backbone's stride), got {d.input_size}")
+        if self.num_threads < 0:
+            raise ConfigError(f"num_threads: must be ≥ 0, got {self.num_threads}")
         return self
+
+    @property
+    def output_stride(self) -> int:
+        """Input pixels per heatmap pixel: 32 / 2^(number of deconvolution layers)."""
+        return 32 // 2 ** len(self.model.deconv_filters)
 
     @property
     def heatmap_size(self) -> tuple[int, int]:
         if self.data.heatmap_size:
             return (int(self.data.heatmap_size[0]), int(self.data.heatmap_size[1]))
         w, h = self.data.input_size
-        return (int(w) // 4, int(h) // 4)
+        return (int(w) // self.output_stride, int(h) // self.output_stride)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -125,8 +125,8 @@ def build_eval_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, use
 def build_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True) -> nn.Module:
     m = cfg.model
     model = build_pose_model(
-        m.arch, num_joints, deconv_filters=tuple(m.deconv_filters), deconv_kernels=tuple(m.deconv_kernels),
-        final_kernel=m.final_kernel,
+        m.arch, num_joints, num_deconv_layers=len(m.deconv_filters), deconv_filters=tuple(m.deconv_filters),
+        deconv_kernels=tuple(m.deconv_kernels), final_kernel=m.final_kernel,
     )
     if load_pretrained and m.pretrained:
         report = load_imagenet_backbone(model, m.pretrained)

@@ -242,6 +242,8 @@ def train(
         run_path.mkdir(parents=True, exist_ok=True)
     setup_logging(run_path if main else None, logging.INFO if main else logging.WARNING)
     seed_everything(cfg.seed)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
 
     skeleton = build_skeleton(cfg)
     codec = build_codec(cfg)
