@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 SP=.venv/bin/semipose
 if [ ! -f data/synthetic/synth.json ]; then
-  $SP data synth data/synthetic --train 4000 --unlabeled 500 --val 300 --image-size 320x240 --seed 0
+  $SP data synth data/synthetic --train 3000 --unlabeled 500 --val 300 --image-size 480x360 --difficulty 0.3 --seed 0
 fi
 $SP train configs/synthetic_res18_128x96.yaml "$@"

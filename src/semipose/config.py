@@ -26,6 +26,8 @@ from typing import Any, Mapping, Sequence, Union, get_args, get_origin, get_type
 
 import yaml
 
+from .data.topdown import AugmentConfig
+
 __all__ = [
     "ConfigError",
     "SplitConfig",
@@ -79,12 +81,8 @@ class DataConfig:
     unbiased_encoding: bool = False
     padding: float = 1.25
     color: str = "rgb"
-    scale_factor: float = 0.25
-    rot_factor: float = 30.0
-    rot_prob: float = 0.6
-    flip_prob: float = 0.5
-    half_body_prob: float = 0.0
-    half_body_min_joints: int = 8
+    #: random scale / rotation / flip / half-body of training crops
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     #: keep only the first N labelled person instances in file order (0 = all)
     max_train_instances: int = 0
     workers: int = 2
@@ -176,11 +174,12 @@ class Config:
         for key, v in (("data.sigma", d.sigma), ("data.padding", d.padding), ("train.lr", t.lr)):
             if not v > 0:
                 raise ConfigError(f"{key}: must be positive, got {v}")
-        for key, v in (("data.rot_prob", d.rot_prob), ("data.flip_prob", d.flip_prob), ("data.half_body_prob", d.half_body_prob)):
+        a = d.augment
+        for key, v in (("rot_prob", a.rot_prob), ("flip_prob", a.flip_prob), ("half_body_prob", a.half_body_prob)):
             if not 0 <= v <= 1:
-                raise ConfigError(f"{key}: must be in [0, 1], got {v}")
-        if not 0 <= d.scale_factor < 1:
-            raise ConfigError(f"data.scale_factor: must be in [0, 1), got {d.scale_factor}")
+                raise ConfigError(f"data.augment.{key}: must be in [0, 1], got {v}")
+        if not 0 <= a.scale_factor < 1:
+            raise ConfigError(f"data.augment.scale_factor: must be in [0, 1), got {a.scale_factor}")
         for key, v in (("train.epochs", t.epochs), ("train.batch_size", t.batch_size), ("eval.batch_size", e.batch_size), ("train.val_every", t.val_every)):
             if v < 1:
                 raise ConfigError(f"{key}: must be ≥ 1, got {v}")

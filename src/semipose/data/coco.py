@@ -133,6 +133,20 @@ def _images_by_id(data: Mapping[str, Any], path: Path) -> dict[int, Mapping[str,
     return out
 
 
+def _record(
+    root: Path, img: Mapping[str, Any], box: tuple[float, float, float, float], kpts: np.ndarray,
+    aspect_ratio: float, padding: float, *, score: float, ann_id: int,
+) -> PoseRecord:
+    """One record from an image entry and a sanitised box."""
+    b = np.asarray(box, dtype=np.float32)
+    center, scale = box_to_center_scale(b, aspect_ratio, padding)
+    return PoseRecord(
+        image_path=str(root / img["file_name"]), image_id=int(img["id"]), center=center, scale=scale,
+        keypoints=kpts, bbox=b, box_score=score, ann_id=ann_id,
+        image_size=(int(img.get("width", 0) or 0), int(img.get("height", 0) or 0)),
+    )
+
+
 def load_coco_keypoints(
     ann_file: str | os.PathLike[str],
     image_dir: str | os.PathLike[str],
@@ -232,22 +246,8 @@ def load_coco_keypoints(
             if clean is None:
                 skipped["empty box"] += 1
                 continue
-            box = np.asarray(clean, dtype=np.float32)
-            center, scale = box_to_center_scale(box, aspect_ratio, padding)
             kpts[kpts[:, 2] <= 0] = 0.0
-            records.append(
-                PoseRecord(
-                    image_path=str(root / img["file_name"]),
-                    image_id=img_id,
-                    center=center,
-                    scale=scale,
-                    keypoints=kpts,
-                    bbox=box,
-                    box_score=1.0,
-                    ann_id=int(ann_id),
-                    image_size=(img_w, img_h),
-                )
-            )
+            records.append(_record(root, img, clean, kpts, aspect_ratio, padding, score=1.0, ann_id=int(ann_id)))
             if max_instances is not None and len(records) >= max_instances:
                 break
         if max_instances is not None and len(records) >= max_instances:
@@ -320,21 +320,8 @@ def load_detections(
             if clean is None:
                 skipped["empty box"] += 1
                 continue
-            box = np.asarray(clean, dtype=np.float32)
-            center, scale = box_to_center_scale(box, aspect_ratio, padding)
-            records.append(
-                PoseRecord(
-                    image_path=str(root / img["file_name"]),
-                    image_id=img_id,
-                    center=center,
-                    scale=scale,
-                    keypoints=np.zeros((num_keypoints, 3), np.float32),
-                    bbox=box,
-                    box_score=float(d["score"]),
-                    ann_id=-1,
-                    image_size=(img_w, img_h),
-                )
-            )
+            kpts = np.zeros((num_keypoints, 3), np.float32)
+            records.append(_record(root, img, clean, kpts, aspect_ratio, padding, score=float(d["score"]), ann_id=-1))
     if any(skipped.values()):
         log.info(
             "%s: kept %d detections; skipped %s",

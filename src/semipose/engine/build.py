@@ -14,7 +14,7 @@ from ..codec import HeatmapCodec
 from ..config import Config, ConfigError
 from ..data.coco import load_coco_keypoints, load_detections, skeleton_from_coco_file
 from ..data.records import PoseRecord
-from ..data.topdown import AugmentConfig, TopDownDataset, TopDownTransform
+from ..data.topdown import TopDownDataset, TopDownTransform
 from ..models import build_pose_model, load_imagenet_backbone
 from ..skeletons import Skeleton, get_skeleton
 
@@ -74,8 +74,7 @@ def build_train_dataset(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec) ->
         ann, img_dir or "", skeleton=skeleton, aspect_ratio=_aspect(cfg), padding=d.padding,
         max_instances=d.max_train_instances or None,
     )
-    aug = AugmentConfig(d.scale_factor, d.rot_factor, d.rot_prob, d.flip_prob, d.half_body_prob, d.half_body_min_joints)
-    transform = TopDownTransform(codec, skeleton, train=True, aug=aug, color=d.color, padding=d.padding)
+    transform = TopDownTransform(codec, skeleton, train=True, aug=d.augment, color=d.color, padding=d.padding)
     return TopDownDataset(subset.records, transform, seed=cfg.seed)
 
 
