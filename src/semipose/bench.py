@@ -127,7 +127,6 @@ def bench_data(
     """
     from .data.coco import load_coco_keypoints
     from .data.topdown import TopDownDataset, TopDownTransform, worker_init
-    from .skeletons import COCO17
 
     w, h = int(input_size[0]), int(input_size[1])
     tmp = None
@@ -141,7 +140,7 @@ def bench_data(
         image_dir = str(Path(tmp.name) / "images" / "train")
     try:
         data = load_coco_keypoints(ann_file, image_dir or "", aspect_ratio=w / h)
-        skeleton = data.skeleton if data.skeleton.num_keypoints else COCO17
+        skeleton = data.skeleton
         codec = HeatmapCodec((w, h), (w // 4, h // 4), 2.0)
         ds = TopDownDataset(data.records, TopDownTransform(codec, skeleton, train=True), seed=0)
         loader = DataLoader(
