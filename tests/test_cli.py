@@ -47,6 +47,19 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     assert list(metrics) == ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
     assert (eval_out / "keypoints_net_results.json").is_file()
 
+    # a bare state_dict in a reference-style wrapper evaluates too; a mismatched one is refused by name
+    import torch
+
+    state = torch.load(ckpt, weights_only=False)["model"]
+    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}}, tmp_path / "wrapped.pth")
+    assert main(["eval", str(cfg), "--checkpoint", str(tmp_path / "wrapped.pth"), "--out", str(tmp_path / "ev2"), "--no-progress"]) == 0
+    capsys.readouterr()
+    del state["final_layer.bias"]
+    torch.save(state, tmp_path / "broken.pth")
+    assert main(["eval", str(cfg), "--checkpoint", str(tmp_path / "broken.pth"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "broken.pth" in err and "final_layer.bias" in err
+
     bench_json = tmp_path / "bench.json"
     assert main(["bench", "step", "--arch", "resnet18", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0", "--json", str(bench_json)]) == 0
     rep = json.loads(bench_json.read_text())

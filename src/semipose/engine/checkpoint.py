@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.weights import CheckpointError, read_checkpoint, load_weights
+from ..models.weights import CheckpointError, load_weights
 
 __all__ = ["FORMAT", "save_checkpoint", "load_training_state", "load_model_weights", "capture_rng", "restore_rng"]
 
@@ -84,5 +84,5 @@ def load_model_weights(model: nn.Module, path: str | os.PathLike[str], *, strict
     if isinstance(raw, dict) and raw.get("format") == FORMAT:
         load_weights(model, raw["model"], strict=strict)
         return f"{p} (semipose checkpoint, epoch {raw.get('epoch', '?')})"
-    report = load_weights(model, read_checkpoint(p), strict=strict)
+    report = load_weights(model, p, strict=strict)  # reads, unwraps and names the file in any error
     return f"{p} ({report})"
