@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,16 +22,13 @@ from semipose.visualize import (
     to_uint8_image,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def coco_sample():
+def coco_sample(sample_data):
     """Per image of the COCO sample: (image path, (P, 17, 3) GT keypoints, (P, 4) boxes)."""
-    root = Path(os.environ.get("SEMIPOSE_SAMPLE_DATA", REPO.parent / "shared" / "data"))
+    root = sample_data
     ann_file = root / "coco" / "person_keypoints_sample.json"
-    if not ann_file.is_file():
-        pytest.skip(f"sample data not found at {root} (set SEMIPOSE_SAMPLE_DATA)")
     data = json.loads(ann_file.read_text())
     by_image = defaultdict(list)
     for a in data["annotations"]:

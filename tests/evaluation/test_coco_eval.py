@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +23,8 @@ from semipose.evaluation import (
 )
 from semipose.skeletons import AIC14, COCO17
 
-_REPO = Path(__file__).resolve().parents[2]
 COCO_JSON = "coco/person_keypoints_sample.json"
 AIC_JSON = "aic/aic_sample.json"
-
-
-@pytest.fixture(scope="module")
-def sample_data() -> Path:
-    """The shared sample-data folder ($SEMIPOSE_SAMPLE_DATA, else <repo>/../shared/data)."""
-    root = Path(os.environ.get("SEMIPOSE_SAMPLE_DATA", _REPO.parent / "shared" / "data"))
-    if not (root / COCO_JSON).is_file():
-        pytest.skip(f"sample data not found at {root} (set SEMIPOSE_SAMPLE_DATA to the shared data folder)")
-    return root
 
 
 def _gt_predictions(ann_file: Path, with_empty: bool = False):

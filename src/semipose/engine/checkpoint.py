@@ -84,5 +84,5 @@ def load_model_weights(model: nn.Module, path: str | os.PathLike[str], *, strict
     if isinstance(raw, dict) and raw.get("format") == FORMAT:
         load_weights(model, raw["model"], strict=strict)
         return f"{p} (semipose checkpoint, epoch {raw.get('epoch', '?')})"
-    report = load_weights(model, p, strict=strict)  # reads, unwraps and names the file in any error
+    report = load_weights(model, raw, strict=strict, name=str(p))  # unwraps; errors name the file
     return f"{p} ({report})"

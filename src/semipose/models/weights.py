@@ -325,6 +325,7 @@ def load_weights(
     key_map: KeyMap = IDENTITY,
     strict: bool = True,
     allow_missing: Sequence[str] = (),
+    name: str | None = None,
 ) -> LoadReport:
     """Load a checkpoint into ``model`` through ``key_map``, strictly by default.
 
@@ -337,6 +338,8 @@ def load_weights(
             With ``strict=False`` the matching tensors are loaded and the rest reported.
         allow_missing: regexes (``re.search``) of model keys that may be absent from the
             checkpoint; ``num_batches_tracked`` buffers are always allowed.
+        name: how an in-memory ``source`` is named in the report and errors (e.g. the file it
+            was read from); default ``"<state_dict>"``.
 
     Returns:
         The :class:`LoadReport`.
@@ -347,7 +350,7 @@ def load_weights(
             the source and lists the offending keys.
     """
     if isinstance(source, Mapping):
-        where = "<state_dict>"
+        where = name or "<state_dict>"
         state = _normalize_state(source, where)
     else:
         where = os.fspath(source)
