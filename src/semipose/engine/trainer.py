@@ -68,7 +68,8 @@ class TrainResult:
     run_dir: Path
     best_ap: float
     best_epoch: int
-    last_metrics: dict[str, float] = field(default_factory=dict)
+    #: validation metrics of the best epoch
+    best_metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -267,6 +268,7 @@ def train(
         restore_rng(ckpt["rng"])
         start_epoch, best_ap, best_epoch = ckpt["epoch"], ckpt["best_ap"], ckpt["best_epoch"]
         global_step = ckpt.get("global_step", 0)
+        best_metrics = ckpt.get("best_metrics", {})
         log.info("resumed from %s at epoch %d (best AP %.4f at epoch %d)", resume, start_epoch, best_ap, best_epoch)
     elif main:
         dump_config(cfg, run_path / "config.yaml")
@@ -286,7 +288,7 @@ def train(
     writer = SummaryWriter(str(run_path / "tb")) if main else None
     table = _CSV(run_path / "metrics.csv") if main else None
     history: list[dict[str, Any]] = []
-    last_metrics: dict[str, Any] = {}
+    best_metrics: dict[str, Any] = {}
     shard = ShardedSampler(len(train_set), dist_info.rank, dist_info.world_size, seed=0)
     iters_per_epoch = len(shard) // cfg.train.batch_size
     if cfg.train.max_iters_per_epoch:
@@ -363,15 +365,18 @@ def train(
             improved = False
             if (epoch + 1) % cfg.train.val_every == 0 or is_last:
                 metrics = validate(model, cfg, val_data, codec, skeleton, device, run_path / "eval", progress=progress, dist_info=dist_info)
-                metrics.pop("_preds", None)
+                preds = metrics.pop("_preds", None)
                 if main:
-                    last_metrics = metrics
                     row.update({k: round(v, 5) for k, v in metrics.items()})
                     for k, v in metrics.items():
                         writer.add_scalar(f"val/{k}", v, epoch + 1)  # type: ignore[union-attr]
                     improved = metrics["AP"] > best_ap
                     if improved:
-                        best_ap, best_epoch = metrics["AP"], epoch + 1
+                        best_ap, best_epoch, best_metrics = metrics["AP"], epoch + 1, metrics
+                        try:  # the picture shows the best model; drawn now, no re-validation later
+                            _draw_predictions(run_path, val_data, preds, skeleton, cfg.eval.num_vis_images)
+                        except Exception as e:  # noqa: BLE001 - a drawing failure must not stop training
+                            log.warning("could not draw predictions: %s", e)
             history.append(row)
             if not main:
                 continue
@@ -385,6 +390,7 @@ def train(
                 "scaler": scaler.state_dict(),
                 "best_ap": best_ap,
                 "best_epoch": best_epoch,
+                "best_metrics": best_metrics,
                 "rng": capture_rng(),
                 "config": config_to_dict(cfg),
                 "skeleton": skeleton.to_dict(),
@@ -410,24 +416,13 @@ def train(
     if not main:
         return TrainResult(run_path, best_ap, best_epoch, {}, history)
 
-    # Final report with the best weights: table, picture of predictions, curves.
-    best_path = run_path / "checkpoints" / "best.pt"
-    if best_path.is_file():
-        model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=False)["model"])
-        final = validate(model, cfg, val_data, codec, skeleton, device, run_path / "eval", progress=progress)
-        preds = final.pop("_preds")
-        last_metrics = final
-        try:
-            _draw_predictions(run_path, val_data, preds, skeleton, cfg.eval.num_vis_images)
-        except Exception as e:  # noqa: BLE001 - a drawing failure must not lose a finished run
-            log.warning("could not draw predictions: %s", e)
     try:
         from ..visualize import plot_training_curves
 
         plot_training_curves(run_path / "metrics.csv", run_path / "curves.png")
     except Exception as e:  # noqa: BLE001
         log.warning("could not plot curves: %s", e)
-    if last_metrics:
-        log.info("best epoch %d, validation (%s):\n%s", best_epoch, val_data.protocol["boxes"], format_metrics_table({cfg.model.arch: last_metrics}))
+    if best_metrics:
+        log.info("best epoch %d, validation (%s):\n%s", best_epoch, val_data.protocol["boxes"], format_metrics_table({cfg.model.arch: best_metrics}))
     log.info("run folder: %s (%.1f min)", run_path, (time.perf_counter() - t_start) / 60)
-    return TrainResult(run_path, best_ap, best_epoch, last_metrics, history)
+    return TrainResult(run_path, best_ap, best_epoch, best_metrics, history)
