@@ -1,0 +1,1 @@
+"""Semi-supervised learning components: batch-level augmentations (:mod:`semipose.ssl.augment`)."""
