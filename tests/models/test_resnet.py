@@ -169,7 +169,9 @@ def test_build_pose_model_kwargs() -> None:
     m = build_pose_model("resnet34", 14, deconv_filters=(64, 64, 64))
     assert isinstance(m, PoseResNet) and m.depth == 34 and m.num_joints == 14
     assert m.state_dict()["final_layer.weight"].shape == (14, 64, 1, 1)
-    assert sorted(POSE_MODELS) == ["resnet101", "resnet152", "resnet18", "resnet34", "resnet50"]
+    assert sorted(POSE_MODELS) == [
+        "hrnet_w32", "hrnet_w48", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"
+    ]
 
 
 # ----------------------------------------------------------------------------- errors

@@ -1,5 +1,6 @@
-"""Pose models (SimpleBaseline ``PoseResNet``), ResNet backbones and checkpoint loading."""
+"""Pose models (SimpleBaseline ``PoseResNet``, HRNet), ResNet backbones and checkpoint loading."""
 
+from .hrnet import HRNET_WIDTHS, HighResolutionModule, PoseHighResolutionNet, hrnet_w32, hrnet_w48
 from .posenet import POSE_MODELS, PoseResNet, build_pose_model
 from .resnet import (
     BasicBlock,
@@ -13,16 +14,29 @@ from .resnet import (
     resnet152,
 )
 from .weights import (
+    HRNET_IMAGENET,
     IDENTITY,
     KEY_MAPS,
+    LAYOUTS,
+    POSE_CONS,
+    POSE_DUAL_NET1,
+    POSE_DUAL_NET2,
+    POSE_HRNET,
+    POSE_LAYOUT_KEY_MAPS,
+    POSE_RESNET,
     TORCHVISION_RESNET,
     CheckpointError,
     CheckpointMismatchError,
     KeyMap,
     LoadReport,
+    detect_checkpoint_layout,
     get_key_map,
+    hrnet_imagenet_key_map,
+    load_dual_imagenet_backbones,
     load_imagenet_backbone,
+    load_pose_checkpoint,
     load_weights,
+    prefixed_key_map,
     read_checkpoint,
 )
 
@@ -30,6 +44,11 @@ __all__ = [
     "POSE_MODELS",
     "PoseResNet",
     "build_pose_model",
+    "HRNET_WIDTHS",
+    "HighResolutionModule",
+    "PoseHighResolutionNet",
+    "hrnet_w32",
+    "hrnet_w48",
     "BasicBlock",
     "Bottleneck",
     "ResNet",
@@ -50,4 +69,17 @@ __all__ = [
     "load_imagenet_backbone",
     "load_weights",
     "read_checkpoint",
+    "HRNET_IMAGENET",
+    "LAYOUTS",
+    "POSE_CONS",
+    "POSE_DUAL_NET1",
+    "POSE_DUAL_NET2",
+    "POSE_HRNET",
+    "POSE_LAYOUT_KEY_MAPS",
+    "POSE_RESNET",
+    "detect_checkpoint_layout",
+    "hrnet_imagenet_key_map",
+    "load_dual_imagenet_backbones",
+    "load_pose_checkpoint",
+    "prefixed_key_map",
 ]

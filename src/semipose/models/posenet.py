@@ -1,4 +1,4 @@
-"""SimpleBaseline pose network (``PoseResNet``) and the architecture registry.
+"""SimpleBaseline pose network (``PoseResNet``) and the architecture registry (ResNet, HRNet).
 
 ``PoseResNet`` subclasses :class:`~semipose.models.resnet.ResNet`, so the backbone parameters
 sit at the top level of the module (``conv1.weight``, ``layer1.0.conv1.weight``, ...) exactly
@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 from torch import Tensor, nn
 
+from .hrnet import HRNET_WIDTHS, PoseHighResolutionNet
 from .resnet import BN_MOMENTUM, RESNET_SPECS, ResNet
 
 __all__ = ["PoseResNet", "POSE_MODELS", "build_pose_model", "deconv_padding"]
@@ -147,10 +148,40 @@ def _pose_resnet(depth: int) -> Callable[..., nn.Module]:
     return build
 
 
+def _pose_hrnet(width: int) -> Callable[..., nn.Module]:
+    def build(
+        num_joints: int,
+        num_deconv_layers: int = 3,
+        deconv_filters: Sequence[int] | None = None,
+        deconv_kernels: Sequence[int] | None = None,
+        deconv_bias: bool | None = None,
+        final_kernel: int = 1,
+    ) -> nn.Module:
+        # HRNet has no deconvolution head: its heatmaps always come from the stride-4 branch.
+        # The deconv arguments are accepted (build_model always passes them) but only an
+        # output stride of 4 (three layers) is consistent; their sizes are ignored.
+        if num_deconv_layers != 3:
+            raise ValueError(
+                f"hrnet_w{width} always outputs heatmaps at stride 4; num_deconv_layers="
+                f"{num_deconv_layers!r} (output stride {32 // 2 ** int(num_deconv_layers)}) "
+                "cannot be honoured - use three deconv layers (the default) with HRNet"
+            )
+        del deconv_filters, deconv_kernels, deconv_bias  # no deconv head in HRNet
+        return PoseHighResolutionNet(num_joints, HRNET_WIDTHS[width], final_kernel=final_kernel)
+
+    build.__name__ = f"pose_hrnet_w{width}"
+    build.__doc__ = (
+        f"HRNet-W{width} ``(num_joints, final_kernel=1)``; deconv arguments are ignored "
+        "(they must describe output stride 4)."
+    )
+    return build
+
+
 #: arch name -> constructor ``(num_joints, **head_kwargs) -> nn.Module``.
-#: Other families (e.g. ``"hrnet_w32"``, ``"hrnet_w48"``) register here with one line.
+#: A new family registers here with one line.
 POSE_MODELS: dict[str, Callable[..., nn.Module]] = {
-    f"resnet{d}": _pose_resnet(d) for d in (18, 34, 50, 101, 152)
+    **{f"resnet{d}": _pose_resnet(d) for d in (18, 34, 50, 101, 152)},
+    **{f"hrnet_w{w}": _pose_hrnet(w) for w in (32, 48)},
 }
 
 
@@ -158,10 +189,13 @@ def build_pose_model(arch: str, num_joints: int, **head_kwargs: object) -> nn.Mo
     """Build a top-down heatmap model by name.
 
     Args:
-        arch: a key of :data:`POSE_MODELS` (``"resnet18"`` ... ``"resnet152"``).
+        arch: a key of :data:`POSE_MODELS` (``"resnet18"`` ... ``"resnet152"``,
+            ``"hrnet_w32"``, ``"hrnet_w48"``).
         num_joints: K, the number of output heatmaps.
         **head_kwargs: forwarded to the constructor (for ResNets: ``num_deconv_layers``,
-            ``deconv_filters``, ``deconv_kernels``, ``deconv_bias``, ``final_kernel``).
+            ``deconv_filters``, ``deconv_kernels``, ``deconv_bias``, ``final_kernel``; for
+            HRNet only ``final_kernel`` matters - the deconv arguments are accepted and
+            ignored, but ``num_deconv_layers`` must be 3 since HRNet's output stride is 4).
 
     Returns:
         A module mapping ``(N, 3, H, W)`` images to ``(N, K, H / 4, W / 4)`` heatmaps.
