@@ -127,3 +127,114 @@ def test_codec_validation():
         HeatmapCodec((192, 256), (48, 64), sigma=0)
     with pytest.raises(ValueError, match="heatmap_size"):
         HeatmapCodec((192, 256), (48,), sigma=2)
+
+
+# ------------------------------------------------------------------ DARK decoding
+
+
+def _reference_dark(heatmaps: np.ndarray, kernel: int = 11) -> np.ndarray:
+    """The reference's per-joint DARK loop (spec §7.2), written out independently with cv2."""
+    hm = heatmaps.astype(np.float64).copy()
+    n, k, h, w = hm.shape
+    flat = hm.reshape(n, k, -1)
+    idx, maxvals = flat.argmax(2), flat.max(2)
+    coords = np.stack([idx % w, idx // w], -1).astype(np.float64) * (maxvals > 0)[..., None]
+    border = (kernel - 1) // 2
+    for i in range(n):
+        for j in range(k):
+            origin_max = hm[i, j].max()
+            dr = np.zeros((h + 2 * border, w + 2 * border))
+            dr[border:-border, border:-border] = hm[i, j]
+            dr = cv2.GaussianBlur(dr, (kernel, kernel), 0)
+            hm[i, j] = dr[border:-border, border:-border]
+            hm[i, j] *= origin_max / hm[i, j].max()
+    hm = np.log(np.maximum(hm, 1e-10))
+    for i in range(n):
+        for j in range(k):
+            m, (x, y) = hm[i, j], coords[i, j]
+            px, py = int(x), int(y)
+            if 1 < px < w - 2 and 1 < py < h - 2:
+                dx, dy = 0.5 * (m[py, px + 1] - m[py, px - 1]), 0.5 * (m[py + 1, px] - m[py - 1, px])
+                dxx = 0.25 * (m[py, px + 2] - 2 * m[py, px] + m[py, px - 2])
+                dyy = 0.25 * (m[py + 2, px] - 2 * m[py, px] + m[py - 2, px])
+                dxy = 0.25 * (m[py + 1, px + 1] - m[py - 1, px + 1] - m[py + 1, px - 1] + m[py - 1, px - 1])
+                hess = np.array([[dxx, dxy], [dxy, dyy]])
+                if dxx * dyy - dxy**2 != 0:
+                    coords[i, j] += -np.linalg.inv(hess) @ np.array([dx, dy])
+    return coords
+
+
+def _gaussian_maps(centres: np.ndarray, h: int = 64, w: int = 48, sigma: float = 2.0) -> np.ndarray:
+    """``(N, K, h, w)`` untruncated Gaussians (peak 1) at sub-pixel ``(N, K, 2)`` centres."""
+    ys, xs = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
+    dx = xs - centres[..., 0, None]
+    dy = ys - centres[..., 1, None]
+    return np.exp(-(dy[..., :, None] ** 2 + dx[..., None, :] ** 2) / (2 * sigma**2))
+
+
+def test_dark_recovers_subpixel_centres_where_shift_cannot():
+    from semipose.codec import decode_heatmaps
+
+    rng = np.random.default_rng(5)
+    centres = np.stack([rng.uniform(6, 42, (8, 24)), rng.uniform(6, 58, (8, 24))], -1)
+    hm = torch.from_numpy(_gaussian_maps(centres)).float()
+    c_dark, mv_dark = decode_heatmaps(hm, "dark")
+    c_shift, mv_shift = decode_heatmaps(hm, "shift")
+    assert c_dark.shape == (8, 24, 2) and mv_dark.shape == (8, 24) and c_dark.dtype == torch.float32
+    err_dark = np.abs(c_dark.numpy() - centres)
+    err_shift = np.abs(c_shift.numpy() - centres)
+    assert err_dark.max() < 0.05
+    assert err_shift.max() > 0.05
+    assert torch.equal(mv_dark, mv_shift)  # maxvals come from the unblurred maps
+    # the codec's own (window-truncated, unbiased) targets decode as well
+    codec = HeatmapCodec((192, 256), (48, 64), sigma=2.0, unbiased=True)
+    heat, _ = codec.encode(centres * 4, np.ones((8, 24)))
+    c2, _ = codec.decode(torch.from_numpy(heat), method="dark")
+    assert np.abs(c2.numpy() - centres).max() < 0.05
+
+
+def test_dark_matches_reference_loop_and_edge_cases():
+    from semipose.codec import decode_heatmaps
+
+    rng = np.random.default_rng(6)
+    centres = np.stack([rng.uniform(-2, 50, (4, 6)), rng.uniform(-2, 66, (4, 6))], -1)  # some at the border
+    hm = _gaussian_maps(centres) * rng.uniform(0.2, 1.0, (4, 6, 1, 1)) + rng.normal(0, 0.02, (4, 6, 64, 48))
+    hm[0, 0] = 0.0  # all-zero map (NaN in the reference, quirk Q26)
+    hm[0, 1] = -0.5  # no positive peak
+    hm[1, 2] = 0.0
+    hm[1, 2, 30, 20] = 1.0  # a single spike: the log map is flat around it except the clamp
+    expect = _reference_dark(np.delete(hm.reshape(24, 64, 48), [0], axis=0)[None])[0]
+    coords, maxvals = decode_heatmaps(torch.from_numpy(hm), "dark")
+    assert coords.dtype == torch.float64
+    got = coords.numpy().reshape(24, 2)
+    np.testing.assert_allclose(np.delete(got, [0], axis=0), expect, atol=1e-6)
+    assert torch.isfinite(coords).all()
+    assert coords[0, 0].tolist() == [0.0, 0.0] and coords[0, 1].tolist() == [0.0, 0.0]
+    assert maxvals[0, 1] == -0.5
+    # a batch of all-zero maps is finite, and float32 gives the same answer
+    z, zm = decode_heatmaps(torch.zeros(2, 3, 16, 12), "dark")
+    assert torch.equal(z, torch.zeros(2, 3, 2)) and torch.equal(zm, torch.zeros(2, 3))
+    c32, _ = decode_heatmaps(torch.from_numpy(hm).float(), "dark")
+    np.testing.assert_allclose(c32.numpy(), coords.numpy(), atol=1e-3)
+
+
+def test_decode_methods_and_blur():
+    from semipose.codec import DECODE_METHODS, decode_heatmaps, gaussian_blur_heatmaps
+
+    assert DECODE_METHODS == ("argmax", "shift", "dark")
+    hm = torch.zeros(1, 1, 16, 16)
+    hm[0, 0, 5, 7], hm[0, 0, 5, 8], hm[0, 0, 6, 7] = 1.0, 0.5, 0.2
+    assert decode_heatmaps(hm, "argmax")[0][0, 0].tolist() == [7.0, 5.0]
+    assert decode_heatmaps(hm)[0][0, 0].tolist() == [7.25, 5.25]  # default is the shift
+    with pytest.raises(ValueError, match="unknown decode method"):
+        decode_heatmaps(hm, "soft")
+    # the blur equals OpenCV's 11x11 automatic-sigma blur of the zero-padded map, max restored
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0, 1, (2, 3, 20, 17))
+    out = gaussian_blur_heatmaps(torch.from_numpy(x)).numpy()
+    for i in range(2):
+        for j in range(3):
+            pad = cv2.GaussianBlur(np.pad(x[i, j], 5), (11, 11), 0)[5:-5, 5:-5]
+            np.testing.assert_allclose(out[i, j], pad * x[i, j].max() / pad.max(), atol=1e-12)
+    with pytest.raises(ValueError, match="odd"):
+        gaussian_blur_heatmaps(torch.from_numpy(x), kernel=10)

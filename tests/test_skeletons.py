@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from semipose.skeletons import AIC14, COCO17, Skeleton, get_skeleton, infer_flip_pairs
 
@@ -44,3 +45,68 @@ def test_skeleton_errors():
         Skeleton.from_dict({"keypoints": ["a", "b"], "sigmas": [0.1, 0.1], "flip_pairs": [[0, 5]]})
     with pytest.raises(ValueError, match="unknown skeleton"):
         get_skeleton("coco18")
+
+
+# ------------------------------------------------------------------ union skeleton and mappings
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace(" ", "_")
+
+
+def test_union24_and_mpii16_facts():
+    from semipose.skeletons import MPII16, UNION24
+
+    assert get_skeleton("union24") is UNION24 and get_skeleton("MPII16") is MPII16
+    assert UNION24.num_keypoints == 24 and MPII16.num_keypoints == 16
+    assert UNION24.flip_pairs == ((1, 4), (2, 5), (3, 6), (14, 17), (15, 18), (16, 19), (20, 21), (22, 23))
+    assert UNION24.upper_body == tuple(range(7, 24)) and UNION24.lower_body == tuple(range(7))
+    assert MPII16.flip_pairs == ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
+    for sk in (UNION24, MPII16):
+        assert infer_flip_pairs(sk.keypoints) == sk.flip_pairs
+        assert Skeleton.from_dict(sk.to_dict()) == sk
+        assert Skeleton.from_coco_category({"keypoints": list(sk.keypoints)}) is sk
+
+
+@pytest.mark.parametrize("name,index,unmapped", [
+    ("coco17", (11, 21, 20, 23, 22, 14, 17, 15, 18, 16, 19, 4, 1, 5, 2, 6, 3), {0, 7, 8, 9, 10, 12, 13}),
+    ("mpii16", (3, 2, 1, 4, 5, 6, 0, 8, 10, 13, 19, 18, 17, 14, 15, 16), {7, 9, 11, 12, 20, 21, 22, 23}),
+    ("aic14", (17, 18, 19, 14, 15, 16, 1, 2, 3, 4, 5, 6, 13, 9), {0, 7, 8, 10, 11, 12, 20, 21, 22, 23}),
+])
+def test_union_mappings_match_spec_tables(name, index, unmapped):
+    from semipose.skeletons import UNION24, get_union_mapping
+
+    m = get_union_mapping(name)
+    assert m.index.tolist() == list(index)
+    assert set(np.flatnonzero(~m.supervised).tolist()) == unmapped
+    # the tables agree with matching joint names (what the reference's get_mapping does)
+    for k, u in enumerate(index):
+        assert _norm(m.source.keypoints[k]) == UNION24.keypoints[u]
+    # flip pairs map onto union flip pairs
+    union_pairs = set(UNION24.flip_pairs)
+    for a, b in m.source.flip_pairs:
+        assert tuple(sorted((int(m.index[a]), int(m.index[b])))) in union_pairs
+    # round trips: numpy keypoints, torch heatmaps, visibilities
+    rng = np.random.default_rng(0)
+    k = len(index)
+    kp = rng.normal(size=(3, k, 3))
+    up = m.to_union(kp)
+    assert up.shape == (3, 24, 3) and np.all(up[:, sorted(unmapped)] == 0)
+    np.testing.assert_array_equal(m.from_union(up), kp)
+    hm = torch.randn(2, k, 8, 6)
+    assert torch.equal(m.from_union(m.to_union(hm, axis=1), axis=1), hm)
+    vis = rng.integers(0, 2, (5, k))
+    assert m.to_union(vis, axis=-1).sum() == vis.sum()
+    with pytest.raises(ValueError, match="expected K"):
+        m.to_union(np.zeros((24, 3)))
+
+
+def test_coco_inverse_is_reference_list():
+    from semipose.skeletons import get_union_mapping
+
+    # COCODataset.combine_evaluate's list (spec §2.2)
+    assert get_union_mapping("coco17").inverse.tolist() == [
+        -1, 12, 14, 16, 11, 13, 15, -1, -1, -1, -1, 0, -1, -1, 5, 7, 9, 6, 8, 10, 2, 1, 4, 3
+    ]
+    with pytest.raises(ValueError, match="no union mapping"):
+        get_union_mapping("union24")

@@ -5,7 +5,10 @@ semipose reads: the data readers check keypoint counts against it, the top-down 
 swaps its flip pairs, the flip test un-flips heatmaps with it, OKS-NMS and COCOeval use its
 sigmas, and the drawing code uses its edges.
 
-Built-in sets: ``coco17`` (COCO person keypoints) and ``aic14`` (AI Challenger). Any other
+Built-in sets: ``coco17`` (COCO person keypoints), ``aic14`` (AI Challenger), ``mpii16``
+(MPII Human Pose) and ``union24``, the 24-joint union of all three that the reference networks
+predict (spec §2.2). :class:`SkeletonMapping` (:func:`get_union_mapping`) moves keypoint arrays
+between a dataset's order and the union order. Any other
 COCO-format keypoint set works through :meth:`Skeleton.from_coco_category` (names, skeleton
 edges and, if present, ``flip_pairs`` / ``sigmas`` read from the JSON ``categories`` entry)
 or :meth:`Skeleton.from_dict` (the same fields given in a config file).
@@ -22,7 +25,15 @@ __all__ = [
     "Skeleton",
     "COCO17",
     "AIC14",
+    "MPII16",
+    "UNION24",
     "BUILTIN_SKELETONS",
+    "SkeletonMapping",
+    "COCO_TO_UNION",
+    "MPII_TO_UNION",
+    "AIC_TO_UNION",
+    "UNION_MAPPINGS",
+    "get_union_mapping",
     "get_skeleton",
     "infer_flip_pairs",
 ]
@@ -233,7 +244,10 @@ AIC14 = Skeleton(
     name="aic14",
     keypoints=_AIC_NAMES,
     flip_pairs=((0, 3), (1, 4), (2, 5), (6, 9), (7, 10), (8, 11)),
-    # The AI Challenger evaluation constants, used as COCO-style sigmas (as mmpose does).
+    # The AI Challenger evaluation constants c_k, used as COCO-style sigmas (as mmpose does).
+    # The official AIC OKS is exp(-d² / (2 δ² (s + 1))) with δ = 2 c_k and s = the box area
+    # (spec §7.5); COCOeval computes exp(-d² / (2 (2σ)² A)), so σ = c_k (= δ/2) gives the same
+    # value when the GT "area" A is the box area + 1 (what data.aic.aic_to_coco writes).
     sigmas=np.array(
         [0.01388152, 0.01515228, 0.01057665, 0.01417709, 0.01497891, 0.01402144, 0.03909642,
          0.03686941, 0.01981803, 0.03843971, 0.03412318, 0.02415081, 0.01291456, 0.01236173]
@@ -243,7 +257,169 @@ AIC14 = Skeleton(
     upper_body=(0, 1, 2, 3, 4, 5, 12, 13),
 )
 
-BUILTIN_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, AIC14)}
+_MPII_NAMES = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis",
+    "thorax", "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder",
+    "left_shoulder", "left_elbow", "left_wrist",
+)
+
+#: MPII Human Pose, in the order of the HRNet/SimpleBaseline JSON and of ``gt_valid.mat``
+#: (reference short names: rank, rkne, rhip, lhip, lkne, lank, root, thorax, upper neck,
+#: head top, rwri, relb, rsho, lsho, lelb, lwri). MPII is evaluated with PCKh, not OKS; the
+#: sigmas are mmpose's (adapted from COCO) and only serve OKS-NMS / OKS-based tooling.
+MPII16 = Skeleton(
+    name="mpii16",
+    keypoints=_MPII_NAMES,
+    flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
+    sigmas=np.array(
+        [0.089, 0.083, 0.107, 0.107, 0.083, 0.089, 0.026, 0.026, 0.026, 0.026, 0.062, 0.072, 0.179,
+         0.179, 0.072, 0.062]
+    ),
+    edges=((0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (8, 12), (12, 11),
+           (11, 10), (8, 13), (13, 14), (14, 15)),
+    upper_body=(7, 8, 9, 10, 11, 12, 13, 14, 15),
+)
+
+_UNION_NAMES = (
+    "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "belly", "thorax", "neck", "upper_neck", "nose", "head", "head_top", "left_shoulder",
+    "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist", "right_eye",
+    "left_eye", "right_ear", "left_ear",
+)
+
+_COCO_SIG = dict(zip(_COCO_NAMES, COCO17.sigmas))
+
+#: The 24-joint union skeleton of the reference (``JointsDataset.py:63-92``, spec §2.2): every
+#: dataset is remapped into it and the networks always output 24 channels. Ids 0–6 are lower
+#: body, 7–23 upper body. The sigmas are COCO's for the 17 COCO joints; the others (pelvis,
+#: belly: hip value; thorax, neck, upper neck: shoulder value; head, head top: ear value) are
+#: stand-ins used only by OKS-NMS on union predictions — evaluation always maps back to the
+#: dataset's own order and sigmas.
+UNION24 = Skeleton(
+    name="union24",
+    keypoints=_UNION_NAMES,
+    flip_pairs=((1, 4), (2, 5), (3, 6), (14, 17), (15, 18), (16, 19), (20, 21), (22, 23)),
+    sigmas=np.array(
+        [_COCO_SIG.get(n, {"pelvis": 0.107, "belly": 0.107, "thorax": 0.079, "neck": 0.079,
+                           "upper_neck": 0.079, "head": 0.035, "head_top": 0.035}.get(n, 0.0))
+         for n in _UNION_NAMES]
+    ),
+    edges=((3, 2), (2, 1), (1, 0), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
+           (10, 12), (12, 13), (8, 14), (14, 15), (15, 16), (8, 17), (17, 18), (18, 19), (11, 20),
+           (11, 21), (20, 22), (21, 23), (10, 11)),
+    upper_body=tuple(range(7, 24)),
+)
+
+BUILTIN_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, AIC14, MPII16, UNION24)}
+
+#: Union channel of each COCO-17 joint (spec §2.2 table).
+COCO_TO_UNION: tuple[int, ...] = (11, 21, 20, 23, 22, 14, 17, 15, 18, 16, 19, 4, 1, 5, 2, 6, 3)
+#: Union channel of each MPII-16 joint.
+MPII_TO_UNION: tuple[int, ...] = (3, 2, 1, 4, 5, 6, 0, 8, 10, 13, 19, 18, 17, 14, 15, 16)
+#: Union channel of each AIC-14 joint.
+AIC_TO_UNION: tuple[int, ...] = (17, 18, 19, 14, 15, 16, 1, 2, 3, 4, 5, 6, 13, 9)
+
+
+@dataclass(frozen=True, eq=False)
+class SkeletonMapping:
+    """Index mapping between a dataset's keypoint order and a larger (union) keypoint set.
+
+    Attributes:
+        source: the dataset's skeleton (K joints).
+        target: the union skeleton (U joints, e.g. :data:`UNION24`).
+        index: ``(K,)`` int64, the target channel of each source joint (distinct).
+
+    Derived: :attr:`inverse` ``(U,)`` (source joint of each target channel, −1 where the
+    dataset has none — the reference's ``combine_evaluate`` list for COCO) and
+    :attr:`supervised` ``(U,)`` bool (channels the dataset labels; the others get zero
+    visibility and hence zero target weight, spec B2).
+    """
+
+    source: Skeleton
+    target: Skeleton
+    index: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        idx = np.asarray(self.index, dtype=np.int64).reshape(-1)
+        k, u = self.source.num_keypoints, self.target.num_keypoints
+        if idx.shape[0] != k:
+            raise ValueError(f"mapping {self.source.name}->{self.target.name}: {idx.shape[0]} indices for K={k}")
+        if idx.min(initial=0) < 0 or idx.max(initial=0) >= u or len(set(idx.tolist())) != k:
+            raise ValueError(f"mapping {self.source.name}->{self.target.name}: indices must be distinct in [0, {u})")
+        object.__setattr__(self, "index", idx)
+
+    @property
+    def inverse(self) -> np.ndarray:
+        """``(U,)`` int64: the source joint of each target channel, −1 for unmapped channels."""
+        inv = np.full(self.target.num_keypoints, -1, dtype=np.int64)
+        inv[self.index] = np.arange(self.source.num_keypoints)
+        return inv
+
+    @property
+    def supervised(self) -> np.ndarray:
+        """``(U,)`` bool: target channels this dataset labels."""
+        return self.inverse >= 0
+
+    def to_union(self, x: Any, axis: int = -2) -> Any:
+        """Scatter ``(..., K, ...)`` dataset-order values into ``(..., U, ...)`` union order.
+
+        Works on numpy arrays and torch tensors; unmapped channels are zero (as the
+        reference's ``do_mapping`` does for joints and visibilities). ``axis`` is the joint
+        axis (default ``-2``: keypoints ``(..., K, 2|3)``; use ``-1`` for ``(..., K)``
+        visibilities and ``1`` for ``(N, K, h, w)`` heatmaps).
+        """
+        k = self.source.num_keypoints
+        shape = list(x.shape)
+        ax = axis % len(shape)
+        if shape[ax] != k:
+            raise ValueError(f"to_union({self.source.name}): axis {axis} has size {shape[ax]}, expected K={k}")
+        shape[ax] = self.target.num_keypoints
+        if _is_torch(x):
+            import torch
+
+            out = x.new_zeros(shape)
+            idx = torch.as_tensor(self.index, device=x.device)
+            return out.index_copy(ax, idx, x)
+        arr = np.asarray(x)
+        out = np.zeros(shape, dtype=arr.dtype)
+        sl: list[Any] = [slice(None)] * len(shape)
+        sl[ax] = self.index
+        out[tuple(sl)] = arr
+        return out
+
+    def from_union(self, x: Any, axis: int = -2) -> Any:
+        """Gather ``(..., U, ...)`` union-order values back into ``(..., K, ...)`` dataset order
+        (applied before evaluation, spec §2.2). numpy or torch; ``axis`` as in :meth:`to_union`."""
+        u = self.target.num_keypoints
+        ax = axis % x.ndim
+        if x.shape[ax] != u:
+            raise ValueError(f"from_union({self.source.name}): axis {axis} has size {x.shape[ax]}, expected U={u}")
+        if _is_torch(x):
+            import torch
+
+            return x.index_select(ax, torch.as_tensor(self.index, device=x.device))
+        return np.take(np.asarray(x), self.index, axis=ax)
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+#: ``{dataset skeleton name: mapping into UNION24}``.
+UNION_MAPPINGS: dict[str, SkeletonMapping] = {
+    "coco17": SkeletonMapping(COCO17, UNION24, np.array(COCO_TO_UNION)),
+    "mpii16": SkeletonMapping(MPII16, UNION24, np.array(MPII_TO_UNION)),
+    "aic14": SkeletonMapping(AIC14, UNION24, np.array(AIC_TO_UNION)),
+}
+
+
+def get_union_mapping(dataset: str | Skeleton) -> SkeletonMapping:
+    """The :class:`SkeletonMapping` of a built-in dataset skeleton (``coco17``, ``mpii16``,
+    ``aic14``) into :data:`UNION24`."""
+    key = dataset.name if isinstance(dataset, Skeleton) else str(dataset).lower()
+    if key not in UNION_MAPPINGS:
+        raise ValueError(f"no union mapping for skeleton {key!r}; known: {sorted(UNION_MAPPINGS)}")
+    return UNION_MAPPINGS[key]
 
 
 def get_skeleton(spec: str | Mapping[str, Any] | Skeleton) -> Skeleton:
