@@ -27,6 +27,8 @@ from typing import Any, Mapping, Sequence, Union, get_args, get_origin, get_type
 import yaml
 
 from .data.topdown import AugmentConfig
+from .ssl.augment import AugmentParams
+from .ssl.views import HardAffineParams
 
 __all__ = [
     "ConfigError",
@@ -35,6 +37,7 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "EvalConfig",
+    "SSLConfig",
     "Config",
     "load_config",
     "apply_overrides",
@@ -58,11 +61,18 @@ class SplitConfig:
         image_dir: folder the JSON's ``file_name`` entries are relative to.
         det_file: person-detector results (COCO results format); used for evaluation when
             ``eval.use_gt_boxes`` is false.
+        format: ``coco``, ``mpii`` or ``aic`` (see below).
+        gt_file: MPII ``gt_valid.mat`` (PCKh evaluation of an ``mpii`` validation split).
     """
 
     ann_file: str = ""
     image_dir: str = ""
     det_file: str | None = None
+    #: annotation layout: ``coco`` (COCO keypoint JSON, also the COCO-style AI Challenger
+    #: conversion), ``mpii`` (the HRNet MPII JSON) or ``aic`` (the official AI Challenger JSON)
+    format: str = "coco"
+    #: MPII evaluation ground truth (the official ``gt_valid.mat``) for PCKh
+    gt_file: str | None = None
 
 
 @dataclass
@@ -83,8 +93,22 @@ class DataConfig:
     color: str = "rgb"
     #: random scale / rotation / flip / half-body of training crops
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    #: keep only the first N labelled person instances in file order (0 = all)
+    #: keep N labelled person instances (0 = all): the first N in file order (the papers'
+    #: 1K/5K/10K protocol) or a seeded random N, see ``label_subset``
     max_train_instances: int = 0
+    #: ``first`` (file order) or ``random`` (seeded by ``seed``)
+    label_subset: str = "first"
+    #: a ``label_subset.json`` written by an earlier run (or a JSON list of annotation ids):
+    #: reuse exactly that labelled split
+    label_ids_file: str | None = None
+    #: unlabelled images for the semi-supervised methods. No ``ann_file``: the training
+    #: file's persons with their labels ignored. An ``ann_file`` with GT boxes, or an
+    #: ``image_info`` file plus ``det_file`` (detector boxes, COCO "wild" style).
+    unlabeled: SplitConfig = field(default_factory=SplitConfig)
+    #: detector boxes for the unlabelled set below this score are skipped
+    unlabeled_det_score_thr: float = 0.0
+    #: keep only the first N unlabelled instances (0 = all)
+    max_unlabeled_instances: int = 0
     workers: int = 2
 
     def resolve(self, path: str | None) -> str | None:
@@ -101,6 +125,10 @@ class ModelConfig:
     arch: str = "resnet50"
     #: ImageNet backbone checkpoint (torchvision layout); null = random initialisation.
     pretrained: str | None = None
+    #: whole-network weights to start from (a semipose checkpoint, e.g. a supervised run's
+    #: ``best.pt``, or a state_dict file); a two-network checkpoint initialises each network
+    #: from its own weights, a one-network file initialises every network of the run
+    init_weights: str | None = None
     deconv_filters: list[int] = field(default_factory=lambda: [256, 256, 256])
     deconv_kernels: list[int] = field(default_factory=lambda: [4, 4, 4])
     final_kernel: int = 1
@@ -126,8 +154,14 @@ class TrainConfig:
     sync_bn: bool = False
     grad_clip: float = 0.0
     log_every: int = 20
-    #: cap on iterations per epoch (0 = the whole dataset); for smoke tests and benchmarks
+    #: cap on iterations per epoch (0 = one pass: over the labelled set for supervised runs,
+    #: over the unlabelled set otherwise). A supervised run on a labelled set smaller than
+    #: this many batches makes its epochs span several passes, so it can be compared with a
+    #: semi-supervised run at equal steps.
     max_iters_per_epoch: int = 0
+    #: unlabelled crops per batch for the semi-supervised methods (0 = ``batch_size``);
+    #: ``batch_size`` is then the number of labelled crops
+    unlabeled_batch_size: int = 0
 
 
 @dataclass
@@ -137,13 +171,61 @@ class EvalConfig:
     batch_size: int = 64
     flip_test: bool = False
     shift_heatmap: bool = True
+    #: heatmap decoding: ``shift`` (argmax + quarter-pixel offset), ``dark`` (DARK Taylor
+    #: refinement after an 11x11 Gaussian blur) or ``argmax``
+    decoder: str = "shift"
     use_gt_boxes: bool = True
     det_score_thr: float = 0.0
     in_vis_thr: float = 0.2
     oks_nms_thr: float = 0.9
     use_nms: bool = True
+    #: write the results JSON without scoring (COCO test-dev: an image_info file + detector
+    #: boxes, no ground truth); ``semipose eval --format-only``
+    format_only: bool = False
     #: number of val images drawn with predictions into the run folder
     num_vis_images: int = 8
+
+
+@dataclass
+class SSLConfig:
+    """The training method: supervised, PoseCons, PoseDual, with MultiAugs hard views.
+
+    A hard view is the easy (dataset) crop of an unlabelled person passed through a chain of
+    augmentations (``paths`` entries such as ``"JO+CO"``; ``"none"`` = no occlusion) and then
+    the random affine ``affine`` (when ``hard_affine``). One student pass and one consistency
+    loss per path; ``repeat`` repeats the path list (MultiAugs' ``--repeat_aug``).
+    """
+
+    #: ``supervised``, ``posecons`` (one network teaches itself) or ``posedual`` (two
+    #: networks teach each other)
+    method: str = "supervised"
+    #: hard-view recipes, one student pass each: codes CO, CM, MU, JC, JO, RA, TA, YOCORA,
+    #: YOCOTA, joined by ``+`` (applied in order); JOCO = JO+CO, JCCM = JC+CM; ``none``
+    paths: list[str] = field(default_factory=lambda: ["none"])
+    repeat: int = 1
+    hard_affine: bool = True
+    affine: HardAffineParams = field(default_factory=HardAffineParams)
+    augment: AugmentParams = field(default_factory=AugmentParams)
+    #: weight of each network's supervised loss (null: 1 for one network, 0.5 for two)
+    sup_weight: float | None = None
+    #: weight of each consistency loss (each path of each network)
+    unsup_weight: float = 1.0
+    #: sigmoid ramp-up of ``unsup_weight`` over this many iterations (0 = none)
+    rampup_iters: int = 0
+    #: drop teacher joints whose peak is below ``conf_thresh`` from the consistency loss
+    conf_masking: bool = False
+    conf_thresh: float = 0.5
+    #: spatial softmax of student and teacher heatmaps before the consistency MSE
+    sharpen: bool = False
+    #: one consistency loss on the mean of the paths' heatmaps instead of one per path
+    heat_fusion: bool = False
+    #: run all student views of a network as one concatenated batch (faster; changes
+    #: BatchNorm statistics, so off by default — spec B7)
+    concat_views: bool = False
+    #: a teacher joint whose heatmap peak is below this counts as "lost" in the collapse log
+    collapse_thr: float = 0.1
+    #: two networks: pick ``best`` by ``mean`` of the two APs, ``net1`` or ``ensemble``
+    select: str = "mean"
 
 
 @dataclass
@@ -161,6 +243,15 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    ssl: SSLConfig = field(default_factory=SSLConfig)
+
+    @property
+    def num_nets(self) -> int:
+        return 2 if self.ssl.method == "posedual" else 1
+
+    @property
+    def semi_supervised(self) -> bool:
+        return self.ssl.method != "supervised"
 
     def validate(self) -> "Config":
         """Check cross-field constraints; returns self."""
@@ -196,6 +287,31 @@ class Config:
         for key, n in (("data.input_size", d.input_size[0]), ("data.input_size", d.input_size[1])):
             if n % 32:
                 raise ConfigError(f"{key}: width and height must be multiples of 32 (the backbone's stride), got {d.input_size}")
+        q = self.ssl
+        if e.decoder not in ("shift", "dark", "argmax"):
+            raise ConfigError(f"eval.decoder: expected shift, dark or argmax, got {e.decoder!r}")
+        if q.method not in ("supervised", "posecons", "posedual"):
+            raise ConfigError(f"ssl.method: expected supervised, posecons or posedual, got {q.method!r}")
+        if q.select not in ("mean", "net1", "ensemble"):
+            raise ConfigError(f"ssl.select: expected mean, net1 or ensemble, got {q.select!r}")
+        for key, sp in (("train", d.train), ("val", d.val), ("unlabeled", d.unlabeled)):
+            if sp.format not in ("coco", "mpii", "aic"):
+                raise ConfigError(f"data.{key}.format: expected coco, mpii or aic, got {sp.format!r}")
+        if d.val.format == "aic":
+            raise ConfigError("data.val.format: evaluate AI Challenger through its COCO-style conversion (format coco)")
+        if d.label_subset not in ("first", "random"):
+            raise ConfigError(f"data.label_subset: expected first or random, got {d.label_subset!r}")
+        if q.repeat < 1 or not q.paths:
+            raise ConfigError("ssl.paths must name at least one path and ssl.repeat must be ≥ 1")
+        from .ssl.augment import parse_recipe
+
+        for i, p in enumerate(q.paths):
+            try:
+                parse_recipe(p)
+            except ValueError as err:
+                raise ConfigError(f"ssl.paths[{i}]: {err}") from None
+        if t.unlabeled_batch_size < 0:
+            raise ConfigError(f"train.unlabeled_batch_size: must be ≥ 0, got {t.unlabeled_batch_size}")
         if self.num_threads < 0:
             raise ConfigError(f"num_threads: must be ≥ 0, got {self.num_threads}")
         return self

@@ -264,7 +264,9 @@ class TopDownDataset(Dataset):
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        rec = self.records[index]
+        # indices past the end wrap around (an epoch of several passes over a small labelled
+        # set); the augmentation stays seeded by the full index, so each pass differs
+        rec = self.records[index % len(self.records)]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         sample = self.transform(read_image(rec.image_path), rec, rng)
         sample["index"] = torch.tensor(index, dtype=torch.int64)

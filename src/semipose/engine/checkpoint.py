@@ -19,7 +19,7 @@ from torch import nn
 
 from ..models.weights import CheckpointError, load_weights
 
-__all__ = ["FORMAT", "save_checkpoint", "load_training_state", "load_model_weights", "capture_rng", "restore_rng"]
+__all__ = ["FORMAT", "save_checkpoint", "load_training_state", "load_model_weights", "load_nets_weights", "capture_rng", "restore_rng"]
 
 FORMAT = "semipose"
 
@@ -54,35 +54,71 @@ def save_checkpoint(path: str | os.PathLike[str], payload: Mapping[str, Any]) ->
     return path
 
 
-def load_training_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a semipose training checkpoint (for resuming)."""
+def _read(path: str | os.PathLike[str]) -> tuple[Path, Any]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: checkpoint not found")
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=False)
+        return p, torch.load(p, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - report any unpickling failure with the file name
         raise CheckpointError(f"{p}: cannot read checkpoint ({e})") from e
+
+
+def load_training_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a semipose training checkpoint (for resuming)."""
+    p, ckpt = _read(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{p}: not a semipose training checkpoint (cannot resume from it)")
     return ckpt
 
 
 def load_model_weights(model: nn.Module, path: str | os.PathLike[str], *, strict: bool = True) -> str:
-    """Load network weights from a semipose checkpoint or a bare/wrapped ``state_dict`` file.
+    """Load one network from a semipose checkpoint (network 1 of a two-network run), a
+    bare/wrapped ``state_dict`` file or a reference checkpoint (see :func:`load_nets_weights`).
 
     Returns:
         A one-line description of what was loaded.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: checkpoint not found")
-    try:
-        raw = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{p}: cannot read checkpoint ({e})") from e
+    return load_nets_weights([model], path, strict=strict)
+
+
+def load_nets_weights(nets: list[nn.Module], path: str | os.PathLike[str], *, strict: bool = True) -> str:
+    """Initialise one or more networks from a checkpoint (strict).
+
+    A semipose checkpoint with ``nets`` gives network ``i`` its own weights when it holds as
+    many networks as ``nets``; a one-network checkpoint (or a state_dict file) initialises
+    every network with the same weights.
+
+    Returns:
+        A one-line description of what was loaded.
+    """
+    p, raw = _read(path)
     if isinstance(raw, dict) and raw.get("format") == FORMAT:
-        load_weights(model, raw["model"], strict=strict)
-        return f"{p} (semipose checkpoint, epoch {raw.get('epoch', '?')})"
-    report = load_weights(model, raw, strict=strict, name=str(p))  # unwraps; errors name the file
+        states = raw.get("nets") or [raw["model"]]
+        if len(states) == len(nets):
+            for i, (net, sd) in enumerate(zip(nets, states)):
+                load_weights(net, sd, strict=strict, name=f"{p} network {i + 1}")
+            return f"{p} (semipose checkpoint, epoch {raw.get('epoch', '?')}, {len(states)} network(s))"
+        if len(states) != 1 and len(nets) != 1:
+            raise CheckpointError(f"{p}: holds {len(states)} networks, the run has {len(nets)}")
+        for net in nets:
+            load_weights(net, states[0], strict=strict, name=str(p))
+        what = "network 1 of 2" if len(states) > 1 else f"one network for all {len(nets)}"
+        return f"{p} (semipose checkpoint, epoch {raw.get('epoch', '?')}, {what})"
+    from ..models.weights import detect_checkpoint_layout, load_pose_checkpoint
+
+    try:
+        layout: str | None = detect_checkpoint_layout(raw)
+    except CheckpointError:
+        layout = None  # plain weights; load_weights below reports any mismatch
+    if layout in ("pose_cons", "pose_dual"):
+        # reference wrapper files: resnet.* is network 1, resnet2.* network 2
+        n_file = 2 if layout == "pose_dual" else 1
+        if len(nets) == n_file:
+            reports = load_pose_checkpoint(list(nets), raw, strict=strict, name=str(p))
+        else:
+            reports = [load_pose_checkpoint(net, raw, strict=strict, name=str(p))[0] for net in nets]
+        return f"{p} ({layout}: " + "; ".join(str(r) for r in reports) + ")"
+    for net in nets:
+        report = load_weights(net, raw, strict=strict, name=str(p))
     return f"{p} ({report})"

@@ -41,22 +41,23 @@ from tqdm.auto import tqdm
 from ..config import Config, config_to_dict, dump_config
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, write_metrics_json
 from ..evaluation.inference import run_inference
-from ..losses import joints_mse_loss
+from ..data.mixed import MixedBatchSampler, mixed_collate
+from ..ssl.methods import sigmoid_rampup
 from .build import (
     EvalData,
     build_codec,
     build_eval_data,
-    build_model,
     build_optimizer,
     build_scheduler,
     build_skeleton,
-    build_train_dataset,
+    build_ssl_model,
+    build_train_data,
     resolve_device,
 )
 from .checkpoint import capture_rng, load_training_state, restore_rng, save_checkpoint
 from .distributed import DistInfo, ShardedSampler, all_reduce_sum, barrier, init_distributed
 
-__all__ = ["TrainResult", "train", "make_run_dir", "seed_everything", "setup_logging"]
+__all__ = ["TrainResult", "train", "validate", "validate_nets", "selection_metrics", "net_names", "make_run_dir", "seed_everything", "setup_logging"]
 
 log = logging.getLogger("semipose")
 
@@ -161,18 +162,20 @@ def validate(
     *,
     progress: bool = True,
     dist_info: DistInfo = DistInfo(),
+    name: str = "net",
 ) -> dict[str, Any]:
-    """Predict the validation set and evaluate it with pycocotools.
+    """Predict the validation set with one network and evaluate it with pycocotools.
 
     With several processes each predicts its shard, the shards are summed across ranks and
-    rank 0 evaluates; the other ranks return ``{}``.
+    rank 0 evaluates; the other ranks return ``{}``. Results and metrics are written to
+    ``out_dir`` as ``keypoints_<name>_results.json`` / ``metrics_<name>.json``.
     """
     sampler = ShardedSampler(len(data.dataset), dist_info.rank, dist_info.world_size, seed=None, pad=False)
     loader = _loader(data.dataset, cfg.eval.batch_size, cfg.data.workers, sampler=sampler, device=device, drop_last=False)
     preds = run_inference(
         model, loader, codec, device=device, flip_index=skeleton.flip_index if cfg.eval.flip_test else None,
-        shift_heatmap=cfg.eval.shift_heatmap, amp=cfg.train.amp, progress=progress, desc="val",
-        num_keypoints=skeleton.num_keypoints, require_all=not dist_info.enabled,
+        shift_heatmap=cfg.eval.shift_heatmap, amp=cfg.train.amp, progress=progress, desc=f"val {name}",
+        num_keypoints=skeleton.num_keypoints, require_all=not dist_info.enabled, decoder=cfg.eval.decoder,
     )
     if dist_info.enabled:
         packed = torch.from_numpy(
@@ -186,14 +189,74 @@ def validate(
             return {}
         if not (packed[:, -1] == 1).all():
             raise RuntimeError("distributed validation: shards did not cover every sample exactly once")
-    metrics: dict[str, Any] = evaluate_predictions(
-        data.records, preds.coords, preds.maxvals, data.ann_file, skeleton=skeleton, out_dir=out_dir,
-        in_vis_thr=cfg.eval.in_vis_thr, oks_thr=cfg.eval.oks_nms_thr, use_nms=cfg.eval.use_nms,
-    )
-    if out_dir is not None and metrics:
-        write_metrics_json(out_dir / "metrics.json", metrics)
+    coords, maxvals = preds.coords, preds.maxvals
+    if data.mapping is not None:  # union order → the dataset's keypoint order (spec §2.2)
+        coords, maxvals = data.mapping.from_union(coords, axis=1), data.mapping.from_union(maxvals, axis=1)
+    if data.metric == "pckh":
+        from ..evaluation.pckh import evaluate_pckh
+
+        metrics: dict[str, Any] = evaluate_pckh(coords, data.gt_file)  # type: ignore[arg-type]
+        if out_dir is not None:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            write_metrics_json(Path(out_dir) / f"metrics_{name}.json", metrics)
+            np.save(Path(out_dir) / f"pred_{name}.npy", np.concatenate([coords, maxvals[..., None]], axis=-1))
+    else:
+        metrics = evaluate_predictions(
+            data.records, coords, maxvals, data.ann_file, skeleton=data.eval_skeleton or skeleton, out_dir=out_dir,
+            in_vis_thr=cfg.eval.in_vis_thr, oks_thr=cfg.eval.oks_nms_thr, use_nms=cfg.eval.use_nms, name=name,
+        )
     metrics["_preds"] = preds  # type: ignore[assignment]
     return metrics
+
+
+def net_names(num_nets: int) -> list[str]:
+    """Row names of an evaluation: ``["net"]`` or ``["net1", "net2", "ensemble"]``."""
+    return ["net"] if num_nets == 1 else [f"net{i + 1}" for i in range(num_nets)] + ["ensemble"]
+
+
+def validate_nets(
+    nets: list[torch.nn.Module] | torch.nn.ModuleList,
+    cfg: Config,
+    data: EvalData,
+    codec: Any,
+    skeleton: Any,
+    device: torch.device,
+    out_dir: Path | None,
+    *,
+    progress: bool = True,
+    dist_info: DistInfo = DistInfo(),
+) -> dict[str, dict[str, Any]]:
+    """Evaluate every network and, for several, their ensemble (mean heatmaps, spec §7.7).
+
+    Returns:
+        ``{name: metrics}`` for the names of :func:`net_names` (``{}`` on non-main ranks).
+    """
+    from ..ssl.methods import EnsembleNet
+
+    models = list(nets)
+    if len(models) > 1:
+        models.append(EnsembleNet(list(nets)))
+    out: dict[str, dict[str, Any]] = {}
+    for name, m in zip(net_names(len(nets)), models):
+        res = validate(m, cfg, data, codec, skeleton, device, out_dir, progress=progress, dist_info=dist_info, name=name)
+        if res:
+            out[name] = res
+    return out
+
+
+def selection_metrics(results: dict[str, dict[str, Any]], select: str) -> dict[str, float]:
+    """The metrics that pick ``best``: the one network's; for two, the mean of the nets'
+    (MultiAugs), net 1's (Semi_Human_Pose) or the ensemble's, by ``select``."""
+    if "net" in results:
+        return {k: v for k, v in results["net"].items() if not k.startswith("_")}
+    if select == "ensemble":
+        src = [results["ensemble"]]
+    elif select == "net1":
+        src = [results["net1"]]
+    else:
+        src = [results[k] for k in results if k.startswith("net")]
+    keys = [k for k in src[0] if not k.startswith("_")]
+    return {k: float(np.mean([r[k] for r in src])) for k in keys}
 
 
 def _draw_predictions(run_dir: Path, data: EvalData, preds: Any, skeleton: Any, n: int) -> None:
@@ -211,10 +274,26 @@ def _draw_predictions(run_dir: Path, data: EvalData, preds: Any, skeleton: Any, 
         save_prediction_grid(run_dir / "val_predictions.png", items, skeleton, score_thr=0.2)
 
 
+def _batch_inputs(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move a (supervised or mixed) batch to the device as the step model's arguments."""
+    sup = batch["sup"] if "sup" in batch else batch
+    out: dict[str, Any] = {
+        "sup_images": sup["image"].to(device, non_blocking=True),
+        "sup_target": sup["target"].to(device, non_blocking=True),
+        "sup_weight": sup["target_weight"].to(device, non_blocking=True),
+    }
+    uns = batch.get("unsup")
+    if uns is not None:
+        out["unsup_images"] = uns["image"].to(device, non_blocking=True)
+        out["unsup_weight"] = uns["weight"].to(device, non_blocking=True)
+    return out
+
+
 def train(
     cfg: Config, *, resume: str | Path | None = None, run_dir: str | Path | None = None, progress: bool = True
 ) -> TrainResult:
-    """Train a supervised top-down pose model as configured.
+    """Train a top-down pose model as configured: supervised, PoseCons or PoseDual
+    (``cfg.ssl.method``), with the configured hard-view paths.
 
     Args:
         cfg: the experiment.
@@ -224,7 +303,8 @@ def train(
         progress: show progress bars.
 
     Returns:
-        :class:`TrainResult` with the run folder and the best AP.
+        :class:`TrainResult` with the run folder and the best AP (for two networks, the
+        selection AP of ``cfg.ssl.select``).
     """
     t_start = time.perf_counter()
     ckpt = None
@@ -248,9 +328,9 @@ def train(
 
     skeleton = build_skeleton(cfg)
     codec = build_codec(cfg)
-    train_set = build_train_dataset(cfg, skeleton, codec)
+    data = build_train_data(cfg, skeleton, codec, run_dir=run_path if main and ckpt is None else None)
     val_data = build_eval_data(cfg, skeleton, codec)
-    model = build_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None)
+    model = build_ssl_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None)
     if dist_info.enabled and cfg.train.sync_bn:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
@@ -258,14 +338,24 @@ def train(
     scheduler = build_scheduler(cfg, optimizer)
     use_amp = cfg.train.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    # the hard views' randomness: one generator on the device, per rank, saved with the run
+    view_gen = torch.Generator(device=device)
+    view_gen.manual_seed(cfg.seed * 1000003 + dist_info.rank)
 
     start_epoch, best_ap, best_epoch, global_step = 0, -1.0, -1, 0
+    best_metrics: dict[str, Any] = {}
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
+        nets_state = ckpt.get("nets") or [ckpt["model"]]
+        if len(nets_state) != model.num_nets:
+            raise ValueError(f"{resume}: checkpoint holds {len(nets_state)} network(s), the config trains {model.num_nets}")
+        for net, sd in zip(model.nets, nets_state):
+            net.load_state_dict(sd)
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
         restore_rng(ckpt["rng"])
+        if "view_generator" in ckpt:
+            view_gen.set_state(ckpt["view_generator"].to("cpu") if device.type == "cpu" else ckpt["view_generator"])
         start_epoch, best_ap, best_epoch = ckpt["epoch"], ckpt["best_ap"], ckpt["best_epoch"]
         global_step = ckpt.get("global_step", 0)
         best_metrics = ckpt.get("best_metrics", {})
@@ -273,36 +363,65 @@ def train(
     elif main:
         dump_config(cfg, run_path / "config.yaml")
         (run_path / "skeleton.json").write_text(json.dumps(skeleton.to_dict(), indent=1))
-    # the forward/backward passes go through DDP; everything else uses the bare model
+    # the forward/backward pass goes through DDP (one call per step computes every network
+    # pass and the loss); everything else uses the bare model
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if dist_info.enabled else model
 
     n_params = sum(p.numel() for p in model.parameters())
+    q = cfg.ssl
+    method_txt = cfg.ssl.method if not cfg.semi_supervised else (
+        f"{q.method} ({'affine + ' if q.hard_affine else ''}paths {q.paths}{f' ×{q.repeat}' if q.repeat > 1 else ''})"
+    )
     log.info(
-        "run %s | %s, %.1fM params, %s | %d train instances, %d val instances | device %s%s",
-        run_path, cfg.model.arch, n_params / 1e6, f"{cfg.data.input_size[0]}x{cfg.data.input_size[1]}",
-        len(train_set), len(val_data.records), device,
-        f" × {dist_info.world_size} processes" if dist_info.enabled else "",
+        "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val instances | device %s%s",
+        run_path, method_txt, cfg.model.arch, model.num_nets, n_params / 1e6, f"{cfg.data.input_size[0]}x{cfg.data.input_size[1]}",
+        data.description, len(val_data.records), device, f" × {dist_info.world_size} processes" if dist_info.enabled else "",
     )
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(run_path / "tb")) if main else None
     table = _CSV(run_path / "metrics.csv") if main else None
     history: list[dict[str, Any]] = []
-    best_metrics: dict[str, Any] = {}
-    shard = ShardedSampler(len(train_set), dist_info.rank, dist_info.world_size, seed=0)
-    iters_per_epoch = len(shard) // cfg.train.batch_size
+    b_lab = cfg.train.batch_size
+    b_unl = cfg.train.unlabeled_batch_size or b_lab
+    if data.mixed is not None:
+        batches = MixedBatchSampler(
+            data.mixed.num_unlabelled, data.mixed.num_labelled, b_unl, b_lab,
+            seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
+        )
+        iters_per_epoch = len(batches)
+        what = f"{data.mixed.num_unlabelled} unlabelled instances, fewer than one batch of {b_unl}"
+    else:
+        # a small labelled set: with max_iters_per_epoch beyond one pass, an epoch spans several
+        # passes, so supervised and semi-supervised runs compare at equal steps
+        want = cfg.train.max_iters_per_epoch * b_lab * dist_info.world_size
+        passes = max(1, -(-want // len(data.labelled)))
+        virtual_len = len(data.labelled) * passes
+        iters_per_epoch = len(ShardedSampler(virtual_len, dist_info.rank, dist_info.world_size, seed=0)) // b_lab
+        what = f"{len(data.labelled)} labelled instances, fewer than one batch of {b_lab}"
     if cfg.train.max_iters_per_epoch:
         iters_per_epoch = min(iters_per_epoch, cfg.train.max_iters_per_epoch)
     if iters_per_epoch == 0:
-        raise ValueError(f"training set has {len(train_set)} instances, fewer than one batch of {cfg.train.batch_size}")
+        raise ValueError(f"training set has {what}")
+    names = net_names(model.num_nets)
+    score_key = val_data.score_key
 
     try:
         for epoch in range(start_epoch, cfg.train.epochs):
             net.train()
-            train_set.set_epoch(epoch)
-            sampler = ShardedSampler(len(train_set), dist_info.rank, dist_info.world_size, seed=cfg.seed * 100003 + epoch)
-            loader = _loader(train_set, cfg.train.batch_size, cfg.data.workers, sampler=sampler, device=device, drop_last=True)
+            data.set_epoch(epoch)
+            if data.mixed is not None:
+                batches.set_epoch(epoch)
+                loader = DataLoader(
+                    data.mixed, batch_sampler=batches, num_workers=cfg.data.workers, collate_fn=mixed_collate,
+                    pin_memory=device.type == "cuda", worker_init_fn=_worker_init if cfg.data.workers > 0 else None,
+                )
+            else:
+                sampler = ShardedSampler(virtual_len, dist_info.rank, dist_info.world_size, seed=cfg.seed * 100003 + epoch)
+                loader = _loader(data.labelled, b_lab, cfg.data.workers, sampler=sampler, device=device, drop_last=True)
             loss_sum = torch.zeros((), device=device)
+            term_sums: dict[str, torch.Tensor] = {}
+            stat_sums: dict[str, torch.Tensor] = {}
             data_time = step_time = 0.0
             t_ep = time.perf_counter()
             t_last = time.perf_counter()
@@ -312,16 +431,14 @@ def train(
                     break
                 t_data = time.perf_counter()
                 data_time += t_data - t_last
-                images = batch["image"].to(device, non_blocking=True)
-                target = batch["target"].to(device, non_blocking=True)
-                weight = batch["target_weight"].to(device, non_blocking=True)
+                inputs = _batch_inputs(batch, device)
                 if cfg.train.warmup_iters and global_step < cfg.train.warmup_iters:
                     f = (global_step + 1) / cfg.train.warmup_iters
                     for g in optimizer.param_groups:
                         g["lr"] = g["initial_lr"] * f * cfg.train.lr_factor ** sum(epoch >= s for s in cfg.train.lr_steps)
                 with torch.autocast(device_type=device.type, enabled=use_amp):
-                    out = net(images)
-                    loss = joints_mse_loss(out.float(), target, weight)
+                    out = net(**inputs, generator=view_gen, unsup_scale=sigmoid_rampup(global_step, q.rampup_iters))
+                loss = out["loss"]
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if cfg.train.grad_clip > 0:
@@ -330,6 +447,10 @@ def train(
                 scaler.step(optimizer)
                 scaler.update()
                 loss_sum += loss.detach()
+                for k, v in out["terms"].items():
+                    term_sums[k] = term_sums.get(k, 0) + v
+                for k, v in out["stats"].items():
+                    stat_sums[k] = stat_sums.get(k, 0) + v
                 global_step += 1
                 t_last = time.perf_counter()
                 step_time += t_last - t_data
@@ -341,40 +462,55 @@ def train(
                             f"loss is {lv} at epoch {epoch + 1}, iteration {it + 1}; the last good state is "
                             f"{run_path / 'checkpoints' / 'last.pt'} (lower train.lr, or enable train.grad_clip)"
                         )
+                    shown = {k: f"{float(v):.2e}" for k, v in out["terms"].items() if "_p" not in k}
                     if writer is not None:
                         writer.add_scalar("train/loss", lv, global_step)
                         writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], global_step)
-                    bar.set_postfix(loss=f"{lv:.3e}", data=f"{data_time / (it + 1) * 1e3:.0f}ms", step=f"{step_time / (it + 1) * 1e3:.0f}ms")
+                        for k, v in out["terms"].items():
+                            writer.add_scalar(f"train/{k}", float(v), global_step)
+                    bar.set_postfix(loss=f"{lv:.3e}", **shown, data=f"{data_time / (it + 1) * 1e3:.0f}ms", step=f"{step_time / (it + 1) * 1e3:.0f}ms")
                 bar.update(1)
             bar.close()
             scheduler.step()
-            train_loss = float(all_reduce_sum(loss_sum, dist_info)) / iters_per_epoch / dist_info.world_size
+            n_it = iters_per_epoch * dist_info.world_size
+            train_loss = float(all_reduce_sum(loss_sum, dist_info)) / n_it
             if not math.isfinite(train_loss):
                 raise FloatingPointError(f"mean training loss of epoch {epoch + 1} is {train_loss}")
-            row: dict[str, Any] = {
-                "epoch": epoch + 1,
-                "train_loss": train_loss,
+            row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
+            for k, v in term_sums.items():
+                row[f"loss_{k}"] = float(all_reduce_sum(v.clone(), dist_info)) / n_it
+            row.update(_collapse_signal(stat_sums, dist_info))
+            row.update({
                 "lr": optimizer.param_groups[0]["lr"],
                 "epoch_time_s": round(time.perf_counter() - t_ep, 2),
                 "data_time_ms": round(data_time / iters_per_epoch * 1e3, 2),
                 "step_time_ms": round(step_time / iters_per_epoch * 1e3, 2),
-            }
+            })
             if writer is not None:
-                writer.add_scalar("train/epoch_loss", train_loss, epoch + 1)
+                for k, v in row.items():
+                    if k != "epoch":
+                        writer.add_scalar(f"epoch/{k}", v, epoch + 1)
             is_last = epoch + 1 == cfg.train.epochs
             improved = False
             if (epoch + 1) % cfg.train.val_every == 0 or is_last:
-                metrics = validate(model, cfg, val_data, codec, skeleton, device, run_path / "eval", progress=progress, dist_info=dist_info)
-                preds = metrics.pop("_preds", None)
+                results = validate_nets(
+                    list(model.nets), cfg, val_data, codec, skeleton, device, run_path / "eval", progress=progress, dist_info=dist_info,
+                )
                 if main:
-                    row.update({k: round(v, 5) for k, v in metrics.items()})
-                    for k, v in metrics.items():
+                    sel = selection_metrics(results, q.select)
+                    row.update({k: round(v, 5) for k, v in sel.items()})
+                    if len(results) > 1:
+                        row.update({f"{score_key}_{n}": round(results[n][score_key], 5) for n in names})
+                    write_metrics_json(run_path / "eval" / "metrics.json", sel)
+                    for k, v in sel.items():
                         writer.add_scalar(f"val/{k}", v, epoch + 1)  # type: ignore[union-attr]
-                    improved = metrics["AP"] > best_ap
+                    improved = sel[score_key] > best_ap
                     if improved:
-                        best_ap, best_epoch, best_metrics = metrics["AP"], epoch + 1, metrics
+                        best_ap, best_epoch = sel[score_key], epoch + 1
+                        best_metrics = {n: {k: v for k, v in r.items() if not k.startswith("_")} for n, r in results.items()}
+                        first = "net" if "net" in results else ("ensemble" if q.select == "ensemble" else "net1")
                         try:  # the picture shows the best model; drawn now, no re-validation later
-                            _draw_predictions(run_path, val_data, preds, skeleton, cfg.eval.num_vis_images)
+                            _draw_predictions(run_path, val_data, results[first]["_preds"], skeleton, cfg.eval.num_vis_images)
                         except Exception as e:  # noqa: BLE001 - a drawing failure must not stop training
                             log.warning("could not draw predictions: %s", e)
             history.append(row)
@@ -384,7 +520,9 @@ def train(
             payload = {
                 "epoch": epoch + 1,
                 "global_step": global_step,
-                "model": model.state_dict(),
+                "model": model.nets[0].state_dict(),
+                "nets": [n.state_dict() for n in model.nets],
+                "method": q.method,
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(),
@@ -392,6 +530,7 @@ def train(
                 "best_epoch": best_epoch,
                 "best_metrics": best_metrics,
                 "rng": capture_rng(),
+                "view_generator": view_gen.get_state(),
                 "config": config_to_dict(cfg),
                 "skeleton": skeleton.to_dict(),
             }
@@ -401,11 +540,15 @@ def train(
             elapsed = time.perf_counter() - t_start
             done = epoch + 1 - start_epoch
             eta = elapsed / done * (cfg.train.epochs - epoch - 1)
-            ap_txt = f" | AP {row['AP']:.4f} (best {best_ap:.4f} @ {best_epoch})" if "AP" in row else ""
+            ap_txt = f" | {score_key} {row[score_key]:.4f} (best {best_ap:.4f} @ {best_epoch})" if score_key in row else ""
+            terms_txt = " ".join(f"{k[5:]} {v:.2e}" for k, v in row.items() if k.startswith("loss_") and "_p" not in k)
+            conf_txt = "".join(
+                f" | teacher{k[12:]} peak {row[k]:.3f}, lost {row['teacher_low' + k[12:]]:.1%}" for k in row if k.startswith("teacher_conf")
+            )
             log.info(
-                "epoch %d/%d | loss %.3e | lr %.1e | %.0fs (data %.0fms, step %.0fms per iter)%s | ETA %s",
-                epoch + 1, cfg.train.epochs, train_loss, row["lr"], row["epoch_time_s"], row["data_time_ms"],
-                row["step_time_ms"], ap_txt, time.strftime("%H:%M:%S", time.gmtime(eta)),
+                "epoch %d/%d | loss %.3e (%s) | lr %.1e | %.0fs (data %.0fms, step %.0fms per iter)%s%s | ETA %s",
+                epoch + 1, cfg.train.epochs, train_loss, terms_txt, row["lr"], row["epoch_time_s"], row["data_time_ms"],
+                row["step_time_ms"], conf_txt, ap_txt, time.strftime("%H:%M:%S", time.gmtime(eta)),
             )
     finally:
         if writer is not None:
@@ -423,6 +566,34 @@ def train(
     except Exception as e:  # noqa: BLE001
         log.warning("could not plot curves: %s", e)
     if best_metrics:
-        log.info("best epoch %d, validation (%s):\n%s", best_epoch, val_data.protocol["boxes"], format_metrics_table({cfg.model.arch: best_metrics}))
+        rows = {(cfg.model.arch if n == "net" else f"{cfg.model.arch} {n}"): m for n, m in best_metrics.items()}
+        if val_data.metric == "pckh":
+            from ..evaluation.pckh import format_pckh_table
+
+            table_txt = format_pckh_table(rows)
+        else:
+            table_txt = format_metrics_table(rows)
+        log.info("best epoch %d, validation (%s):\n%s", best_epoch, val_data.protocol["boxes"], table_txt)
     log.info("run folder: %s (%.1f min)", run_path, (time.perf_counter() - t_start) / 60)
-    return TrainResult(run_path, best_ap, best_epoch, best_metrics, history)
+    flat = (best_metrics.get("net") or selection_metrics(best_metrics, q.select)) if best_metrics else {}
+    return TrainResult(run_path, best_ap, best_epoch, flat, history)
+
+
+def _worker_init(worker_id: int) -> None:
+    from ..data.topdown import worker_init
+
+    worker_init(worker_id)
+
+
+def _collapse_signal(stat_sums: dict[str, torch.Tensor], dist_info: DistInfo) -> dict[str, float]:
+    """Per teacher: mean peak of its heatmaps on the supervised joints of the unlabelled crops
+    (``teacher_conf``) and the share of those joints whose peak is below ``ssl.collapse_thr``
+    (``teacher_low``) — both fall towards 0 when a consistency method collapses."""
+    out: dict[str, float] = {}
+    for key in [k for k in stat_sums if k.startswith("conf_sum")]:
+        suffix = key[len("conf_sum"):]
+        count = float(all_reduce_sum(stat_sums["count" + suffix].clone(), dist_info))
+        if count > 0:
+            out["teacher_conf" + suffix] = round(float(all_reduce_sum(stat_sums[key].clone(), dist_info)) / count, 5)
+            out["teacher_low" + suffix] = round(float(all_reduce_sum(stat_sums["low" + suffix].clone(), dist_info)) / count, 5)
+    return out

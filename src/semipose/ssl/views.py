@@ -1,0 +1,144 @@
+"""The hard view's geometry: a random affine per sample, applied on the device to images and
+to heatmaps so that they stay aligned.
+
+Shape symbols: N samples, C channels, K keypoints, ``[H, W]`` image size, ``[h, w]`` heatmap
+size, ``stride = W / w``.
+
+Conventions. A transform is stored as a pixel-space matrix ``M`` of shape ``(N, 2, 3)`` that
+maps **output** (hard-view) image coordinates to **input** (easy-view) image coordinates, the
+direction :func:`torch.nn.functional.grid_sample` needs::
+
+    x_easy = M[:, :, :2] @ x_hard + M[:, :, 2]
+
+Pixel ``i`` has its centre at coordinate ``i``; heatmap coordinate ``u`` corresponds to image
+coordinate ``u · stride`` (the codec's convention, :class:`semipose.codec.HeatmapCodec`).
+
+What differs from the reference (spec §3.4, B5, Q22): the reference passes the OpenCV rotation
+matrix directly as ``affine_grid``'s normalised θ, which on a non-square crop is a rotation
+plus a shear (x and y are normalised by different sizes), and rotates the image and the
+heatmap about centres 1.5 input pixels apart. Here the rotation and scale are built in pixels
+and converted to θ for each tensor size separately, so a keypoint lands at the same place in
+the warped image and in the warped heatmap, on any H×W.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["HardAffineParams", "sample_hard_affine", "affine_to_theta", "warp", "warp_points", "invert_affine"]
+
+
+@dataclass
+class HardAffineParams:
+    """The hard view's random affine (spec §3.4 defaults).
+
+    Attributes:
+        scale_factor: ``s = clip(1 + N(0,1)·sf, 1 − sf, 1 + sf)``; ``s > 1`` samples a larger
+            region of the easy view (content shrinks).
+        rot_factor: ``r = clip(N(0,1)·rf, −2rf, 2rf)`` degrees, with probability ``rot_prob``.
+        rot_prob: probability of a rotation.
+    """
+
+    scale_factor: float = 0.25
+    rot_factor: float = 30.0
+    rot_prob: float = 0.8
+
+
+def sample_hard_affine(
+    n: int, image_size: tuple[int, int], params: HardAffineParams, *, generator: torch.Generator, device: torch.device | str | None = None
+) -> Tensor:
+    """Draw ``n`` random scale/rotation transforms about the image centre.
+
+    Args:
+        n: batch size.
+        image_size: ``(W, H)`` of the images the transform applies to.
+        params: ranges.
+        generator: the only source of randomness (on ``device``).
+
+    Returns:
+        ``(n, 2, 3)`` float32 pixel-space matrices, output → input (see module docstring).
+    """
+    device = torch.device(device) if device is not None else generator.device
+    sf, rf = params.scale_factor, params.rot_factor
+    z = torch.randn(n, 2, generator=generator, device=device)
+    u = torch.rand(n, generator=generator, device=device)
+    s = (1.0 + z[:, 0] * sf).clamp(1.0 - sf, 1.0 + sf)
+    r = (z[:, 1] * rf).clamp(-2.0 * rf, 2.0 * rf) * (u < params.rot_prob)
+    a = torch.deg2rad(r)
+    cos, sin = torch.cos(a) * s, torch.sin(a) * s
+    w, h = image_size
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    m = torch.empty(n, 2, 3, device=device)
+    # x_in = s·R(x_out − c) + c, R the rotation by r (counter-clockwise on screen for r > 0)
+    m[:, 0, 0], m[:, 0, 1] = cos, sin
+    m[:, 1, 0], m[:, 1, 1] = -sin, cos
+    m[:, 0, 2] = cx - cos * cx - sin * cy
+    m[:, 1, 2] = cy + sin * cx - cos * cy
+    return m
+
+
+def affine_to_theta(m: Tensor, size: tuple[int, int], stride: float = 1.0) -> Tensor:
+    """Convert image-pixel matrices to ``affine_grid`` θ for a tensor of ``size`` = ``(H, W)``.
+
+    The tensor's pixel ``u`` is image coordinate ``u · stride`` (``stride = 1`` for the image
+    itself, the heatmap stride for heatmaps); ``align_corners=False`` normalisation.
+
+    Args:
+        m: ``(N, 2, 3)`` output → input matrices in image pixels.
+        size: ``(H, W)`` of the tensor to warp.
+        stride: image pixels per tensor pixel.
+
+    Returns:
+        ``(N, 2, 3)`` θ in normalised coordinates.
+    """
+    h, w = size
+    # tensor pixel u ↔ normalised x_n: u = a·x_n + b, a = W/2, b = (W − 1)/2; image coord = stride·u
+    a = torch.tensor([w / 2.0, h / 2.0], device=m.device, dtype=m.dtype)
+    b = torch.tensor([(w - 1) / 2.0, (h - 1) / 2.0], device=m.device, dtype=m.dtype)
+    lin = m[:, :, :2]
+    t = m[:, :, 2] / stride  # the translation in tensor pixels
+    theta_lin = lin * a[None, None, :] / a[None, :, None]
+    theta_t = ((lin @ b) + t - b) / a
+    return torch.cat([theta_lin, theta_t[:, :, None]], dim=2)
+
+
+def warp(x: Tensor, m: Tensor, stride: float = 1.0, *, mode: str = "bilinear") -> Tensor:
+    """Resample ``x`` with the per-sample transforms ``m``; outside the input is zero.
+
+    Args:
+        x: ``(N, C, H', W')`` images (``stride = 1``) or heatmaps (``stride`` = heatmap stride).
+        m: ``(N, 2, 3)`` output → input matrices in image pixels.
+
+    Returns:
+        ``(N, C, H', W')``, the hard view.
+    """
+    theta = affine_to_theta(m.to(torch.float32), (x.shape[2], x.shape[3]), stride)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid.to(x.dtype), mode=mode, padding_mode="zeros", align_corners=False)
+
+
+def invert_affine(m: Tensor) -> Tensor:
+    """``(N, 2, 3)`` inverse transforms (input → output)."""
+    lin = m[:, :, :2]
+    inv = torch.linalg.inv(lin)
+    t = -(inv @ m[:, :, 2:])
+    return torch.cat([inv, t], dim=2)
+
+
+def warp_points(points: Tensor, m: Tensor) -> Tensor:
+    """Where easy-view points land in the hard view.
+
+    Args:
+        points: ``(N, K, 2)`` easy-view image coordinates (x, y).
+        m: ``(N, 2, 3)`` output → input matrices (as drawn by :func:`sample_hard_affine`).
+
+    Returns:
+        ``(N, K, 2)`` hard-view image coordinates.
+    """
+    inv = invert_affine(m)
+    return points @ inv[:, :, :2].transpose(1, 2) + inv[:, None, :, 2]
+

@@ -1,0 +1,182 @@
+"""One step of supervised / PoseCons / PoseDual / multi-path training: who teaches whom,
+where gradients flow, how the terms are weighted."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from semipose.losses import joints_mse_loss
+from semipose.ssl.augment import AugmentParams
+from semipose.ssl.methods import EnsembleNet, SemiSupervisedModel, argmax_joints, sigmoid_rampup
+from semipose.ssl.views import HardAffineParams
+
+K, H, W = 3, 32, 24  # image 32x24 -> heatmaps 8x6
+
+
+class Recorder(nn.Module):
+    """A tiny BN-free network: heatmap = conv(pooled image) + a fixed per-net bump.
+    Records, per call, whether autograd was on and whether its input required grad."""
+
+    def __init__(self, bump_at: tuple[int, int], seed: int) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.conv = nn.Conv2d(3, K, 3, padding=1)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=g) * 0.05)
+            self.conv.bias.zero_()
+        bump = torch.zeros(K, H // 4, W // 4)
+        bump[:, bump_at[1], bump_at[0]] = 50.0
+        self.register_buffer("bump", bump)
+        self.calls: list[dict] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append({"grad": torch.is_grad_enabled(), "input_requires_grad": x.requires_grad, "input": x.detach().clone()})
+        return self.conv(nn.functional.avg_pool2d(x, 4)) + self.bump
+
+
+def _batch(seed: int = 0, n: int = 4):
+    g = torch.Generator().manual_seed(seed)
+    sup = torch.randn(n, 3, H, W, generator=g)
+    target = torch.rand(n, K, H // 4, W // 4, generator=g)
+    wsup = torch.ones(n, K)
+    unsup = torch.randn(n, 3, H, W, generator=g)
+    wun = torch.ones(n, K)
+    return sup, target, wsup, unsup, wun
+
+
+def test_supervised_is_plain_mse() -> None:
+    net = Recorder((1, 1), 0)
+    model = SemiSupervisedModel([net], method="supervised")
+    sup, target, wsup, unsup, wun = _batch()
+    out = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
+    assert set(out["terms"]) == {"sup"}
+    assert torch.allclose(out["loss"], joints_mse_loss(net(sup), target, wsup))
+    assert len(net.calls) == 2  # one in the step, one above
+
+
+def test_posecons_teacher_without_grad_student_with() -> None:
+    net = Recorder((2, 3), 0)
+    model = SemiSupervisedModel([net], method="posecons", paths=["JOCO"], stride=4, hard_affine=HardAffineParams())
+    sup, target, wsup, unsup, wun = _batch()
+    out = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
+    sup_call, teacher, student = net.calls
+    assert sup_call["grad"] and student["grad"]
+    assert not teacher["grad"]
+    assert torch.equal(teacher["input"], unsup)  # the teacher sees the easy view
+    assert not student["input_requires_grad"]  # the hard view is built without autograd
+    assert not torch.equal(student["input"], unsup)  # ... and differs from the easy view
+    out["loss"].backward()
+    assert net.conv.weight.grad is not None and torch.isfinite(net.conv.weight.grad).all()
+    assert set(out["terms"]) == {"sup", "cons"}
+    assert set(out["stats"]) == {"conf_sum", "low", "count"}
+
+
+def test_posecons_without_views_is_self_consistent() -> None:
+    """No augmentation and no affine: the student sees the easy view, so its loss is 0."""
+    net = Recorder((2, 3), 0)
+    model = SemiSupervisedModel([net], method="posecons", paths=["none"], hard_affine=None)
+    out = model(*_batch(), generator=torch.Generator().manual_seed(0))
+    assert float(out["terms"]["cons"]) == 0.0
+
+
+def test_posedual_crosses_teachers_and_occlusions() -> None:
+    """Net 1's consistency target is net 2's easy-view heatmap and vice versa; net 1's hard
+    view is occluded at net 2's predicted joints (JC, no jitter)."""
+    a, b = Recorder((0, 0), 1), Recorder((4, 6), 2)
+    params = AugmentParams(jc_joints=3, jitter=0.0, half_size_min=2, half_size_max=2, fill=0.0)
+    model = SemiSupervisedModel([a, b], method="posedual", paths=["JC"], stride=4, hard_affine=None, augment=params)
+    sup, target, wsup, unsup, wun = _batch(n=2)
+    unsup = unsup + 5.0  # nothing is near the fill value 0 except the holes
+    out = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
+    # a: sup, teacher, student; b: the same
+    assert [c["grad"] for c in a.calls] == [True, False, True]
+    assert [c["grad"] for c in b.calls] == [True, False, True]
+    ta, tb = a.calls[1]["input"], b.calls[1]["input"]
+    assert torch.equal(ta, unsup) and torch.equal(tb, unsup)
+    hard_a, hard_b = a.calls[2]["input"], b.calls[2]["input"]
+    # b's peak is at heatmap (4, 6) -> image (16, 24): a's hard view has its hole there
+    assert (hard_a[:, :, 24, 16] == 0).all() and (hard_a[:, :, 0, 0] != 0).all()
+    assert (hard_b[:, :, 0, 0] == 0).all() and (hard_b[:, :, 24, 16] != 0).all()
+    # targets are crossed
+    with torch.no_grad():
+        ea, eb = a.conv(nn.functional.avg_pool2d(unsup, 4)) + a.bump, b.conv(nn.functional.avg_pool2d(unsup, 4)) + b.bump
+        sa = a.conv(nn.functional.avg_pool2d(hard_a, 4)) + a.bump
+        sb = b.conv(nn.functional.avg_pool2d(hard_b, 4)) + b.bump
+    assert torch.allclose(out["terms"]["cons1"], joints_mse_loss(sa, eb, wun))
+    assert torch.allclose(out["terms"]["cons2"], joints_mse_loss(sb, ea, wun))
+    # weights: 0.5 + 0.5 supervised, 1 + 1 consistency (spec §5.3)
+    t = out["terms"]
+    assert torch.allclose(out["loss"].detach(), 0.5 * t["sup1"] + 0.5 * t["sup2"] + t["cons1"] + t["cons2"])
+
+
+def test_multi_path_and_repeat() -> None:
+    net = Recorder((2, 3), 0)
+    model = SemiSupervisedModel([net], method="posecons", paths=["JOCO", "JCCM"], repeat=2, stride=4, hard_affine=HardAffineParams())
+    out = model(*_batch(), generator=torch.Generator().manual_seed(0))
+    assert len(net.calls) == 1 + 1 + 4
+    paths = [out["terms"][f"cons_p{i}"] for i in range(1, 5)]
+    assert torch.allclose(out["terms"]["cons"], torch.stack(paths).sum())
+    hard = [c["input"] for c in net.calls[2:]]
+    assert not torch.equal(hard[0], hard[2])  # a repeated recipe draws new randomness
+    # one affine shared by all paths: the zero border (outside the easy view) is identical
+    # wherever no occlusion differs — compare the masks of exact zeros from the warp
+    fused = SemiSupervisedModel([net], method="posecons", paths=["JOCO", "JCCM"], heat_fusion=True, stride=4, hard_affine=HardAffineParams())
+    assert set(fused(*_batch(), generator=torch.Generator().manual_seed(0))["terms"]) == {"sup", "cons"}
+
+
+def test_same_seed_same_step() -> None:
+    net = Recorder((2, 3), 0)
+    model = SemiSupervisedModel([net], method="posecons", paths=["JO+CO", "MU"], stride=4, hard_affine=HardAffineParams())
+    o1 = model(*_batch(), generator=torch.Generator().manual_seed(5))
+    o2 = model(*_batch(), generator=torch.Generator().manual_seed(5))
+    o3 = model(*_batch(), generator=torch.Generator().manual_seed(6))
+    assert torch.equal(o1["loss"], o2["loss"]) and not torch.equal(o1["loss"], o3["loss"])
+
+
+def test_concat_views_matches_separate_passes_without_batchnorm() -> None:
+    net = Recorder((2, 3), 0)
+    kw = dict(method="posecons", paths=["CO", "CM"], stride=4, hard_affine=HardAffineParams())
+    sep = SemiSupervisedModel([net], **kw)(*_batch(), generator=torch.Generator().manual_seed(1))
+    cat = SemiSupervisedModel([net], concat_views=True, **kw)(*_batch(), generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(sep["loss"], cat["loss"], atol=1e-6)
+
+
+def test_conf_masking_and_unsup_weight() -> None:
+    net = Recorder((2, 3), 0)
+    sup, target, wsup, unsup, wun = _batch()
+    masked = SemiSupervisedModel([net], method="posecons", paths=["CO"], conf_masking=True, conf_thresh=500.0, hard_affine=HardAffineParams())
+    out = masked(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
+    assert float(out["terms"]["cons"]) == 0.0  # every teacher peak (≈50) is below 500
+    half = SemiSupervisedModel([net], method="posecons", paths=["CO"], unsup_weight=1.0, hard_affine=HardAffineParams())
+    o1 = half(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0), unsup_scale=1.0)
+    o2 = half(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0), unsup_scale=0.25)
+    assert torch.allclose(o2["loss"], o1["terms"]["sup"] + 0.25 * o1["terms"]["cons"])
+
+
+def test_collapse_statistics() -> None:
+    net = Recorder((2, 3), 0)
+    model = SemiSupervisedModel([net], method="posecons", paths=["none"], collapse_thr=0.5)
+    sup, target, wsup, unsup, wun = _batch()
+    wun[:, 0] = 0  # joint 0 is not supervised: it does not count
+    st = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))["stats"]
+    assert float(st["count"]) == 4 * (K - 1)
+    _, peaks = argmax_joints(net(unsup))
+    assert torch.allclose(st["conf_sum"], peaks[:, 1:].sum())
+    assert float(st["low"]) == float((peaks[:, 1:] < 0.5).sum())
+
+
+def test_rampup_and_ensemble_and_errors() -> None:
+    assert sigmoid_rampup(0, 0) == 1.0
+    assert sigmoid_rampup(0, 100) == pytest.approx(torch.exp(torch.tensor(-5.0)).item())
+    assert sigmoid_rampup(100, 100) == 1.0 and sigmoid_rampup(50, 100) < 1.0
+    a, b = Recorder((0, 0), 1), Recorder((4, 6), 2)
+    x = torch.randn(2, 3, H, W)
+    assert torch.allclose(EnsembleNet([a, b])(x), (a(x) + b(x)) / 2)
+    with pytest.raises(ValueError, match="posedual needs 2"):
+        SemiSupervisedModel([a], method="posedual")
+    with pytest.raises(ValueError, match="unknown method"):
+        SemiSupervisedModel([a], method="meanteacher")
+    with pytest.raises(ValueError, match="Generator"):
+        SemiSupervisedModel([a], method="posecons")(*_batch())
