@@ -47,6 +47,16 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     assert list(metrics) == ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
     assert (eval_out / "keypoints_net_results.json").is_file()
 
+    # test-dev style: an image_info file + detector boxes, results written, nothing scored; DARK decoding
+    fo = tmp_path / "fo"
+    assert main(["eval", "--checkpoint", str(ckpt), "--out", str(fo), "--format-only", "--decoder", "dark",
+                 "--det-file", str(out / "annotations/detections_unlabeled.json"), "data.val.ann_file=annotations/image_info_unlabeled.json",
+                 "data.val.image_dir=images/unlabeled", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "decoder = DARK" in text and "format only" in text and not (fo / "metrics.json").exists()
+    results = json.loads((fo / "keypoints_net_results.json").read_text())
+    assert results and {"image_id", "category_id", "keypoints", "score"} <= set(results[0])
+
     # a bare state_dict in a reference-style wrapper evaluates too; a mismatched one is refused by name
     import torch
 
@@ -61,9 +71,21 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     assert "broken.pth" in err and "final_layer.bias" in err
 
     bench_json = tmp_path / "bench.json"
-    assert main(["bench", "step", "--arch", "resnet18", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0", "--json", str(bench_json)]) == 0
+    assert main(["bench", "network", "--arch", "resnet18", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0", "--json", str(bench_json)]) == 0
     rep = json.loads(bench_json.read_text())
-    assert rep["step"][0]["arch"] == "resnet18" and rep["step"][0]["step_ms"] > 0
+    assert rep["network"][0]["arch"] == "resnet18" and rep["network"][0]["step_ms"] > 0
+    assert main(["bench", "step", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0",
+                 "--methods", "supervised,multiaugs-2", "--json", str(bench_json)]) == 0
+    rows = json.loads(bench_json.read_text())["step"]
+    assert [r["method"] for r in rows] == ["supervised", "multiaugs-2"]
+    assert rows[1]["network_passes"] == 4 and rows[1]["step_ms"] > 0 and rows[1]["network_ms"] > 0
+    assert main(["bench", "augment", "--input", "64x32", "--batch", "2", "--steps", "1", "--warmup", "0", "--json", str(bench_json)]) == 0
+    aug = {r["recipe"]: r for r in json.loads(bench_json.read_text())["augment"]}
+    assert {"CO", "CM", "MU", "JC", "JO", "JOCO", "JCCM", "RA", "TA"} <= set(aug) and all(r["ms"] > 0 for r in aug.values())
+    assert main(["bench", "step", "--methods", "fixmatch"]) == 2
+    assert main(["bench", "eval", "--persons", "30", "--steps", "1", "--json", str(bench_json)]) == 0
+    ev = json.loads(bench_json.read_text())["eval"]
+    assert ev["AP_shift"] > 0.9 and ev["AP_dark"] > 0.9 and ev["decode_dark_ms"] > 0
     assert main(["bench", "data", "--input", "64x64", "--batch", "4", "--batches", "2", "--workers", "0",
                  "--ann-file", str(out / "annotations/person_keypoints_train.json"), "--image-dir", str(out / "images/train")]) == 0
     assert "samples/s" in capsys.readouterr().out

@@ -171,3 +171,244 @@ def bench_data(
         "ms_per_sample_per_worker": round(1e3 * max(workers, 1) / sps, 2) if sps == sps else None,
         "source": ann_file if tmp is None else f"synthetic {synth_image_size[0]}x{synth_image_size[1]} images",
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# semi-supervised: augmentations and whole training steps
+
+#: the hard-view recipes timed by :func:`bench_augment`
+AUGMENT_BENCH = ("CO", "CM", "MU", "JC", "JO", "JOCO", "JCCM", "RA", "TA", "YOCORA")
+
+#: method name → (method, paths) timed by :func:`bench_ssl_step`
+STEP_BENCH: dict[str, tuple[str, tuple[str, ...]]] = {
+    "supervised": ("supervised", ()),
+    "posecons": ("posecons", ("none",)),
+    "posedual": ("posedual", ("none",)),
+    "multiaugs-2": ("posecons", ("JOCO", "JCCM")),
+    "multiaugs-4": ("posecons", ("JOCO", "JCCM", "JC", "JO")),
+}
+
+
+def _median_ms(fn: Any, device: torch.device, steps: int, warmup: int) -> float:
+    times = []
+    for i in range(warmup + steps):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return round(sorted(times)[len(times) // 2] * 1e3, 3)
+
+
+def bench_augment(
+    input_size: Sequence[int] = (192, 256),
+    *,
+    batch_size: int = 32,
+    recipes: Sequence[str] = AUGMENT_BENCH,
+    steps: int = 10,
+    warmup: int = 2,
+    device: torch.device | str = "cpu",
+    num_joints: int = 17,
+) -> list[dict[str, Any]]:
+    """Time each hard-view augmentation, and the hard affine warp of images + heatmaps, on a
+    ``(batch_size, 3, H, W)`` batch with random joints.
+
+    Returns:
+        One dict per recipe: ``recipe``, ``ms`` (median) and ``us_per_image``.
+    """
+    from .ssl.augment import AugmentContext, Recipe
+    from .ssl.views import HardAffineParams, sample_hard_affine, warp
+
+    device = torch.device(device)
+    w, h = int(input_size[0]), int(input_size[1])
+    g = torch.Generator(device=device).manual_seed(0)
+    x = torch.randn(batch_size, 3, h, w, device=device, generator=g)
+    hm = torch.rand(batch_size, num_joints, h // 4, w // 4, device=device, generator=g)
+    joints = torch.rand(batch_size, num_joints, 2, device=device, generator=g) * torch.tensor([w, h], device=device)
+    valid = torch.ones(batch_size, num_joints, dtype=torch.bool, device=device)
+    ctx = AugmentContext(generator=g, joints=joints, joint_valid=valid)
+    rows = []
+    with torch.no_grad():
+        for spec in recipes:
+            recipe = Recipe(spec)
+            ms = _median_ms(lambda: recipe(x, ctx), device, steps, warmup)
+            rows.append({"recipe": spec, "input": f"{w}x{h}", "batch_size": batch_size, "ms": ms, "us_per_image": round(ms * 1e3 / batch_size, 1)})
+
+        def affine() -> None:
+            m = sample_hard_affine(batch_size, (w, h), HardAffineParams(), generator=g, device=device)
+            warp(x, m)
+            warp(hm, m, 4.0)
+
+        ms = _median_ms(affine, device, steps, warmup)
+        rows.append({"recipe": "affine (image + heatmaps)", "input": f"{w}x{h}", "batch_size": batch_size, "ms": ms, "us_per_image": round(ms * 1e3 / batch_size, 1)})
+    return rows
+
+
+def bench_ssl_step(
+    arch: str = "resnet18",
+    input_size: Sequence[int] = (96, 128),
+    *,
+    batch_size: int = 16,
+    methods: Sequence[str] = tuple(STEP_BENCH),
+    steps: int = 5,
+    warmup: int = 2,
+    device: torch.device | str = "cpu",
+    num_joints: int = 17,
+) -> list[dict[str, Any]]:
+    """Time one full training step per method next to the bare network passes it contains.
+
+    ``step_ms`` is :class:`~semipose.ssl.methods.SemiSupervisedModel`'s forward (supervised,
+    teacher and student passes, hard views, augmentations, losses) + backward + Adam;
+    ``network_ms`` runs the same network passes on the same tensors (supervised and student
+    passes with autograd, teacher passes without) with a trivial loss + backward + Adam.
+    ``overhead_ms = step_ms − network_ms`` is the cost of view building, augmentations and
+    losses; ``overhead_pct`` is its share of the step. ``batch_size`` labelled + as many
+    unlabelled crops.
+    """
+    from .ssl.methods import SemiSupervisedModel
+    from .ssl.views import HardAffineParams
+
+    device = torch.device(device)
+    w, h = int(input_size[0]), int(input_size[1])
+    gen = torch.Generator().manual_seed(0)
+    sup = torch.randn(batch_size, 3, h, w, generator=gen).to(device)
+    target = torch.rand(batch_size, num_joints, h // 4, w // 4, generator=gen).to(device) * 0.1
+    wsup = torch.ones(batch_size, num_joints, device=device)
+    unsup = torch.randn(batch_size, 3, h, w, generator=gen).to(device)
+    wun = torch.ones(batch_size, num_joints, device=device)
+    rows = []
+    for name in methods:
+        method, paths = STEP_BENCH[name]
+        torch.manual_seed(0)
+        n_nets = 2 if method == "posedual" else 1
+        nets = [build_pose_model(arch, num_joints).to(device).train() for _ in range(n_nets)]
+        model = SemiSupervisedModel(
+            nets, method=method, paths=paths or ("none",), stride=4, hard_affine=HardAffineParams(),
+        ).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        vgen = torch.Generator(device=device).manual_seed(0)
+
+        def step() -> None:
+            out = model(sup, target, wsup, unsup if method != "supervised" else None, wun, generator=vgen)
+            opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            opt.step()
+
+        def network_only() -> None:
+            loss = sup.new_zeros(())
+            for net in nets:
+                loss = loss + net(sup).mean()
+            if method != "supervised":
+                with torch.no_grad():
+                    for net in nets:
+                        net(unsup)
+                for net in nets:
+                    for _ in paths:
+                        loss = loss + net(unsup).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        # interleave the two measurements so machine noise hits both alike
+        step_t, net_t = [], []
+        for _ in range(steps):
+            step_t.append(_median_ms(step, device, 1, warmup if not step_t else 0))
+            net_t.append(_median_ms(network_only, device, 1, warmup if not net_t else 0))
+        s_ms, n_ms = sorted(step_t)[len(step_t) // 2], sorted(net_t)[len(net_t) // 2]
+        passes = n_nets * (1 + (1 + len(paths) if method != "supervised" else 0))
+        rows.append({
+            "method": name, "paths": list(paths), "arch": arch, "input": f"{w}x{h}", "batch_size": batch_size,
+            "network_passes": passes, "step_ms": s_ms, "network_ms": n_ms, "overhead_ms": round(s_ms - n_ms, 1),
+            "overhead_pct": round(100.0 * (s_ms - n_ms) / s_ms, 2),
+        })
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation: decoding and the stages after the network
+
+
+def bench_eval(
+    num_persons: int = 1000,
+    *,
+    heatmap_size: Sequence[int] = (48, 64),
+    num_joints: int = 17,
+    persons_per_image: int = 3,
+    steps: int = 3,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Time the evaluation of ``num_persons`` predictions after the network, per stage.
+
+    A synthetic ground truth (``persons_per_image`` people per 640×480 image, COCO-17 sigmas)
+    and heatmaps with a Gaussian near each true joint are generated; then timed: decoding with
+    the quarter-pixel shift and with DARK (on ``device``), heatmap → image coordinates,
+    rescoring + OKS-NMS + results list, and pycocotools COCOeval.
+
+    Returns:
+        dict with, per decoder ``M`` in (shift, dark): ``decode_M_ms``, ``to_image_M_ms``,
+        ``rescore_nms_M_ms``, ``cocoeval_M_ms``, ``total_M_ms`` and ``AP_M``.
+    """
+    import numpy as np
+
+    from .codec import HeatmapCodec
+    from .data.records import PoseRecord, box_to_center_scale
+    from .evaluation.coco import build_coco_results, evaluate_coco_keypoints, load_coco_gt
+    from .skeletons import COCO17
+
+    device = torch.device(device)
+    rng = np.random.default_rng(seed)
+    w_hm, h_hm = int(heatmap_size[0]), int(heatmap_size[1])
+    codec = HeatmapCodec((w_hm * 4, h_hm * 4), (w_hm, h_hm), 2.0)
+    n_img = -(-num_persons // persons_per_image)
+    anns: list[dict[str, Any]] = []
+    records: list[PoseRecord] = []
+    for i in range(num_persons):
+        img_id = i // persons_per_image + 1
+        x, y = rng.uniform(20, 400), rng.uniform(20, 200)
+        bw, bh = rng.uniform(80, 200), rng.uniform(160, 260)
+        kp = np.zeros((num_joints, 3), np.float32)
+        kp[:, 0] = x + rng.uniform(0.1, 0.9, num_joints) * bw
+        kp[:, 1] = y + rng.uniform(0.1, 0.9, num_joints) * bh
+        kp[:, 2] = 2
+        anns.append({"id": i + 1, "image_id": img_id, "category_id": 1, "iscrowd": 0, "bbox": [x, y, bw, bh],
+                     "area": bw * bh, "keypoints": kp.reshape(-1).tolist(), "num_keypoints": num_joints})
+        c, s = box_to_center_scale(np.array([x, y, bw, bh], np.float32), aspect_ratio=0.75, padding=1.25)
+        records.append(PoseRecord(f"{img_id}.jpg", img_id, c, s, kp, np.array([x, y, bw, bh], np.float32), 1.0, i + 1, (640, 480)))
+    images = [{"id": j + 1, "file_name": f"{j + 1}.jpg", "width": 640, "height": 480} for j in range(n_img)]
+    gt = load_coco_gt({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person", "keypoints": list(COCO17.keypoints)}]})
+    centers = np.stack([r.center for r in records])
+    scales = np.stack([r.scale for r in records])
+    # heatmaps: a Gaussian at each joint's (slightly perturbed) heatmap position
+    from .codec import affine_matrix, apply_affine
+
+    true_hm = np.stack([apply_affine(r.keypoints[:, :2], affine_matrix(r.center, r.scale, 0.0, (w_hm, h_hm))) for r in records])
+    true_hm = true_hm + rng.normal(0, 0.3, true_hm.shape)
+    ys = torch.arange(h_hm, dtype=torch.float32)[:, None]
+    xs = torch.arange(w_hm, dtype=torch.float32)[None, :]
+    t = torch.from_numpy(true_hm.astype(np.float32))
+    hm = torch.exp(-((xs - t[..., 0, None, None]) ** 2 + (ys - t[..., 1, None, None]) ** 2) / (2 * 2.0**2)).to(device)
+
+    def timed(fn: Any) -> tuple[float, Any]:
+        best, out = float("inf"), None
+        for _ in range(steps):
+            _sync(device)
+            t0 = time.perf_counter()
+            out = fn()
+            _sync(device)
+            best = min(best, time.perf_counter() - t0)
+        return round(best * 1e3, 2), out
+
+    res: dict[str, Any] = {"persons": num_persons, "heatmap": f"{w_hm}x{h_hm}", "joints": num_joints, "device": str(device)}
+    for method in ("shift", "dark"):
+        ms, (c, m) = timed(lambda: codec.decode(hm, method=method))
+        res[f"decode_{method}_ms"] = ms
+        ms_img, xy = timed(lambda: codec.to_image(c.cpu().numpy(), centers, scales))
+        mv = m.cpu().numpy()
+        ms_nms, results = timed(lambda: build_coco_results(records, xy, mv, sigmas=COCO17.sigmas))
+        ms_eval, metrics = timed(lambda: evaluate_coco_keypoints(gt, results, sigmas=COCO17.sigmas))
+        res[f"to_image_{method}_ms"], res[f"rescore_nms_{method}_ms"], res[f"cocoeval_{method}_ms"] = ms_img, ms_nms, ms_eval
+        res[f"total_{method}_ms"] = round(res[f"decode_{method}_ms"] + ms_img + ms_nms + ms_eval, 2)
+        res[f"AP_{method}"] = round(metrics["AP"], 4)
+    return res

@@ -3,7 +3,7 @@
     semipose train CONFIG [key=value ...] [--resume RUN|CKPT]
     semipose eval  [CONFIG] --checkpoint PATH [key=value ...] [--det-file F] [--flip-test] [--out DIR]
     semipose data synth OUT [--train N --unlabeled N --val N --image-size WxH --seed S]
-    semipose bench {step,data,all} [--arch A,B] [--input WxH,...] [--batch N] [--json FILE]
+    semipose bench {network,data,augment,step,eval,all} [--arch A,B] [--input WxH,...] [--batch N] [--json FILE]
 
 Errors in the user's input (files, configs, checkpoints) print one clear line and exit 2.
 """
@@ -73,12 +73,30 @@ def _config_for_eval(args: argparse.Namespace):  # -> Config
     raise ConfigError(f"{ck}: no config given and none found beside or inside the checkpoint; pass CONFIG")
 
 
+def _count_nets(path: str) -> int:
+    """How many networks a checkpoint holds (2 for a PoseDual run or reference pose_dual file)."""
+    import torch
+
+    from .models.weights import CheckpointError, detect_checkpoint_layout
+
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"{path}: cannot read checkpoint ({e})") from e
+    if isinstance(raw, dict) and isinstance(raw.get("nets"), list):
+        return len(raw["nets"])
+    try:
+        return 2 if detect_checkpoint_layout(raw) == "pose_dual" else 1
+    except CheckpointError:
+        return 1
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import time
 
     from .engine.build import build_codec, build_eval_data, build_model, build_skeleton, resolve_device
-    from .engine.checkpoint import load_model_weights
-    from .engine.trainer import setup_logging, validate
+    from .engine.checkpoint import load_nets_weights
+    from .engine.trainer import net_names, setup_logging, validate_nets
     from .evaluation.coco import format_metrics_table, write_metrics_json
 
     cfg = _config_for_eval(args)
@@ -87,27 +105,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cfg.eval.use_gt_boxes = False
     if args.flip_test:
         cfg.eval.flip_test = True
+    if args.decoder:
+        cfg.eval.decoder = args.decoder
+    if args.format_only:
+        cfg.eval.format_only = True
     setup_logging(None)
     device = resolve_device(cfg.device)
     skeleton = build_skeleton(cfg)
     codec = build_codec(cfg)
     data = build_eval_data(cfg, skeleton, codec)
-    model = build_model(cfg, skeleton.num_keypoints, load_pretrained=False).to(device)
-    what = load_model_weights(model, args.checkpoint, strict=True)
+    n = _count_nets(args.checkpoint)
+    nets = [build_model(cfg, skeleton.num_keypoints, load_pretrained=False).to(device) for _ in range(n)]
+    what = load_nets_weights(nets, args.checkpoint, strict=True)
     out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent.parent / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     log.info("weights: %s", what)
-    metrics = validate(model, cfg, data, codec, skeleton, device, out, progress=not args.no_progress)
-    metrics.pop("_preds")
+    results = validate_nets(nets, cfg, data, codec, skeleton, device, out, progress=not args.no_progress)
     proto = data.protocol
     print(
         f"\nprotocol: boxes = {proto['boxes']}; flip test = {'on' if proto['flip_test'] else 'off'}; "
-        f"decoder = {proto['decoder']}; rescoring > {proto['rescoring_thr']}; OKS-NMS = {proto['oks_nms']}; "
+        f"decoder = {proto['decoder']}; {proto['metric']}; rescoring > {proto['rescoring_thr']}; OKS-NMS = {proto['oks_nms']}; "
         f"{proto['instances']} instances"
     )
-    print(format_metrics_table({cfg.model.arch: metrics}))
-    write_metrics_json(out / "metrics.json", metrics)
-    print(f"results and metrics.json written to {out}")
+    if cfg.eval.format_only:
+        for name in net_names(n):
+            print(f"{name}: {out / f'keypoints_{name}_results.json'}")
+        print("format only: results written for the evaluation server, nothing scored")
+        return 0
+    rows = {}
+    for name in net_names(n):
+        m = {k: v for k, v in results[name].items() if not k.startswith("_")}
+        rows[cfg.model.arch if name == "net" else f"{cfg.model.arch} {name}"] = m
+    if data.metric == "pckh":
+        from .evaluation.pckh import format_pckh_table
+
+        print(format_pckh_table(rows))
+    else:
+        print(format_metrics_table(rows))
+    write_metrics_json(out / "metrics.json", next(iter(rows.values())) if n == 1 else rows)
+    print(f"results and metrics written to {out}")
     return 0
 
 
@@ -128,7 +164,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from .bench import bench_data, bench_step, machine_info
+    from .bench import STEP_BENCH, bench_augment, bench_data, bench_eval, bench_ssl_step, bench_step, machine_info
     from .engine.build import resolve_device
 
     device = resolve_device(args.device)
@@ -136,25 +172,68 @@ def cmd_bench(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     report: dict = {"machine": machine_info(device)}
     print(json.dumps(report["machine"]))
-    if args.what in ("step", "all"):
+    what = {"all": ["network", "data", "augment", "step", "eval"]}.get(args.what, [args.what])
+    if "network" in what:
         rows = []
-        print(f"\ntraining step (forward + backward + Adam), batch {args.batch}, device {device}")
+        batch = args.batch or 32
+        print(f"\nnetwork training step (forward + backward + Adam), batch {batch}, device {device}")
         print(f"{'arch':<10} {'input':>8} {'step ms':>9} {'fwd ms':>8} {'samples/s':>10}")
-        for arch in args.arch.split(","):
-            for size in args.input:
-                r = bench_step(arch, size, batch_size=args.batch, steps=args.steps, warmup=args.warmup, device=device, amp=args.amp)
+        for arch in (args.arch or "resnet18,resnet50").split(","):
+            for size in args.input or [(192, 256), (96, 128)]:
+                r = bench_step(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device, amp=args.amp)
                 rows.append(r)
                 print(f"{r['arch']:<10} {r['input']:>8} {r['step_ms']:>9.1f} {r['forward_ms']:>8.1f} {r['samples_per_s']:>10.1f}", flush=True)
-        report["step"] = rows
-    if args.what in ("data", "all"):
+        report["network"] = rows
+    if "data" in what:
         rows = []
+        batch = args.batch or 32
         print(f"\ndata pipeline (read + decode + augment + crop + targets), {args.workers} workers")
         print(f"{'input':>8} {'samples/s':>10} {'ms/sample/worker':>17}")
-        for size in args.input:
-            r = bench_data(size, ann_file=args.ann_file, image_dir=args.image_dir, batch_size=args.batch, workers=args.workers, batches=args.batches)
+        for size in args.input or [(192, 256), (96, 128)]:
+            r = bench_data(size, ann_file=args.ann_file, image_dir=args.image_dir, batch_size=batch, workers=args.workers, batches=args.batches)
             rows.append(r)
             print(f"{r['input']:>8} {r['samples_per_s']:>10.1f} {r['ms_per_sample_per_worker']:>17}", flush=True)
         report["data"] = rows
+    if "augment" in what:
+        batch = args.batch or 32
+        rows = []
+        for size in args.input or [(192, 256)]:
+            print(f"\nhard-view augmentations on the device, batch {batch} x 3 x {size[1]} x {size[0]}, device {device}")
+            print(f"{'recipe':<26} {'ms':>9} {'us/image':>9}")
+            for r in bench_augment(size, batch_size=batch, steps=args.steps * 2, warmup=args.warmup, device=device):
+                rows.append(r)
+                print(f"{r['recipe']:<26} {r['ms']:>9.2f} {r['us_per_image']:>9.1f}", flush=True)
+        report["augment"] = rows
+    if "step" in what:
+        batch = args.batch or 16
+        methods = args.methods.split(",") if args.methods else list(STEP_BENCH)
+        unknown = [m for m in methods if m not in STEP_BENCH]
+        if unknown:
+            from .config import ConfigError
+
+            raise ConfigError(f"--methods: unknown {unknown[0]!r}; known: {', '.join(STEP_BENCH)}")
+        rows = []
+        for arch in (args.arch or "resnet18").split(","):
+            for size in args.input or [(96, 128)]:
+                print(f"\ntraining step per method, {arch} {size[0]}x{size[1]}, batch {batch} labelled + {batch} unlabelled, device {device}")
+                print(f"{'method':<12} {'passes':>6} {'step ms':>9} {'network ms':>11} {'overhead ms':>12} {'overhead':>9}")
+                for r in bench_ssl_step(arch, size, batch_size=batch, methods=methods, steps=args.steps, warmup=args.warmup, device=device):
+                    rows.append(r)
+                    print(
+                        f"{r['method']:<12} {r['network_passes']:>6} {r['step_ms']:>9.1f} {r['network_ms']:>11.1f} "
+                        f"{r['overhead_ms']:>12.1f} {r['overhead_pct']:>8.2f}%", flush=True,
+                    )
+        report["step"] = rows
+    if "eval" in what:
+        r = bench_eval(args.persons, steps=args.steps, device=device)
+        print(f"\nevaluation of {r['persons']} persons after the network ({r['heatmap']} heatmaps, {r['joints']} joints), device {device}")
+        print(f"{'decoder':<8} {'decode ms':>10} {'to image ms':>12} {'rescore+NMS ms':>15} {'COCOeval ms':>12} {'total ms':>9} {'AP':>7}")
+        for m in ("shift", "dark"):
+            print(
+                f"{m:<8} {r[f'decode_{m}_ms']:>10.1f} {r[f'to_image_{m}_ms']:>12.1f} {r[f'rescore_nms_{m}_ms']:>15.1f} "
+                f"{r[f'cocoeval_{m}_ms']:>12.1f} {r[f'total_{m}_ms']:>9.1f} {r[f'AP_{m}']:>7.4f}", flush=True,
+            )
+        report["eval"] = r
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
         print(f"\nwritten to {args.json}")
@@ -183,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", required=True, help="semipose checkpoint or a state_dict file")
     e.add_argument("--det-file", help="evaluate on these person-detector boxes instead of GT boxes")
     e.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped input")
+    e.add_argument("--format-only", action="store_true", help="write the results JSON without scoring (COCO test-dev)")
+    e.add_argument("--decoder", choices=["shift", "dark", "argmax"], help="heatmap decoding (default: the config's eval.decoder, shift)")
     e.add_argument("--out", help="output folder (default: <run>/eval-<time>)")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=cmd_eval)
@@ -202,11 +283,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=cmd_data_synth)
 
-    b = sub.add_parser("bench", help="benchmarks: training step time and data throughput")
-    b.add_argument("what", nargs="?", choices=["step", "data", "all"], default="all")
-    b.add_argument("--arch", default="resnet18,resnet50", help="comma-separated networks")
-    b.add_argument("--input", type=_sizes, default=[(192, 256), (96, 128)], help="comma-separated WIDTHxHEIGHT (default 192x256,96x128)")
-    b.add_argument("--batch", type=int, default=32)
+    b = sub.add_parser(
+        "bench", help="benchmarks: network step, data throughput, hard-view augmentations, training step per method",
+        description="network: forward+backward+Adam per architecture and input; data: loader throughput; "
+        "augment: each hard-view augmentation on a batch; step: one training step per method "
+        "(supervised, PoseCons, PoseDual, MultiAugs 2/4 paths) next to its bare network passes; "
+        "eval: decoding (shift vs DARK) and the evaluation stages after the network.",
+    )
+    b.add_argument("what", nargs="?", choices=["network", "data", "augment", "step", "eval", "all"], default="all")
+    b.add_argument("--persons", type=int, default=1000, help="eval: persons evaluated (default 1000)")
+    b.add_argument("--arch", default=None, help="comma-separated networks (network: resnet18,resnet50; step: resnet18)")
+    b.add_argument("--input", type=_sizes, default=None, help="comma-separated WIDTHxHEIGHT (network/data: 192x256,96x128; augment: 192x256; step: 96x128)")
+    b.add_argument("--batch", type=int, default=None, help="batch size (default 32; step: 16 labelled + 16 unlabelled)")
+    b.add_argument("--methods", default=None, help="step: comma-separated subset of supervised,posecons,posedual,multiaugs-2,multiaugs-4")
     b.add_argument("--steps", type=int, default=5, help="timed steps per setting")
     b.add_argument("--warmup", type=int, default=2)
     b.add_argument("--batches", type=int, default=10, help="timed batches for the data benchmark")

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The synthetic semi-supervised comparison of docs/results.md: a shared supervised warm-up on
+# 300 labelled persons, then supervised / PoseCons / PoseDual / MultiAugs for the same number
+# of steps from it, and a table of the validation APs.
+#
+#   bash scripts/ssl_synthetic.sh            # data in data/synthetic (scripts/demo.sh makes it)
+#
+# About an hour on a 2-core CPU (PoseDual and MultiAugs run 2-4x the network passes of a
+# supervised step). Each run's console output goes to runs/synthetic-ssl/<name>.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/semipose ] || bash scripts/setup.sh
+if [ ! -f data/synthetic/annotations/person_keypoints_train.json ]; then
+  .venv/bin/semipose data synth data/synthetic --train 3000 --unlabeled 0 --val 300 --image-size 480x360 --difficulty 0.3
+fi
+out=runs/synthetic-ssl
+if [ ! -f "$out/warmup/checkpoints/last.pt" ] || [ "${FRESH:-0}" = 1 ]; then
+  rm -rf "$out/warmup"
+  .venv/bin/semipose train configs/synthetic/supervised_warmup.yaml --run-dir "$out/warmup" --no-progress "$@"
+fi
+# two runs at a time, one thread each (on 2 cores this beats one 2-thread run after another)
+run() {
+  local name
+  name=$(grep '^name:' "configs/synthetic/$1.yaml" | awk '{print $2}')
+  rm -rf "$out/$name"
+  .venv/bin/semipose train "configs/synthetic/$1.yaml" --run-dir "$out/$name" --no-progress num_threads=1 "${@:2}" \
+    > "$out/$name.log" 2>&1
+}
+run supervised "$@" & run posecons "$@" & wait
+run posedual "$@" & run multiaugs "$@" & wait
+.venv/bin/python - <<'PY'
+import csv, pathlib
+root = pathlib.Path("runs/synthetic-ssl")
+print("| run | AP | AP50 | AP75 | AR | per net |")
+print("|---|---|---|---|---|---|")
+for name in ["warmup", "supervised", "posecons_jc", "posedual_jc", "multiaugs_joco_jccm"]:
+    rows = [r for r in csv.DictReader(open(root / name / "metrics.csv")) if r.get("AP")]
+    r = rows[-1]
+    nets = " / ".join(f"{k[3:]} {float(r[k]):.3f}" for k in r if k.startswith("AP_") and r[k])
+    print(f"| {name} | {float(r['AP']):.3f} | {float(r['AP50']):.3f} | {float(r['AP75']):.3f} | {float(r['AR']):.3f} | {nets} |")
+PY
