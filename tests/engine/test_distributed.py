@@ -30,6 +30,9 @@ def _free_port() -> int:
 
 
 def test_torchrun_two_processes(synth_dir, tmp_path):
+    """A PoseDual job with two hard-view paths: one DDP forward per step holds every network
+    pass; each rank draws its own unlabelled shard and views; rank 0 evaluates net 1, net 2
+    and the ensemble."""
     cfg = tmp_path / "ddp.yaml"
     cfg.write_text(
         f"""
@@ -42,9 +45,11 @@ data:
   val: {{ann_file: annotations/person_keypoints_val.json, image_dir: images/val}}
   input_size: [64, 64]
   workers: 0
+  max_train_instances: 6
 model: {{arch: resnet18, deconv_filters: [16, 16, 16]}}
 train: {{epochs: 2, batch_size: 4, max_iters_per_epoch: 2, log_every: 1}}
 eval: {{batch_size: 8, num_vis_images: 1}}
+ssl: {{method: posedual, paths: [JC, CO]}}
 """
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
@@ -56,4 +61,5 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     assert [r.name for r in runs] == ["ddp"]  # only rank 0 writes
     rows = list(csv.DictReader(open(runs[0] / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2"] and "AP" in rows[-1]
+    assert rows[-1]["AP_ensemble"] != "" and float(rows[-1]["loss_cons2_p2"]) > 0 and float(rows[-1]["teacher_conf1"]) > 0
     assert "× 2 processes" in (runs[0] / "train.log").read_text()
