@@ -70,3 +70,41 @@ def test_mismatched_keypoint_sets_need_the_union(sample_data, tmp_path):
     cfg = union_config(sample_data, tmp_path, "data.skeleton=coco17")
     with pytest.raises(ConfigError, match="union24"):
         build_train_data(cfg, build_skeleton(cfg), build_codec(cfg))
+
+
+def _write_gt_mat(sample_data, path):
+    """A gt_valid.mat for the MPII sample (which has no head boxes: upper neck → head top)."""
+    import json
+
+    from scipy.io import savemat
+
+    from semipose.evaluation.pckh import MPII_GT_JOINT_NAMES, MPIIGroundTruth
+
+    raw = json.loads((sample_data / "mpii/mpii_sample.json").read_text())
+    joints = np.array([e["joints"] for e in raw], dtype=np.float64)
+    vis = np.array([e["joints_vis"] for e in raw])
+    gt = MPIIGroundTruth.from_arrays(joints, vis, np.stack([joints[:, 8], joints[:, 9]], axis=1))
+    names = np.empty((1, 16), dtype=object)
+    names[0, :] = list(MPII_GT_JOINT_NAMES)
+    savemat(str(path), {"dataset_joints": names, "jnt_missing": gt.jnt_missing, "pos_gt_src": gt.pos_gt_src,
+                        "headboxes_src": gt.headboxes_src})
+
+
+def test_union_net_on_mpii_with_pckh(sample_data, tmp_path, capsys):
+    """A union-24 PoseDual run validated on MPII with PCKh (union → MPII order), then
+    `semipose eval` prints the PCKh table for net 1, net 2 and the ensemble."""
+    from semipose.cli import main
+    from semipose.engine.trainer import train
+
+    _write_gt_mat(sample_data, tmp_path / "gt_valid.mat")
+    cfg = union_config(
+        sample_data, tmp_path, "data.val.ann_file=mpii/mpii_sample.json", "data.val.image_dir=mpii/images",
+        "data.val.format=mpii", f"data.val.gt_file={tmp_path / 'gt_valid.mat'}",
+    )
+    res = train(cfg, progress=False)
+    assert set(res.best_metrics) >= {"Head", "Shoulder", "Mean", "Mean@0.1"}
+    rc = main(["eval", str(res.run_dir / "config.yaml"), "--checkpoint", str(res.run_dir / "checkpoints/last.pt"),
+               "--out", str(tmp_path / "ev"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "PCKh@0.5" in out
+    assert "| Arch | Head | Shoulder |" in out and "| resnet18 ensemble |" in out
