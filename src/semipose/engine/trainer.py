@@ -540,7 +540,7 @@ def train(
             elapsed = time.perf_counter() - t_start
             done = epoch + 1 - start_epoch
             eta = elapsed / done * (cfg.train.epochs - epoch - 1)
-            ap_txt = f" | {score_key} {row[score_key]:.4f} (best {best_ap:.4f} @ {best_epoch})" if score_key in row else ""
+            ap_txt = f" | {score_key} {row[score_key]:.4f} (best {round(best_ap, 5):.4f} @ {best_epoch})" if score_key in row else ""
             terms_txt = " ".join(f"{k[5:]} {v:.2e}" for k, v in row.items() if k.startswith("loss_") and "_p" not in k)
             conf_txt = "".join(
                 f" | teacher{k[12:]} peak {row[k]:.3f}, lost {row['teacher_low' + k[12:]]:.1%}" for k in row if k.startswith("teacher_conf")
