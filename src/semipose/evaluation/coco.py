@@ -395,24 +395,35 @@ def _fmt(v: Any) -> str:
         return str(v)
 
 
-def format_metrics_table(rows: Mapping[str, Mapping[str, float]], *, title_col: str = "Model") -> str:
+def format_metrics_table(
+    rows: Mapping[str, Mapping[str, float]],
+    *,
+    title_col: str = "Model",
+    keys: Sequence[str] = METRIC_KEYS,
+    headers: Sequence[str] | None = None,
+) -> str:
     """Markdown table of metrics, one row per entry.
 
     Args:
         rows: ``{row name: metrics dict}``, e.g. ``{"net1": m1, "net2": m2, "ensemble": m3}``;
-            each metrics dict is keyed by :data:`METRIC_KEYS` (a missing key shows ``-``).
+            each metrics dict is keyed by ``keys`` (a missing key shows ``-``).
         title_col: header of the first column.
+        keys: the metrics to print (default the COCO :data:`METRIC_KEYS`).
+        headers: their column headers (default :data:`METRIC_DISPLAY_NAMES` for the COCO
+            keys, the keys themselves otherwise).
 
     Returns:
         The table (header, ``|---|`` separator, rows; values to 4 decimals), no trailing
         newline.
     """
+    if headers is None:
+        headers = METRIC_DISPLAY_NAMES if tuple(keys) == tuple(METRIC_KEYS) else keys
     lines = [
-        "| " + " | ".join([title_col, *METRIC_DISPLAY_NAMES]) + " |",
-        "|" + "---|" * (len(METRIC_KEYS) + 1),
+        "| " + " | ".join([title_col, *headers]) + " |",
+        "|" + "---|" * (len(keys) + 1),
     ]
     for name, metrics in rows.items():
-        lines.append("| " + " | ".join([str(name), *(_fmt(metrics.get(k)) for k in METRIC_KEYS)]) + " |")
+        lines.append("| " + " | ".join([str(name), *(_fmt(metrics.get(k)) for k in keys)]) + " |")
     return "\n".join(lines)
 
 

@@ -247,15 +247,6 @@ def evaluate_pckh(
     return out
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    try:
-        return f"{float(v):.4f}"
-    except (TypeError, ValueError):
-        return str(v)
-
-
 def format_pckh_table(
     rows: Mapping[str, Mapping[str, float]],
     *,
@@ -274,10 +265,6 @@ def format_pckh_table(
         Header row ``| Arch | Head | … |``, separator ``|---|…``, one row per entry with values
         to 4 decimals; no trailing newline.
     """
-    lines = [
-        "| " + " | ".join([title_col, *columns]) + " |",
-        "|" + "---|" * (len(columns) + 1),
-    ]
-    for name, metrics in rows.items():
-        lines.append("| " + " | ".join([str(name), *(_fmt(metrics.get(k)) for k in columns)]) + " |")
-    return "\n".join(lines)
+    from .coco import format_metrics_table
+
+    return format_metrics_table(rows, title_col=title_col, keys=columns)
