@@ -73,29 +73,11 @@ def _config_for_eval(args: argparse.Namespace):  # -> Config
     raise ConfigError(f"{ck}: no config given and none found beside or inside the checkpoint; pass CONFIG")
 
 
-def _count_nets(path: str) -> int:
-    """How many networks a checkpoint holds (2 for a PoseDual run or reference pose_dual file)."""
-    import torch
-
-    from .models.weights import CheckpointError, detect_checkpoint_layout
-
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{path}: cannot read checkpoint ({e})") from e
-    if isinstance(raw, dict) and isinstance(raw.get("nets"), list):
-        return len(raw["nets"])
-    try:
-        return 2 if detect_checkpoint_layout(raw) == "pose_dual" else 1
-    except CheckpointError:
-        return 1
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     import time
 
     from .engine.build import build_codec, build_eval_data, build_model, build_skeleton, resolve_device
-    from .engine.checkpoint import load_nets_weights
+    from .engine.checkpoint import count_nets, load_nets_weights, read_checkpoint_file
     from .engine.trainer import net_names, setup_logging, validate_nets
     from .evaluation.coco import format_metrics_table, write_metrics_json
 
@@ -114,9 +96,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     skeleton = build_skeleton(cfg)
     codec = build_codec(cfg)
     data = build_eval_data(cfg, skeleton, codec)
-    n = _count_nets(args.checkpoint)
+    ckpt = read_checkpoint_file(args.checkpoint)
+    n = count_nets(ckpt[1])
     nets = [build_model(cfg, skeleton.num_keypoints, load_pretrained=False).to(device) for _ in range(n)]
-    what = load_nets_weights(nets, args.checkpoint, strict=True)
+    what = load_nets_weights(nets, ckpt, strict=True)
     out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent.parent / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     log.info("weights: %s", what)

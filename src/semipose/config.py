@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence, Union, get_args, get_origin, get_type
 import yaml
 
 from .data.topdown import AugmentConfig
-from .ssl.augment import AugmentParams
+from .ssl.augment import AugmentParams, parse_recipe
 from .ssl.views import HardAffineParams
 
 __all__ = [
@@ -303,8 +303,6 @@ class Config:
             raise ConfigError(f"data.label_subset: expected first or random, got {d.label_subset!r}")
         if q.repeat < 1 or not q.paths:
             raise ConfigError("ssl.paths must name at least one path and ssl.repeat must be ≥ 1")
-        from .ssl.augment import parse_recipe
-
         for i, p in enumerate(q.paths):
             try:
                 parse_recipe(p)

@@ -332,8 +332,7 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
 
         log.info("network weights from %s", load_nets_weights(nets, cfg.model.init_weights))
     return SemiSupervisedModel(
-        nets, method=q.method, paths=q.paths, repeat=q.repeat, stride=cfg.output_stride if not cfg.data.heatmap_size
-        else cfg.data.input_size[0] / cfg.heatmap_size[0],
+        nets, method=q.method, paths=q.paths, repeat=q.repeat, stride=cfg.data.input_size[0] / cfg.heatmap_size[0],
         hard_affine=q.affine if q.hard_affine else None, augment=q.augment, sup_weight=q.sup_weight,
         unsup_weight=q.unsup_weight, conf_masking=q.conf_masking, conf_thresh=q.conf_thresh, sharpen=q.sharpen,
         heat_fusion=q.heat_fusion, concat_views=q.concat_views, collapse_thr=q.collapse_thr,

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..models.weights import CheckpointError, load_weights
 
-__all__ = ["FORMAT", "save_checkpoint", "load_training_state", "load_model_weights", "load_nets_weights", "capture_rng", "restore_rng"]
+__all__ = ["FORMAT", "save_checkpoint", "load_training_state", "load_model_weights", "load_nets_weights", "read_checkpoint_file", "count_nets", "capture_rng", "restore_rng"]
 
 FORMAT = "semipose"
 
@@ -82,17 +82,42 @@ def load_model_weights(model: nn.Module, path: str | os.PathLike[str], *, strict
     return load_nets_weights([model], path, strict=strict)
 
 
-def load_nets_weights(nets: list[nn.Module], path: str | os.PathLike[str], *, strict: bool = True) -> str:
+def read_checkpoint_file(path: str | os.PathLike[str]) -> tuple[Path, Any]:
+    """``(path, contents)`` of a checkpoint file; errors name the file."""
+    return _read(path)
+
+
+def count_nets(raw: Any) -> int:
+    """How many networks checkpoint contents hold: 2 for a PoseDual run or a reference
+    ``pose_dual`` file, else 1."""
+    from ..models.weights import detect_checkpoint_layout
+
+    if isinstance(raw, dict) and isinstance(raw.get("nets"), list):
+        return len(raw["nets"])
+    try:
+        return 2 if detect_checkpoint_layout(raw) == "pose_dual" else 1
+    except CheckpointError:
+        return 1
+
+
+def load_nets_weights(
+    nets: list[nn.Module], source: str | os.PathLike[str] | tuple[Path, Any], *, strict: bool = True
+) -> str:
     """Initialise one or more networks from a checkpoint (strict).
 
     A semipose checkpoint with ``nets`` gives network ``i`` its own weights when it holds as
     many networks as ``nets``; a one-network checkpoint (or a state_dict file) initialises
     every network with the same weights.
 
+    Args:
+        nets: the networks.
+        source: a checkpoint path, or what :func:`read_checkpoint_file` returned for it (so a
+            caller that inspected the file does not read it twice).
+
     Returns:
         A one-line description of what was loaded.
     """
-    p, raw = _read(path)
+    p, raw = source if isinstance(source, tuple) else _read(source)
     if isinstance(raw, dict) and raw.get("format") == FORMAT:
         states = raw.get("nets") or [raw["model"]]
         if len(states) == len(nets):

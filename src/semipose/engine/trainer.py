@@ -42,6 +42,7 @@ from ..config import Config, config_to_dict, dump_config
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, write_metrics_json
 from ..evaluation.inference import run_inference
 from ..data.mixed import MixedBatchSampler, mixed_collate
+from ..data.topdown import worker_init
 from ..ssl.methods import sigmoid_rampup
 from .build import (
     EvalData,
@@ -136,8 +137,6 @@ class _CSV:
 
 
 def _loader(dataset: Any, batch_size: int, workers: int, *, sampler: Sampler[int], device: torch.device, drop_last: bool) -> DataLoader:
-    from ..data.topdown import worker_init
-
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -414,7 +413,7 @@ def train(
                 batches.set_epoch(epoch)
                 loader = DataLoader(
                     data.mixed, batch_sampler=batches, num_workers=cfg.data.workers, collate_fn=mixed_collate,
-                    pin_memory=device.type == "cuda", worker_init_fn=_worker_init if cfg.data.workers > 0 else None,
+                    pin_memory=device.type == "cuda", worker_init_fn=worker_init if cfg.data.workers > 0 else None,
                 )
             else:
                 sampler = ShardedSampler(virtual_len, dist_info.rank, dist_info.world_size, seed=cfg.seed * 100003 + epoch)
@@ -517,11 +516,12 @@ def train(
             if not main:
                 continue
             table.append(row)  # type: ignore[union-attr]
+            nets_state = [n.state_dict() for n in model.nets]
             payload = {
                 "epoch": epoch + 1,
                 "global_step": global_step,
-                "model": model.nets[0].state_dict(),
-                "nets": [n.state_dict() for n in model.nets],
+                "model": nets_state[0],  # network 1 alone: what `semipose eval` and plain loaders read
+                "nets": nets_state,
                 "method": q.method,
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
@@ -577,12 +577,6 @@ def train(
     log.info("run folder: %s (%.1f min)", run_path, (time.perf_counter() - t_start) / 60)
     flat = (best_metrics.get("net") or selection_metrics(best_metrics, q.select)) if best_metrics else {}
     return TrainResult(run_path, best_ap, best_epoch, flat, history)
-
-
-def _worker_init(worker_id: int) -> None:
-    from ..data.topdown import worker_init
-
-    worker_init(worker_id)
 
 
 def _collapse_signal(stat_sums: dict[str, torch.Tensor], dist_info: DistInfo) -> dict[str, float]:
