@@ -19,7 +19,7 @@ from torch import nn
 
 from ..models.weights import CheckpointError, load_weights
 
-__all__ = ["FORMAT", "save_checkpoint", "load_training_state", "load_model_weights", "load_nets_weights", "read_checkpoint_file", "count_nets", "capture_rng", "restore_rng"]
+__all__ = ["FORMAT", "save_checkpoint", "load_training_state", "load_nets_weights", "read_checkpoint_file", "count_nets", "capture_rng", "restore_rng"]
 
 FORMAT = "semipose"
 
@@ -70,16 +70,6 @@ def load_training_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{p}: not a semipose training checkpoint (cannot resume from it)")
     return ckpt
-
-
-def load_model_weights(model: nn.Module, path: str | os.PathLike[str], *, strict: bool = True) -> str:
-    """Load one network from a semipose checkpoint (network 1 of a two-network run), a
-    bare/wrapped ``state_dict`` file or a reference checkpoint (see :func:`load_nets_weights`).
-
-    Returns:
-        A one-line description of what was loaded.
-    """
-    return load_nets_weights([model], path, strict=strict)
 
 
 def read_checkpoint_file(path: str | os.PathLike[str]) -> tuple[Path, Any]:
