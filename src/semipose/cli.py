@@ -1,7 +1,8 @@
 """The ``semipose`` command.
 
     semipose train CONFIG [key=value ...] [--resume RUN|CKPT]
-    semipose eval  [CONFIG] --checkpoint PATH [key=value ...] [--det-file F] [--flip-test] [--out DIR]
+    semipose eval  [CONFIG] --checkpoint PATH [key=value ...] [--det-file F] [--flip-test] [--decoder shift|dark]
+                   [--format-only] [--out DIR]   (two-network checkpoints: net 1, net 2 and the ensemble)
     semipose data synth OUT [--train N --unlabeled N --val N --image-size WxH --seed S]
     semipose bench {network,data,augment,step,eval,all} [--arch A,B] [--input WxH,...] [--batch N] [--json FILE]
 

@@ -1,21 +1,26 @@
-"""The supervised training loop — one screen of plain PyTorch.
+"""The training loop for every method (supervised, PoseCons, PoseDual, multi-path) — plain
+PyTorch; the method's step loss lives in :class:`semipose.ssl.methods.SemiSupervisedModel`.
 
 A run folder (``<output_dir>/<name>``, suffixed ``-2``, ``-3`` … when taken) holds::
 
     config.yaml          the resolved config (re-runnable with ``semipose train``)
     skeleton.json        the keypoint set
     train.log            everything logged
-    metrics.csv          one row per epoch: losses, lr, timings and the 10 COCO metrics
+    label_subset.json    the labelled annotation ids (reusable as data.label_ids_file)
+    metrics.csv          one row per epoch: every loss term, the teacher collapse signal,
+                         lr, timings and the validation metrics (per network for two)
     tb/                  TensorBoard scalars
     checkpoints/last.pt  every epoch (exact resume point)
     checkpoints/best.pt  best validation AP so far
-    eval/                COCO results JSON and metrics of the latest validation
+    eval/                results JSON and metrics of the latest validation (per network and
+                         the ensemble for two networks)
     val_predictions.png  predictions of the best model drawn on validation images
     curves.png           the metrics CSV plotted
 
 Reproducibility: the model is initialised under ``seed``; epoch ``e`` shuffles with a
 generator seeded by ``(seed, e)`` and each sample's augmentation is seeded by
-``(seed, e, index)``; so resuming from ``last.pt`` replays exactly what an uninterrupted run
+``(seed, e, index)``; the hard views draw from a device generator seeded by ``(seed, rank)``
+and saved in the checkpoint; so resuming from ``last.pt`` replays exactly what an uninterrupted run
 would have done (bit-exact on CPU; up to cuDNN non-determinism on GPU).
 """
 
