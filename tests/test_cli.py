@@ -83,6 +83,9 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     aug = {r["recipe"]: r for r in json.loads(bench_json.read_text())["augment"]}
     assert {"CO", "CM", "MU", "JC", "JO", "JOCO", "JCCM", "RA", "TA"} <= set(aug) and all(r["ms"] > 0 for r in aug.values())
     assert main(["bench", "step", "--methods", "fixmatch"]) == 2
+    capsys.readouterr()
+    assert main(["bench", "step", "--input", "48x64"]) == 2
+    assert "48x64" in capsys.readouterr().err
     assert main(["bench", "eval", "--persons", "30", "--steps", "1", "--json", str(bench_json)]) == 0
     ev = json.loads(bench_json.read_text())["eval"]
     assert ev["AP_shift"] > 0.9 and ev["AP_dark"] > 0.9 and ev["decode_dark_ms"] > 0

@@ -157,6 +157,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report: dict = {"machine": machine_info(device)}
     print(json.dumps(report["machine"]))
     what = {"all": ["network", "data", "augment", "step", "eval"]}.get(args.what, [args.what])
+    if ("network" in what or "step" in what) and args.input:
+        bad = [f"{w}x{h}" for w, h in args.input if w % 32 or h % 32]
+        if bad:
+            print(f"semipose bench: error: --input {','.join(bad)}: network and step inputs must be multiples of 32 (the backbone's stride)", file=sys.stderr)
+            return 2
     if "network" in what:
         rows = []
         batch = args.batch or 32

@@ -67,8 +67,10 @@ def test_batches_pair_unlabelled_and_labelled() -> None:
     lab = [i for b in batches for i in b[8:]]
     assert all(len(b) == 11 for b in batches)
     assert all(i < 50 for i in unl) and len(set(unl)) == len(unl)  # one pass, no repeats
-    assert all(50 <= i < 57 for i in lab)  # labelled drawn with replacement from [U, U+L)
-    assert len(set(lab)) < len(lab)
+    persons = [(i - 50) % 7 for i in lab]
+    assert all(i >= 50 for i in lab)  # labelled persons drawn with replacement ...
+    assert len(set(persons)) < len(persons)
+    assert len(set(lab)) == len(lab)  # ... each draw with its own index (its own augmentation)
     s.set_epoch(1)
     again = list(s)
     assert again != batches  # redrawn every epoch
@@ -82,6 +84,9 @@ def test_ranks_split_the_unlabelled_pass() -> None:
     u0 = {i for b in r0 for i in b[:4]}
     u1 = {i for b in r1 for i in b[:4]}
     assert not u0 & u1 and len(u0 | u1) == 40
+    l0 = {i for b in r0 for i in b[4:]}
+    l1 = {i for b in r1 for i in b[4:]}
+    assert not l0 & l1  # no two ranks crop a labelled draw with the same augmentation
 
 
 def test_mixed_dataset_items(records, synth_dir):
@@ -104,3 +109,22 @@ def test_mixed_dataset_items(records, synth_dir):
     with pytest.raises(ValueError, match="need labelled and unlabelled"):
         MixedBatchSampler(0, 5, 4, 4)
     torch.testing.assert_close(ds[3]["image"], ds[3]["image"])  # seeded per (seed, epoch, index)
+
+
+def test_repeated_labelled_draws_are_augmented_apart(records):
+    """Regression: a person drawn twice in one epoch got the same crop (the augmentation was
+    seeded by the person's index), so a small labelled set saw one augmentation per epoch."""
+    codec = HeatmapCodec((64, 64), (16, 16), 2.0)
+    tr = TopDownTransform(codec, COCO17, train=True)
+    lab = TopDownDataset(records[:2], tr, seed=0)
+    unl = TopDownDataset(records[2:10], tr, seed=1)
+    ds = MixedDataset(lab, unl, np.ones(17, bool))
+    s = MixedBatchSampler(8, 2, 4, 4, seed=0)
+    draws = [i for b in s for i in b[4:]]
+    person = [(i - 8) % 2 for i in draws]
+    first = {p: i for i, p in reversed(list(zip(draws, person)))}
+    again = next(i for i, p in zip(draws, person) if i != first[p])
+    p = (again - 8) % 2
+    a, b = ds[first[p]], ds[again]
+    assert a["image"].shape == b["image"].shape
+    assert not torch.equal(a["image"], b["image"])  # same person, another random crop

@@ -99,7 +99,12 @@ def read_label_ids(path: str | os.PathLike[str]) -> list[int]:
 
 
 class MixedDataset(Dataset):
-    """Unlabelled easy-view crops ``[0, U)`` followed by labelled crops ``[U, U + L)``.
+    """Unlabelled easy-view crops ``[0, U)`` followed by labelled crops from ``U`` on.
+
+    Index ``U + j`` is labelled person ``j mod L``, augmented with the random draw of index
+    ``j``: a sampler that draws the same person several times in one epoch passes a
+    different ``j`` each time (:class:`MixedBatchSampler` does), so every draw is its own
+    augmentation rather than a copy of the person's one crop of the epoch.
 
     Args:
         labelled: training crops with targets.
@@ -131,6 +136,7 @@ class MixedDataset(Dataset):
         self.unlabelled.set_epoch(epoch)
 
     def __len__(self) -> int:
+        """``U + L``: every unlabelled and every labelled crop once (larger indices wrap)."""
         return self.num_unlabelled + self.num_labelled
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -138,7 +144,7 @@ class MixedDataset(Dataset):
         if index < u:
             s = self.unlabelled[index]
             return {"_kind": 1, "image": s["image"], "weight": self.unsup_weight.clone(), "index": s["index"]}
-        s = self.labelled[index - u]
+        s = self.labelled[index - u]  # TopDownDataset wraps the index and seeds by all of it
         s["_kind"] = 0
         return s
 
@@ -148,8 +154,10 @@ class MixedBatchSampler(Sampler[list[int]]):
 
     Epoch ``e`` visits a permutation of the unlabelled set seeded by ``(seed, e)``, split
     across ``world_size`` ranks (each rank takes every ``world_size``-th index), and draws the
-    labelled indices of the whole epoch with replacement from a generator seeded by
-    ``(seed, e, rank)``; the last incomplete batch is dropped.
+    labelled persons of the whole epoch with replacement from a generator seeded by
+    ``(seed, e, rank)``; the last incomplete batch is dropped. Draw ``d`` of person ``p``
+    (``d`` counted over the epoch and across ranks) is index ``U + p + L·d``, so two draws of
+    one person get two different augmentations (see :class:`MixedDataset`).
     """
 
     def __init__(
@@ -181,6 +189,10 @@ class MixedBatchSampler(Sampler[list[int]]):
         mine = perm[self.rank :: self.world][: self.u // self.world]
         n = len(self)
         lab = np.random.default_rng([self.seed, self.epoch, self.rank, 1]).integers(0, self.l, size=(n, self.bl))
+        # a distinct virtual index per draw (draw number × L + person): the dataset seeds each
+        # crop's augmentation by its index, so repeated draws of a person are not copies
+        draw = np.arange(n * self.bl, dtype=np.int64).reshape(n, self.bl) * self.world + self.rank
+        lab = lab + self.l * draw
         for b in range(n):
             yield [int(i) for i in mine[b * self.bu : (b + 1) * self.bu]] + [self.u + int(i) for i in lab[b]]
 
