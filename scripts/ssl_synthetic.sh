@@ -5,7 +5,7 @@
 #
 #   bash scripts/ssl_synthetic.sh            # data in data/synthetic (scripts/demo.sh makes it)
 #
-# About an hour on a 2-core CPU (PoseDual and MultiAugs run 2-4x the network passes of a
+# About 1.5 hours on a 2-core CPU (PoseDual and MultiAugs run 2-4x the network passes of a
 # supervised step). Each run's console output goes to runs/synthetic-ssl/<name>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,12 +28,13 @@ run() {
 }
 run supervised "$@" & run posecons "$@" & wait
 run posedual "$@" & run multiaugs "$@" & wait
+run posedual_equal "$@"
 .venv/bin/python - <<'PY'
 import csv, pathlib
 root = pathlib.Path("runs/synthetic-ssl")
 print("| run | AP | AP50 | AP75 | AR | per net |")
 print("|---|---|---|---|---|---|")
-for name in ["warmup", "supervised", "posecons_jc", "posedual_jc", "multiaugs_joco_jccm"]:
+for name in ["warmup", "supervised", "posecons_jc", "posedual_jc", "posedual_jc_equal", "multiaugs_joco_jccm"]:
     rows = [r for r in csv.DictReader(open(root / name / "metrics.csv")) if r.get("AP")]
     r = rows[-1]
     nets = " / ".join(f"{k[3:]} {float(r[k]):.3f}" for k in r if k.startswith("AP_") and r[k])
