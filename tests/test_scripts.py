@@ -1,0 +1,51 @@
+"""The diagnostic scripts under scripts/ that docs/results.md quotes."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pycocotools")
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "oracle_ap.py"
+
+
+def _person(image_id: int, ann_id: int, x0: float) -> dict:
+    kps = []
+    for k in range(17):
+        kps += [x0 + 5.0 * (k % 4), 20.0 + 8.0 * k, 2]
+    return {"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0, "num_keypoints": 17,
+            "keypoints": kps, "area": 40.0 * 150.0, "bbox": [x0, 20.0, 40.0, 150.0]}
+
+
+def test_oracle_ranking_repairs_bad_scores(tmp_path: Path) -> None:
+    """Two images: a perfect prediction with a low score and a poor one with a high score.
+    Re-scored by OKS, the ranking is right, so the oracle AP is at least the AP as scored, and
+    strictly higher here."""
+    gts = [_person(1, 1, 30.0), _person(2, 2, 30.0)]
+    gt = {"images": [{"id": i, "width": 200, "height": 200, "file_name": f"{i}.jpg"} for i in (1, 2)],
+          "annotations": gts,
+          "categories": [{"id": 1, "name": "person", "keypoints": [str(k) for k in range(17)], "skeleton": []}]}
+    good = {"image_id": 1, "category_id": 1, "keypoints": gts[0]["keypoints"], "score": 0.1}
+    bad_kps = list(gts[1]["keypoints"])
+    bad_kps[0::3] = [x + 9.0 for x in bad_kps[0::3]]
+    bad = {"image_id": 2, "category_id": 1, "keypoints": bad_kps, "score": 0.9}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps([good, bad]))
+    out = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "gt.json"), str(tmp_path / "res.json")],
+                         capture_output=True, text=True, check=True).stdout
+    ap = float(out.split("AP ")[1].split()[0])
+    oracle = float(out.split("oracle ranking ")[1].split()[0])
+    assert oracle > ap + 0.05, out
+
+
+def test_oracle_rejects_keypoint_count_mismatch(tmp_path: Path) -> None:
+    gt = {"images": [{"id": 1, "width": 200, "height": 200, "file_name": "1.jpg"}], "annotations": [_person(1, 1, 30.0)],
+          "categories": [{"id": 1, "name": "person"}]}
+    res = [{"image_id": 1, "category_id": 1, "keypoints": [10.0, 10.0, 1.0] * 16, "score": 1.0}]
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps(res))
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "gt.json"), str(tmp_path / "res.json")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "res.json" in proc.stderr and "16 keypoints" in proc.stderr
