@@ -4,58 +4,59 @@ OKS against the ground truth (an oracle ranking).
 AP ranks every predicted person across the whole set by its instance score; a model can place
 joints better yet score AP lower if its scores rank persons worse. The oracle-ranked AP measures
 where the joints land, independently of the scores (it is an upper bound, not a metric to report).
+With every score equal, AP uses no ranking at all (pycocotools keeps the file order).
 
     .venv/bin/python scripts/oracle_ap.py data/synthetic/annotations/person_keypoints_val.json \\
         runs/synthetic-ssl-l100/*/eval/keypoints_*results.json
+
+COCO's 17 keypoints (the synthetic data's set).
 """
-import contextlib
-import copy
-import io
 import json
 import sys
 
 import numpy as np
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
+
+from semipose.evaluation import evaluate_coco_keypoints, load_coco_gt
+from semipose.skeletons import get_skeleton
 
 
-def evaluate(gt: COCO, results: list) -> tuple:
-    """(AP, AR) of ``results`` (COCO keypoint result dicts) against ``gt``."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        ev = COCOeval(gt, gt.loadRes(results), "keypoints")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev.stats[0], ev.stats[5]
+def oracle_scores(gt, results: list, sigmas: np.ndarray) -> list:
+    """``results`` with each score replaced by the person's best OKS (COCOeval's form: ground-truth
+    area, labelled ground-truth keypoints only) against the ground truth of its image."""
+    var = (2.0 * sigmas) ** 2
+    out = []
+    for det in results:
+        anns = gt.imgToAnns.get(det["image_id"], [])
+        anns = [a for a in anns if not a.get("iscrowd", 0)]
+        best = 0.0
+        if anns:
+            gk = np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(len(anns), -1, 3)
+            area = np.asarray([a["area"] for a in anns], dtype=np.float64)
+            dk = np.asarray(det["keypoints"], dtype=np.float64).reshape(-1, 3)
+            e = ((gk[..., :2] - dk[None, :, :2]) ** 2).sum(-1) / var / (area[:, None] + np.spacing(1)) / 2
+            vis = gk[..., 2] > 0
+            oks = np.where(vis, np.exp(-e), 0.0).sum(-1) / np.maximum(vis.sum(-1), 1)
+            best = float(oks.max())
+        out.append({**det, "score": best})
+    return out
 
 
 def main(gt_file: str, result_files: list) -> None:
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(gt_file)
-    probe = COCOeval(gt, iouType="keypoints")
-    var = (np.asarray(probe.params.kpt_oks_sigmas) * 2) ** 2
+    skeleton = get_skeleton("coco17")
+    gt = load_coco_gt(gt_file, skeleton=skeleton)
+    k = skeleton.num_keypoints
     for path in result_files:
         results = json.load(open(path))
         if not results:
             raise SystemExit(f"{path}: no keypoint results")
-        for det in results:
-            anns = gt.loadAnns(gt.getAnnIds(imgIds=det["image_id"], iscrowd=False))
-            if anns and len(det["keypoints"]) != len(anns[0]["keypoints"]):
-                raise SystemExit(f"{path}: {len(det['keypoints']) // 3} keypoints per person, "
-                                 f"ground truth has {len(anns[0]['keypoints']) // 3}")
-        ap, ar = evaluate(gt, copy.deepcopy(results))
-        for det in results:
-            dk = np.asarray(det["keypoints"], dtype=float).reshape(-1, 3)
-            best = 0.0
-            for ann in gt.loadAnns(gt.getAnnIds(imgIds=det["image_id"], iscrowd=False)):
-                gk = np.asarray(ann["keypoints"], dtype=float).reshape(-1, 3)
-                vis = gk[:, 2] > 0
-                if vis.any():
-                    d2 = ((dk[:, :2] - gk[:, :2]) ** 2).sum(1)
-                    best = max(best, float(np.exp(-d2 / var / (ann["area"] + np.spacing(1)) / 2)[vis].mean()))
-            det["score"] = best
-        oracle, _ = evaluate(gt, results)
-        print(f"{path}: AP {ap:.4f}  AR {ar:.4f}  AP with oracle ranking {oracle:.4f}")
+        wrong = next((r for r in results if len(r["keypoints"]) != 3 * k), None)
+        if wrong is not None:
+            raise SystemExit(f"{path}: {len(wrong['keypoints']) // 3} keypoints per person, ground truth has {k}")
+        scored = evaluate_coco_keypoints(gt, results, sigmas=skeleton.sigmas)
+        oracle = evaluate_coco_keypoints(gt, oracle_scores(gt, results, skeleton.sigmas), sigmas=skeleton.sigmas)
+        equal = evaluate_coco_keypoints(gt, [{**r, "score": 1.0} for r in results], sigmas=skeleton.sigmas)
+        print(f"{path}: AP {scored['AP']:.4f}  AR {scored['AR']:.4f}  AP with oracle ranking {oracle['AP']:.4f}"
+              f"  AP with equal scores {equal['AP']:.4f}")
 
 
 if __name__ == "__main__":

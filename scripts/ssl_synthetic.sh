@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The synthetic semi-supervised comparison of docs/results.md: a shared supervised warm-up on
-# 300 labelled persons, then supervised / PoseCons / PoseDual / MultiAugs for the same number
+# LABELS labelled persons (300 by default), then supervised / PoseCons / PoseDual / MultiAugs for the same number
 # of steps from it, and a table of the validation APs.
 #
 #   bash scripts/ssl_synthetic.sh            # data in data/synthetic (scripts/demo.sh makes it)
