@@ -3,7 +3,7 @@
 # LABELS labelled persons (300 by default), then supervised / PoseCons / PoseDual / MultiAugs for the same number
 # of steps from it, and a table of the validation APs.
 #
-#   bash scripts/ssl_synthetic.sh            # data in data/synthetic (scripts/demo.sh makes it)
+#   bash scripts/ssl_synthetic.sh            # data in data/synthetic-ssl (made on the first run)
 #   LABELS=100 bash scripts/ssl_synthetic.sh # another label budget (own warm-up, own folder)
 #   OUT=runs/s1 WARMUP=runs/synthetic-ssl/warmup bash scripts/ssl_synthetic.sh seed=1
 #                                            # overrides go to every run
@@ -17,8 +17,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/semipose ] || bash scripts/setup.sh
-if [ ! -f data/synthetic/annotations/person_keypoints_train.json ]; then
-  .venv/bin/semipose data synth data/synthetic --train 3000 --unlabeled 0 --val 300 --image-size 480x360 --difficulty 0.3
+# the data of every synthetic SSL result (not the demo's data/synthetic, which is difficulty 0.3)
+if [ ! -f data/synthetic-ssl/annotations/person_keypoints_train.json ]; then
+  .venv/bin/semipose data synth data/synthetic-ssl --train 3000 --unlabeled 0 --val 300 --image-size 480x360 --difficulty 0.5 --seed 0
 fi
 labels=${LABELS:-300}
 if [ "$labels" = 300 ]; then out=${OUT:-runs/synthetic-ssl}; else out=${OUT:-runs/synthetic-ssl-l$labels}; fi

@@ -49,3 +49,35 @@ def test_oracle_rejects_keypoint_count_mismatch(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "res.json" in proc.stderr and "16 keypoints" in proc.stderr
+
+
+TEST_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ssl_test.py"
+
+
+def test_ssl_test_table_from_stored_metrics(tmp_path: Path) -> None:
+    """The table takes each run's stored test metrics: one network's AP, or two networks' mean
+    with the ensemble in brackets; a run that is not there shows as a dash."""
+    test_set = tmp_path / "synthetic-ssl-test"
+    (test_set / "annotations").mkdir(parents=True)
+    (test_set / "annotations" / "person_keypoints_val.json").write_text("{}")
+    group = tmp_path / "runs"
+    metrics = {"supervised": {"AP": 0.1, "AR": 0.2},
+               "posedual_jc": {"resnet18 net1": {"AP": 0.1}, "resnet18 net2": {"AP": 0.2},
+                               "resnet18 ensemble": {"AP": 0.25}}}
+    for run, m in metrics.items():
+        (group / run / "eval_synthetic-ssl-test").mkdir(parents=True)
+        (group / run / "config.yaml").write_text("name: x\n")
+        (group / run / "eval_synthetic-ssl-test" / "metrics.json").write_text(json.dumps(m))
+    out = subprocess.run([sys.executable, str(TEST_SCRIPT), str(group), "--test-data", str(test_set)],
+                         capture_output=True, text=True, check=True).stdout
+    row = next(line for line in out.splitlines() if line.startswith(f"| {group} |"))
+    assert row.split(" | ")[1:] == ["0.1000", "—", "0.1500 (0.2500)", "—", "— |"], row
+
+
+def test_ssl_test_needs_generator_metadata(tmp_path: Path) -> None:
+    """No test set yet and training data that is not a synthetic set: stop, naming the file."""
+    (tmp_path / "train").mkdir()
+    proc = subprocess.run([sys.executable, str(TEST_SCRIPT), str(tmp_path / "runs"), "--train-data", str(tmp_path / "train"),
+                           "--test-data", str(tmp_path / "test")], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "synth.json" in proc.stderr and "not found" in proc.stderr
