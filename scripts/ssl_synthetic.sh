@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The synthetic semi-supervised comparison of docs/results.md: a shared supervised warm-up on
 # LABELS labelled persons (300 by default), then supervised / PoseCons / PoseDual / MultiAugs for the same number
-# of steps from it, and a table of the validation APs.
+# of steps from it, a table of the validation APs, and one of the test APs (scripts/ssl_test.py).
 #
 #   bash scripts/ssl_synthetic.sh            # data in data/synthetic-ssl (made on the first run)
 #   LABELS=100 bash scripts/ssl_synthetic.sh # another label budget (own warm-up, own folder)
@@ -57,3 +57,5 @@ for name in ["warmup", "supervised", "posecons_jc", "posedual_jc", "posedual_jc_
     nets = " / ".join(f"{k[3:]} {float(r[k]):.3f}" for k in r if k.startswith("AP_") and r[k])
     print(f"| {name} | {float(r['AP']):.3f} | {float(r['AP50']):.3f} | {float(r['AP75']):.3f} | {float(r['AR']):.3f} | {nets} |")
 PY
+# the same checkpoints on the 4x larger held-out test set (made on first use; docs/results.md)
+.venv/bin/python scripts/ssl_test.py "$out"
