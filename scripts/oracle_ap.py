@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 from semipose.evaluation import evaluate_coco_keypoints, load_coco_gt
+from semipose.evaluation.nms import _oks_from_sq_dist  # the OKS formula OKS-NMS uses
 from semipose.skeletons import get_skeleton
 
 
@@ -24,19 +25,20 @@ def oracle_scores(gt, results: list, sigmas: np.ndarray) -> list:
     """``results`` with each score replaced by the person's best OKS (COCOeval's form: ground-truth
     area, labelled ground-truth keypoints only) against the ground truth of its image."""
     var = (2.0 * sigmas) ** 2
+    per_image = {}  # image id -> ((G, K, 3) keypoints, (G,) areas) of its non-crowd persons
+    for image_id, anns in gt.imgToAnns.items():
+        anns = [a for a in anns if not a.get("iscrowd", 0)]
+        if anns:
+            per_image[image_id] = (np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(len(anns), -1, 3),
+                                   np.asarray([a["area"] for a in anns], dtype=np.float64))
     out = []
     for det in results:
-        anns = gt.imgToAnns.get(det["image_id"], [])
-        anns = [a for a in anns if not a.get("iscrowd", 0)]
         best = 0.0
-        if anns:
-            gk = np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(len(anns), -1, 3)
-            area = np.asarray([a["area"] for a in anns], dtype=np.float64)
+        if det["image_id"] in per_image:
+            gk, area = per_image[det["image_id"]]
             dk = np.asarray(det["keypoints"], dtype=np.float64).reshape(-1, 3)
-            e = ((gk[..., :2] - dk[None, :, :2]) ** 2).sum(-1) / var / (area[:, None] + np.spacing(1)) / 2
-            vis = gk[..., 2] > 0
-            oks = np.where(vis, np.exp(-e), 0.0).sum(-1) / np.maximum(vis.sum(-1), 1)
-            best = float(oks.max())
+            d2 = ((gk[..., :2] - dk[None, :, :2]) ** 2).sum(-1)
+            best = float(_oks_from_sq_dist(d2, area, var, gk[..., 2] > 0).max())
         out.append({**det, "score": best})
     return out
 
