@@ -432,10 +432,14 @@ def _read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found")
     if path.resolve() in _seen:
         raise ConfigError(f"{path}: circular _base_ chain")
+    if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".mp4", ".avi", ".mov"):
+        raise ConfigError(f"{path}: an image or video, not a config; to predict poses on it: semipose predict MODEL {path}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML ({e})") from e
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file, so not a YAML config") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     base = data.pop("_base_", None)

@@ -32,6 +32,7 @@ from typing import Any, Sequence, Union
 import cv2
 import numpy as np
 
+from semipose.constants import IMAGENET_MEAN, IMAGENET_STD
 from semipose.skeletons import Skeleton
 
 __all__ = [
@@ -46,9 +47,6 @@ __all__ = [
     "to_uint8_image",
 ]
 
-#: ImageNet channel statistics (RGB order, 0..1 pixel scale).
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 PathLike = Union[str, "os.PathLike[str]"]
 ImageSource = Union[PathLike, np.ndarray]

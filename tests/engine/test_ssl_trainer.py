@@ -37,8 +37,8 @@ def test_posedual_multi_path_run(synth_dir, tmp_path, capsys):
         assert (res.run_dir / "eval" / f"keypoints_{name}_results.json").is_file()
     subset = json.loads((res.run_dir / "label_subset.json").read_text())
     assert subset["num_instances"] == 6 and len(subset["ann_ids"]) == 6
-    ck = torch.load(res.run_dir / "checkpoints" / "last.pt", weights_only=False)
-    assert len(ck["nets"]) == 2 and ck["method"] == "posedual"
+    ck = torch.load(res.run_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert len(ck["nets"]) == 2 and ck["card"]["method"] == "posedual" and ck["card"]["use"] == "ensemble"
     assert not all(torch.equal(ck["nets"][0][k], ck["nets"][1][k]) for k in ck["nets"][0])
     log = (res.run_dir / "train.log").read_text()
     assert "teacher1 peak" in log and "posedual" in log
@@ -73,8 +73,8 @@ def test_posecons_detector_unlabelled_and_exact_resume(synth_dir, tmp_path):
     full = train(synth_config(synth_dir, tmp_path / "a", *extra, "train.epochs=2"), progress=False)
     half = train(synth_config(synth_dir, tmp_path / "b", *extra, "train.epochs=1"), progress=False)
     resumed = train(synth_config(synth_dir, tmp_path / "b", *extra, "train.epochs=2"), resume=half.run_dir, progress=False)
-    a = torch.load(full.run_dir / "checkpoints" / "last.pt", weights_only=False)["model"]
-    b = torch.load(resumed.run_dir / "checkpoints" / "last.pt", weights_only=False)["model"]
+    a = torch.load(full.run_dir / "checkpoints" / "last.pt", weights_only=True)["nets"][0]
+    b = torch.load(resumed.run_dir / "checkpoints" / "last.pt", weights_only=True)["nets"][0]
     assert all(torch.equal(a[k], b[k]) for k in a)
     log = (full.run_dir / "train.log").read_text()
     assert "detector boxes" in log and "8 labelled persons" in log
@@ -102,7 +102,7 @@ def test_warm_start_and_equal_steps_supervised(synth_dir, tmp_path):
 
     cfg = synth_config(synth_dir, tmp_path, "ssl.method=posedual", f"model.init_weights={ck}")
     model = build_ssl_model(cfg, build_skeleton(cfg).num_keypoints)
-    w = torch.load(ck, weights_only=False)["model"]
+    w = torch.load(ck, weights_only=True)["nets"][0]
     for net in model.nets:
         assert all(torch.equal(net.state_dict()[k], w[k]) for k in w)
 

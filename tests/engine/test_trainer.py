@@ -76,10 +76,24 @@ def test_run_folder_and_exact_resume(synth_dir, tmp_path):
     cfg2 = synth_config(synth_dir, tmp_path, "train.epochs=2", "train.max_iters_per_epoch=2", "name=half")
     resumed = train(cfg2, resume=half.run_dir, progress=False)
     assert resumed.run_dir == half.run_dir
-    a = torch.load(run / "checkpoints/last.pt", weights_only=False)["model"]
-    b = torch.load(half.run_dir / "checkpoints/last.pt", weights_only=False)["model"]
+    a = torch.load(run / "checkpoints/last.pt", weights_only=True)["nets"][0]
+    b = torch.load(half.run_dir / "checkpoints/last.pt", weights_only=True)["nets"][0]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert len(list(csv.DictReader(open(half.run_dir / "metrics.csv")))) == 2
+
+    # best.pt is the model file (weights + card, about the size of the weights); only last.pt
+    # carries the training state; both load with weights_only=True
+    best, last = (torch.load(run / f"checkpoints/{n}.pt", weights_only=True) for n in ("best", "last"))
+    assert best["format"] == "semipose-model" and "train_state" not in best and "optimizer" in last["train_state"]
+    card = best["card"]
+    assert card["arch"] == "resnet18" and card["input_size"] == [64, 64] and card["stride"] == 4
+    assert card["skeleton"]["name"] == "coco17" and card["config"]["model"]["arch"] == "resnet18"
+    weights = sum(v.numel() * v.element_size() for v in best["nets"][0].values())
+    assert (run / "checkpoints/best.pt").stat().st_size < 1.1 * weights < (run / "checkpoints/last.pt").stat().st_size / 2
+    from semipose.models.io import CheckpointError
+
+    with pytest.raises(CheckpointError, match="best.pt: cannot resume from it.*resume from the run's checkpoints/last.pt"):
+        train(cfg2, resume=run / "checkpoints/best.pt", progress=False)
 
 
 def test_nan_loss_stops_with_clear_error(synth_dir, tmp_path):

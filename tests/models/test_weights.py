@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from semipose.models.io import UnsafeCheckpointError
 from semipose.models import (
     IDENTITY,
     KEY_MAPS,
@@ -218,11 +219,13 @@ def test_read_checkpoint_errors(tmp_path: Path) -> None:
         read_checkpoint(notsd)
 
 
-def test_read_checkpoint_falls_back_with_warning(tmp_path: Path) -> None:
+def test_read_checkpoint_refuses_unsafe_files_unless_trusted(tmp_path: Path) -> None:
     path = tmp_path / "legacy.pth"
     torch.save({"state_dict": {"a": torch.ones(3)}, "args": argparse.Namespace(lr=0.1)}, path)
-    with pytest.warns(UserWarning, match="weights_only"):
-        sd = read_checkpoint(path)
+    with pytest.raises(UnsafeCheckpointError, match=r"legacy.pth: refused.*argparse.Namespace.*--trust-checkpoint"):
+        read_checkpoint(path)
+    with pytest.warns(UserWarning, match="trusted"):
+        sd = read_checkpoint(path, trust=True)
     assert list(sd) == ["a"] and torch.equal(sd["a"], torch.ones(3))
 
 

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..codec import HeatmapCodec, affine_matrix, apply_affine
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..skeletons import Skeleton
 from .records import PIXEL_STD, PoseRecord
 
@@ -30,15 +31,14 @@ __all__ = [
     "IMAGENET_STD",
     "ImageReadError",
     "read_image",
+    "warp_crop",
     "AugmentConfig",
     "TopDownTransform",
     "TopDownDataset",
     "worker_init",
+    "single_threaded_cv2",
 ]
 
-#: ImageNet statistics in RGB order (the order the torchvision backbones were trained in).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ImageReadError(OSError):
@@ -59,6 +59,13 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         size = os.path.getsize(p)
         raise ImageReadError(f"{p}: cannot decode image ({size} bytes; corrupt or unsupported format)")
     return img
+
+
+def warp_crop(image: np.ndarray, mat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``(H, W, 3)`` uint8 crop of ``image`` through the 2×3 image → crop matrix ``mat``
+    (bilinear, black outside the image); ``size`` is ``(W, H)``. The one crop of training,
+    evaluation and prediction."""
+    return cv2.warpAffine(image, mat, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 @dataclass
@@ -207,7 +214,7 @@ class TopDownTransform:
             kpts = kpts[self.flip_index]
         mat = affine_matrix(center, scale, rot, (W, H))  # (mirrored) image -> crop
         warp = mat @ mirror if flip else mat
-        crop = cv2.warpAffine(image, warp, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        crop = warp_crop(image, warp, (W, H))
         if self.color == "rgb":
             crop = crop[:, :, ::-1]
         x = (crop.astype(np.float32) - self.mean) / self.std
@@ -254,6 +261,7 @@ class TopDownDataset(Dataset):
             )
         self.records = list(records)
         self.transform = transform
+        single_threaded_cv2()  # inherited by the workers (see worker_init)
         self.seed = int(seed)
         self.epoch = 0
 
@@ -274,6 +282,17 @@ class TopDownDataset(Dataset):
 
 
 def worker_init(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: one thread per worker for OpenCV and torch."""
-    cv2.setNumThreads(1)
+    """DataLoader ``worker_init_fn``: one torch thread per worker.
+
+    OpenCV is not touched here: ``cv2.setNumThreads`` in a forked child whose parent had
+    started OpenCV's thread pool waits forever for threads that do not exist there. The
+    workers inherit one OpenCV thread instead, set in the parent when the dataset is built
+    (:func:`single_threaded_cv2`)."""
     torch.set_num_threads(1)
+
+
+def single_threaded_cv2() -> None:
+    """Run OpenCV single-threaded in this process and in the DataLoader workers forked from it
+    (crops are small; parallelism comes from the workers)."""
+    if cv2.getNumThreads() != 1:
+        cv2.setNumThreads(1)

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..codec import HeatmapCodec
 from ..config import Config, ConfigError
+from ..device import resolve_device
 from ..data.coco import load_coco_keypoints, load_detections, skeleton_from_coco_file
 from ..data.mixed import MixedDataset, read_label_ids, select_labelled, write_label_subset
 from ..data.records import PoseRecord
@@ -42,16 +43,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; otherwise ``torch.device(spec)`` (checked)."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(spec)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device: {spec!r} requested but CUDA is not available")
-    return dev
 
 
 def build_skeleton(cfg: Config) -> Skeleton:
@@ -300,37 +291,40 @@ def build_eval_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, use
     )
 
 
-def build_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True) -> nn.Module:
+def build_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False) -> nn.Module:
+    """One network as configured; with ``load_pretrained`` its backbone from
+    ``model.pretrained`` (read safely unless ``trust``)."""
     m = cfg.model
     model = build_pose_model(
         m.arch, num_joints, num_deconv_layers=len(m.deconv_filters), deconv_filters=tuple(m.deconv_filters),
         deconv_kernels=tuple(m.deconv_kernels), final_kernel=m.final_kernel,
     )
     if load_pretrained and m.pretrained:
-        report = load_imagenet_backbone(model, m.pretrained)
+        report = load_imagenet_backbone(model, m.pretrained, trust=trust)
         log.info("ImageNet backbone from %s: %s", m.pretrained, report)
     return model
 
 
-def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True) -> nn.Module:
+def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False) -> nn.Module:
     """The run's network(s) wrapped with the configured method's step loss
-    (:class:`semipose.ssl.methods.SemiSupervisedModel`)."""
+    (:class:`semipose.ssl.methods.SemiSupervisedModel`); ``model.pretrained`` and
+    ``model.init_weights`` are read safely unless ``trust``."""
     from ..ssl.methods import SemiSupervisedModel
 
     q = cfg.ssl
     dual_init = load_pretrained and bool(cfg.model.pretrained) and cfg.num_nets == 2
-    nets = [build_model(cfg, num_joints, load_pretrained=load_pretrained and not dual_init) for _ in range(cfg.num_nets)]
+    nets = [build_model(cfg, num_joints, load_pretrained=load_pretrained and not dual_init, trust=trust) for _ in range(cfg.num_nets)]
     if dual_init:
         # a PoseDual initialisation file (resnet./resnet2.) gives the two networks different
         # backbones; a plain ImageNet file gives both the same one (spec §3.3, B8)
         from ..models import load_dual_imagenet_backbones
 
-        reports = load_dual_imagenet_backbones(nets, cfg.model.pretrained)
+        reports = load_dual_imagenet_backbones(nets, cfg.model.pretrained, trust=trust)
         log.info("ImageNet backbones from %s: %s", cfg.model.pretrained, "; ".join(str(r) for r in reports))
     if load_pretrained and cfg.model.init_weights:
         from .checkpoint import load_nets_weights
 
-        log.info("network weights from %s", load_nets_weights(nets, cfg.model.init_weights))
+        log.info("network weights from %s", load_nets_weights(nets, cfg.model.init_weights, trust=trust))
     return SemiSupervisedModel(
         nets, method=q.method, paths=q.paths, repeat=q.repeat, stride=cfg.data.input_size[0] / cfg.heatmap_size[0],
         hard_affine=q.affine if q.hard_affine else None, augment=q.augment, sup_weight=q.sup_weight,

@@ -1,9 +1,16 @@
-"""Training checkpoints: atomic writes, exact resume, and loading weights for evaluation.
+"""Run checkpoints: atomic writes, exact resume, and starting networks from earlier weights.
 
-A semipose checkpoint is a dict with ``format == "semipose"``; it carries the model
-``state_dict`` under ``model`` plus the optimizer, scheduler, AMP scaler, RNG states, epoch
-counters, the resolved config and the skeleton — everything needed to resume a run exactly
-at an epoch boundary, or to evaluate it without the original config.
+A run writes two files, both semipose model files (:mod:`semipose.models.modelfile`, readable
+with ``torch.load(weights_only=True)``):
+
+* ``checkpoints/best.pt`` — the weights of every network and the model card: what ``semipose
+  eval``, ``semipose predict``, ``semipose export`` and :class:`semipose.PoseEstimator` read.
+  About the size of the weights.
+* ``checkpoints/last.pt`` — the same plus ``train_state`` (optimizer, scheduler, AMP scaler,
+  RNG states, counters): the exact resume point, rewritten every epoch.
+
+Every non-tensor value is a plain container (the numpy RNG state is stored as a list), so
+nothing needs arbitrary unpickling.
 """
 
 from __future__ import annotations
@@ -11,24 +18,25 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..models.weights import CheckpointError, load_weights
+from ..models.io import CheckpointError, load_checkpoint_file
+from ..models.modelfile import MODEL_FORMAT, ModelFile, read_model_file
+from ..models.weights import load_weights
 
-__all__ = ["FORMAT", "save_checkpoint", "load_training_state", "load_nets_weights", "read_checkpoint_file", "count_nets", "capture_rng", "restore_rng"]
-
-FORMAT = "semipose"
+__all__ = ["save_checkpoint", "load_training_state", "load_nets_weights", "capture_rng", "restore_rng"]
 
 
 def capture_rng() -> dict[str, Any]:
-    """The global RNG states (python, numpy, torch CPU, CUDA)."""
+    """The global RNG states (python, numpy, torch CPU, CUDA) as plain containers and tensors."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(cached)],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -37,103 +45,96 @@ def capture_rng() -> dict[str, Any]:
 
 
 def restore_rng(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`capture_rng`."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.int64).astype(np.uint32), int(pos), int(has_gauss), float(cached)))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> Path:
-    """Write ``payload`` (plus the format tag) atomically: a crash never leaves a torn file."""
+    """Write ``payload`` atomically (a ``.tmp`` beside it, then a rename): a crash never leaves
+    a torn file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, **payload}, tmp)
+    torch.save(dict(payload), tmp)
     os.replace(tmp, path)
     return path
 
 
-def _read(path: str | os.PathLike[str]) -> tuple[Path, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: checkpoint not found")
-    try:
-        return p, torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - report any unpickling failure with the file name
-        raise CheckpointError(f"{p}: cannot read checkpoint ({e})") from e
+def load_training_state(path: str | os.PathLike[str], *, trust: bool = False) -> ModelFile:
+    """Read a run's ``last.pt`` for resuming: the model file with its ``train_state``.
+
+    Raises:
+        CheckpointError: the file is not a semipose checkpoint with a training state (e.g. a
+            ``best.pt``, which holds the model only).
+    """
+    mf = read_model_file(path, trust=trust)
+    if mf.train_state is None:
+        what = "a semipose 0.1 checkpoint (resume it with the release that wrote it)" if mf.kind == "legacy" else (
+            "a model file without training state (best.pt holds the model only); resume from the run's checkpoints/last.pt"
+            if mf.kind == "model" else f"a {mf.kind} checkpoint, not a semipose run")
+        raise CheckpointError(f"{mf.path}: cannot resume from it: {what}")
+    return mf
 
 
-def load_training_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a semipose training checkpoint (for resuming)."""
-    p, ckpt = _read(path)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{p}: not a semipose training checkpoint (cannot resume from it)")
-    return ckpt
-
-
-def read_checkpoint_file(path: str | os.PathLike[str]) -> tuple[Path, Any]:
-    """``(path, contents)`` of a checkpoint file; errors name the file."""
-    return _read(path)
-
-
-def count_nets(raw: Any) -> int:
-    """How many networks checkpoint contents hold: 2 for a PoseDual run or a reference
-    ``pose_dual`` file, else 1."""
-    from ..models.weights import detect_checkpoint_layout
-
-    if isinstance(raw, dict) and isinstance(raw.get("nets"), list):
-        return len(raw["nets"])
-    try:
-        return 2 if detect_checkpoint_layout(raw) == "pose_dual" else 1
-    except CheckpointError:
-        return 1
-
-
-def load_nets_weights(
-    nets: list[nn.Module], source: str | os.PathLike[str] | tuple[Path, Any], *, strict: bool = True
-) -> str:
+def load_nets_weights(nets: Sequence[nn.Module], source: str | os.PathLike[str] | ModelFile, *, strict: bool = True, trust: bool = False) -> str:
     """Initialise one or more networks from a checkpoint (strict).
 
-    A semipose checkpoint with ``nets`` gives network ``i`` its own weights when it holds as
-    many networks as ``nets``; a one-network checkpoint (or a state_dict file) initialises
-    every network with the same weights.
+    A semipose model file gives network ``i`` its own weights when it holds as many networks as
+    ``nets``; a one-network file (or a plain state_dict / reference ``pose_resnet`` /
+    ``pose_hrnet`` / ``pose_cons`` file) initialises every network with the same weights; a
+    two-network file (or a reference ``pose_dual`` file) gives a single network its network 1.
 
     Args:
         nets: the networks.
-        source: a checkpoint path, or what :func:`read_checkpoint_file` returned for it (so a
-            caller that inspected the file does not read it twice).
+        source: a checkpoint path (read safely unless ``trust``), or what
+            :func:`~semipose.models.modelfile.read_model_file` returned for it.
 
     Returns:
         A one-line description of what was loaded.
     """
-    p, raw = source if isinstance(source, tuple) else _read(source)
-    if isinstance(raw, dict) and raw.get("format") == FORMAT:
-        states = raw.get("nets") or [raw["model"]]
-        if len(states) == len(nets):
-            for i, (net, sd) in enumerate(zip(nets, states)):
-                load_weights(net, sd, strict=strict, name=f"{p} network {i + 1}")
-            return f"{p} (semipose checkpoint, epoch {raw.get('epoch', '?')}, {len(states)} network(s))"
-        if len(states) != 1 and len(nets) != 1:
-            raise CheckpointError(f"{p}: holds {len(states)} networks, the run has {len(nets)}")
-        for net in nets:
-            load_weights(net, states[0], strict=strict, name=str(p))
-        what = "network 1 of 2" if len(states) > 1 else f"one network for all {len(nets)}"
-        return f"{p} (semipose checkpoint, epoch {raw.get('epoch', '?')}, {what})"
-    from ..models.weights import detect_checkpoint_layout, load_pose_checkpoint
+    if isinstance(source, ModelFile):
+        mf = source
+    else:
+        raw = load_checkpoint_file(source, trust=trust)
+        if isinstance(raw, dict) and raw.get("format") in (MODEL_FORMAT, "semipose"):
+            mf = read_model_file(source, trust=trust)
+        else:
+            return _load_reference(list(nets), Path(source), raw, strict)
+    p, states = mf.path, mf.states
+    epoch = (mf.card.source or {}).get("epoch", "?")
+    if len(states) == len(nets):
+        for i, (net, sd) in enumerate(zip(nets, states)):
+            load_weights(net, sd, strict=strict, name=f"{p} network {i + 1}")
+        return f"{p} (semipose model, epoch {epoch}, {len(states)} network(s))"
+    if len(states) != 1 and len(nets) != 1:
+        raise CheckpointError(f"{p}: holds {len(states)} networks, the run has {len(nets)}")
+    for net in nets:
+        load_weights(net, states[0], strict=strict, name=str(p))
+    what = "network 1 of 2" if len(states) > 1 else f"one network for all {len(nets)}"
+    return f"{p} (semipose model, epoch {epoch}, {what})"
 
+
+def _load_reference(nets: list[nn.Module], p: Path, raw: Any, strict: bool) -> str:
+    """Reference wrapper files: ``resnet.*`` is network 1, ``resnet2.*`` network 2."""
+    from ..models.weights import _normalize_state, detect_checkpoint_layout, load_pose_checkpoint
+
+    state = _normalize_state(raw, str(p))
     try:
-        layout: str | None = detect_checkpoint_layout(raw)
+        layout: str | None = detect_checkpoint_layout(state)
     except CheckpointError:
         layout = None  # plain weights; load_weights below reports any mismatch
     if layout in ("pose_cons", "pose_dual"):
-        # reference wrapper files: resnet.* is network 1, resnet2.* network 2
         n_file = 2 if layout == "pose_dual" else 1
         if len(nets) == n_file:
-            reports = load_pose_checkpoint(list(nets), raw, strict=strict, name=str(p))
+            reports = load_pose_checkpoint(nets, state, strict=strict, name=str(p))
         else:
-            reports = [load_pose_checkpoint(net, raw, strict=strict, name=str(p))[0] for net in nets]
+            reports = [load_pose_checkpoint(net, state, strict=strict, name=str(p))[0] for net in nets]
         return f"{p} ({layout}: " + "; ".join(str(r) for r in reports) + ")"
     for net in nets:
-        report = load_weights(net, raw, strict=strict, name=str(p))
+        report = load_weights(net, state, strict=strict, name=str(p))
     return f"{p} ({report})"

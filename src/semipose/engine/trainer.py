@@ -10,8 +10,8 @@ A run folder (``<output_dir>/<name>``, suffixed ``-2``, ``-3`` … when taken) h
     metrics.csv          one row per epoch: every loss term, the teacher collapse signal,
                          lr, timings and the validation metrics (per network for two)
     tb/                  TensorBoard scalars
-    checkpoints/last.pt  every epoch (exact resume point)
-    checkpoints/best.pt  best validation AP so far
+    checkpoints/last.pt  every epoch: the model file plus the training state (exact resume point)
+    checkpoints/best.pt  the model file (weights + model card) of the best validation AP so far
     eval/                results JSON and metrics of the latest validation (per network and
                          the ensemble for two networks)
     val_predictions.png  predictions of the best model drawn on validation images
@@ -43,7 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from ..config import Config, config_to_dict, dump_config
+from ..config import Config, ConfigError, dump_config
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, write_metrics_json
 from ..evaluation.inference import run_inference
 from ..data.mixed import MixedBatchSampler, mixed_collate
@@ -60,6 +60,7 @@ from .build import (
     build_train_data,
     resolve_device,
 )
+from ..models.modelfile import ModelCard, model_file_payload
 from .checkpoint import capture_rng, load_training_state, restore_rng, save_checkpoint
 from .distributed import DistInfo, ShardedSampler, all_reduce_sum, barrier, init_distributed
 
@@ -98,13 +99,25 @@ def make_run_dir(output_dir: str | Path, name: str) -> Path:
     return cand
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (it may be replaced after setup)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001
+        pass
+
+
 def setup_logging(run_dir: Path | None = None, level: int = logging.INFO) -> None:
     """Console logging for the ``semipose`` logger, plus ``run_dir/<file>.log`` if given."""
     logger = logging.getLogger("semipose")
     logger.setLevel(level)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     if not any(getattr(h, "_semipose_console", False) for h in logger.handlers):
-        h = logging.StreamHandler(sys.stderr)
+        h = _StderrHandler()
         h.setFormatter(fmt)
         h._semipose_console = True  # type: ignore[attr-defined]
         logger.addHandler(h)
@@ -294,7 +307,8 @@ def _batch_inputs(batch: dict[str, Any], device: torch.device) -> dict[str, Any]
 
 
 def train(
-    cfg: Config, *, resume: str | Path | None = None, run_dir: str | Path | None = None, progress: bool = True
+    cfg: Config, *, resume: str | Path | None = None, run_dir: str | Path | None = None, progress: bool = True,
+    trust_checkpoint: bool = False,
 ) -> TrainResult:
     """Train a top-down pose model as configured: supervised, PoseCons or PoseDual
     (``cfg.ssl.method``), with the configured hard-view paths.
@@ -305,6 +319,8 @@ def train(
             checkpoint is reused).
         run_dir: write into this folder instead of a fresh ``output_dir/name``.
         progress: show progress bars.
+        trust_checkpoint: allow checkpoint files (the resumed one, ``model.init_weights``,
+            ``model.pretrained``) that need arbitrary unpickling, which can run code from them.
 
     Returns:
         :class:`TrainResult` with the run folder and the best AP (for two networks, the
@@ -315,7 +331,7 @@ def train(
     if resume is not None:
         rp = Path(resume)
         ckpt_path = rp / "checkpoints" / "last.pt" if rp.is_dir() else rp
-        ckpt = load_training_state(ckpt_path)
+        ckpt = load_training_state(ckpt_path, trust=trust_checkpoint)
         run_dir = ckpt_path.parent.parent if run_dir is None else run_dir
     dist_info, device = init_distributed(resolve_device(cfg.device))
     main = dist_info.is_main
@@ -334,7 +350,7 @@ def train(
     codec = build_codec(cfg)
     data = build_train_data(cfg, skeleton, codec, run_dir=run_path if main and ckpt is None else None)
     val_data = build_eval_data(cfg, skeleton, codec)
-    model = build_ssl_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None)
+    model = build_ssl_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None, trust=trust_checkpoint)
     if dist_info.enabled and cfg.train.sync_bn:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
@@ -349,20 +365,20 @@ def train(
     start_epoch, best_ap, best_epoch, global_step = 0, -1.0, -1, 0
     best_metrics: dict[str, Any] = {}
     if ckpt is not None:
-        nets_state = ckpt.get("nets") or [ckpt["model"]]
-        if len(nets_state) != model.num_nets:
-            raise ValueError(f"{resume}: checkpoint holds {len(nets_state)} network(s), the config trains {model.num_nets}")
-        for net, sd in zip(model.nets, nets_state):
+        if len(ckpt.states) != model.num_nets:
+            raise ConfigError(f"{resume}: checkpoint holds {len(ckpt.states)} network(s), the config trains {model.num_nets}")
+        for net, sd in zip(model.nets, ckpt.states):
             net.load_state_dict(sd)
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
-        restore_rng(ckpt["rng"])
-        if "view_generator" in ckpt:
-            view_gen.set_state(ckpt["view_generator"].to("cpu") if device.type == "cpu" else ckpt["view_generator"])
-        start_epoch, best_ap, best_epoch = ckpt["epoch"], ckpt["best_ap"], ckpt["best_epoch"]
-        global_step = ckpt.get("global_step", 0)
-        best_metrics = ckpt.get("best_metrics", {})
+        st = ckpt.train_state or {}
+        optimizer.load_state_dict(st["optimizer"])
+        scheduler.load_state_dict(st["scheduler"])
+        scaler.load_state_dict(st["scaler"])
+        restore_rng(st["rng"])
+        if "view_generator" in st:
+            view_gen.set_state(st["view_generator"].to("cpu") if device.type == "cpu" else st["view_generator"])
+        start_epoch, best_ap, best_epoch = st["epoch"], st["best_ap"], st["best_epoch"]
+        global_step = st.get("global_step", 0)
+        best_metrics = st.get("best_metrics", {})
         log.info("resumed from %s at epoch %d (best AP %.4f at epoch %d)", resume, start_epoch, best_ap, best_epoch)
     elif main:
         dump_config(cfg, run_path / "config.yaml")
@@ -511,7 +527,7 @@ def train(
                     improved = sel[score_key] > best_ap
                     if improved:
                         best_ap, best_epoch = sel[score_key], epoch + 1
-                        best_metrics = {n: {k: v for k, v in r.items() if not k.startswith("_")} for n, r in results.items()}
+                        best_metrics = {n: {k: float(v) for k, v in r.items() if not k.startswith("_")} for n, r in results.items()}
                         first = "net" if "net" in results else ("ensemble" if q.select == "ensemble" else "net1")
                         try:  # the picture shows the best model; drawn now, no re-validation later
                             _draw_predictions(run_path, val_data, results[first]["_preds"], skeleton, cfg.eval.num_vis_images)
@@ -522,12 +538,11 @@ def train(
                 continue
             table.append(row)  # type: ignore[union-attr]
             nets_state = [n.state_dict() for n in model.nets]
-            payload = {
+            sel_now = {k: row[k] for k in (score_key,) if k in row}
+            card = ModelCard.from_config(cfg, skeleton, source={"run": str(run_path), "epoch": epoch + 1, "metrics": sel_now})
+            train_state = {
                 "epoch": epoch + 1,
                 "global_step": global_step,
-                "model": nets_state[0],  # network 1 alone: what `semipose eval` and plain loaders read
-                "nets": nets_state,
-                "method": q.method,
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(),
@@ -536,12 +551,10 @@ def train(
                 "best_metrics": best_metrics,
                 "rng": capture_rng(),
                 "view_generator": view_gen.get_state(),
-                "config": config_to_dict(cfg),
-                "skeleton": skeleton.to_dict(),
             }
-            save_checkpoint(run_path / "checkpoints" / "last.pt", payload)
+            save_checkpoint(run_path / "checkpoints" / "last.pt", model_file_payload(card, nets_state, train_state))
             if improved:
-                save_checkpoint(run_path / "checkpoints" / "best.pt", payload)
+                save_checkpoint(run_path / "checkpoints" / "best.pt", model_file_payload(card, nets_state))
             elapsed = time.perf_counter() - t_start
             done = epoch + 1 - start_epoch
             eta = elapsed / done * (cfg.train.epochs - epoch - 1)

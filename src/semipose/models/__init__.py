@@ -1,5 +1,6 @@
 """Pose models (SimpleBaseline ``PoseResNet``, HRNet), ResNet backbones and checkpoint loading."""
 
+from .ensemble import EnsembleNet
 from .hrnet import HRNET_WIDTHS, HighResolutionModule, PoseHighResolutionNet, hrnet_w32, hrnet_w48
 from .posenet import POSE_MODELS, PoseResNet, build_pose_model
 from .resnet import (
@@ -27,6 +28,7 @@ from .weights import (
     TORCHVISION_RESNET,
     CheckpointError,
     CheckpointMismatchError,
+    UnsafeCheckpointError,
     KeyMap,
     LoadReport,
     detect_checkpoint_layout,
@@ -39,8 +41,16 @@ from .weights import (
     prefixed_key_map,
     read_checkpoint,
 )
+from .io import load_checkpoint_file
+from .modelfile import ModelCard, ModelFile, read_model_file
 
 __all__ = [
+    "EnsembleNet",
+    "UnsafeCheckpointError",
+    "load_checkpoint_file",
+    "ModelCard",
+    "ModelFile",
+    "read_model_file",
     "POSE_MODELS",
     "PoseResNet",
     "build_pose_model",

@@ -40,9 +40,7 @@ prefix on every key.
 from __future__ import annotations
 
 import os
-import pickle
 import re
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence, Union
@@ -51,9 +49,11 @@ import torch
 from torch import Tensor, nn
 
 from .hrnet import PoseHighResolutionNet
+from .io import CheckpointError, UnsafeCheckpointError, load_checkpoint_file
 
 __all__ = [
     "CheckpointError",
+    "UnsafeCheckpointError",
     "CheckpointMismatchError",
     "KeyMap",
     "IDENTITY",
@@ -96,10 +96,6 @@ MAX_LISTED = 20
 
 _WRAPPER_KEYS = ("state_dict", "model")
 _MODULE_PREFIX = "module."
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file could not be read or is not a state_dict."""
 
 
 class CheckpointMismatchError(CheckpointError):
@@ -146,36 +142,21 @@ def _normalize_state(obj: object, where: str) -> "OrderedDict[str, Tensor]":
     return state
 
 
-def read_checkpoint(path: PathLike) -> "OrderedDict[str, Tensor]":
+def read_checkpoint(path: PathLike, *, trust: bool = False) -> "OrderedDict[str, Tensor]":
     """Read a checkpoint file into a flat ``{key: tensor}`` state_dict on the CPU.
 
-    Loads with ``weights_only=True``; only if that is refused by the safe unpickler does it
-    retry with ``weights_only=False`` (with a warning: that can run code from the file). A
-    top-level wrapper ``{"state_dict": ...}`` or ``{"model": ...}`` is unwrapped, and a leading
-    ``module.`` (DataParallel) is stripped when every key has it.
+    Reads through :func:`~semipose.models.io.load_checkpoint_file` (``weights_only=True``; a
+    file that needs arbitrary unpickling is refused unless ``trust``). A top-level wrapper
+    ``{"state_dict": ...}`` or ``{"model": ...}`` is unwrapped, and a leading ``module.``
+    (DataParallel) is stripped when every key has it.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        UnsafeCheckpointError: the file needs arbitrary unpickling and ``trust`` is false.
         CheckpointError: the file cannot be read or does not hold a state_dict.
     """
     where = os.fspath(path)
-    if not os.path.isfile(where):
-        raise FileNotFoundError(f"checkpoint file not found: {where}")
-    try:
-        obj = torch.load(where, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        warnings.warn(
-            f"{where}: weights_only=True load refused ({str(exc).splitlines()[0]}); retrying with "
-            "weights_only=False, which can execute code from the file - use trusted files only",
-            stacklevel=2,
-        )
-        try:
-            obj = torch.load(where, map_location="cpu", weights_only=False)
-        except Exception as exc2:  # noqa: BLE001 - report any failure with the path
-            raise CheckpointError(f"cannot read checkpoint {where}: {exc2!r}") from exc2
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"cannot read checkpoint {where}: {exc!r}") from exc
-    return _normalize_state(obj, where)
+    return _normalize_state(load_checkpoint_file(where, trust=trust), where)
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,6 +436,7 @@ def load_weights(
     strict: bool = True,
     allow_missing: Sequence[str] = (),
     name: str | None = None,
+    trust: bool = False,
 ) -> LoadReport:
     """Load a checkpoint into ``model`` through ``key_map``, strictly by default.
 
@@ -483,7 +465,7 @@ def load_weights(
         state = _normalize_state(source, where)
     else:
         where = os.fspath(source)
-        state = read_checkpoint(where)
+        state = read_checkpoint(where, trust=trust)
 
     mapped, dropped, origin = key_map.apply(state)
     allowed = _compile_all([*ALWAYS_ALLOWED_MISSING, *allow_missing])
@@ -542,13 +524,14 @@ def head_patterns_for(model: nn.Module) -> tuple[str, ...]:
     return POSE_HEAD_PATTERNS
 
 
-def _read_source(source: Source, name: str | None) -> tuple["OrderedDict[str, Tensor]", str]:
-    """``(state_dict, where)`` for a path or an in-memory (possibly wrapped) mapping."""
+def _read_source(source: Source, name: str | None, trust: bool = False) -> tuple["OrderedDict[str, Tensor]", str]:
+    """``(state_dict, where)`` for a path (read safely unless ``trust``) or an in-memory
+    (possibly wrapped) mapping."""
     if isinstance(source, Mapping):
         where = name or "<state_dict>"
         return _normalize_state(source, where), where
     where = os.fspath(source)
-    return read_checkpoint(where), name or where
+    return read_checkpoint(where, trust=trust), name or where
 
 
 def load_imagenet_backbone(
@@ -558,6 +541,7 @@ def load_imagenet_backbone(
     key_map: KeyMap | None = None,
     head_patterns: Sequence[str] | None = None,
     name: str | None = None,
+    trust: bool = False,
 ) -> LoadReport:
     """Initialise the backbone of a pose network (or bare trunk) from ImageNet weights.
 
@@ -576,13 +560,14 @@ def load_imagenet_backbone(
         head_patterns: override the model keys allowed to be missing (default
             :func:`head_patterns_for` ``(model)``).
         name: label of an in-memory source in the report and errors.
+        trust: allow a file that needs arbitrary unpickling (see :func:`read_checkpoint`).
 
     Raises:
         CheckpointError: (default key map) the file is a two-network ``resnet.`` / ``resnet2.``
             file; use :func:`load_dual_imagenet_backbones` or :func:`load_pose_checkpoint`.
         CheckpointMismatchError: a backbone key is missing/unexpected/wrong-shaped.
     """
-    state, where = _read_source(path_or_state, name)
+    state, where = _read_source(path_or_state, name, trust)
     if key_map is None and any(k.startswith("resnet2.") for k in state):
         raise CheckpointError(
             f"{where} holds two networks (resnet.* and resnet2.* keys); initialise a dual model "
@@ -627,7 +612,7 @@ _IMAGENET_LAYOUTS = ("torchvision_resnet", "hrnet_imagenet", "pose_dual_imagenet
 _DUAL_PREFIXES = ("resnet.", "resnet2.")
 
 
-def detect_checkpoint_layout(state: Source) -> str:
+def detect_checkpoint_layout(state: Source, *, trust: bool = False) -> str:
     """Name the layout of a checkpoint from its keys (a key of :data:`LAYOUTS`).
 
     Args:
@@ -644,7 +629,7 @@ def detect_checkpoint_layout(state: Source) -> str:
     Raises:
         CheckpointError: the keys fit none of these (the message shows the first keys).
     """
-    sd, where = _read_source(state, None)
+    sd, where = _read_source(state, None, trust)
     keys = list(sd)
 
     def has(prefix: str) -> bool:
@@ -678,6 +663,7 @@ def load_pose_checkpoint(
     strict: bool = True,
     allow_missing: Sequence[str] = (),
     name: str | None = None,
+    trust: bool = False,
 ) -> list[LoadReport]:
     """Load trained pose network(s) from a reference (or semipose) pose checkpoint.
 
@@ -723,7 +709,7 @@ def load_pose_checkpoint(
             f"nets={net_ids} gives {len(net_ids)} indices for {len(model_list)} models"
         )
 
-    state, where = _read_source(source, name)
+    state, where = _read_source(source, name, trust)
     found = layout or detect_checkpoint_layout(state)
     if found in _IMAGENET_LAYOUTS:
         raise CheckpointError(
@@ -752,7 +738,7 @@ def load_pose_checkpoint(
 
 
 def load_dual_imagenet_backbones(
-    models: Sequence[nn.Module], source: Source, *, name: str | None = None
+    models: Sequence[nn.Module], source: Source, *, name: str | None = None, trust: bool = False
 ) -> list[LoadReport]:
     """Initialise the backbones of the two networks of a dual model (PoseDual) for training.
 
@@ -785,7 +771,7 @@ def load_dual_imagenet_backbones(
     model_list = list(models)
     if len(model_list) != 2:
         raise ValueError(f"load_dual_imagenet_backbones needs two models, got {len(model_list)}")
-    state, where = _read_source(source, name)
+    state, where = _read_source(source, name, trust)
     found = detect_checkpoint_layout(state)
     if found not in _IMAGENET_LAYOUTS:
         raise CheckpointError(

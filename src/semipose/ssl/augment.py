@@ -40,7 +40,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "cutout",

@@ -35,8 +35,9 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..losses import joints_mse_loss
+from ..models.ensemble import EnsembleNet
 from .augment import AugmentContext, AugmentParams, Recipe
 from .views import HardAffineParams, sample_hard_affine, warp
 
@@ -73,20 +74,6 @@ def sigmoid_rampup(step: int, length: int) -> float:
         return 1.0
     t = min(max(step / length, 0.0), 1.0)
     return float(math.exp(-5.0 * (1.0 - t) ** 2))
-
-
-class EnsembleNet(nn.Module):
-    """The mean of several networks' heatmaps (the PoseDual ensemble, spec §7.7)."""
-
-    def __init__(self, nets: Sequence[nn.Module]) -> None:
-        super().__init__()
-        self.nets = nn.ModuleList(nets)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.nets[0](x)
-        for net in self.nets[1:]:
-            out = out + net(x)
-        return out / len(self.nets)
 
 
 class SemiSupervisedModel(nn.Module):

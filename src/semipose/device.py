@@ -1,0 +1,64 @@
+"""Devices and numeric precision: which device a run uses and which autocast dtype is fast there."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import ContextManager
+
+import torch
+
+__all__ = ["PRECISIONS", "DeviceError", "resolve_device", "fast_bf16", "resolve_precision", "autocast"]
+
+#: Accepted precision names: ``auto`` = bf16 where the device runs it fast, else fp32.
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
+
+
+class DeviceError(ValueError):
+    """A device or precision that this machine cannot provide."""
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; otherwise ``torch.device(spec)`` (checked)."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(spec)
+    except RuntimeError:
+        raise DeviceError(f"device: {spec!r} is not a device name (auto, cpu, cuda, cuda:1 ...)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device: {spec!r} requested but CUDA is not available")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"device: {spec!r} is not supported (auto, cpu, cuda, cuda:N)")
+    return dev
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast is fast on ``device``: CUDA with bf16 support, or a CPU with
+    AMX / AVX512-BF16 (oneDNN's bf16 kernels)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``fp32``, ``bf16`` or ``fp16`` for ``precision`` on ``device`` (``auto`` resolved)."""
+    if precision not in PRECISIONS:
+        raise DeviceError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if fast_bf16(device) else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise DeviceError("precision fp16 needs a CUDA device (use bf16 on a CPU)")
+    return precision
+
+
+def autocast(precision: str, device: torch.device) -> ContextManager[object]:
+    """The autocast context of a resolved precision (a no-op for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
