@@ -60,7 +60,7 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     # a bare state_dict in a reference-style wrapper evaluates too; a mismatched one is refused by name
     import torch
 
-    state = torch.load(ckpt, weights_only=False)["model"]
+    state = torch.load(ckpt, weights_only=True)["nets"][0]
     torch.save({"state_dict": {"module." + k: v for k, v in state.items()}}, tmp_path / "wrapped.pth")
     assert main(["eval", str(cfg), "--checkpoint", str(tmp_path / "wrapped.pth"), "--out", str(tmp_path / "ev2"), "--no-progress"]) == 0
     capsys.readouterr()

@@ -412,3 +412,73 @@ def bench_eval(
         res[f"total_{method}_ms"] = round(res[f"decode_{method}_ms"] + ms_img + ms_nms + ms_eval, 2)
         res[f"AP_{method}"] = round(metrics["AP"], 4)
     return res
+
+
+def bench_predict(
+    arch: str,
+    input_size: Sequence[int],
+    *,
+    batch_size: int = 32,
+    steps: int = 5,
+    warmup: int = 2,
+    device: torch.device | str = "cpu",
+    precisions: Sequence[str] = ("fp32", "bf16"),
+    onnx: bool = True,
+    num_joints: int = 17,
+) -> list[dict[str, Any]]:
+    """Persons/s of :class:`~semipose.predict.PoseEstimator` next to the bare network forward.
+
+    ``batch_size`` persons on one 640x480 image per call (flip test off): the API time is
+    crop + normalise + forward + decode + back to image pixels; the forward time is the
+    network alone on a ready ``(N, 3, H, W)`` batch. One row per precision (``bf16`` only
+    where the device runs it fast) and, when onnxruntime is installed, one for an ONNX export
+    of the same weights.
+
+    Returns:
+        Rows with ``backend``, ``precision``, ``api_ms``, ``forward_ms``, ``pre_post_ms``,
+        ``overhead_pct`` (pre/post-processing relative to the forward) and ``persons_per_s``.
+    """
+    import importlib.util
+
+    import numpy as np
+
+    from .device import fast_bf16
+    from .models.modelfile import ModelCard, model_file_payload, read_model_file
+    from .predict.estimator import PoseEstimator, _TorchBackend
+    from .skeletons import BUILTIN_SKELETONS
+
+    device = torch.device(device)
+    w, h = int(input_size[0]), int(input_size[1])
+    sk = next(s for s in BUILTIN_SKELETONS.values() if s.num_keypoints == num_joints)
+    card = ModelCard(arch=arch, skeleton=sk.to_dict(), input_size=(w, h))
+    net = card.build_net().eval()
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    boxes = np.stack([rng.uniform(0, 300, batch_size), rng.uniform(0, 200, batch_size),
+                      rng.uniform(80, 300, batch_size), rng.uniform(120, 280, batch_size)], 1).astype(np.float32)
+    rows: list[dict[str, Any]] = []
+
+    def row(backend: str, precision: str, est: PoseEstimator, forward: Any) -> dict[str, Any]:
+        x = torch.randn(batch_size, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device)
+        fwd = _median_ms(lambda: forward(x), device, steps, warmup)
+        api = _median_ms(lambda: est(image, boxes=boxes), device, steps, warmup)
+        return {"backend": backend, "precision": precision, "arch": arch, "input": f"{w}x{h}", "batch": batch_size,
+                "api_ms": round(api, 2), "forward_ms": round(fwd, 2), "pre_post_ms": round(api - fwd, 2),
+                "overhead_pct": round(100 * (api - fwd) / fwd, 2), "persons_per_s": round(batch_size / api * 1e3, 1)}
+
+    for prec in precisions:
+        if prec == "bf16" and not fast_bf16(device):
+            continue
+        backend = _TorchBackend(net, device, prec)
+        est = PoseEstimator(backend, card, device, flip_test=False, batch_size=batch_size, precision=prec)
+        rows.append(row("torch", prec, est, backend))
+    if onnx and all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime")):
+        from .predict.onnx import OnnxBackend, export_onnx
+
+        with tempfile.TemporaryDirectory() as tmp:
+            torch.save(model_file_payload(card, [net]), Path(tmp) / "m.pt")
+            path, _ = export_onnx(read_model_file(Path(tmp) / "m.pt"), Path(tmp) / "m.onnx")
+            ort = OnnxBackend(path, device)
+            est = PoseEstimator(ort, ort.card, device, flip_test=False, batch_size=batch_size, backend="onnxruntime")
+            rows.append(row("onnxruntime", "fp32", est, ort))
+    return rows

@@ -1,12 +1,17 @@
 """The ``semipose`` command.
 
-    semipose train CONFIG [key=value ...] [--resume RUN|CKPT]
-    semipose eval  [CONFIG] --checkpoint PATH [key=value ...] [--det-file F] [--flip-test] [--decoder shift|dark]
-                   [--format-only] [--out DIR]   (two-network checkpoints: net 1, net 2 and the ensemble)
+    semipose train   CONFIG [key=value ...] [--resume RUN|CKPT]
+    semipose eval    [CONFIG] --checkpoint PATH [key=value ...] [--det-file F] [--flip-test] [--decoder shift|dark]
+                     [--format-only] [--save-vis] [--out DIR]   (two-network checkpoints: net 1, net 2 and the ensemble)
+    semipose eval    --results PREDICTIONS.json --gt ANNOTATIONS.json
+    semipose predict MODEL SOURCE... [--boxes F | --det-file F --boxes IMAGE_INFO | --whole-image] [--out DIR]
+    semipose export  MODEL [--format onnx|pt] [--net 1|2|ensemble] [-o FILE]
     semipose data synth OUT [--train N --unlabeled N --val N --image-size WxH --seed S]
     semipose bench {network,data,augment,step,eval,all} [--arch A,B] [--input WxH,...] [--batch N] [--json FILE]
 
 Errors in the user's input (files, configs, checkpoints) print one clear line and exit 2.
+Checkpoints are read with ``torch.load(weights_only=True)``; a file that needs arbitrary
+unpickling is refused unless ``--trust-checkpoint`` is given.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -43,46 +49,83 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .engine.trainer import train
 
     cfg = load_config(args.config, args.overrides)
-    result = train(cfg, resume=args.resume, run_dir=args.run_dir, progress=not args.no_progress)
+    result = train(cfg, resume=args.resume, run_dir=args.run_dir, progress=not args.no_progress, trust_checkpoint=args.trust_checkpoint)
     print(f"\nbest AP {result.best_ap:.4f} at epoch {result.best_epoch}")
     print(f"run folder: {result.run_dir}")
     return 0
 
 
-def _config_for_eval(args: argparse.Namespace):  # -> Config
-    import torch
+def _read_model(args: argparse.Namespace, path: str):  # -> ModelFile
+    """The model file of ``path`` with the reference-checkpoint flags of ``args``."""
+    from .models.modelfile import read_model_file
 
-    from .config import ConfigError, apply_overrides, config_from_dict, load_config
+    return read_model_file(
+        path, trust=args.trust_checkpoint, arch=args.arch, keypoints=_keypoints_flag(args.keypoints), color=args.color,
+        input_size=args.input_size,
+    )
+
+
+def _keypoints_flag(spec: str | None):  # -> str | Skeleton | None
+    """``--keypoints``: a built-in name, a ``skeleton.json`` or a COCO-format annotation file."""
+    if spec is None or not (spec.endswith(".json") or Path(spec).is_file()):
+        return spec
+    from .data.coco import DataFormatError, read_json, skeleton_from_coco_file
+    from .skeletons import Skeleton
+
+    data = read_json(spec)
+    if isinstance(data, dict) and "categories" in data:
+        return skeleton_from_coco_file(spec)
+    try:
+        return Skeleton.from_dict(data)
+    except (ValueError, TypeError) as e:
+        raise DataFormatError(f"--keypoints {spec}: not a skeleton.json or COCO-format file ({e})") from None
+
+
+def _config_for_eval(args: argparse.Namespace, mf):  # -> Config
+    """The evaluation config: CONFIG, else the run folder's config.yaml, else the model card's
+    config, else (reference files) one made from the card; overrides on top."""
+    from .config import apply_overrides, config_from_dict, load_config
 
     if args.config and "=" in args.config and not Path(args.config).is_file():
         # "semipose eval --checkpoint X key=value": the first override landed in CONFIG
         args.overrides, args.config = [args.config, *args.overrides], None
     if args.config:
         return load_config(args.config, args.overrides)
-    ck = Path(args.checkpoint)
-    if not ck.is_file():
-        raise FileNotFoundError(f"{ck}: checkpoint not found")
-    run_cfg = ck.parent.parent / "config.yaml"
+    run_cfg = Path(args.checkpoint).parent.parent / "config.yaml"
     if run_cfg.is_file():
         return load_config(run_cfg, args.overrides)
-    try:
-        raw = torch.load(ck, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001
-        raise ConfigError(f"{ck}: cannot read checkpoint ({e})") from e
-    if isinstance(raw, dict) and "config" in raw:
-        return config_from_dict(apply_overrides(raw["config"], args.overrides))
-    raise ConfigError(f"{ck}: no config given and none found beside or inside the checkpoint; pass CONFIG")
+    card = mf.card
+    if card.config:
+        return config_from_dict(apply_overrides(card.config, args.overrides))
+    model: dict = {"arch": card.arch}
+    if not card.arch.startswith("hrnet"):
+        model.update(deconv_filters=card.arch_args["deconv_filters"], deconv_kernels=card.arch_args["deconv_kernels"])
+    model["final_kernel"] = card.arch_args.get("final_kernel", 1)
+    base = {
+        "name": Path(args.checkpoint).stem,
+        "model": model,
+        "data": {"input_size": list(card.input_size), "skeleton": card.skeleton, "color": card.color, "padding": card.padding},
+        "eval": {"decoder": card.decoder, "flip_test": card.flip_test},
+        "ssl": {"method": "posedual" if card.num_nets == 2 else "supervised"},
+    }
+    return config_from_dict(apply_overrides(base, args.overrides))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import time
 
     from .engine.build import build_codec, build_eval_data, build_model, build_skeleton, resolve_device
-    from .engine.checkpoint import count_nets, load_nets_weights, read_checkpoint_file
+    from .config import ConfigError
+    from .engine.checkpoint import load_nets_weights
     from .engine.trainer import net_names, setup_logging, validate_nets
+    from .models.io import CheckpointError
     from .evaluation.coco import format_metrics_table, write_metrics_json
 
-    cfg = _config_for_eval(args)
+    if args.results:
+        return _eval_results(args)
+    if not args.checkpoint:
+        raise ConfigError("semipose eval needs --checkpoint MODEL (or --results PREDICTIONS.json --gt ANNOTATIONS.json)")
+    mf = _read_model(args, args.checkpoint)
+    cfg = _config_for_eval(args, mf)
     if args.det_file:
         cfg.data.val.det_file = str(Path(args.det_file).resolve())  # relative to the shell, not data.root
         cfg.eval.use_gt_boxes = False
@@ -92,15 +135,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cfg.eval.decoder = args.decoder
     if args.format_only:
         cfg.eval.format_only = True
+    if not cfg.data.val.ann_file:
+        raise ConfigError(f"{args.checkpoint}: no validation set to evaluate on: give CONFIG or data.val.ann_file=... data.val.image_dir=...")
     setup_logging(None)
     device = resolve_device(cfg.device)
     skeleton = build_skeleton(cfg)
+    if skeleton.num_keypoints != mf.card.num_keypoints:
+        from .models.modelfile import keypoints_hint
+
+        raise CheckpointError(
+            f"{mf.path}: the file has {mf.card.num_keypoints} output channels but the keypoint set {skeleton.name!r} has "
+            f"{skeleton.num_keypoints}: {keypoints_hint(mf.card.num_keypoints)}"
+        )
     codec = build_codec(cfg)
     data = build_eval_data(cfg, skeleton, codec)
-    ckpt = read_checkpoint_file(args.checkpoint)
-    n = count_nets(ckpt[1])
+    n = mf.card.num_nets
     nets = [build_model(cfg, skeleton.num_keypoints, load_pretrained=False).to(device) for _ in range(n)]
-    what = load_nets_weights(nets, ckpt, strict=True)
+    what = load_nets_weights(nets, mf, strict=True)
     out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent.parent / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     log.info("weights: %s", what)
@@ -127,8 +178,155 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(format_metrics_table(rows))
     write_metrics_json(out / "metrics.json", next(iter(rows.values())) if n == 1 else rows)
+    if args.save_vis:
+        _save_eval_vis(out, data, skeleton, net_names(n)[0] if n == 1 else mf.card.use, args.kpt_thr, progress=not args.no_progress)
     print(f"results and metrics written to {out}")
     return 0
+
+
+def _save_eval_vis(out: Path, data, skeleton, name: str, kpt_thr: float, *, progress: bool) -> None:  # noqa: ANN001
+    """Draw the results eval wrote for ``name`` on every image of the split into ``out/vis``."""
+    import cv2
+    from tqdm.auto import tqdm
+
+    from .data.topdown import read_image
+    from .predict.run import draw_prediction
+
+    results = json.loads((out / f"keypoints_{name}_results.json").read_text())
+    by_image: dict[int, list] = {}
+    for r in results:
+        by_image.setdefault(int(r["image_id"]), []).append(r)
+    paths = {}
+    for rec in data.records:
+        paths.setdefault(rec.image_id, rec.image_path)
+    (out / "vis").mkdir(exist_ok=True)
+    for image_id, path in tqdm(paths.items(), desc="drawing", unit="img", disable=not progress, leave=False):
+        pic = draw_prediction(read_image(path), by_image.get(image_id, []), skeleton, kpt_thr=kpt_thr)
+        cv2.imwrite(str(out / "vis" / f"{Path(path).stem}.jpg"), pic, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    print(f"drawings of {len(paths)} images ({name}) in {out / 'vis'}")
+
+
+def _eval_results(args: argparse.Namespace) -> int:
+    """Score a results JSON (e.g. from ``semipose predict``) against a COCO keypoint file."""
+    from .config import ConfigError
+    from .data.coco import DataFormatError, read_json, skeleton_from_coco_file
+    from .evaluation.coco import evaluate_coco_keypoints, format_metrics_table, load_coco_gt, write_metrics_json
+
+    if not args.gt:
+        raise ConfigError("--results needs --gt ANNOTATIONS.json (the COCO keypoint file to score against)")
+    results = read_json(args.results)
+    if not isinstance(results, list):
+        raise DataFormatError(f"{args.results}: expected a COCO results list")
+    if not results:
+        raise DataFormatError(f"{args.results}: no results to score")
+    sk = skeleton_from_coco_file(args.gt)
+    gt = load_coco_gt(args.gt, skeleton=sk)
+    known = set(gt.getImgIds())
+    stray = sorted({int(r.get("image_id", -1)) for r in results} - known)
+    if stray:
+        raise DataFormatError(f"{args.results}: {len(stray)} image id(s) are not in {args.gt} (e.g. {stray[0]}); predicted with the boxes of another file?")
+    metrics = evaluate_coco_keypoints(gt, results, sigmas=sk.sigmas)
+    print(format_metrics_table({Path(args.results).name: metrics}))
+    if args.out:
+        write_metrics_json(Path(args.out) / "metrics.json", metrics)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict.boxes import WholeImage, box_source_for
+    from .predict.estimator import PoseEstimator
+    from .predict.run import run_predict
+    from .predict.sources import expand_sources
+
+    sources = expand_sources(args.sources)
+    est = PoseEstimator.from_file(
+        args.model, device=args.device, precision=args.precision, flip_test=args.flip_test, decoder=args.decoder,
+        net=args.net, batch_size=args.batch_size, trust=args.trust_checkpoint, arch=args.arch,
+        keypoints=_keypoints_flag(args.keypoints), color=args.color, input_size=args.input_size,
+    )
+    card = est.card
+    aspect = card.input_size[0] / card.input_size[1]
+    if args.det_file and not args.boxes:
+        from .config import ConfigError
+
+        raise ConfigError("--det-file needs --boxes IMAGE_INFO.json: the COCO-format file listing the images the detections refer to")
+    if args.boxes and not args.whole_image:
+        boxes = box_source_for(args.boxes, args.det_file, aspect=aspect, padding=card.padding, score_thr=args.det_score_thr)
+    else:
+        if not args.whole_image:
+            log.info("no --boxes given: one box per image covering the whole image (give person boxes for group photos)")
+        boxes = WholeImage(aspect, card.padding)
+    out = Path(args.out) if args.out else Path("predictions") / time.strftime("%Y%m%d-%H%M%S")
+    print(
+        f"model {args.model}: {card.arch} x {card.num_nets} ({est.backend}, {est.precision}, network {card.use}), "
+        f"{card.input_size[0]}x{card.input_size[1]}, {card.num_keypoints} keypoints ({card.skeleton.get('name')}), "
+        f"flip test {'on' if est.flip_test else 'off'}, decoder {est.decoder}; boxes: {boxes.description}", flush=True,
+    )
+    s = run_predict(
+        est, sources, boxes, out, draw=not args.no_draw, kpt_thr=args.kpt_thr, heatmaps=args.heatmaps,
+        nms=not args.no_nms, max_frames=args.max_frames, progress=not args.no_progress,
+    )
+    done = s.images + s.frames
+    rate = done / s.seconds if s.seconds > 0 else 0.0
+    parts = [f"{s.images} images" if s.images or not s.frames else "", f"{s.frames} video frames" if s.frames else ""]
+    print(f"\n{', '.join(p for p in parts if p)}, {s.persons} persons in {s.seconds:.1f}s ({rate:.1f} images/s)")
+    if s.no_boxes:
+        print(f"skipped {len(s.no_boxes)} image(s) not in the boxes file")
+    for v in s.videos:
+        print(f"drawn video: {v}")
+    print(f"results: {s.results_file} (image info: {out / 'image_info.json'})" + ("" if args.no_draw else f"; drawings: {out / 'vis'}"))
+    if s.failed:
+        print(f"semipose: error: {len(s.failed)} input(s) failed (listed above)", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .predict.estimator import _net_name
+
+    mf = _read_model(args, args.model)
+    net = _net_name(args.net) if args.net is not None else None
+    src = Path(args.model)
+    if args.format == "onnx":
+        from .predict.onnx import export_onnx
+
+        out = Path(args.output) if args.output else src.with_suffix(".onnx")
+        path, card = export_onnx(mf, out, net=net, opset=args.opset)
+        if not args.no_check:
+            _check_onnx(mf, path, card.use)
+    else:
+        import torch
+
+        from .models.modelfile import ModelCard, model_file_payload
+
+        out = Path(args.output) if args.output else src.with_name(src.stem + "-model.pt")
+        if out.resolve() == src.resolve():
+            from .config import ConfigError
+
+            raise ConfigError(f"{out}: the export would overwrite its source; give -o")
+        card = mf.card if net is None else ModelCard.from_dict({**mf.card.to_dict(), "use": net}, str(src))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model_file_payload(card, mf.states), out)
+        path = out
+    print(f"exported {src} -> {path} ({path.stat().st_size / 2**20:.1f} MB, {card.arch}, network {card.use})")
+    return 0
+
+
+def _check_onnx(mf, path: Path, use: str) -> None:  # noqa: ANN001
+    """Compare onnxruntime with torch on a random batch and print the largest differences."""
+    import numpy as np
+    import torch
+
+    from .predict.onnx import OnnxBackend
+
+    ort = OnnxBackend(path)
+    module = mf.card.predictor(mf.build_nets("cpu"), use)
+    w, h = mf.card.input_size
+    x = torch.randn(3, 3, h, w, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = module(x).numpy()
+    got = ort(x).numpy()
+    print(f"onnxruntime vs torch on a random batch of 3: max |heatmap difference| {float(np.abs(ref - got).max()):.2e}")
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
@@ -156,8 +354,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     report: dict = {"machine": machine_info(device)}
     print(json.dumps(report["machine"]))
-    what = {"all": ["network", "data", "augment", "step", "eval"]}.get(args.what, [args.what])
-    if ("network" in what or "step" in what) and args.input:
+    what = {"all": ["network", "data", "augment", "step", "eval", "predict"]}.get(args.what, [args.what])
+    if ("network" in what or "step" in what or "predict" in what) and args.input:
         bad = [f"{w}x{h}" for w, h in args.input if w % 32 or h % 32]
         if bad:
             print(f"semipose bench: error: --input {','.join(bad)}: network and step inputs must be multiples of 32 (the backbone's stride)", file=sys.stderr)
@@ -223,6 +421,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"{r[f'cocoeval_{m}_ms']:>12.1f} {r[f'total_{m}_ms']:>9.1f} {r[f'AP_{m}']:>7.4f}", flush=True,
             )
         report["eval"] = r
+    if "predict" in what:
+        from .bench import bench_predict
+
+        batch = args.batch or 32
+        rows = []
+        for arch in (args.arch or "resnet18").split(","):
+            for size in args.input or [(192, 256)]:
+                print(f"\nprediction API, {batch} persons per call on a 640x480 image, {arch} {size[0]}x{size[1]}, flip test off, device {device}")
+                print(f"{'backend':<12} {'precision':<9} {'API ms':>8} {'forward ms':>11} {'pre+post ms':>12} {'overhead':>9} {'persons/s':>10}")
+                for r in bench_predict(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device):
+                    rows.append(r)
+                    print(f"{r['backend']:<12} {r['precision']:<9} {r['api_ms']:>8.1f} {r['forward_ms']:>11.1f} {r['pre_post_ms']:>12.1f} "
+                          f"{r['overhead_pct']:>8.1f}% {r['persons_per_s']:>10.1f}", flush=True)
+        report["predict"] = rows
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
         print(f"\nwritten to {args.json}")
@@ -243,19 +455,65 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="run folder or checkpoints/last.pt to continue")
     t.add_argument("--run-dir", help="write into this folder instead of output_dir/name")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _trust_flag(t)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint (COCO keypoint AP/AR)")
     e.add_argument("config", nargs="?", help="experiment YAML (default: the run folder's config.yaml)")
     e.add_argument("overrides", nargs="*", help="dotted overrides")
-    e.add_argument("--checkpoint", required=True, help="semipose checkpoint or a state_dict file")
+    e.add_argument("--checkpoint", help="a model file (best.pt, last.pt, model.pt) or a reference checkpoint")
+    e.add_argument("--results", help="score this COCO results JSON (e.g. semipose predict's predictions.json) instead")
+    e.add_argument("--gt", help="with --results: the COCO keypoint file to score against")
+    e.add_argument("--save-vis", action="store_true", help="draw the predictions on every evaluated image into OUT/vis")
+    e.add_argument("--kpt-thr", type=float, default=0.3, help="--save-vis: keypoints scoring below this are not drawn")
     e.add_argument("--det-file", help="evaluate on these person-detector boxes instead of GT boxes")
     e.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped input")
     e.add_argument("--format-only", action="store_true", help="write the results JSON without scoring (COCO test-dev)")
     e.add_argument("--decoder", choices=["shift", "dark", "argmax"], help="heatmap decoding (default: the config's eval.decoder, shift)")
     e.add_argument("--out", help="output folder (default: <run>/eval-<time>)")
     e.add_argument("--no-progress", action="store_true")
+    _model_flags(e)
     e.set_defaults(func=cmd_eval)
+
+    pr = sub.add_parser(
+        "predict", help="predict poses on images, folders, globs, videos or a camera",
+        description="Predict with a model file (best.pt, model.pt, .onnx or a reference checkpoint with --arch/--keypoints). "
+        "Writes predictions.json (COCO results), image_info.json, drawings in vis/ and a drawn video per video input.",
+    )
+    pr.add_argument("model", help="model file: best.pt / last.pt / exported model.pt or .onnx, or a reference checkpoint")
+    pr.add_argument("sources", nargs="+", help="image files, folders, globs ('imgs/*.jpg'), video files, or a camera index (0)")
+    pr.add_argument("--boxes", help="person boxes: a COCO-format file (its GT boxes; with --det-file: the images the detections refer to) "
+                    "or a JSON {\"file name\": [[x, y, w, h(, score)], ...]}")
+    pr.add_argument("--det-file", help="detector results (COCO results format) over the images of --boxes")
+    pr.add_argument("--det-score-thr", type=float, default=0.0, help="skip detections below this score")
+    pr.add_argument("--whole-image", action="store_true", help="one box per image: the whole image (the default without --boxes)")
+    pr.add_argument("--out", help="output folder (default: predictions/<time>)")
+    pr.add_argument("--no-draw", action="store_true", help="write the results only, no drawings")
+    pr.add_argument("--kpt-thr", type=float, default=0.3, help="keypoints scoring below this are not drawn")
+    pr.add_argument("--heatmaps", action="store_true", help="overlay the predicted heatmaps on the drawings")
+    pr.add_argument("--no-nms", action="store_true", help="keep every box's prediction (no OKS-NMS)")
+    flip = pr.add_mutually_exclusive_group()
+    flip.add_argument("--flip-test", dest="flip_test", action="store_true", default=None, help="average with the mirrored input")
+    flip.add_argument("--no-flip-test", dest="flip_test", action="store_false", help="no flip test (default: the model card's)")
+    pr.add_argument("--decoder", choices=["shift", "dark", "argmax"], help="heatmap decoding (default: the model card's)")
+    pr.add_argument("--net", help="two-network models: 1, 2 or ensemble (default: the model card's)")
+    pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help="autocast precision of the network")
+    pr.add_argument("--batch-size", type=int, default=32, help="persons per forward pass")
+    pr.add_argument("--max-frames", type=int, default=None, help="videos and cameras: stop after this many frames")
+    pr.add_argument("--no-progress", action="store_true")
+    _model_flags(pr)
+    pr.set_defaults(func=cmd_predict)
+
+    ex = sub.add_parser("export", help="export a model: ONNX (onnxruntime) or a self-describing .pt model file")
+    ex.add_argument("model", help="model file or reference checkpoint (with --arch/--keypoints)")
+    ex.add_argument("--format", choices=["onnx", "pt"], default="onnx", help="onnx (needs pip install 'semipose[onnx]') or pt")
+    ex.add_argument("-o", "--output", help="output file (default: beside MODEL)")
+    ex.add_argument("--net", help="two-network models: 1, 2 or ensemble (default: the model card's)")
+    ex.add_argument("--opset", type=int, default=18)
+    ex.add_argument("--no-check", action="store_true", help="onnx: skip the onnxruntime-vs-torch comparison")
+    _model_flags(ex)
+    ex.set_defaults(func=cmd_export)
 
     d = sub.add_parser("data", help="dataset tools")
     dsub = d.add_subparsers(dest="data_command", required=True)
@@ -277,9 +535,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="network: forward+backward+Adam per architecture and input; data: loader throughput; "
         "augment: each hard-view augmentation on a batch; step: one training step per method "
         "(supervised, PoseCons, PoseDual, MultiAugs 2/4 paths) next to its bare network passes; "
-        "eval: decoding (shift vs DARK) and the evaluation stages after the network.",
+        "eval: decoding (shift vs DARK) and the evaluation stages after the network; "
+        "predict: persons/s of the prediction API (fp32, bf16, onnxruntime) next to the bare forward.",
     )
-    b.add_argument("what", nargs="?", choices=["network", "data", "augment", "step", "eval", "all"], default="all")
+    b.add_argument("what", nargs="?", choices=["network", "data", "augment", "step", "eval", "predict", "all"], default="all")
     b.add_argument("--persons", type=int, default=1000, help="eval: persons evaluated (default 1000)")
     b.add_argument("--arch", default=None, help="comma-separated networks (network: resnet18,resnet50; step: resnet18)")
     b.add_argument("--input", type=_sizes, default=None, help="comma-separated WIDTHxHEIGHT (network/data: 192x256,96x128; augment: 192x256; step: 96x128)")
@@ -299,11 +558,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _trust_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow checkpoint files that need arbitrary unpickling (this can run code from the file: trusted files only)")
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    """Flags that describe a reference checkpoint (semipose model files describe themselves)."""
+    g = p.add_argument_group("reference checkpoints (pose_resnet, pose_hrnet, pose_cons, pose_dual)")
+    g.add_argument("--arch", help="resnet18 ... resnet152, hrnet_w32, hrnet_w48 (default: inferred from the tensors)")
+    g.add_argument("--keypoints", help="coco17, union24, mpii16, aic14, or a skeleton.json / COCO-format file (default: by head size)")
+    g.add_argument("--color", choices=["rgb", "bgr"], help="input channel order the model was trained on (Semi_Human_Pose / MultiAugs: bgr)")
+    g.add_argument("--input-size", type=_size, help="WIDTHxHEIGHT (default 192x256)")
+    _trust_flag(p)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .config import ConfigError
     from .data.coco import DataFormatError
     from .data.topdown import ImageReadError
+    from .device import DeviceError
     from .models.weights import CheckpointError
+    from .predict.sources import SourceError
 
     parser = build_parser()
     # dotted overrides may follow options too ("train cfg.yaml --no-progress train.epochs=2")
@@ -323,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DataFormatError, ImageReadError, CheckpointError, FileNotFoundError, FileExistsError) as e:
+    except (ConfigError, DataFormatError, ImageReadError, CheckpointError, DeviceError, SourceError, FileNotFoundError, FileExistsError) as e:
         print(f"semipose: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

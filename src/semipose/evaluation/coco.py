@@ -251,6 +251,7 @@ def build_coco_results(
     oks_thr: float = 0.9,
     use_nms: bool = True,
     category_id: int = 1,
+    with_box: bool = False,
 ) -> list[dict[str, Any]]:
     """Turn decoded predictions into a COCO keypoint results list.
 
@@ -265,6 +266,8 @@ def build_coco_results(
             the same image is dropped.
         use_nms: run the per-image OKS-NMS (off: every instance is kept).
         category_id: category written into every result.
+        with_box: also write each record's person box as ``box`` (x, y, w, h) and its
+            ``box_score`` (not as ``bbox``, which pycocotools would take for the area).
 
     Returns:
         A list of dicts ``{"image_id", "category_id", "keypoints" (3K floats x, y, maxval),
@@ -307,6 +310,7 @@ def build_coco_results(
                     "score": float(scores[i]),
                     "center": [float(v) for v in np.asarray(r.center).reshape(-1)],
                     "scale": [float(v) for v in np.asarray(r.scale).reshape(-1)],
+                    **({"box": [float(v) for v in np.asarray(r.bbox).reshape(-1)], "box_score": float(r.box_score)} if with_box else {}),
                 }
             )
     return results

@@ -1,0 +1,168 @@
+"""Where ``semipose predict`` gets person boxes from.
+
+* :class:`CocoBoxes` — a COCO-format annotation file (its ground-truth person boxes, read as
+  ``semipose eval`` reads them), or detector results in the COCO results format (the
+  ``--det-file`` format) over the images of a COCO-format file. Images are matched to the
+  input files by file name, and keep the file's image ids, so the results can be evaluated
+  against that file.
+* :class:`PerImageBoxes` — a simple JSON: ``{"photo.jpg": [[x, y, w, h], [x, y, w, h, score],
+  ...], ...}``.
+* :class:`WholeImage` — one box covering each image.
+
+Each answers :meth:`lookup` with the crops of one image (centre/scale as the records hold
+them), or None when the image is not in the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..data.coco import DataFormatError, load_coco_keypoints, load_detections, read_json
+from ..data.records import box_to_center_scale
+
+__all__ = ["ImageBoxes", "BoxSource", "WholeImage", "CocoBoxes", "PerImageBoxes", "box_source_for"]
+
+
+@dataclass
+class ImageBoxes:
+    """The persons to crop in one image.
+
+    Attributes:
+        image_id: the image id to write (the box file's, or None: assigned by the caller).
+        centers, scales: ``(P, 2)`` crop boxes.
+        boxes: ``(P, 4)`` the person boxes ``(x, y, w, h)``.
+        scores: ``(P,)`` box scores.
+    """
+
+    image_id: int | None
+    centers: np.ndarray
+    scales: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+
+
+class BoxSource:
+    """Base: ``lookup(path, (width, height)) -> ImageBoxes | None``."""
+
+    description = "boxes"
+    file: str | None = None
+
+    def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def knows(self, path: str) -> bool:
+        """Whether the file lists this image at all (a box file for other images is an error)."""
+        return True
+
+
+class WholeImage(BoxSource):
+    """One box per image: the whole image."""
+
+    description = "whole image"
+
+    def __init__(self, aspect: float, padding: float) -> None:
+        self.aspect, self.padding = aspect, padding
+
+    def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes:
+        box = np.array([[0.0, 0.0, size[0], size[1]]], np.float32)
+        c, s = box_to_center_scale(box, self.aspect, self.padding)
+        return ImageBoxes(None, c, s, box, np.ones(1, np.float32))
+
+
+class CocoBoxes(BoxSource):
+    """Boxes of a COCO-format file: ground truth, or detector results over its images.
+
+    Args:
+        ann_file: COCO-format JSON (a keypoint file, or an ``image_info`` file with ``det_file``).
+        det_file: detector results (a list of ``{"image_id", "bbox", "score"}``), or None for
+            the ground-truth boxes of ``ann_file``.
+        aspect, padding: the model's crop aspect ratio and box padding.
+        score_thr: keep detections scoring at least this.
+    """
+
+    def __init__(self, ann_file: str, det_file: str | None, *, aspect: float, padding: float, score_thr: float = 0.0) -> None:
+        self.file = det_file or ann_file
+        if det_file:
+            records, _ = load_detections(det_file, ann_file, "", num_keypoints=1, score_thr=score_thr, aspect_ratio=aspect, padding=padding)
+            self.description = f"detector boxes of {det_file} (score ≥ {score_thr})"
+        else:
+            records = load_coco_keypoints(ann_file, "", skeleton=None, aspect_ratio=aspect, padding=padding).records
+            self.description = f"ground-truth boxes of {ann_file}"
+        info = read_json(ann_file)
+        self.images: dict[str, Mapping[str, Any]] = {}
+        for im in info.get("images", []) if isinstance(info, Mapping) else []:
+            if isinstance(im, Mapping) and "file_name" in im:
+                self.images[os.path.basename(str(im["file_name"]))] = im
+        self.by_image: dict[int, list[Any]] = {}
+        for r in records:
+            self.by_image.setdefault(int(r.image_id), []).append(r)
+
+    def knows(self, path: str) -> bool:
+        return os.path.basename(path) in self.images
+
+    def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes | None:
+        im = self.images.get(os.path.basename(path))
+        if im is None:
+            return None
+        recs = self.by_image.get(int(im["id"]), [])
+        if not recs:
+            z2 = np.zeros((0, 2), np.float32)
+            return ImageBoxes(int(im["id"]), z2, z2, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+        return ImageBoxes(
+            int(im["id"]), np.stack([r.center for r in recs]), np.stack([r.scale for r in recs]),
+            np.stack([r.bbox for r in recs]).astype(np.float32), np.array([r.box_score for r in recs], np.float32),
+        )
+
+
+class PerImageBoxes(BoxSource):
+    """``{"file name": [[x, y, w, h(, score)], ...]}`` (matched by file name)."""
+
+    def __init__(self, path: str, *, aspect: float, padding: float) -> None:
+        self.file = path
+        self.description = f"boxes of {path}"
+        data = read_json(path)
+        if not isinstance(data, Mapping):
+            raise DataFormatError(f"{path}: expected {{\"file name\": [[x, y, w, h(, score)], ...]}} (or a COCO-format file)")
+        self.entries: dict[str, ImageBoxes] = {}
+        for name, boxes in data.items():
+            arr = _box_array(boxes, path, name)
+            b, s = arr[:, :4], (arr[:, 4] if arr.shape[1] == 5 else np.ones(len(arr), np.float32))
+            c, sc = box_to_center_scale(b, aspect, padding) if len(b) else (np.zeros((0, 2), np.float32),) * 2
+            self.entries[os.path.basename(str(name))] = ImageBoxes(None, c, sc, b, s.astype(np.float32))
+
+    def knows(self, path: str) -> bool:
+        return os.path.basename(path) in self.entries
+
+    def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes | None:
+        return self.entries.get(os.path.basename(path))
+
+
+def _box_array(boxes: Any, path: str, name: str) -> np.ndarray:
+    if not isinstance(boxes, list) or not all(isinstance(b, list) and len(b) in (4, 5) for b in boxes):
+        raise DataFormatError(f"{path}: entry {name!r}: expected a list of [x, y, w, h] or [x, y, w, h, score] boxes")
+    try:
+        arr = np.asarray(boxes, np.float32).reshape(len(boxes), -1) if boxes else np.zeros((0, 4), np.float32)
+    except (TypeError, ValueError):
+        raise DataFormatError(f"{path}: entry {name!r}: box values must be numbers") from None
+    if len(arr) and arr.shape[1] not in (4, 5):
+        raise DataFormatError(f"{path}: entry {name!r}: all boxes of an image need the same length (4 or 5)")
+    if not np.isfinite(arr).all() or (len(arr) and (arr[:, 2:4] <= 0).any()):
+        raise DataFormatError(f"{path}: entry {name!r}: boxes need finite values and positive width and height")
+    return arr
+
+
+def box_source_for(path: str, det_file: str | None, *, aspect: float, padding: float, score_thr: float = 0.0) -> BoxSource:
+    """:class:`CocoBoxes` for a COCO-format file (or detections + one), else :class:`PerImageBoxes`."""
+    if det_file:
+        return CocoBoxes(path, det_file, aspect=aspect, padding=padding, score_thr=score_thr)
+    data = read_json(path)
+    if isinstance(data, Mapping) and "images" in data:
+        return CocoBoxes(path, None, aspect=aspect, padding=padding)
+    if isinstance(data, list):
+        raise DataFormatError(f"{path}: a list of detections needs the images they refer to: give it as --det-file with --boxes IMAGE_INFO.json")
+    return PerImageBoxes(path, aspect=aspect, padding=padding)
+

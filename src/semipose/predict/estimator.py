@@ -1,0 +1,335 @@
+"""The Python inference API: a model file in, keypoints in image pixels out.
+
+    from semipose import PoseEstimator
+
+    est = PoseEstimator.from_file("runs/x/checkpoints/best.pt", device="cpu", precision="auto")
+    result = est("me.jpg")                               # one box: the whole image
+    result = est(image_bgr, boxes=[[x, y, w, h], ...])   # (P, 4) person boxes, xywh pixels
+    results = est([img1, img2], boxes=[b1, b2])          # several images, one forward batch
+    result.keypoints  # (P, K, 2) image pixels;  result.scores  # (P, K)
+
+The pre-processing (box → centre/scale, affine crop, normalisation) and post-processing (flip
+test, decoding, back to image pixels) are those of ``semipose eval``; every person of every
+image given in one call is cropped, stacked and run in batches of ``batch_size``. The same
+estimator runs a PyTorch model file or an exported ``.onnx`` file (through onnxruntime).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence, Union, runtime_checkable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..codec import DECODE_METHODS, HeatmapCodec, affine_matrix
+from ..data.records import box_to_center_scale
+from ..data.topdown import read_image, single_threaded_cv2, warp_crop
+from ..device import autocast, resolve_device, resolve_precision
+from ..evaluation.inference import predict_heatmaps
+from ..models.io import CheckpointError
+from ..models.modelfile import ModelCard, read_model_file
+from ..skeletons import Skeleton
+
+__all__ = ["PoseResult", "Detector", "PoseEstimator", "ImageInput"]
+
+#: An image: a file path, or an ``(H, W, 3)`` uint8 array (BGR unless ``color="rgb"``).
+ImageInput = Union[str, "os.PathLike[str]", np.ndarray]
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Anything that finds people: ``detector(image_bgr) -> (boxes (P, 4) xywh, scores (P,))``."""
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass
+class PoseResult:
+    """The persons found in one image.
+
+    Attributes:
+        keypoints: ``(P, K, 2)`` float32 image pixels ``(x, y)``.
+        scores: ``(P, K)`` float32 keypoint confidences (heatmap peaks).
+        boxes: ``(P, 4)`` float32 the person boxes ``(x, y, w, h)`` the crops were taken from.
+        box_scores: ``(P,)`` float32 detector scores (1 for given boxes).
+        centers, scales: ``(P, 2)`` float32 the crop boxes (centre, size / 200 after padding).
+        heatmaps: ``(P, K, h, w)`` float32 when asked for, else None.
+        image_size: ``(width, height)`` of the image.
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+    box_scores: np.ndarray
+    centers: np.ndarray
+    scales: np.ndarray
+    heatmaps: np.ndarray | None = None
+    image_size: tuple[int, int] = (0, 0)
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def keypoints_with_scores(self) -> np.ndarray:
+        """``(P, K, 3)`` ``(x, y, score)``."""
+        return np.concatenate([self.keypoints, self.scores[..., None]], axis=-1)
+
+
+class _TorchBackend:
+    """A torch module run in eval mode under the chosen autocast."""
+
+    def __init__(self, module: nn.Module, device: torch.device, precision: str) -> None:
+        self.module = module.to(device).eval()
+        self.device = device
+        self.precision = precision
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), autocast(self.precision, self.device):
+            return self.module(x).float()
+
+
+@dataclass
+class _Crop:
+    image: int
+    center: np.ndarray
+    scale: np.ndarray
+
+
+@dataclass
+class PoseEstimator:
+    """A pose model ready to predict (see the module docstring).
+
+    Build it with :meth:`from_file`; the constructor takes the pieces directly.
+
+    Args:
+        forward: ``(N, 3, H, W)`` normalised float32 on ``device`` → ``(N, K, h, w)`` float32.
+        card: the model card (input size, keypoint set, colour order, normalisation …).
+        device: where crops are normalised and heatmaps decoded.
+        flip_test: average with the mirrored input (default: the card's).
+        decoder: ``shift``, ``dark`` or ``argmax`` (default: the card's).
+        batch_size: persons per forward pass.
+    """
+
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    card: ModelCard
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    flip_test: bool | None = None
+    decoder: str | None = None
+    batch_size: int = 32
+    precision: str = "fp32"
+    backend: str = "torch"
+
+    def __post_init__(self) -> None:
+        self.flip_test = self.card.flip_test if self.flip_test is None else bool(self.flip_test)
+        self.decoder = self.decoder or self.card.decoder
+        if self.decoder not in DECODE_METHODS:
+            raise ValueError(f"decoder: expected one of {', '.join(DECODE_METHODS)}, got {self.decoder!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {self.batch_size}")
+        self.skeleton: Skeleton = self.card.keypoint_set
+        assert self.card.heatmap_size is not None
+        self.codec = HeatmapCodec(self.card.input_size, self.card.heatmap_size)
+        self._mean = torch.from_numpy(np.asarray(self.card.mean, np.float32) * 255.0).to(self.device)
+        self._std = torch.from_numpy(np.asarray(self.card.std, np.float32) * 255.0).to(self.device)
+        single_threaded_cv2()
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        device: str = "cpu",
+        precision: str = "fp32",
+        flip_test: bool | None = None,
+        decoder: str | None = None,
+        net: str | int | None = None,
+        batch_size: int = 32,
+        trust: bool = False,
+        arch: str | None = None,
+        keypoints: Any = None,
+        color: str | None = None,
+        input_size: Sequence[int] | None = None,
+    ) -> "PoseEstimator":
+        """Load a model file (``best.pt``, ``last.pt``, an exported ``model.pt``), a reference
+        checkpoint, or an ``.onnx`` export.
+
+        Args:
+            path: the file.
+            device: ``cpu``, ``cuda``, ``cuda:1`` or ``auto``.
+            precision: ``fp32``, ``bf16``, ``fp16`` (CUDA) or ``auto`` (bf16 where fast).
+                ONNX files run in fp32.
+            flip_test, decoder: override the card's.
+            net: two-network models: ``1``, ``2`` or ``"ensemble"`` (default: the card's).
+            batch_size: persons per forward pass.
+            trust: allow a file that needs arbitrary unpickling (can run code from it).
+            arch, keypoints, color, input_size: describe a reference checkpoint (see
+                :func:`~semipose.models.modelfile.read_model_file`).
+
+        Raises:
+            FileNotFoundError, CheckpointError: naming the file and the problem.
+        """
+        dev = resolve_device(device)
+        p = Path(path)
+        if p.suffix.lower() == ".onnx":
+            from .onnx import OnnxBackend
+
+            ort = OnnxBackend(p, device=dev)
+            if net is not None and _net_name(net) != ort.exported:
+                raise CheckpointError(f"{p}: exported with network {ort.exported!r}; export again for {_net_name(net)!r}")
+            return cls(ort, ort.card, dev, flip_test, decoder, batch_size, "fp32", "onnxruntime")
+        mf = read_model_file(p, trust=trust, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
+        use = _net_name(net) if net is not None else mf.card.use
+        module = mf.card.predictor(mf.build_nets(dev), use)
+        prec = resolve_precision(precision, dev)
+        card = mf.card
+        if use != card.use:
+            card = ModelCard.from_dict({**card.to_dict(), "use": use}, str(p))
+        return cls(_TorchBackend(module, dev, prec), card, dev, flip_test, decoder, batch_size, prec, "torch")
+
+    # -- prediction --------------------------------------------------------------------------
+    def __call__(
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        boxes: Any = None,
+        *,
+        box_scores: Any = None,
+        color: str = "bgr",
+        detector: Detector | None = None,
+        return_heatmaps: bool = False,
+    ) -> PoseResult | list[PoseResult]:
+        """Predict the poses of the persons in one image or a list of images.
+
+        Args:
+            images: a path or an ``(H, W, 3)`` uint8 array, or a list of them.
+            boxes: ``(P, 4)`` ``(x, y, w, h)`` person boxes in pixels (a list of those for a
+                list of images); None: ``detector``'s boxes, or one box = the whole image.
+            box_scores: ``(P,)`` scores of ``boxes`` (default 1), or a list of them.
+            color: channel order of array inputs, ``bgr`` (OpenCV) or ``rgb`` (PIL,
+                matplotlib, imageio). Files are always read correctly.
+            detector: a :class:`Detector` used when ``boxes`` is None.
+            return_heatmaps: also return the ``(P, K, h, w)`` heatmaps.
+
+        Returns:
+            One :class:`PoseResult` per image (a list for a list input).
+        """
+        single = isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim == 3)
+        items = [images] if single else list(images)  # type: ignore[arg-type]
+        if single:
+            boxes, box_scores = [boxes], [box_scores]
+        else:
+            boxes = [None] * len(items) if boxes is None else list(boxes)
+            box_scores = [None] * len(items) if box_scores is None else list(box_scores)
+            if len(boxes) != len(items) or len(box_scores) != len(items):
+                raise ValueError(f"{len(items)} images but {len(boxes)} box lists / {len(box_scores)} score lists")
+        arrays = [self._as_bgr(im, color) for im in items]
+        per_image = []
+        for arr, b, s in zip(arrays, boxes, box_scores):
+            if b is None and detector is not None:
+                b, s = detector(arr)
+            per_image.append(self._boxes(arr, b, s))
+        aspect = self.card.input_size[0] / self.card.input_size[1]
+        centers_scales = [box_to_center_scale(b, aspect, self.card.padding) for b, _ in per_image]
+        outs = self.predict_crops(arrays, [c for c, _ in centers_scales], [s for _, s in centers_scales], return_heatmaps=return_heatmaps)
+        results = []
+        for arr, (b, s), (c, sc), (kp, conf, hm) in zip(arrays, per_image, centers_scales, outs):
+            results.append(PoseResult(kp, conf, b, s, c, sc, hm, (arr.shape[1], arr.shape[0])))
+        return results[0] if single else results
+
+    def predict_crops(
+        self,
+        images: Sequence[np.ndarray],
+        centers: Sequence[np.ndarray],
+        scales: Sequence[np.ndarray],
+        *,
+        return_heatmaps: bool = False,
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """The low-level call: crops given as centres and scales (as the dataset records hold
+        them), batched across all images.
+
+        Args:
+            images: ``(H, W, 3)`` uint8 BGR arrays.
+            centers, scales: per image ``(P_i, 2)`` crop centres and scales (size / 200).
+
+        Returns:
+            Per image ``(keypoints (P_i, K, 2), scores (P_i, K), heatmaps (P_i, K, h, w) or None)``.
+        """
+        crops: list[_Crop] = []
+        for i, (c, s) in enumerate(zip(centers, scales)):
+            for cc, ss in zip(np.asarray(c, np.float32).reshape(-1, 2), np.asarray(s, np.float32).reshape(-1, 2)):
+                crops.append(_Crop(i, cc, ss))
+        k = self.card.num_keypoints
+        w, h = self.card.heatmap_size  # type: ignore[misc]
+        coords = np.zeros((len(crops), k, 2), np.float32)
+        conf = np.zeros((len(crops), k), np.float32)
+        heat = np.zeros((len(crops), k, h, w), np.float32) if return_heatmaps else None
+        flip_index = self.skeleton.flip_index if self.flip_test else None
+        for start in range(0, len(crops), self.batch_size):
+            chunk = crops[start:start + self.batch_size]
+            x = self._normalize([self._crop(images[c.image], c.center, c.scale) for c in chunk])
+            hm = predict_heatmaps(self.forward, x, flip_index=flip_index, shift_heatmap=self.card.shift_heatmap)  # type: ignore[arg-type]
+            xy, mv = self.codec.decode(hm.float(), self.decoder)  # type: ignore[arg-type]
+            cen = np.stack([c.center for c in chunk])
+            sca = np.stack([c.scale for c in chunk])
+            coords[start:start + len(chunk)] = self.codec.to_image(xy.cpu().numpy(), cen, sca)
+            conf[start:start + len(chunk)] = mv.cpu().numpy()
+            if heat is not None:
+                heat[start:start + len(chunk)] = hm.cpu().numpy()
+        out = []
+        pos = 0
+        for c in centers:
+            n = len(np.asarray(c).reshape(-1, 2))
+            out.append((coords[pos:pos + n], conf[pos:pos + n], heat[pos:pos + n] if heat is not None else None))
+            pos += n
+        return out
+
+    # -- pieces ------------------------------------------------------------------------------
+    def _crop(self, image: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        mat = affine_matrix(center.astype(np.float64), scale.astype(np.float64), 0.0, self.card.input_size)
+        crop = warp_crop(image, mat, self.card.input_size)
+        return crop[:, :, ::-1] if self.card.color == "rgb" else crop
+
+    def _normalize(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """``(N, H, W, 3)`` uint8 crops → ``(N, 3, H, W)`` normalised float32 on the device."""
+        x = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).to(self.device)
+        x = (x.float() - self._mean) / self._std
+        return x.permute(0, 3, 1, 2).contiguous()
+
+    @staticmethod
+    def _as_bgr(image: ImageInput, color: str) -> np.ndarray:
+        if isinstance(image, (str, os.PathLike)):
+            return read_image(image)
+        arr = np.asarray(image)
+        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) == 0:
+            raise ValueError(f"an image must be an (H, W, 3) uint8 array, got {arr.dtype} {arr.shape}")
+        if color not in ("bgr", "rgb"):
+            raise ValueError(f"color: expected 'bgr' or 'rgb', got {color!r}")
+        return np.ascontiguousarray(arr[:, :, ::-1]) if color == "rgb" else arr
+
+    @staticmethod
+    def _boxes(image: np.ndarray, boxes: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+        if boxes is None:
+            b = np.array([[0.0, 0.0, image.shape[1], image.shape[0]]], np.float32)
+        else:
+            b = np.asarray(boxes, np.float32)
+            if b.size == 0:
+                b = np.zeros((0, 4), np.float32)
+            if b.ndim == 1:
+                b = b[None]
+            if b.ndim != 2 or b.shape[1] != 4:
+                raise ValueError(f"boxes must be (P, 4) as (x, y, w, h), got shape {b.shape}")
+            if not np.isfinite(b).all() or (b[:, 2:] <= 0).any():
+                raise ValueError("boxes must be finite with positive width and height")
+        s = np.ones(len(b), np.float32) if scores is None else np.asarray(scores, np.float32).reshape(-1)
+        if len(s) != len(b):
+            raise ValueError(f"{len(b)} boxes but {len(s)} box scores")
+        return b, s
+
+
+def _net_name(net: str | int) -> str:
+    """``1`` / ``"1"`` / ``"net1"`` → ``"net1"``; ``"ensemble"`` stays."""
+    t = str(net).lower()
+    return t if t == "ensemble" or t.startswith("net") else f"net{t}"

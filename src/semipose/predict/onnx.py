@@ -1,0 +1,133 @@
+"""ONNX export and an onnxruntime backend for :class:`~semipose.predict.estimator.PoseEstimator`.
+
+The exported graph maps ``image (batch, 3, H, W)`` float32 (normalised as the card says) to
+``heatmaps (batch, K, h, w)``; the batch dimension is dynamic. The model card (JSON) is stored
+in the ONNX metadata under ``semipose_card``, so an ``.onnx`` file describes itself like a
+``.pt`` model file and runs through the same pre- and post-processing.
+
+Needs the optional dependencies: ``pip install semipose[onnx]`` (onnx, onnxscript,
+onnxruntime).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..models.io import CheckpointError
+from ..models.modelfile import ModelCard, ModelFile
+
+__all__ = ["CARD_KEY", "export_onnx", "OnnxBackend", "require_onnx"]
+
+#: ONNX metadata key holding the model card JSON.
+CARD_KEY = "semipose_card"
+
+
+def require_onnx(*modules: str) -> None:
+    """Raise a one-line error naming the missing optional dependency."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CheckpointError(f"ONNX support needs {', '.join(missing)}: pip install 'semipose[onnx]'")
+
+
+def export_onnx(mf: ModelFile, out: str | os.PathLike[str], *, net: str | None = None, opset: int = 18) -> tuple[Path, ModelCard]:
+    """Export one network of a model file (or the ensemble of its networks) to ONNX.
+
+    Args:
+        mf: what :func:`~semipose.models.modelfile.read_model_file` returned.
+        out: the ``.onnx`` file to write.
+        net: ``net1``, ``net2`` … or ``ensemble`` (default: the card's ``use``).
+        opset: ONNX opset.
+
+    Returns:
+        ``(path, card)``: the file and the card stored in it (``use`` = the exported choice).
+    """
+    require_onnx("onnx")
+    import onnx
+
+    use = net or mf.card.use
+    module = mf.card.predictor(mf.build_nets("cpu"), use).eval()
+    card = ModelCard.from_dict({**mf.card.to_dict(), "use": use}, str(mf.path))
+    w, h = card.input_size
+    x = torch.zeros(2, 3, h, w)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the exporters' progress lines and registry warnings
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            try:  # the TorchScript exporter: ~10x faster here for HRNet, dynamic batch through dynamic_axes
+                torch.onnx.export(
+                    module, (x,), str(out), dynamo=False, input_names=["image"], output_names=["heatmaps"],
+                    dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}}, opset_version=opset,
+                )
+            except Exception:  # noqa: BLE001 - a torch without it: the dynamo exporter
+                batch = torch.export.Dim("batch", min=1, max=4096)
+                torch.onnx.export(
+                    module, (x,), str(out), dynamo=True, input_names=["image"], output_names=["heatmaps"],
+                    dynamic_shapes=({0: batch},), opset_version=opset,
+                )
+    finally:
+        quiet.setLevel(level)
+    model = onnx.load(str(out))
+    meta = {p.key: p for p in model.metadata_props}
+    entry = meta.get(CARD_KEY) or model.metadata_props.add()
+    entry.key, entry.value = CARD_KEY, json.dumps(_card_for_onnx(card))
+    model.producer_name = "semipose"
+    onnx.save(model, str(out))
+    return out, card
+
+
+def _card_for_onnx(card: ModelCard) -> dict[str, Any]:
+    d = card.to_dict()
+    d["num_nets"], d["use"] = 1, "net1"  # the graph is the chosen network (or the ensemble)
+    d["source"] = {**d.get("source", {}), "exported_network": card.use}
+    return d
+
+
+class OnnxBackend:
+    """An ``.onnx`` export run through onnxruntime: torch ``(N, 3, H, W)`` in, torch
+    heatmaps out (on the estimator's device), with the card read from the metadata."""
+
+    def __init__(self, path: str | os.PathLike[str], device: torch.device = torch.device("cpu")) -> None:
+        require_onnx("onnxruntime")
+        import onnxruntime as ort
+
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: model file not found")
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(p), providers=[x for x in providers if x in ort.get_available_providers()])
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
+            raise CheckpointError(f"{p}: not a readable ONNX model ({str(e).splitlines()[0][:200]})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if CARD_KEY not in meta:
+            raise CheckpointError(f"{p}: an ONNX model without a semipose model card (export it with `semipose export`)")
+        try:
+            card = json.loads(meta[CARD_KEY])
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{p}: malformed model card in the ONNX metadata ({e.msg})") from None
+        exported = (card.get("source") or {}).get("exported_network", "net1")
+        self.card = ModelCard.from_dict({**card, "use": "net1"}, str(p))
+        self.card.source = {**self.card.source, "exported_network": exported}
+        self.exported = exported
+        self.device = device
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.session.run(None, {self.input_name: np.ascontiguousarray(x.detach().float().cpu().numpy())})[0]
+        return torch.from_numpy(out).to(self.device)

@@ -1,0 +1,277 @@
+"""``semipose predict``: inputs → person boxes → batched poses → results JSON, drawings, videos.
+
+Outputs in the output folder:
+
+* ``predictions.json`` — COCO keypoint results (``image_id``, ``category_id``, ``keypoints``
+  as 3K numbers, ``score``; plus ``box`` / ``box_score`` / ``center`` / ``scale``), rescored and
+  OKS-NMS-filtered as ``semipose eval`` does, so ``semipose eval --results`` scores it exactly
+  as evaluating the checkpoint would;
+* ``image_info.json`` — a COCO ``images`` list (id, file name, size) and the keypoint category
+  of the predicted ids (frames of a video are ``<video>#<frame>``);
+* ``vis/<image>.jpg`` — the drawn poses (``--no-draw`` to skip), and for each video
+  ``<video>_pose.mp4`` with every frame drawn.
+
+Unreadable images are reported one line each, the others still processed; the summary counts
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..codec import affine_matrix
+from ..data.records import PoseRecord
+from ..data.topdown import ImageReadError, read_image
+from ..evaluation.coco import build_coco_results, write_results_json
+from ..skeletons import Skeleton
+from .boxes import BoxSource, ImageBoxes
+from .estimator import PoseEstimator
+from .sources import Source, SourceError, open_video, read_frames
+
+__all__ = ["PredictSummary", "run_predict", "draw_prediction", "image_info", "coco_results"]
+
+log = logging.getLogger("semipose")
+
+
+@dataclass
+class PredictSummary:
+    """What a predict run did."""
+
+    out_dir: Path
+    images: int = 0
+    frames: int = 0
+    persons: int = 0
+    failed: list[str] = field(default_factory=list)
+    no_boxes: list[str] = field(default_factory=list)
+    videos: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    results_file: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass
+class _Item:
+    """One image (or frame) waiting for its forward pass."""
+
+    name: str
+    file_name: str
+    image: np.ndarray
+    boxes: ImageBoxes
+    image_id: int = 0
+
+
+def draw_prediction(
+    image: np.ndarray, results: list[dict[str, Any]], skeleton: Skeleton, *, kpt_thr: float = 0.3, heat: np.ndarray | None = None
+) -> np.ndarray:
+    """The image with each result's skeleton and box drawn (and the heatmap overlay ``heat``,
+    ``(H, W)`` in [0, 1], blended where it is above 0.05)."""
+    from ..visualize import draw_pose
+
+    img = image
+    if heat is not None:
+        colored = cv2.applyColorMap(np.clip(heat * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
+        alpha = np.clip(heat, 0, 1)[..., None] * 0.6 * (heat[..., None] > 0.05)
+        img = (img * (1 - alpha) + colored * alpha).astype(np.uint8)
+    if not results:
+        return img.copy()
+    k = skeleton.num_keypoints
+    kps = np.asarray([r["keypoints"] for r in results], np.float64).reshape(len(results), k, 3)
+    boxes = [r["box"] for r in results if "box" in r]
+    return draw_pose(img, kps[..., :2], skeleton, scores=kps[..., 2], score_thr=kpt_thr, boxes=np.asarray(boxes) if boxes else None)
+
+
+def _heat_overlay(shape: tuple[int, ...], heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray, hm_size: tuple[int, int]) -> np.ndarray:
+    """The persons' per-pixel max heatmap warped back onto the image, ``(H, W)``."""
+    out = np.zeros(shape[:2], np.float32)
+    for hm, c, s in zip(heatmaps, centers, scales):
+        mat = affine_matrix(c.astype(np.float64), s.astype(np.float64), 0.0, hm_size)  # image → heatmap
+        back = cv2.warpAffine(np.clip(hm.max(0), 0, 1), mat, (shape[1], shape[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        np.maximum(out, back, out=out)
+    return out
+
+
+def coco_results(est: PoseEstimator, items: list[_Item], outs: list[tuple[np.ndarray, np.ndarray, Any]], *, nms: bool) -> list[list[dict[str, Any]]]:
+    """Per item, its COCO results after rescoring and OKS-NMS (as ``semipose eval`` builds them)."""
+    per_item: list[list[dict[str, Any]]] = []
+    k = est.card.num_keypoints
+    for it, (kp, conf, _) in zip(items, outs):
+        b = it.boxes
+        records = [
+            PoseRecord(it.name, it.image_id, b.centers[i], b.scales[i], np.zeros((k, 3), np.float32), b.boxes[i], float(b.scores[i]))
+            for i in range(len(b.centers))
+        ]
+        per_item.append(build_coco_results(records, kp, conf, sigmas=est.skeleton.sigmas, use_nms=nms, with_box=True) if records else [])
+    return per_item
+
+
+def image_info(images: list[dict[str, Any]], skeleton: Skeleton) -> dict[str, Any]:
+    """A COCO ``image_info`` document for the predicted images."""
+    return {
+        "info": {"description": "images predicted by semipose predict"},
+        "images": images,
+        "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(skeleton.keypoints),
+                        "skeleton": [[a + 1, b + 1] for a, b in skeleton.edges]}],
+    }
+
+
+def run_predict(
+    est: PoseEstimator,
+    sources: list[Source],
+    box_source: BoxSource,
+    out_dir: str | Path,
+    *,
+    draw: bool = True,
+    kpt_thr: float = 0.3,
+    heatmaps: bool = False,
+    nms: bool = True,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> PredictSummary:
+    """Predict every source; write the results JSON, image info, drawings and drawn videos."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = PredictSummary(out)
+    t0 = time.perf_counter()
+    all_results: list[dict[str, Any]] = []
+    images_info: list[dict[str, Any]] = []
+    used_ids: set[int] = set()
+    next_id = [1]
+    images = [s for s in sources if s.kind == "image"]
+    if images and box_source.file and not any(box_source.knows(s.path) for s in images):
+        raise SourceError(
+            f"{box_source.file}: lists none of the {len(images)} input image(s) by file name (e.g. {images[0].name!r}); "
+            "is it the box file of other images?"
+        )
+
+    def assign(item: _Item) -> None:
+        iid = item.boxes.image_id
+        if iid is None or iid in used_ids:
+            while next_id[0] in used_ids:
+                next_id[0] += 1
+            iid = next_id[0]
+        used_ids.add(iid)
+        item.image_id = iid
+        images_info.append({"id": iid, "file_name": item.file_name, "width": int(item.image.shape[1]), "height": int(item.image.shape[0])})
+
+    def flush(batch: list[_Item], writer: Any = None) -> None:
+        if not batch:
+            return
+        outs = est.predict_crops([b.image for b in batch], [b.boxes.centers for b in batch], [b.boxes.scales for b in batch], return_heatmaps=heatmaps)
+        per_item = coco_results(est, batch, outs, nms=nms)
+        for it, res, (_, _, hm) in zip(batch, per_item, outs):
+            all_results.extend(res)
+            summary.persons += len(res)
+            if draw or writer is not None:
+                heat = _heat_overlay(it.image.shape, hm, it.boxes.centers, it.boxes.scales, est.card.heatmap_size) if hm is not None and len(hm) else None  # type: ignore[arg-type]
+                pic = draw_prediction(it.image, res, est.skeleton, kpt_thr=kpt_thr, heat=heat)
+                if writer is not None:
+                    writer.write(pic)
+                else:
+                    cv2.imwrite(str(out / "vis" / (Path(it.name).stem + ".jpg")), pic, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        batch.clear()
+
+    if draw:
+        (out / "vis").mkdir(exist_ok=True)
+    bar = tqdm(total=len(images) or None, desc="predict", unit="img", disable=not progress, dynamic_ncols=True)
+    pending: list[_Item] = []
+    n_pending = 0
+    for src in sources:
+        if src.kind != "image":
+            continue
+        try:
+            img = read_image(src.path)
+        except ImageReadError as e:
+            summary.failed.append(str(e))
+            print(f"semipose: error: {e}", flush=True)
+            bar.update(1)
+            continue
+        boxes = box_source.lookup(src.path, (img.shape[1], img.shape[0]))
+        if boxes is None:
+            summary.no_boxes.append(src.path)
+            log.warning("%s: not listed in %s; skipped", src.path, box_source.file)
+            bar.update(1)
+            continue
+        item = _Item(src.path, Path(src.path).name, img, boxes)
+        assign(item)
+        pending.append(item)
+        n_pending += len(boxes.centers)
+        summary.images += 1
+        if n_pending >= est.batch_size:
+            flush(pending)
+            n_pending = 0
+        bar.update(1)
+    flush(pending)
+    bar.close()
+
+    for src in sources:
+        if src.kind == "image":
+            continue
+        try:
+            _video(est, src, box_source, out, summary, assign, flush, max_frames, progress)
+        except SourceError as e:
+            summary.failed.append(str(e))
+            print(f"semipose: error: {e}", flush=True)
+
+    summary.results_file = write_results_json(out / "predictions.json", all_results)
+    (out / "image_info.json").write_text(json.dumps(image_info(images_info, est.skeleton)))
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _video(est: PoseEstimator, src: Source, box_source: BoxSource, out: Path, summary: PredictSummary, assign: Any, flush: Any,
+           max_frames: int | None, progress: bool) -> None:
+    cap = open_video(src)
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
+        if max_frames:
+            total = min(total or max_frames, max_frames)
+        frames: Iterator[np.ndarray] = read_frames(cap, max_frames if max_frames or src.kind != "camera" else 1000)
+        first = next(frames, None)
+        if first is None:
+            raise SourceError(f"{src.path}: no frame could be decoded (empty or corrupt video)")
+        h, w = first.shape[:2]
+        path = out / f"{Path(src.name).stem}_pose.mp4"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps if fps > 0 else 25.0, (w, h))
+        if not writer.isOpened():
+            path = path.with_suffix(".avi")
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps if fps > 0 else 25.0, (w, h))
+        bar = tqdm(total=total, desc=src.name, unit="frame", disable=not progress, dynamic_ncols=True)
+        pending: list[_Item] = []
+        n = 0
+        for i, frame in enumerate(_chain(first, frames)):
+            boxes = box_source.lookup(f"{src.name}#{i + 1:06d}", (w, h)) or box_source.lookup(src.path, (w, h))
+            if boxes is None:
+                raise SourceError(f"{src.path}: videos take --whole-image boxes (or a Detector from Python)")
+            item = _Item(f"{src.name}#{i + 1:06d}", f"{src.name}#{i + 1:06d}", frame, boxes)
+            assign(item)
+            pending.append(item)
+            n += len(boxes.centers)
+            summary.frames += 1
+            if n >= est.batch_size:
+                flush(pending, writer)
+                n = 0
+            bar.update(1)
+        flush(pending, writer)
+        bar.close()
+        writer.release()
+        summary.videos.append(path)
+    finally:
+        cap.release()
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest

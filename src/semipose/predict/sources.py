@@ -1,0 +1,107 @@
+"""What ``semipose predict`` reads: image files, folders, globs, video files and cameras.
+
+:func:`expand_sources` turns the command-line SOURCE arguments into a list of
+:class:`Source` entries (images in a stable order, each video or camera as one entry);
+:func:`read_frames` yields the frames of a video or camera.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+__all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "Source", "SourceError", "expand_sources", "open_video", "read_frames"]
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+class SourceError(ValueError):
+    """A SOURCE argument names nothing that can be read."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: ``kind`` is ``image``, ``video`` or ``camera``; ``path`` the file (or the
+    camera index as text)."""
+
+    kind: str
+    path: str
+
+    @property
+    def name(self) -> str:
+        return f"camera{self.path}" if self.kind == "camera" else Path(self.path).name
+
+
+def _kind(path: str) -> str | None:
+    ext = os.path.splitext(path)[1].lower()
+    return "image" if ext in IMAGE_EXTS else "video" if ext in VIDEO_EXTS else None
+
+
+def expand_sources(args: Sequence[str]) -> list[Source]:
+    """Image files, folders (their images and videos, sorted, not recursive), globs, video
+    files and camera indices (``0``, ``1`` …), in the order given, duplicates dropped.
+
+    Raises:
+        SourceError: an argument matches nothing (named), or nothing at all was found.
+    """
+    out: list[Source] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(kind: str, path: str) -> None:
+        key = (kind, os.path.abspath(path) if kind != "camera" else path)
+        if key not in seen:
+            seen.add(key)
+            out.append(Source(kind, path))
+
+    for arg in args:
+        if arg.isdigit() and not os.path.exists(arg):
+            add("camera", arg)
+        elif os.path.isdir(arg):
+            found = sorted(str(p) for p in Path(arg).iterdir() if p.is_file() and _kind(str(p)))
+            if not found:
+                raise SourceError(f"{arg}: folder holds no images or videos ({', '.join(IMAGE_EXTS + VIDEO_EXTS)})")
+            for f in found:
+                add(_kind(f) or "image", f)
+        elif os.path.isfile(arg):
+            add(_kind(arg) or "image", arg)  # an unknown extension is tried as an image (and reported if it is not one)
+        elif any(ch in arg for ch in "*?["):
+            found = sorted(f for f in glob.glob(arg, recursive=True) if os.path.isfile(f) and _kind(f))
+            if not found:
+                raise SourceError(f"{arg}: the pattern matches no images or videos")
+            for f in found:
+                add(_kind(f) or "image", f)
+        else:
+            raise SourceError(f"{arg}: no such file, folder or camera")
+    if not out:
+        raise SourceError("no inputs given")
+    return out
+
+
+def open_video(src: Source):  # -> cv2.VideoCapture
+    """An opened ``cv2.VideoCapture`` for a video file or camera; :class:`SourceError` naming
+    it when it cannot be opened or yields no frame."""
+    import cv2
+
+    cap = cv2.VideoCapture(int(src.path)) if src.kind == "camera" else cv2.VideoCapture(src.path)
+    what = f"camera {src.path}" if src.kind == "camera" else src.path
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(f"{what}: cannot open {'the camera' if src.kind == 'camera' else 'the video (missing codec or not a video)'}")
+    return cap
+
+
+def read_frames(cap, max_frames: int | None = None) -> Iterator[np.ndarray]:  # noqa: ANN001 - cv2.VideoCapture
+    """BGR frames of an opened capture, at most ``max_frames``."""
+    n = 0
+    while max_frames is None or n < max_frames:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            return
+        n += 1
+        yield frame
