@@ -82,6 +82,10 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     assert main(["bench", "augment", "--input", "64x32", "--batch", "2", "--steps", "1", "--warmup", "0", "--json", str(bench_json)]) == 0
     aug = {r["recipe"]: r for r in json.loads(bench_json.read_text())["augment"]}
     assert {"CO", "CM", "MU", "JC", "JO", "JOCO", "JCCM", "RA", "TA"} <= set(aug) and all(r["ms"] > 0 for r in aug.values())
+    assert main(["bench", "predict", "--input", "64x64", "--batch", "3", "--steps", "1", "--warmup", "0", "--json", str(bench_json)]) == 0
+    pred = json.loads(bench_json.read_text())["predict"]
+    assert [r["backend"] for r in pred][0] == "torch" and "onnxruntime" in [r["backend"] for r in pred]
+    assert all(r["api_ms"] > 0 and r["forward_ms"] > 0 and r["persons_per_s"] > 0 for r in pred)
     assert main(["bench", "step", "--methods", "fixmatch"]) == 2
     capsys.readouterr()
     assert main(["bench", "step", "--input", "48x64"]) == 2

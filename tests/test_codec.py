@@ -238,3 +238,18 @@ def test_decode_methods_and_blur():
             np.testing.assert_allclose(out[i, j], pad * x[i, j].max() / pad.max(), atol=1e-12)
     with pytest.raises(ValueError, match="odd"):
         gaussian_blur_heatmaps(torch.from_numpy(x), kernel=10)
+
+
+def test_encode_left_and_top_edges_follow_the_reference():
+    """int(x / stride + 0.5) truncates toward zero, and the weight is 0 only when the window
+    lies wholly outside (br < 0): a joint at x = -3 px peaks on column 0; one at x = -31 px
+    keeps weight 1 with an all-zero map (192x256 crop, stride 4, sigma 2)."""
+    codec = HeatmapCodec((192, 256), (48, 64), sigma=2.0)
+    hm, w = codec.encode(np.array([[-3.0, 100.0], [-31.0, 100.0], [-35.0, 100.0], [100.0, -3.0]]), np.ones(4))
+    assert hm[0, 25, 0] == pytest.approx(1.0) and w[0] == 1  # semipose's earlier floor(): 0.8825
+    assert w[1] == 1 and hm[1].max() == 0.0  # window [-13, -1]: br = 0, not < 0
+    assert w[2] == 0 and hm[2].max() == 0.0  # mu = -8: br = -1 < 0
+    assert hm[3, 0, 25] == pytest.approx(1.0) and w[3] == 1
+    # right and bottom edges agree with rounding (positive values)
+    hm, w = codec.encode(np.array([[190.5, 100.0]]), np.ones(1))
+    assert hm[0, 25, 47] == pytest.approx(float(np.exp(-1 / 8))) and w[0] == 1

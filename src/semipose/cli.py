@@ -49,7 +49,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .engine.trainer import train
 
     cfg = load_config(args.config, args.overrides)
-    result = train(cfg, resume=args.resume, run_dir=args.run_dir, progress=not args.no_progress, trust_checkpoint=args.trust_checkpoint)
+    result = train(cfg, resume=args.resume, run_dir=args.run_dir, progress=not args.no_progress, trust_checkpoint=args.trust_checkpoint,
+                   overwrite=args.overwrite)
     print(f"\nbest AP {result.best_ap:.4f} at epoch {result.best_epoch}")
     print(f"run folder: {result.run_dir}")
     return 0
@@ -343,6 +344,40 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_check(args: argparse.Namespace) -> int:
+    """Read every split of a config and check every image file; list all problems."""
+    from .config import load_config
+    from .data.coco import DataFormatError
+    from .data.topdown import check_image_file
+    from .engine.build import build_skeleton, load_split
+
+    cfg = load_config(args.config, args.overrides)
+    skeleton = build_skeleton(cfg)
+    d = cfg.data
+    problems = 0
+    for key in ("train", "val", "unlabeled"):
+        split = getattr(d, key)
+        if not split.ann_file or (key == "unlabeled" and split.det_file):
+            continue
+        try:
+            records, _, _ = load_split(cfg, split, skeleton, key=key)
+        except DataFormatError as e:
+            print(f"data.{key}: {e}")
+            problems += 1
+            continue
+        paths = list(dict.fromkeys(r.image_path for r in records))
+        bad = [(p, prob) for p in paths if (prob := check_image_file(p))]
+        for p, prob in bad:
+            print(f"data.{key}: {p}: {prob}")
+        problems += len(bad)
+        print(f"data.{key}: {len(records)} persons on {len(paths)} images; {len(bad)} unusable image(s)")
+    if problems:
+        print(f"semipose: error: {problems} problem(s) (listed above)", file=sys.stderr)
+        return 2
+    print("all splits readable")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
@@ -429,10 +464,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for arch in (args.arch or "resnet18").split(","):
             for size in args.input or [(192, 256)]:
                 print(f"\nprediction API, {batch} persons per call on a 640x480 image, {arch} {size[0]}x{size[1]}, flip test off, device {device}")
-                print(f"{'backend':<12} {'precision':<9} {'API ms':>8} {'forward ms':>11} {'pre+post ms':>12} {'overhead':>9} {'persons/s':>10}")
+                print(f"{'backend':<12} {'precision':<9} {'API ms':>8} {'forward ms':>11} {'pre ms':>7} {'post ms':>8} {'overhead':>9} {'persons/s':>10}")
                 for r in bench_predict(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device):
                     rows.append(r)
-                    print(f"{r['backend']:<12} {r['precision']:<9} {r['api_ms']:>8.1f} {r['forward_ms']:>11.1f} {r['pre_post_ms']:>12.1f} "
+                    print(f"{r['backend']:<12} {r['precision']:<9} {r['api_ms']:>8.1f} {r['forward_ms']:>11.1f} {r['pre_ms']:>7.1f} {r['post_ms']:>8.1f} "
                           f"{r['overhead_pct']:>8.1f}% {r['persons_per_s']:>10.1f}", flush=True)
         report["predict"] = rows
     if args.json:
@@ -453,7 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config", help="experiment YAML")
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=5 data.workers=0")
     t.add_argument("--resume", help="run folder or checkpoints/last.pt to continue")
-    t.add_argument("--run-dir", help="write into this folder instead of output_dir/name")
+    t.add_argument("--run-dir", help="write into this folder instead of output_dir/name (refused if it holds a run, unless --resume or --overwrite)")
+    t.add_argument("--overwrite", action="store_true", help="--run-dir holds an earlier run: remove its results and start over")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     _trust_flag(t)
     t.set_defaults(func=cmd_train)
@@ -529,6 +565,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace an existing synthetic set in OUT")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=cmd_data_synth)
+    c = dsub.add_parser("check", help="read every split of a config and check every image (missing, empty, cut short)")
+    c.add_argument("config", help="experiment YAML")
+    c.add_argument("overrides", nargs="*", help="dotted overrides")
+    c.set_defaults(func=cmd_data_check)
 
     b = sub.add_parser(
         "bench", help="benchmarks: network step, data throughput, hard-view augmentations, training step per method",
@@ -599,7 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DataFormatError, ImageReadError, CheckpointError, DeviceError, SourceError, FileNotFoundError, FileExistsError) as e:
+    except (ConfigError, DataFormatError, ImageReadError, CheckpointError, DeviceError, SourceError, FileNotFoundError, FileExistsError,
+            FloatingPointError) as e:
         print(f"semipose: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

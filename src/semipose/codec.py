@@ -11,9 +11,11 @@ Geometry (the SimpleBaseline convention, spec §2.8): a person box given by ``ce
 
 Targets (spec §2.9): an unnormalised Gaussian (peak 1) of standard deviation ``sigma`` heatmap
 pixels, truncated to a ``(2·⌊3σ⌋+1)²`` window, centred on the keypoint's heatmap cell
-``⌊x/stride + 0.5⌋`` (reference behaviour) or, with ``unbiased=True``, on the exact sub-pixel
-position. A keypoint whose window lies wholly outside the heatmap, or that is not labelled,
-gets weight 0.
+``int(x/stride + 0.5)`` (the reference's rounding, truncating toward zero, so it differs from
+rounding for joints left of or above the crop) or, with ``unbiased=True``, on the exact
+sub-pixel position. A keypoint whose window lies wholly outside the heatmap (the reference's
+``ul >= size or br < 0`` test), or that is not labelled, gets weight 0; a joint whose window
+ends exactly at the left/top edge keeps weight 1 with an all-zero map, as in the reference.
 
 Decoding (spec §7.2): per-channel argmax, then either a quarter-pixel step towards the higher
 neighbour (``method="shift"``, the reference default) or DARK's second-order Taylor step on the
@@ -147,10 +149,15 @@ class HeatmapCodec:
         w, h = self.heatmap_size
         sx, sy = self.stride
         mu_x, mu_y = kp[..., 0] / sx, kp[..., 1] / sy
-        if not self.unbiased:
-            mu_x, mu_y = np.floor(mu_x + 0.5), np.floor(mu_y + 0.5)
         radius = int(3 * self.sigma)
-        inside = (mu_x - radius < w) & (mu_y - radius < h) & (mu_x + radius + 1 > 0) & (mu_y + radius + 1 > 0)
+        if not self.unbiased:
+            # the reference's int(x / stride + 0.5): truncation toward zero, so a joint up to
+            # 2 px left of (or above) the crop still peaks on column (row) 0; and its weight is
+            # 0 only when the window lies wholly outside (ul >= size or br < 0, br = mu + r + 1)
+            mu_x, mu_y = np.trunc(mu_x + 0.5), np.trunc(mu_y + 0.5)
+            inside = (mu_x - radius < w) & (mu_y - radius < h) & (mu_x + radius + 1 >= 0) & (mu_y + radius + 1 >= 0)
+        else:
+            inside = (mu_x - radius < w) & (mu_y - radius < h) & (mu_x + radius + 1 > 0) & (mu_y + radius + 1 > 0)
         weights = (vis & inside & np.isfinite(mu_x) & np.isfinite(mu_y)).astype(np.float32)
         xs = np.arange(w, dtype=np.float64)
         ys = np.arange(h, dtype=np.float64)

@@ -109,6 +109,9 @@ class DataConfig:
     unlabeled_det_score_thr: float = 0.0
     #: keep only the first N unlabelled instances (0 = all)
     max_unlabeled_instances: int = 0
+    #: images that are missing, empty or cut short (found by the check before training):
+    #: false = stop with the list; true = skip their persons, counted in the log
+    skip_bad_images: bool = False
     workers: int = 2
 
     def resolve(self, path: str | None) -> str | None:

@@ -79,3 +79,74 @@ def test_bad_files(tmp_path, sample_data):
     empty = _write(tmp_path / "empty.json", {**data, "annotations": []})
     with pytest.raises(DataFormatError, match="no usable person instances"):
         load_coco_keypoints(empty, tmp_path)
+
+
+# ---------------------------------------------------------------- bad input on real sample files
+
+
+def _sample_copy(sample_data, tmp_path, edit):
+    ann = json.loads((sample_data / "coco/person_keypoints_sample.json").read_text())
+    edit(ann)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(ann))
+    return path
+
+
+def test_duplicate_ids_are_refused(sample_data, tmp_path):
+    def dup_ann(a):
+        a["annotations"][3]["id"] = a["annotations"][1]["id"]
+
+    def dup_img(a):
+        a["images"][2]["id"] = a["images"][0]["id"]
+
+    first = json.loads((sample_data / "coco/person_keypoints_sample.json").read_text())
+    with pytest.raises(DataFormatError, match=rf"edited.json: 1 duplicate annotation id\(s\), e.g. \[{first['annotations'][1]['id']}\]"):
+        load_coco_keypoints(_sample_copy(sample_data, tmp_path, dup_ann), "")
+    with pytest.raises(DataFormatError, match="edited.json: 1 duplicate image id"):
+        load_coco_keypoints(_sample_copy(sample_data, tmp_path, dup_img), "")
+
+
+def test_non_finite_boxes_are_a_counted_skip(sample_data, tmp_path):
+    def nan_box(a):
+        a["annotations"][0]["bbox"][0] = float("nan")
+        a["annotations"][1]["bbox"][2] = float("inf")
+
+    data = load_coco_keypoints(_sample_copy(sample_data, tmp_path, nan_box), "")
+    assert data.skipped["non-finite box"] == 2 and len(data) == 10  # 12 usable persons before
+    assert "2 non-finite box" in data.summary()
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("keypoints", ["abc"] * 51, r"annotation \d+: 'keypoints' must be 51 numbers, got \['abc'"),
+        ("bbox", ["1", "2", "3", "4"], r"annotation \d+: 'bbox' must be 4 numbers, got \['1'"),
+        ("image_id", "785", r"annotation \d+: 'image_id' must be an integer, got '785'"),
+    ],
+)
+def test_wrong_types_name_the_file_record_and_field(sample_data, tmp_path, field, value, message):
+    def edit(a):
+        a["annotations"][0][field] = value
+
+    with pytest.raises(DataFormatError, match=rf"edited.json: {message}"):
+        load_coco_keypoints(_sample_copy(sample_data, tmp_path, edit), "")
+
+
+def test_detector_boxes_are_used_raw_like_the_reference(sample_data, tmp_path):
+    """The first box of the sample detections: centre and scale of the reference's _box2cs of the
+    raw box (the ground-truth clipping rule made it 1 px narrower and shorter)."""
+    coco = sample_data / "coco"
+    det = json.loads((coco / "person_detections_sample.json").read_text())
+    records, skipped = load_detections(coco / "person_detections_sample.json", coco / "person_keypoints_sample.json", "",
+                                       num_keypoints=17, aspect_ratio=192 / 256)
+    assert len(records) == len(det) == 118 and not any(skipped.values())
+    first = next(r for r in records if np.allclose(r.bbox, det[0]["bbox"]))
+    np.testing.assert_allclose(first.center, [389.66394875, 212.47980043], rtol=1e-6)
+    np.testing.assert_allclose(first.scale, [1.56356378, 2.08475166], rtol=1e-6)
+    bad = [dict(det[0], score="high"), dict(det[1], bbox=[float("nan"), 1, 2, 3])]
+    (tmp_path / "d.json").write_text(json.dumps(bad[:1]))
+    with pytest.raises(DataFormatError, match=r"d.json: entry 0: 'score' must be a number, got 'high'"):
+        load_detections(tmp_path / "d.json", coco / "person_keypoints_sample.json", "", num_keypoints=17)
+    (tmp_path / "d.json").write_text(json.dumps(bad[1:]).replace("NaN", "NaN"))
+    recs, skipped = load_detections(tmp_path / "d.json", coco / "person_keypoints_sample.json", "", num_keypoints=17)
+    assert not recs and skipped["non-finite box"] == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -76,10 +79,54 @@ def test_bad_images_and_records(tmp_path, coco):
     with pytest.raises(ImageReadError, match="nothere.jpg: image file not found"):
         read_image(tmp_path / "nothere.jpg")
     corrupt = tmp_path / "corrupt.jpg"
-    corrupt.write_bytes(b"\xff\xd8\xff\xe0" + b"garbage" * 20)
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0" + b"garbage" * 20 + b"\xff\xd9")  # complete markers, undecodable inside
     with pytest.raises(ImageReadError, match="corrupt.jpg: cannot decode image"):
         read_image(corrupt)
     with pytest.raises(ValueError, match="has 17 keypoints, skeleton 'aic14' has 14"):
         TopDownDataset(coco.records, TopDownTransform(CODEC, AIC14, train=False))
     with pytest.raises(ValueError, match="no records"):
         TopDownDataset([], TopDownTransform(CODEC, COCO17, train=False))
+
+
+def test_truncated_images_are_errors_or_counted_skips(sample_data, tmp_path, capsys, caplog):
+    """A JPEG cut to a third of its bytes decodes grey-filled in OpenCV; here it is an error
+    naming the file, found before training, or a counted skip with data.skip_bad_images."""
+    import shutil
+
+    from semipose.cli import main
+    from semipose.config import load_config
+    from semipose.data.coco import DataFormatError
+    from semipose.data.topdown import ImageReadError, check_image_file, read_image
+    from semipose.engine.build import build_label_records, build_skeleton
+
+    imgs = tmp_path / "images"
+    shutil.copytree(sample_data / "coco/images", imgs)
+    victim = sorted(imgs.glob("*.jpg"))[0]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 3])
+    assert check_image_file(victim) == "truncated JPEG (no end-of-image marker: the file was cut short)"
+    with pytest.raises(ImageReadError, match=rf"{victim.name}: truncated JPEG"):
+        read_image(victim)
+    (imgs / "empty.png").write_bytes(b"")
+    assert check_image_file(imgs / "empty.png") == "empty file"
+    png = imgs / "cut.png"
+    cv2.imwrite(str(png), np.zeros((20, 20, 3), np.uint8))
+    png.write_bytes(png.read_bytes()[:-12])
+    assert "truncated PNG" in check_image_file(png)
+
+    ann = sample_data / "coco/person_keypoints_sample.json"
+    over = [f"data.train.ann_file={ann}", f"data.train.image_dir={imgs}", f"data.val.ann_file={ann}", f"data.val.image_dir={imgs}",
+            "data.input_size=[64,64]", "model.arch=resnet18"]
+    cfg = load_config(None, over)
+    with pytest.raises(DataFormatError, match=rf"data.train .*1 of 4 images are unusable .*{victim.name}: truncated JPEG.*semipose data check"):
+        build_label_records(cfg, build_skeleton(cfg))
+    cfg = load_config(None, [*over, "data.skip_bad_images=true"])
+    with caplog.at_level("WARNING", logger="semipose"):
+        chosen, everyone, _ = build_label_records(cfg, build_skeleton(cfg))
+    n_victim = sum(1 for a in json.loads(ann.read_text())["annotations"] if a["image_id"] == int(victim.stem) and a["num_keypoints"] > 0)
+    assert len(everyone) == 12 - n_victim and f"skipped {n_victim} persons on 1 unusable images" in caplog.text
+
+    (tmp_path / "c.yaml").write_text("model: {arch: resnet18}\n")
+    assert main(["data", "check", str(tmp_path / "c.yaml"), *over]) == 2
+    out = capsys.readouterr()
+    assert f"data.train: {victim}: truncated JPEG" in out.out and "1 unusable image(s)" in out.out and "problem(s)" in out.err

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from semipose.config import load_config
+from semipose.config import ConfigError, load_config
 from semipose.engine.build import build_codec, build_model, build_skeleton, build_train_dataset
 from semipose.engine.trainer import train
 from semipose.losses import joints_mse_loss
@@ -97,9 +97,42 @@ def test_run_folder_and_exact_resume(synth_dir, tmp_path):
 
 
 def test_nan_loss_stops_with_clear_error(synth_dir, tmp_path):
-    cfg = synth_config(synth_dir, tmp_path, "train.epochs=1", "train.max_iters_per_epoch=2", "train.lr=1e30")
-    with pytest.raises(FloatingPointError, match="loss is (nan|inf)"):
+    cfg = synth_config(synth_dir, tmp_path, "train.epochs=1", "train.max_iters_per_epoch=2", "train.lr=1e30", "name=nan")
+    with pytest.raises(FloatingPointError, match="loss is (nan|inf) .*no checkpoint was written yet"):
         train(cfg, progress=False)
+    assert not (tmp_path / "nan").exists()  # a failed start leaves no folder behind
+
+
+def test_run_folder_safety_and_resume_semantics(synth_dir, tmp_path):
+    from semipose.models.io import CheckpointError
+
+    base = ["train.max_iters_per_epoch=1", "train.val_every=9", "name=r"]
+    run = train(synth_config(synth_dir, tmp_path, "train.epochs=2", *base), progress=False).run_dir
+    ckpt = run / "checkpoints"
+    two = (ckpt / "last.pt").read_bytes()
+    # --run-dir at a finished run: refused unless --resume or --overwrite
+    with pytest.raises(ConfigError, match=r"holds a run already: continue it with --resume .* or start over in it with --overwrite"):
+        train(synth_config(synth_dir, tmp_path, "train.epochs=1", *base), run_dir=run, progress=False)
+    assert (ckpt / "last.pt").read_bytes() == two
+    # a changed architecture or method on resume: one line listing the keys
+    with pytest.raises(ConfigError, match=r"differs from the run's in model.arch \('resnet18' → 'resnet34'\)"):
+        train(synth_config(synth_dir, tmp_path, "train.epochs=3", "model.arch=resnet34", *base), resume=run, progress=False)
+    # an older checkpoint than the folder's last.pt is refused instead of clobbering it
+    (ckpt / "epoch2.pt").write_bytes(two)
+    train(synth_config(synth_dir, tmp_path, "train.epochs=3", *base), resume=run, progress=False)
+    with pytest.raises(CheckpointError, match=r"epoch2.pt is epoch 2 but .*last.pt is epoch 3"):
+        train(synth_config(synth_dir, tmp_path, "train.epochs=4", *base), resume=ckpt / "epoch2.pt", progress=False)
+    # a stale .tmp of an interrupted write is removed; a new lr on resume is applied and logged; rows keyed by epoch
+    (ckpt / "last.pt.tmp").write_bytes(b"partial")
+    train(synth_config(synth_dir, tmp_path, "train.epochs=4", "train.lr=0.0005", *base), resume=run, progress=False)
+    assert not (ckpt / "last.pt.tmp").exists()
+    log = (run / "train.log").read_text()
+    assert "removed" in log and "last.pt.tmp" in log and "applying the changed train.epochs (3 → 4), train.lr (0.001 → 0.0005)" in log
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and float(rows[-1]["lr"]) == pytest.approx(0.0005)
+    # --overwrite starts over in the folder
+    train(synth_config(synth_dir, tmp_path, "train.epochs=1", *base), run_dir=run, overwrite=True, progress=False)
+    assert [int(r["epoch"]) for r in csv.DictReader(open(run / "metrics.csv"))] == [1]
 
 
 def test_loss_matches_reference_definition():

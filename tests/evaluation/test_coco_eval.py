@@ -239,3 +239,43 @@ def test_format_metrics_table():
     assert lines[1] == "|" + "---|" * 11
     assert lines[2].startswith("| net1 | 0.0000 | 0.1000 |") and lines[2].endswith("| 0.9000 |")
     assert lines[3].startswith("| ensemble |")
+
+
+def test_results_carry_the_person_box_for_the_area_ranges(tmp_path):
+    """A false positive whose box is large (150x150) but whose keypoints span a medium area
+    (40x40): with the person box in the results (the reference's and mmpose's way) it counts
+    against AP(L); from the keypoint extent (semipose before) it counted against AP(M)."""
+    from semipose.data.records import PoseRecord, box_to_center_scale
+    from semipose.evaluation.coco import build_coco_results, evaluate_coco_keypoints, evaluate_predictions
+    from semipose.skeletons import COCO17
+
+    rng = np.random.default_rng(0)
+
+    def person(x, y, w, h):
+        return np.stack([rng.uniform(x + 2, x + w - 2, 17), rng.uniform(y + 2, y + h - 2, 17)], 1)
+
+    gt_l, gt_m = person(100, 100, 200, 300), person(600, 600, 50, 60)
+    anns = [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [100, 100, 200, 300], "area": 60000.0, "iscrowd": 0, "num_keypoints": 17,
+         "keypoints": np.concatenate([gt_l, np.full((17, 1), 2)], 1).ravel().tolist()},
+        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [600, 600, 50, 60], "area": 3000.0, "iscrowd": 0, "num_keypoints": 17,
+         "keypoints": np.concatenate([gt_m, np.full((17, 1), 2)], 1).ravel().tolist()},
+    ]
+    gt = {"images": [{"id": 1, "file_name": "a.jpg", "width": 1000, "height": 1000}], "annotations": anns,
+          "categories": [{"id": 1, "name": "person", "keypoints": list(COCO17.keypoints), "skeleton": []}]}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    boxes = [[100, 100, 200, 300], [600, 600, 50, 60], [700, 20, 150, 150]]
+    coords = np.stack([gt_l, gt_m, person(780, 60, 40, 40)]).astype(np.float32)
+    maxvals = np.array([[0.8] * 17, [0.8] * 17, [0.9] * 17], np.float32)  # the false positive ranks first
+    records = []
+    for b in boxes:
+        c, s = box_to_center_scale(np.asarray(b, np.float32), 0.75)
+        records.append(PoseRecord("a.jpg", 1, c, s, np.zeros((17, 3), np.float32), np.asarray(b, np.float32)))
+    m = evaluate_predictions(records, coords, maxvals, tmp_path / "gt.json", skeleton=COCO17, use_nms=False)
+    assert m["AP"] == pytest.approx(0.6667, abs=1e-3)
+    assert m["APm"] == pytest.approx(1.0) and m["APl"] == pytest.approx(0.5)
+    # the official keypoint result format without a box: the area comes from the keypoints
+    res = build_coco_results(records, coords, maxvals, sigmas=COCO17.sigmas, use_nms=False)
+    assert all(r["bbox"] == b for r, b in zip(res, boxes))
+    old = evaluate_coco_keypoints(tmp_path / "gt.json", [{k: v for k, v in r.items() if k != "bbox"} for r in res], sigmas=COCO17.sigmas)
+    assert old["AP"] == pytest.approx(m["AP"]) and old["APm"] == pytest.approx(0.5) and old["APl"] == pytest.approx(1.0)

@@ -60,6 +60,33 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise DataFormatError(f"{p}: cannot read ({e})") from e
 
 
+def _int(value: Any, path: Path, where: str, key: str) -> int:
+    """``value`` as an id: an integer (not a bool, a float or a string), else a named error."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise DataFormatError(f"{path}: {where}: '{key}' must be an integer, got {value!r:.60}")
+    return int(value)
+
+
+def _numbers(value: Any, n: int | None, path: Path, where: str, key: str) -> np.ndarray:
+    """``value`` as a float64 array of ``n`` numbers (a list of ints/floats), else a named error."""
+    ok = isinstance(value, (list, tuple)) and (n is None or len(value) == n) and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in value
+    )
+    if not ok:
+        want = f"{n} numbers" if n is not None else "a list of numbers"
+        raise DataFormatError(f"{path}: {where}: '{key}' must be {want}, got {value!r:.80}")
+    return np.asarray(value, dtype=np.float64)
+
+
+def _check_unique(ids: list[int], path: Path, what: str) -> None:
+    seen: set[int] = set()
+    dup = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+    if dup:
+        raise DataFormatError(
+            f"{path}: {len(dup)} duplicate {what} id(s), e.g. {dup[:5]}; ids must be unique (pycocotools matches results by id)"
+        )
+
+
 def _keypoint_category(data: Mapping[str, Any], path: Path, category_id: int | None) -> Mapping[str, Any] | None:
     cats = data.get("categories") or []
     if not isinstance(cats, list):
@@ -129,7 +156,13 @@ def _images_by_id(data: Mapping[str, Any], path: Path) -> dict[int, Mapping[str,
     for i, img in enumerate(images):
         if not isinstance(img, Mapping) or "id" not in img or "file_name" not in img:
             raise DataFormatError(f"{path}: images[{i}] needs 'id' and 'file_name'")
-        out[int(img["id"])] = img
+        img_id = _int(img["id"], path, f"images[{i}]", "id")
+        if img_id in out:
+            _check_unique([_int(m.get("id"), path, "image", "id") for m in images if isinstance(m, Mapping)], path, "image")
+        for key in ("width", "height"):
+            if img.get(key) is not None:
+                _int(img[key], path, f"image {img_id}", key)
+        out[img_id] = img
     return out
 
 
@@ -204,15 +237,20 @@ def load_coco_keypoints(
     cat_id = cat.get("id") if cat is not None else None
 
     by_image: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    ann_ids: list[int] = []
     for i, a in enumerate(anns):
         if not isinstance(a, Mapping) or "image_id" not in a:
             raise DataFormatError(f"{path}: annotations[{i}] is not an annotation object with 'image_id'")
-        by_image[int(a["image_id"])].append(a)
+        where = f"annotation {a['id']!r}" if "id" in a else f"annotations[{i}]"
+        by_image[_int(a["image_id"], path, where, "image_id")].append(a)
+        if "id" in a:
+            ann_ids.append(_int(a["id"], path, f"annotations[{i}]", "id"))
+    _check_unique(ann_ids, path, "annotation")
     unknown = set(by_image) - set(images)
     if unknown:
         raise DataFormatError(f"{path}: {len(unknown)} annotation(s) refer to unknown image ids, e.g. {sorted(unknown)[:5]}")
 
-    skipped = {"crowd": 0, "other category": 0, "no labelled keypoint": 0, "empty box": 0}
+    skipped = {"crowd": 0, "other category": 0, "no labelled keypoint": 0, "empty box": 0, "non-finite box": 0}
     records: list[PoseRecord] = []
     root = Path(image_dir)
     for img_id, img in images.items():
@@ -228,20 +266,23 @@ def load_coco_keypoints(
             kp = a.get("keypoints")
             if kp is None:
                 raise DataFormatError(f"{path}: annotation {ann_id} has no 'keypoints'")
-            if len(kp) != 3 * k:
+            if isinstance(kp, list) and len(kp) != 3 * k:
                 raise DataFormatError(
                     f"{path}: annotation {ann_id} has {len(kp)} keypoint numbers, expected {3 * k} "
                     f"(K={k} for skeleton {sk.name!r})"
                 )
-            kpts = np.asarray(kp, dtype=np.float32).reshape(k, 3)
+            kpts = _numbers(kp, 3 * k, path, f"annotation {ann_id}", "keypoints").astype(np.float32).reshape(k, 3)
             if not np.all(np.isfinite(kpts)):
                 raise DataFormatError(f"{path}: annotation {ann_id} has non-finite keypoint values")
             if not np.any(kpts[:, 2] > 0):
                 skipped["no labelled keypoint"] += 1
                 continue
-            bbox = a.get("bbox")
-            if bbox is None or len(bbox) != 4:
+            if a.get("bbox") is None:
                 raise DataFormatError(f"{path}: annotation {ann_id} needs a 4-number 'bbox'")
+            bbox = _numbers(a["bbox"], 4, path, f"annotation {ann_id}", "bbox")
+            if not np.isfinite(bbox).all():
+                skipped["non-finite box"] += 1
+                continue
             clean = sanitize_box(*bbox, img_w, img_h)
             if clean is None:
                 skipped["empty box"] += 1
@@ -284,7 +325,12 @@ def load_detections(
     Returns:
         ``(records, skipped)`` — records in the order of the image list (then of the results
         file), and counts of what was skipped (other category, low score, unknown image,
-        empty box); skips are logged.
+        empty box, non-finite box); skips are logged. Boxes are used as the detector gave them
+        (the reference's ``_box2cs`` of the raw box), not clipped by the ground-truth rule.
+
+    Raises:
+        DataFormatError: a field of the wrong type (a string image id, bbox or score), naming
+            the file, the entry and the field.
     """
     dpath, ipath = Path(det_file), Path(image_file)
     dets = read_json(dpath)
@@ -294,34 +340,40 @@ def load_detections(
     if not isinstance(idata, Mapping):
         raise DataFormatError(f"{ipath}: expected a COCO JSON object")
     images = _images_by_id(idata, ipath)
-    skipped = {"other category": 0, "low score": 0, "unknown image": 0, "empty box": 0}
-    by_image: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    skipped = {"other category": 0, "low score": 0, "unknown image": 0, "empty box": 0, "non-finite box": 0}
+    by_image: dict[int, list[tuple[np.ndarray, float]]] = defaultdict(list)
     for i, d in enumerate(dets):
         if not isinstance(d, Mapping) or not {"image_id", "bbox", "score"} <= d.keys():
             raise DataFormatError(f"{dpath}: entry {i} needs 'image_id', 'bbox' and 'score'")
-        if int(d.get("category_id", category_id)) != category_id:
+        where = f"entry {i}"
+        image_id = _int(d["image_id"], dpath, where, "image_id")
+        if isinstance(d["score"], bool) or not isinstance(d["score"], (int, float)):
+            raise DataFormatError(f"{dpath}: {where}: 'score' must be a number, got {d['score']!r:.60}")
+        score = float(d["score"])
+        bbox = _numbers(d["bbox"], 4, dpath, where, "bbox")
+        if _int(d.get("category_id", category_id), dpath, where, "category_id") != category_id:
             skipped["other category"] += 1
             continue
-        if not float(d["score"]) >= score_thr:
+        if not score >= score_thr:
             skipped["low score"] += 1
             continue
-        if int(d["image_id"]) not in images:
+        if image_id not in images:
             skipped["unknown image"] += 1
             continue
-        by_image[int(d["image_id"])].append(d)
+        by_image[image_id].append((bbox, score))
     records: list[PoseRecord] = []
     root = Path(image_dir)
     for img_id, img in images.items():
-        img_w, img_h = int(img.get("width", 0) or 0), int(img.get("height", 0) or 0)
-        for d in by_image.get(img_id, ()):
-            if len(d["bbox"]) != 4:
-                raise DataFormatError(f"{dpath}: detection on image {img_id} needs a 4-number 'bbox'")
-            clean = sanitize_box(*d["bbox"], img_w, img_h)
-            if clean is None:
+        for bbox, score in by_image.get(img_id, ()):
+            # the raw detector box, as the reference crops it (no ground-truth clipping rule)
+            if not np.isfinite(bbox).all():
+                skipped["non-finite box"] += 1
+                continue
+            if bbox[2] <= 0 or bbox[3] <= 0:
                 skipped["empty box"] += 1
                 continue
             kpts = np.zeros((num_keypoints, 3), np.float32)
-            records.append(_record(root, img, clean, kpts, aspect_ratio, padding, score=float(d["score"]), ann_id=-1))
+            records.append(_record(root, img, tuple(bbox), kpts, aspect_ratio, padding, score=score, ann_id=-1))
     if any(skipped.values()):
         log.info(
             "%s: kept %d detections; skipped %s",

@@ -31,6 +31,8 @@ __all__ = [
     "IMAGENET_STD",
     "ImageReadError",
     "read_image",
+    "image_problem",
+    "check_image_file",
     "warp_crop",
     "AugmentConfig",
     "TopDownTransform",
@@ -45,19 +47,67 @@ class ImageReadError(OSError):
     """An image file is missing or cannot be decoded."""
 
 
+_JPEG_EOI_WINDOW = 4096  # bytes at the end of a JPEG searched for its end-of-image marker
+
+
+def image_problem(data: bytes | np.ndarray) -> str | None:
+    """Why encoded image bytes are not a complete image, or None when they look complete.
+
+    A JPEG must start with SOI (FF D8) and have its EOI marker (FF D9) in its last 4 KB (0xFF
+    is always escaped inside entropy-coded data, so the marker cannot appear there); a PNG must
+    end with its IEND chunk. Other formats are left to the decoder."""
+    b = bytes(data[:4]) if isinstance(data, np.ndarray) else data[:4]
+    tail = bytes(data[-_JPEG_EOI_WINDOW:]) if isinstance(data, np.ndarray) else data[-_JPEG_EOI_WINDOW:]
+    if len(data) == 0:
+        return "empty file"
+    if b[:2] == b"\xff\xd8":
+        return None if b"\xff\xd9" in tail else "truncated JPEG (no end-of-image marker: the file was cut short)"
+    if b == b"\x89PNG":
+        return None if b"IEND" in tail[-64:] else "truncated PNG (no IEND chunk: the file was cut short)"
+    return None
+
+
+def check_image_file(path: str | os.PathLike[str]) -> str | None:
+    """A fast pre-flight check of one image file (exists, not empty, not cut short), reading
+    only its first and last bytes; the problem as text, or None."""
+    p = os.fspath(path)
+    try:
+        size = os.path.getsize(p)
+        with open(p, "rb") as f:
+            head = f.read(4)
+            f.seek(max(0, size - _JPEG_EOI_WINDOW))
+            tail = f.read()
+    except FileNotFoundError:
+        return "image file not found"
+    except OSError as e:
+        return f"cannot read ({e.strerror or e})"
+    if size == 0:
+        return "empty file"
+    if size <= 4:
+        return "not an image (4 bytes or fewer)"
+    return image_problem(head + tail)  # the magic from the head, the end marker from the tail
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode an image as ``(H, W, 3)`` uint8 **BGR** (EXIF orientation ignored, as in COCO).
 
+    A JPEG or PNG cut short (which OpenCV would decode with the missing part grey, saying only
+    "Premature end of JPEG file" on stderr) is an error, not an image.
+
     Raises:
-        ImageReadError: naming the file, if it is missing, empty or not a decodable image.
+        ImageReadError: naming the file, if it is missing, empty, truncated or not a decodable
+            image.
     """
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise ImageReadError(f"{p}: image file not found")
-    img = cv2.imread(p, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    data = np.fromfile(p, dtype=np.uint8)
+    problem = image_problem(data)
+    if problem:
+        raise ImageReadError(f"{p}: {problem}")
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if img is None:
-        size = os.path.getsize(p)
-        raise ImageReadError(f"{p}: cannot decode image ({size} bytes; corrupt or unsupported format)")
+        raise ImageReadError(f"{p}: cannot decode image ({data.size} bytes; corrupt or unsupported format)")
     return img
 
 

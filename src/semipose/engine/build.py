@@ -20,7 +20,7 @@ from ..device import resolve_device
 from ..data.coco import load_coco_keypoints, load_detections, skeleton_from_coco_file
 from ..data.mixed import MixedDataset, read_label_ids, select_labelled, write_label_subset
 from ..data.records import PoseRecord
-from ..data.topdown import TopDownDataset, TopDownTransform
+from ..data.topdown import TopDownDataset, TopDownTransform, check_image_file
 from ..models import build_pose_model, load_imagenet_backbone
 from ..skeletons import Skeleton, get_skeleton
 
@@ -29,6 +29,7 @@ __all__ = [
     "build_skeleton",
     "build_codec",
     "build_train_dataset",
+    "check_images",
     "load_split",
     "build_label_records",
     "build_unlabelled_records",
@@ -114,11 +115,42 @@ def load_split(cfg: Config, split: Any, skeleton: Skeleton, *, key: str) -> tupl
     return data.records, np.ones(skeleton.num_keypoints, bool), src
 
 
+def check_images(records: list[PoseRecord], what: str, *, skip: bool) -> list[PoseRecord]:
+    """The pre-flight image check of a split: every image file exists, is not empty and is
+    not cut short (its first and last bytes are read, not decoded).
+
+    Returns:
+        ``records`` (without the persons on bad images when ``skip``; the count is logged).
+
+    Raises:
+        DataFormatError: some images are bad and ``skip`` is false; the message gives their
+            number and the first few files with their problems.
+    """
+    from ..data.coco import DataFormatError
+
+    paths = list(dict.fromkeys(r.image_path for r in records))
+    bad = {p: prob for p in paths if (prob := check_image_file(p))}
+    if not bad:
+        return records
+    shown = "; ".join(f"{p}: {prob}" for p, prob in list(bad.items())[:3])
+    if not skip:
+        raise DataFormatError(
+            f"{what}: {len(bad)} of {len(paths)} images are unusable ({shown}{' ...' if len(bad) > 3 else ''}); "
+            "list them all with `semipose data check CONFIG`, or skip them with data.skip_bad_images=true"
+        )
+    kept = [r for r in records if r.image_path not in bad]
+    log.warning("%s: skipped %d persons on %d unusable images (%s)", what, len(records) - len(kept), len(bad), shown)
+    if not kept:
+        raise DataFormatError(f"{what}: every image is unusable ({shown})")
+    return kept
+
+
 def build_label_records(cfg: Config, skeleton: Skeleton) -> tuple[list[PoseRecord], list[PoseRecord], np.ndarray]:
     """``(labelled, all, supervised)``: the chosen labelled persons, every person of the
     training file, and the ``(K,)`` mask of the channels the training file labels."""
     d = cfg.data
     everyone, supervised, _ = load_split(cfg, d.train, skeleton, key="train")
+    everyone = check_images(everyone, f"data.train ({d.train.ann_file})", skip=d.skip_bad_images)
     ids = read_label_ids(d.resolve(d.label_ids_file)) if d.label_ids_file else None  # type: ignore[arg-type]
     try:
         chosen = select_labelled(everyone, d.max_train_instances, mode=d.label_subset, seed=cfg.seed, ids=ids)
@@ -161,6 +193,8 @@ def build_unlabelled_records(cfg: Config, skeleton: Skeleton, everyone: list[Pos
         what = f"GT boxes of {ann}"
     if d.max_unlabeled_instances:
         records = records[: d.max_unlabeled_instances]
+    if records and ann:
+        records = check_images(records, f"data.unlabeled ({ann})", skip=d.skip_bad_images)
     if not records:
         raise ConfigError(f"no unlabelled persons ({what})")
     return [_unlabel(r, k) for r in records], what
@@ -271,6 +305,7 @@ def build_eval_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, use
         metric, gt_file = "pckh", d.resolve(d.val.gt_file)
         if not gt_file:
             raise ConfigError("data.val.gt_file: PCKh on an MPII split needs the official gt_valid.mat (head boxes)")
+    records = check_images(records, f"data.val ({d.val.ann_file})", skip=d.skip_bad_images)
     transform = TopDownTransform(codec, skeleton, train=False, color=d.color, padding=d.padding)
     protocol = {
         "boxes": boxes,

@@ -43,7 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from ..config import Config, ConfigError, dump_config
+from ..config import Config, ConfigError, config_to_dict, dump_config
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, write_metrics_json
 from ..evaluation.inference import run_inference
 from ..data.mixed import MixedBatchSampler, mixed_collate
@@ -62,6 +62,7 @@ from .build import (
 )
 from ..models.modelfile import ModelCard, model_file_payload
 from .checkpoint import capture_rng, load_training_state, restore_rng, save_checkpoint
+from .runfolder import check_resume_point, config_changes, describe_changes, prepare_run_dir, remove_failed_start
 from .distributed import DistInfo, ShardedSampler, all_reduce_sum, barrier, init_distributed
 
 __all__ = ["TrainResult", "train", "validate", "validate_nets", "selection_metrics", "net_names", "make_run_dir", "seed_everything", "setup_logging"]
@@ -142,7 +143,10 @@ class _CSV:
                 self.rows = list(csv.DictReader(f))
 
     def append(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
+        """Add (or, for an epoch already there, replace) one epoch's row; rows stay in epoch order."""
+        key = str(row.get("epoch"))
+        self.rows = [r for r in self.rows if str(r.get("epoch")) != key] + [row]
+        self.rows.sort(key=lambda r: int(float(r.get("epoch") or 0)))
         cols: list[str] = []
         for r in self.rows:
             cols += [c for c in r if c not in cols]
@@ -308,7 +312,7 @@ def _batch_inputs(batch: dict[str, Any], device: torch.device) -> dict[str, Any]
 
 def train(
     cfg: Config, *, resume: str | Path | None = None, run_dir: str | Path | None = None, progress: bool = True,
-    trust_checkpoint: bool = False,
+    trust_checkpoint: bool = False, overwrite: bool = False,
 ) -> TrainResult:
     """Train a top-down pose model as configured: supervised, PoseCons or PoseDual
     (``cfg.ssl.method``), with the configured hard-view paths.
@@ -321,27 +325,62 @@ def train(
         progress: show progress bars.
         trust_checkpoint: allow checkpoint files (the resumed one, ``model.init_weights``,
             ``model.pretrained``) that need arbitrary unpickling, which can run code from them.
+        overwrite: ``run_dir`` may hold an earlier run; its results are removed first.
 
     Returns:
         :class:`TrainResult` with the run folder and the best AP (for two networks, the
         selection AP of ``cfg.ssl.select``).
     """
-    t_start = time.perf_counter()
     ckpt = None
     if resume is not None:
         rp = Path(resume)
         ckpt_path = rp / "checkpoints" / "last.pt" if rp.is_dir() else rp
         ckpt = load_training_state(ckpt_path, trust=trust_checkpoint)
         run_dir = ckpt_path.parent.parent if run_dir is None else run_dir
+        check_resume_point(ckpt_path, int((ckpt.train_state or {}).get("epoch", 0)), Path(run_dir))
+        cfg = _resume_config(cfg, ckpt.card.config or {}, ckpt_path)
     dist_info, device = init_distributed(resolve_device(cfg.device))
     main = dist_info.is_main
-    progress = progress and main
     if run_dir is None and not main:
         run_dir = Path(cfg.output_dir) / cfg.name  # never written to by other ranks
+    created = run_dir is None or not Path(run_dir).exists()
+    if run_dir is not None and main:
+        prepare_run_dir(Path(run_dir), resume=ckpt is not None, overwrite=overwrite)
     run_path = Path(run_dir) if run_dir is not None else make_run_dir(cfg.output_dir, cfg.name)
     if main:
         run_path.mkdir(parents=True, exist_ok=True)
     setup_logging(run_path if main else None, logging.INFO if main else logging.WARNING)
+    try:
+        return _train(cfg, ckpt, run_path, dist_info, device, progress=progress and main, trust_checkpoint=trust_checkpoint)
+    except BaseException as e:
+        if main and created and remove_failed_start(run_path):
+            pass  # a failed start leaves no folder behind
+        elif main and not isinstance(e, KeyboardInterrupt):
+            log.error("training stopped: %s: %s", type(e).__name__, e)  # into train.log too
+        raise
+
+
+def _resume_config(cfg: Config, old: dict[str, Any], ckpt_path: Path) -> Config:
+    """The config of a resumed run: changes of :data:`~semipose.engine.runfolder.RESUME_APPLIED`
+    keys are applied (and logged), any other change is refused with the list of keys."""
+    applied, refused = config_changes(old, config_to_dict(cfg))
+    if refused:
+        raise ConfigError(
+            f"--resume {ckpt_path}: the config differs from the run's in {describe_changes(refused)}; these cannot change "
+            "on resume: start a new run, or give the run's own config (its config.yaml)"
+        )
+    applied = {k: v for k, v in applied.items() if k not in ("name", "output_dir")}
+    if applied:
+        log.info("resume: applying the changed %s", describe_changes(applied))
+    return cfg
+
+
+def _train(
+    cfg: Config, ckpt: Any, run_path: Path, dist_info: DistInfo, device: torch.device, *, progress: bool, trust_checkpoint: bool
+) -> TrainResult:
+    """The run itself (see :func:`train`)."""
+    t_start = time.perf_counter()
+    main = dist_info.is_main
     seed_everything(cfg.seed)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -366,12 +405,17 @@ def train(
     best_metrics: dict[str, Any] = {}
     if ckpt is not None:
         if len(ckpt.states) != model.num_nets:
-            raise ConfigError(f"{resume}: checkpoint holds {len(ckpt.states)} network(s), the config trains {model.num_nets}")
+            raise ConfigError(f"{ckpt.path}: checkpoint holds {len(ckpt.states)} network(s), the config trains {model.num_nets}")
         for net, sd in zip(model.nets, ckpt.states):
             net.load_state_dict(sd)
         st = ckpt.train_state or {}
         optimizer.load_state_dict(st["optimizer"])
         scheduler.load_state_dict(st["scheduler"])
+        if scheduler.base_lrs and scheduler.base_lrs[0] != cfg.train.lr:  # a changed train.lr (see _resume_config)
+            decay = cfg.train.lr_factor ** sum(st["epoch"] >= m for m in cfg.train.lr_steps)
+            scheduler.base_lrs = [cfg.train.lr for _ in scheduler.base_lrs]
+            for g in optimizer.param_groups:
+                g["initial_lr"], g["lr"] = cfg.train.lr, cfg.train.lr * decay
         scaler.load_state_dict(st["scaler"])
         restore_rng(st["rng"])
         if "view_generator" in st:
@@ -379,7 +423,7 @@ def train(
         start_epoch, best_ap, best_epoch = st["epoch"], st["best_ap"], st["best_epoch"]
         global_step = st.get("global_step", 0)
         best_metrics = st.get("best_metrics", {})
-        log.info("resumed from %s at epoch %d (best AP %.4f at epoch %d)", resume, start_epoch, best_ap, best_epoch)
+        log.info("resumed from %s at epoch %d (best AP %.4f at epoch %d)", ckpt.path, start_epoch, best_ap, best_epoch)
     elif main:
         dump_config(cfg, run_path / "config.yaml")
         (run_path / "skeleton.json").write_text(json.dumps(skeleton.to_dict(), indent=1))
@@ -422,7 +466,7 @@ def train(
     if cfg.train.max_iters_per_epoch:
         iters_per_epoch = min(iters_per_epoch, cfg.train.max_iters_per_epoch)
     if iters_per_epoch == 0:
-        raise ValueError(f"training set has {what}")
+        raise ConfigError(f"training set has {what}")
     names = net_names(model.num_nets)
     score_key = val_data.score_key
 
@@ -479,8 +523,8 @@ def train(
                     lv = float(all_reduce_sum(loss.detach().clone(), dist_info)) / dist_info.world_size
                     if not math.isfinite(lv):
                         raise FloatingPointError(
-                            f"loss is {lv} at epoch {epoch + 1}, iteration {it + 1}; the last good state is "
-                            f"{run_path / 'checkpoints' / 'last.pt'} (lower train.lr, or enable train.grad_clip)"
+                            f"loss is {lv} at epoch {epoch + 1}, iteration {it + 1}; {_last_good(run_path)} "
+                            "(lower train.lr, or enable train.grad_clip)"
                         )
                     shown = {k: f"{float(v):.2e}" for k, v in out["terms"].items() if "_p" not in k}
                     if writer is not None:
@@ -495,7 +539,7 @@ def train(
             n_it = iters_per_epoch * dist_info.world_size
             train_loss = float(all_reduce_sum(loss_sum, dist_info)) / n_it
             if not math.isfinite(train_loss):
-                raise FloatingPointError(f"mean training loss of epoch {epoch + 1} is {train_loss}")
+                raise FloatingPointError(f"mean training loss of epoch {epoch + 1} is {train_loss}; {_last_good(run_path)}")
             row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
             for k, v in term_sums.items():
                 row[f"loss_{k}"] = float(all_reduce_sum(v.clone(), dist_info)) / n_it
@@ -595,6 +639,14 @@ def train(
     log.info("run folder: %s (%.1f min)", run_path, (time.perf_counter() - t_start) / 60)
     flat = (best_metrics.get("net") or selection_metrics(best_metrics, q.select)) if best_metrics else {}
     return TrainResult(run_path, best_ap, best_epoch, flat, history)
+
+
+def _last_good(run_path: Path) -> str:
+    """Where training can go on from, for an error message."""
+    last = run_path / "checkpoints" / "last.pt"
+    if last.is_file():
+        return f"the last good state is {last} (epoch {(torch.load(last, map_location='cpu', weights_only=True).get('train_state') or {}).get('epoch', '?')})"
+    return "no checkpoint was written yet (it failed in the first epoch)"
 
 
 def _collapse_signal(stat_sums: dict[str, torch.Tensor], dist_info: DistInfo) -> dict[str, float]:

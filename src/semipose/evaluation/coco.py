@@ -251,7 +251,6 @@ def build_coco_results(
     oks_thr: float = 0.9,
     use_nms: bool = True,
     category_id: int = 1,
-    with_box: bool = False,
 ) -> list[dict[str, Any]]:
     """Turn decoded predictions into a COCO keypoint results list.
 
@@ -266,12 +265,10 @@ def build_coco_results(
             the same image is dropped.
         use_nms: run the per-image OKS-NMS (off: every instance is kept).
         category_id: category written into every result.
-        with_box: also write each record's person box as ``box`` (x, y, w, h) and its
-            ``box_score`` (not as ``bbox``, which pycocotools would take for the area).
 
     Returns:
         A list of dicts ``{"image_id", "category_id", "keypoints" (3K floats x, y, maxval),
-        "score", "center", "scale"}``, grouped by image (images in order of first
+        "score", "bbox", "box_score", "center", "scale"}``, grouped by image (images in order of first
         appearance, instances by descending score within an image when NMS runs).
     """
     n = len(records)
@@ -310,7 +307,10 @@ def build_coco_results(
                     "score": float(scores[i]),
                     "center": [float(v) for v in np.asarray(r.center).reshape(-1)],
                     "scale": [float(v) for v in np.asarray(r.scale).reshape(-1)],
-                    **({"box": [float(v) for v in np.asarray(r.bbox).reshape(-1)], "box_score": float(r.box_score)} if with_box else {}),
+                    # the person box: pycocotools then takes the detection's area from it (as the
+                    # reference and mmpose do), not from the keypoints' extent
+                    "bbox": [float(v) for v in np.asarray(r.bbox).reshape(-1)],
+                    "box_score": float(r.box_score),
                 }
             )
     return results
@@ -333,7 +333,8 @@ def evaluate_coco_keypoints(
     Args:
         coco_gt: the ground truth (:func:`load_coco_gt`), or an annotation file path.
         results: COCO results dicts (``image_id``, ``category_id``, ``keypoints`` of 3K
-            numbers, ``score``). They are copied, not modified.
+            numbers, ``score``, optionally the person ``bbox``, which then gives the
+            detection's area). They are copied, not modified.
         sigmas: ``(K,)`` OKS sigmas; K must match the ground truth and the results.
         verbose: let pycocotools print its progress and 10-line summary.
 
@@ -364,7 +365,11 @@ def evaluate_coco_keypoints(
                 f"evaluate_coco_keypoints: result {j} (image {r.get('image_id')}) has {len(kp)} keypoint "
                 f"numbers, expected 3*K = {3 * sig.shape[0]}"
             )
+        # keep the person box: pycocotools takes a detection's area from it (for AP(M) / AP(L));
+        # without one it uses the keypoints' extent (the official keypoint result format)
         d = {k: v for k, v in r.items() if k not in ("bbox", "segmentation", "area", "id")}
+        if isinstance(r.get("bbox"), (list, tuple)) and len(r["bbox"]) == 4:
+            d["bbox"] = [float(v) for v in r["bbox"]]
         d["keypoints"] = [float(v) for v in kp]
         d["image_id"] = int(r["image_id"])
         d["score"] = float(r["score"])

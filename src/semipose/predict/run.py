@@ -3,7 +3,7 @@
 Outputs in the output folder:
 
 * ``predictions.json`` — COCO keypoint results (``image_id``, ``category_id``, ``keypoints``
-  as 3K numbers, ``score``; plus ``box`` / ``box_score`` / ``center`` / ``scale``), rescored and
+  as 3K numbers, ``score``, the person ``bbox``; plus ``box_score`` / ``center`` / ``scale``), rescored and
   OKS-NMS-filtered as ``semipose eval`` does, so ``semipose eval --results`` scores it exactly
   as evaluating the checkpoint would;
 * ``image_info.json`` — a COCO ``images`` list (id, file name, size) and the keypoint category
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,7 @@ def draw_prediction(
         return img.copy()
     k = skeleton.num_keypoints
     kps = np.asarray([r["keypoints"] for r in results], np.float64).reshape(len(results), k, 3)
-    boxes = [r["box"] for r in results if "box" in r]
+    boxes = [r["bbox"] for r in results if "bbox" in r]
     return draw_pose(img, kps[..., :2], skeleton, scores=kps[..., 2], score_thr=kpt_thr, boxes=np.asarray(boxes) if boxes else None)
 
 
@@ -112,7 +113,7 @@ def coco_results(est: PoseEstimator, items: list[_Item], outs: list[tuple[np.nda
             PoseRecord(it.name, it.image_id, b.centers[i], b.scales[i], np.zeros((k, 3), np.float32), b.boxes[i], float(b.scores[i]))
             for i in range(len(b.centers))
         ]
-        per_item.append(build_coco_results(records, kp, conf, sigmas=est.skeleton.sigmas, use_nms=nms, with_box=True) if records else [])
+        per_item.append(build_coco_results(records, kp, conf, sigmas=est.skeleton.sigmas, use_nms=nms) if records else [])
     return per_item
 
 
@@ -194,7 +195,7 @@ def run_predict(
             img = read_image(src.path)
         except ImageReadError as e:
             summary.failed.append(str(e))
-            print(f"semipose: error: {e}", flush=True)
+            print(f"semipose: error: {e}", file=sys.stderr, flush=True)
             bar.update(1)
             continue
         boxes = box_source.lookup(src.path, (img.shape[1], img.shape[0]))
@@ -222,7 +223,7 @@ def run_predict(
             _video(est, src, box_source, out, summary, assign, flush, max_frames, progress)
         except SourceError as e:
             summary.failed.append(str(e))
-            print(f"semipose: error: {e}", flush=True)
+            print(f"semipose: error: {e}", file=sys.stderr, flush=True)
 
     summary.results_file = write_results_json(out / "predictions.json", all_results)
     (out / "image_info.json").write_text(json.dumps(image_info(images_info, est.skeleton)))
