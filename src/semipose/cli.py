@@ -331,13 +331,17 @@ def _check_onnx(mf, path: Path, use: str) -> None:  # noqa: ANN001
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
+    from .config import ConfigError
     from .data.synthetic import generate_synthetic
 
-    summary = generate_synthetic(
-        args.out, num_train=args.train, num_unlabeled=args.unlabeled, num_val=args.val,
-        image_size=args.image_size, seed=args.seed, difficulty=args.difficulty, workers=args.workers,
-        progress=not args.no_progress, overwrite=args.overwrite,
-    )
+    try:
+        summary = generate_synthetic(
+            args.out, num_train=args.train, num_unlabeled=args.unlabeled, num_val=args.val,
+            image_size=args.image_size, seed=args.seed, difficulty=args.difficulty, workers=args.workers,
+            progress=not args.no_progress, overwrite=args.overwrite,
+        )
+    except ValueError as e:  # the argument checks at its top
+        raise ConfigError(f"data synth: {e}") from None
     for split, c in summary.counts.items():
         print(f"{split:>10}: {c['images']} images, {c['persons']} persons")
     print(f"written to {summary.out_dir} in {summary.seconds:.1f}s")
@@ -640,7 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ConfigError, DataFormatError, ImageReadError, CheckpointError, DeviceError, SourceError, FileNotFoundError, FileExistsError,
-            FloatingPointError) as e:
+            FloatingPointError, PermissionError, IsADirectoryError, NotADirectoryError) as e:
         print(f"semipose: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ against the current working directory.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -85,6 +86,9 @@ class DataConfig:
     #: built-in name (``coco17``, ``aic14``), a custom block (keypoints, flip_pairs, sigmas,
     #: edges), or null to read the keypoint set from the training file's categories.
     skeleton: str | dict | None = None
+    #: OKS sigma for every keypoint of a custom keypoint set whose file gives none (with a
+    #: warning: AP is then not comparable with other keypoint sets)
+    default_sigma: float = 0.07
     input_size: list[int] = field(default_factory=lambda: [192, 256])  # W, H
     heatmap_size: list[int] | None = None  # default: input_size / the head's stride
     sigma: float = 2.0
@@ -265,9 +269,17 @@ class Config:
             raise ConfigError(f"data.heatmap_size: expected [width, height], got {d.heatmap_size}")
         if d.color not in ("rgb", "bgr"):
             raise ConfigError(f"data.color: expected 'rgb' or 'bgr', got {d.color!r}")
-        for key, v in (("data.sigma", d.sigma), ("data.padding", d.padding), ("train.lr", t.lr)):
-            if not v > 0:
-                raise ConfigError(f"{key}: must be positive, got {v}")
+        for key, v in (("data.sigma", d.sigma), ("data.padding", d.padding), ("train.lr", t.lr), ("data.default_sigma", d.default_sigma)):
+            if not (v > 0 and math.isfinite(v)):
+                raise ConfigError(f"{key}: must be a positive finite number, got {v}")
+        for key, n in (("data.max_train_instances", d.max_train_instances), ("data.max_unlabeled_instances", d.max_unlabeled_instances),
+                       ("train.max_iters_per_epoch", t.max_iters_per_epoch), ("train.warmup_iters", t.warmup_iters)):
+            if n < 0:
+                raise ConfigError(f"{key}: must be ≥ 0 (0 = all / none), got {n}")
+        from .models.posenet import POSE_MODELS
+
+        if self.model.arch not in POSE_MODELS:
+            raise ConfigError(f"model.arch: unknown {self.model.arch!r}; known: {', '.join(sorted(POSE_MODELS))}")
         a = d.augment
         for key, v in (("rot_prob", a.rot_prob), ("flip_prob", a.flip_prob), ("half_body_prob", a.half_body_prob)):
             if not 0 <= v <= 1:
@@ -446,6 +458,8 @@ def _read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     base = data.pop("_base_", None)
+    if base is not None and not isinstance(base, str):
+        raise ConfigError(f"{path}: _base_ must be one file name (relative to this file), got {base!r}")
     if base is not None:
         base_data = _read_yaml((path.parent / base), _seen + (path.resolve(),))
         data = _merge(base_data, data)

@@ -13,9 +13,11 @@ NAMES = ["head", "left_shoulder", "right_shoulder", "left_hip", "right_hip"]
 SIGMAS = [0.05, 0.08, 0.08, 0.1, 0.1]
 
 
-def _subset(src, dst):
+def _subset(src, dst, sigmas=True):
     d = json.loads(src.read_text())
     d["categories"] = [{"id": 1, "name": "person", "keypoints": NAMES, "skeleton": [[1, 2], [1, 3], [2, 4], [3, 5]], "sigmas": SIGMAS}]
+    if not sigmas:
+        del d["categories"][0]["sigmas"]
     for a in d["annotations"]:
         k = a["keypoints"]
         a["keypoints"] = sum((k[3 * i : 3 * i + 3] for i in KEEP), [])
@@ -49,3 +51,23 @@ def test_custom_keypoint_set_end_to_end(synth_dir, tmp_path):
     metrics = json.loads((result.run_dir / "eval/metrics.json").read_text())
     assert set(metrics) == {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"}
     assert (result.run_dir / "val_predictions.png").is_file()
+
+
+def test_custom_keypoint_set_without_sigmas_trains_with_a_warning(synth_dir, tmp_path, caplog):
+    _subset(synth_dir / "annotations/person_keypoints_train.json", tmp_path / "train5.json", sigmas=False)
+    _subset(synth_dir / "annotations/person_keypoints_val.json", tmp_path / "val5.json", sigmas=False)
+    cfg = load_config(
+        None,
+        [
+            "name=k5", f"output_dir={tmp_path / 'runs'}", f"data.root={tmp_path}", "data.default_sigma=0.06",
+            "data.train.ann_file=train5.json", f"data.train.image_dir={synth_dir / 'images/train'}",
+            "data.val.ann_file=val5.json", f"data.val.image_dir={synth_dir / 'images/val'}",
+            "data.input_size=[64,64]", "data.workers=0", "model.arch=resnet18", "model.deconv_filters=[16,16,16]",
+            "train.epochs=1", "train.batch_size=4", "train.max_iters_per_epoch=1", "eval.batch_size=8", "eval.num_vis_images=0",
+        ],
+    )
+    with caplog.at_level("WARNING", logger="semipose"):
+        result = train(cfg, progress=False)
+    assert "has no OKS sigmas; using data.default_sigma = 0.06 for all 5 keypoints" in caplog.text and "not comparable" in caplog.text
+    assert json.loads((result.run_dir / "skeleton.json").read_text())["sigmas"] == [0.06] * 5
+    assert set(json.loads((result.run_dir / "eval/metrics.json").read_text())) >= {"AP", "AR"}

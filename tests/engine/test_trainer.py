@@ -122,12 +122,16 @@ def test_run_folder_safety_and_resume_semantics(synth_dir, tmp_path):
     train(synth_config(synth_dir, tmp_path, "train.epochs=3", *base), resume=run, progress=False)
     with pytest.raises(CheckpointError, match=r"epoch2.pt is epoch 2 but .*last.pt is epoch 3"):
         train(synth_config(synth_dir, tmp_path, "train.epochs=4", *base), resume=ckpt / "epoch2.pt", progress=False)
-    # a stale .tmp of an interrupted write is removed; a new lr on resume is applied and logged; rows keyed by epoch
+    # kill -9 during epoch 3's checkpoint write: last.pt is still epoch 2, metrics.csv has epoch 3's row
+    # and a partial .tmp is left; resuming removes the .tmp, replays epoch 3 and replaces its row; a new
+    # lr on resume is applied and logged
+    (ckpt / "last.pt").write_bytes(two)
     (ckpt / "last.pt.tmp").write_bytes(b"partial")
+    assert [int(r["epoch"]) for r in csv.DictReader(open(run / "metrics.csv"))] == [1, 2, 3]
     train(synth_config(synth_dir, tmp_path, "train.epochs=4", "train.lr=0.0005", *base), resume=run, progress=False)
     assert not (ckpt / "last.pt.tmp").exists()
     log = (run / "train.log").read_text()
-    assert "removed" in log and "last.pt.tmp" in log and "applying the changed train.epochs (3 → 4), train.lr (0.001 → 0.0005)" in log
+    assert "removed" in log and "last.pt.tmp" in log and "applying the changed train.epochs (2 → 4), train.lr (0.001 → 0.0005)" in log
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and float(rows[-1]["lr"]) == pytest.approx(0.0005)
     # --overwrite starts over in the folder

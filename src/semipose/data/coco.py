@@ -108,7 +108,33 @@ def _keypoint_category(data: Mapping[str, Any], path: Path, category_id: int | N
     return with_kpts[0]
 
 
-def skeleton_from_coco_file(ann_file: str | os.PathLike[str], *, default_sigma: float | None = None) -> Skeleton:
+#: OKS sigma given to every keypoint of a custom keypoint set whose category carries none
+#: (about the mean of the COCO-17 sigmas); AP computed with it is not comparable across sets.
+DEFAULT_SIGMA = 0.07
+
+
+def category_skeleton(cat: Mapping[str, Any], path: Path, default_sigma: float | None = DEFAULT_SIGMA) -> Skeleton:
+    """The keypoint set of a COCO ``categories`` entry. A custom set without ``sigmas`` gets
+    ``default_sigma`` for every keypoint, with a warning (training needs no sigmas; OKS-NMS and
+    AP do, and are then not comparable with other keypoint sets)."""
+    try:
+        sk = Skeleton.from_coco_category(cat)
+    except ValueError as e:
+        if "sigmas" not in str(e) or default_sigma is None:
+            raise DataFormatError(f"{path}: {e}") from e
+        log.warning(
+            "%s: the keypoint category %r has no OKS sigmas; using data.default_sigma = %g for all %d keypoints "
+            "(OKS-NMS and AP are then not comparable with other keypoint sets; put 'sigmas' in the category or in data.skeleton)",
+            path, cat.get("name"), default_sigma, len(cat.get("keypoints", ())),
+        )
+        try:
+            sk = Skeleton.from_coco_category(cat, default_sigma=default_sigma)
+        except ValueError as e2:
+            raise DataFormatError(f"{path}: {e2}") from e2
+    return sk
+
+
+def skeleton_from_coco_file(ann_file: str | os.PathLike[str], *, default_sigma: float | None = DEFAULT_SIGMA) -> Skeleton:
     """The keypoint set described by a COCO file's keypoint category.
 
     A category whose names equal a built-in set (COCO-17, AIC-14) gives that set; otherwise a
@@ -120,10 +146,7 @@ def skeleton_from_coco_file(ann_file: str | os.PathLike[str], *, default_sigma: 
     cat = _keypoint_category(data, path, None)
     if cat is None:
         raise DataFormatError(f"{path}: no category with a 'keypoints' list; give the skeleton in the config")
-    try:
-        return Skeleton.from_coco_category(cat, default_sigma=default_sigma)
-    except ValueError as e:
-        raise DataFormatError(f"{path}: {e}") from e
+    return category_skeleton(cat, path, default_sigma)
 
 
 @dataclass
@@ -189,6 +212,7 @@ def load_coco_keypoints(
     padding: float = 1.25,
     category_id: int | None = None,
     max_instances: int | None = None,
+    default_sigma: float | None = DEFAULT_SIGMA,
 ) -> CocoKeypointSet:
     """Read the ground-truth person instances of a COCO-format keypoint file.
 
@@ -202,6 +226,7 @@ def load_coco_keypoints(
         category_id: the keypoint category to read (default: the one category with a
             ``keypoints`` list, or the one named ``person``).
         max_instances: keep only the first N instances in file order (label subsets).
+        default_sigma: OKS sigma of every keypoint of a custom set whose category has none.
 
     Returns:
         A :class:`CocoKeypointSet`.
@@ -222,10 +247,7 @@ def load_coco_keypoints(
     if skeleton is None:
         if cat is None:
             raise DataFormatError(f"{path}: no category with a 'keypoints' list; give the skeleton in the config")
-        try:
-            sk = Skeleton.from_coco_category(cat)
-        except ValueError as e:
-            raise DataFormatError(f"{path}: {e}") from e
+        sk = category_skeleton(cat, path, default_sigma)
     else:
         sk = get_skeleton(skeleton)
     k = sk.num_keypoints

@@ -56,7 +56,7 @@ def build_skeleton(cfg: Config) -> Skeleton:
     ann = cfg.data.resolve(cfg.data.train.ann_file) or cfg.data.resolve(cfg.data.val.ann_file)
     if not ann:
         raise ConfigError("data.skeleton is null and no annotation file is configured to read it from")
-    return skeleton_from_coco_file(ann)
+    return skeleton_from_coco_file(ann, default_sigma=cfg.data.default_sigma)
 
 
 def build_codec(cfg: Config) -> HeatmapCodec:
@@ -101,7 +101,8 @@ def load_split(cfg: Config, split: Any, skeleton: Skeleton, *, key: str) -> tupl
     elif split.format == "aic":
         data = load_aic(ann, img_dir, aspect_ratio=_aspect(cfg), padding=d.padding)
     else:
-        data = load_coco_keypoints(ann, img_dir, skeleton=None if union else skeleton, aspect_ratio=_aspect(cfg), padding=d.padding)
+        data = load_coco_keypoints(ann, img_dir, skeleton=None if union else skeleton, aspect_ratio=_aspect(cfg), padding=d.padding,
+                                   default_sigma=d.default_sigma)
     src = data.skeleton
     if union and src.num_keypoints != skeleton.num_keypoints:
         mapping = _union_mapping(src)
@@ -291,7 +292,7 @@ def build_eval_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, use
         if not det:
             raise ConfigError("eval.use_gt_boxes is false but data.val.det_file is not set")
         if union:
-            eval_skeleton = skeleton_from_coco_file(ann)
+            eval_skeleton = skeleton_from_coco_file(ann, default_sigma=d.default_sigma)
             mapping = _union_mapping(eval_skeleton)
         records, _ = load_detections(
             det, ann, img_dir or "", num_keypoints=skeleton.num_keypoints, score_thr=e.det_score_thr,

@@ -58,10 +58,16 @@ def save_checkpoint(path: str | os.PathLike[str], payload: Mapping[str, Any]) ->
     """Write ``payload`` atomically (a ``.tmp`` beside it, then a rename): a crash never leaves
     a torn file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(dict(payload), tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(dict(payload), tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:  # disk full shows as torch's "unexpected pos" RuntimeError
+        tmp.unlink(missing_ok=True)
+        reason = getattr(e, "strerror", None) or str(e).splitlines()[0][:160]
+        raise CheckpointError(f"{path}: cannot write the checkpoint ({reason}); is the disk full or the folder read-only? "
+                              f"{'the previous ' + path.name + ' is intact' if path.exists() else 'nothing was written'}") from None
     return path
 
 

@@ -540,6 +540,10 @@ def _train(
             train_loss = float(all_reduce_sum(loss_sum, dist_info)) / n_it
             if not math.isfinite(train_loss):
                 raise FloatingPointError(f"mean training loss of epoch {epoch + 1} is {train_loss}; {_last_good(run_path)}")
+            diverging = _diverging(train_loss, [float(r["train_loss"]) for r in (table.rows if table is not None else history)
+                                                if int(float(r["epoch"])) <= epoch])
+            if diverging:
+                log.warning("epoch %d: %s; best.pt is not updated from this epoch", epoch + 1, diverging)
             row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
             for k, v in term_sums.items():
                 row[f"loss_{k}"] = float(all_reduce_sum(v.clone(), dist_info)) / n_it
@@ -568,7 +572,7 @@ def _train(
                     write_metrics_json(run_path / "eval" / "metrics.json", sel)
                     for k, v in sel.items():
                         writer.add_scalar(f"val/{k}", v, epoch + 1)  # type: ignore[union-attr]
-                    improved = sel[score_key] > best_ap
+                    improved = sel[score_key] > best_ap and not diverging
                     if improved:
                         best_ap, best_epoch = sel[score_key], epoch + 1
                         best_metrics = {n: {k: float(v) for k, v in r.items() if not k.startswith("_")} for n, r in results.items()}
@@ -639,6 +643,20 @@ def _train(
     log.info("run folder: %s (%.1f min)", run_path, (time.perf_counter() - t_start) / 60)
     flat = (best_metrics.get("net") or selection_metrics(best_metrics, q.select)) if best_metrics else {}
     return TrainResult(run_path, best_ap, best_epoch, flat, history)
+
+
+#: An epoch's mean loss this many times the median of the earlier epochs' counts as diverging.
+DIVERGENCE_FACTOR = 10.0
+
+
+def _diverging(loss: float, earlier: list[float]) -> str:
+    """Why an epoch's mean training loss looks like divergence ('' when it does not)."""
+    if not earlier:
+        return ""
+    med = float(np.median(earlier))
+    if med > 0 and loss > DIVERGENCE_FACTOR * med:
+        return f"training loss {loss:.3e} is {loss / med:.0f}x the median of the earlier epochs ({med:.3e}): diverging? (lower train.lr)"
+    return ""
 
 
 def _last_good(run_path: Path) -> str:

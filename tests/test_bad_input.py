@@ -1,0 +1,94 @@
+"""Bad input to the command line: one line naming the problem, exit 2, no traceback, no run
+folder left behind."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from semipose.cli import main
+
+
+def _cfg(tmp_path, sample_data, extra: str = "") -> str:
+    coco = sample_data / "coco"
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"name: bad\noutput_dir: {tmp_path / 'runs'}\n"
+        f"data: {{train: {{ann_file: {coco / 'person_keypoints_sample.json'}, image_dir: {coco / 'images'}}}, "
+        f"val: {{ann_file: {coco / 'person_keypoints_sample.json'}, image_dir: {coco / 'images'}}}, input_size: [64, 64], workers: 0}}\n"
+        f"model: {{arch: resnet18, deconv_filters: [16, 16, 16]}}\ntrain: {{epochs: 1, batch_size: 2}}\n{extra}"
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["model.arch=resnet19"], "model.arch: unknown 'resnet19'; known: hrnet_w32"),
+        (["device=tpu9"], "device: 'tpu9' is not a device name"),
+        (["data.max_train_instances=-5"], "data.max_train_instances: must be ≥ 0 (0 = all / none), got -5"),
+        (["train.lr=.inf"], "train.lr: must be a positive finite number, got inf"),
+        (["train.batch_size=64"], "training set has 12 labelled instances, fewer than one batch of 64"),
+    ],
+)
+def test_training_input(tmp_path, capsys, sample_data, overrides, message):
+    assert main(["train", _cfg(tmp_path, sample_data), *overrides, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs" / "bad").exists()  # a failed start leaves no folder behind
+
+
+def test_config_files(tmp_path, capsys):
+    (tmp_path / "a.yaml").write_text("_base_: [x.yaml, y.yaml]\n")
+    (tmp_path / "b.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe binary")
+    for name, message in (("a.yaml", "_base_ must be one file name"), ("b.yaml", "not a text file, so not a YAML config")):
+        assert main(["train", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert f"{name}: {message}" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--train", "-3"], "data synth: num_train must be >= 0, got -3"),
+        (["--image-size", "10x10"], "data synth: image_size must be at least 64x64 pixels, got 10x10"),
+    ],
+)
+def test_synth_arguments(tmp_path, capsys, args, message):
+    assert main(["data", "synth", str(tmp_path / "s"), *args, "--workers", "0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_disk_full_leaves_no_partial_file(tmp_path, monkeypatch):
+    from semipose.engine.checkpoint import save_checkpoint
+    from semipose.models.io import CheckpointError
+
+    save_checkpoint(tmp_path / "last.pt", {"a": torch.ones(2)})
+
+    def full(obj, f, *a, **k):
+        open(f, "wb").write(b"x" * 100)  # a partial write, then the failure torch reports on a full disk
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(CheckpointError, match=r"last.pt: cannot write the checkpoint \(.*unexpected pos.*\); is the disk full .*previous last.pt is intact"):
+        save_checkpoint(tmp_path / "last.pt", {"a": torch.zeros(2)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+    monkeypatch.undo()
+    assert torch.equal(torch.load(tmp_path / "last.pt", weights_only=True)["a"], torch.ones(2))
+
+
+def test_divergence_is_named():
+    from semipose.engine.trainer import _diverging
+
+    assert _diverging(5e-3, []) == "" and _diverging(5e-3, [4e-3, 6e-3]) == ""
+    msg = _diverging(6e27, [5e-3, 4e-3, 4.5e-3])
+    assert "training loss 6.000e+27 is" in msg and "median of the earlier epochs (4.500e-03)" in msg
+
+
+def test_missing_validation_images_are_found_before_loading(tmp_path, capsys, sample_data):
+    cfg = _cfg(tmp_path, sample_data)
+    assert main(["train", cfg, f"data.val.image_dir={tmp_path / 'nowhere'}", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "data.val" in err and "4 of 4 images are unusable" in err and "nowhere/" in err and "image file not found" in err
+    assert "Traceback" not in err and not (tmp_path / "runs" / "bad").exists()
