@@ -221,7 +221,10 @@ def _eval_results(args: argparse.Namespace) -> int:
     if not results:
         raise DataFormatError(f"{args.results}: no results to score")
     sk = skeleton_from_coco_file(args.gt)
-    gt = load_coco_gt(args.gt, skeleton=sk)
+    try:
+        gt = load_coco_gt(args.gt, skeleton=sk)
+    except ValueError as e:
+        raise DataFormatError(str(e)) from None
     known = set(gt.getImgIds())
     stray = sorted({int(r.get("image_id", -1)) for r in results} - known)
     if stray:

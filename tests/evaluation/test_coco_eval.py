@@ -279,3 +279,12 @@ def test_results_carry_the_person_box_for_the_area_ranges(tmp_path):
     assert all(r["bbox"] == b for r, b in zip(res, boxes))
     old = evaluate_coco_keypoints(tmp_path / "gt.json", [{k: v for k, v in r.items() if k != "bbox"} for r in res], sigmas=COCO17.sigmas)
     assert old["AP"] == pytest.approx(m["AP"]) and old["APm"] == pytest.approx(0.5) and old["APl"] == pytest.approx(1.0)
+
+
+def test_ground_truth_with_duplicate_ids_is_refused(sample_data, tmp_path):
+    """Duplicate annotation ids made ground truth fed back as predictions score AP 0.894 instead of 1."""
+    ann = json.loads((sample_data / "coco/person_keypoints_sample.json").read_text())
+    ann["annotations"][5]["id"] = ann["annotations"][2]["id"]
+    (tmp_path / "dup.json").write_text(json.dumps(ann))
+    with pytest.raises(ValueError, match=rf"dup.json: duplicate annotation id {ann['annotations'][2]['id']}; ids must be unique"):
+        load_coco_gt(tmp_path / "dup.json")

@@ -131,6 +131,12 @@ def load_coco_gt(
     for img in data["images"]:
         if not isinstance(img, dict) or "id" not in img:
             raise ValueError(f"{src}: an 'images' entry has no 'id': {str(img)[:80]}")
+    for what, items in (("image", data["images"]), ("annotation", data["annotations"])):
+        ids = [x.get("id") for x in items if isinstance(x, dict) and "id" in x]
+        if len(set(map(str, ids))) != len(ids):
+            seen: set[str] = set()
+            dup = next(str(i) for i in ids if str(i) in seen or seen.add(str(i)))  # type: ignore[func-returns-value]
+            raise ValueError(f"{src}: duplicate {what} id {dup}; ids must be unique (pycocotools matches results by id)")
 
     sk = get_skeleton(skeleton) if skeleton is not None else None
     cats = data.get("categories")
