@@ -95,20 +95,8 @@ def _config_for_eval(args: argparse.Namespace, mf):  # -> Config
     run_cfg = Path(args.checkpoint).parent.parent / "config.yaml"
     if run_cfg.is_file():
         return load_config(run_cfg, args.overrides)
-    card = mf.card
-    if card.config:
-        return config_from_dict(apply_overrides(card.config, args.overrides))
-    model: dict = {"arch": card.arch}
-    if not card.arch.startswith("hrnet"):
-        model.update(deconv_filters=card.arch_args["deconv_filters"], deconv_kernels=card.arch_args["deconv_kernels"])
-    model["final_kernel"] = card.arch_args.get("final_kernel", 1)
-    base = {
-        "name": Path(args.checkpoint).stem,
-        "model": model,
-        "data": {"input_size": list(card.input_size), "skeleton": card.skeleton, "color": card.color, "padding": card.padding},
-        "eval": {"decoder": card.decoder, "flip_test": card.flip_test},
-        "ssl": {"method": "posedual" if card.num_nets == 2 else "supervised"},
-    }
+    base = mf.card.config_dict()
+    base.setdefault("name", Path(args.checkpoint).stem)
     return config_from_dict(apply_overrides(base, args.overrides))
 
 
@@ -301,14 +289,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         import torch
 
-        from .models.modelfile import ModelCard, model_file_payload
+        from .models.modelfile import model_file_payload
 
         out = Path(args.output) if args.output else src.with_name(src.stem + "-model.pt")
         if out.resolve() == src.resolve():
             from .config import ConfigError
 
             raise ConfigError(f"{out}: the export would overwrite its source; give -o")
-        card = mf.card if net is None else ModelCard.from_dict({**mf.card.to_dict(), "use": net}, str(src))
+        card = mf.card if net is None else mf.card.with_use(net, str(src))
         out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model_file_payload(card, mf.states), out)
         path = out

@@ -44,6 +44,7 @@ __all__ = [
     "ModelFile",
     "model_file_payload",
     "read_model_file",
+    "model_file_from_contents",
     "infer_architecture",
     "keypoints_hint",
 ]
@@ -197,8 +198,44 @@ class ModelCard:
 
     @classmethod
     def from_config(cls, cfg: Any, skeleton: Skeleton, *, source: Mapping[str, Any] | None = None) -> "ModelCard":
-        """The card of a model trained with ``cfg`` (a :class:`~semipose.config.Config`)."""
-        return _card_from_config(cls, cfg, skeleton, source=source)
+        """The card of a model trained with ``cfg`` (a :class:`~semipose.config.Config`);
+        :meth:`config_dict` is the way back."""
+        from ..config import config_to_dict
+
+        m, d, e, q = cfg.model, cfg.data, cfg.eval, cfg.ssl
+        if m.arch.startswith("hrnet"):
+            args: dict[str, Any] = {"final_kernel": m.final_kernel}
+        else:
+            args = {"num_deconv_layers": len(m.deconv_filters), "deconv_filters": list(m.deconv_filters),
+                    "deconv_kernels": list(m.deconv_kernels), "final_kernel": m.final_kernel}
+        use = "net1" if cfg.num_nets == 1 or q.select == "net1" else "ensemble"
+        return cls(
+            arch=m.arch, skeleton=skeleton.to_dict(), arch_args=args, num_nets=cfg.num_nets, use=use,
+            input_size=tuple(d.input_size), heatmap_size=cfg.heatmap_size, color=d.color, padding=d.padding,  # type: ignore[arg-type]
+            decoder=e.decoder, flip_test=e.flip_test, shift_heatmap=e.shift_heatmap, method=q.method,
+            source=dict(source or {}), config=config_to_dict(cfg),
+        )
+
+    def config_dict(self) -> dict[str, Any]:
+        """Plain config data that rebuilds this model (the stored training config, or one made
+        from the card for reference files: model, input size, keypoint set, colour, decoder)."""
+        if self.config:
+            return dict(self.config)
+        model: dict[str, Any] = {"arch": self.arch, "final_kernel": self.arch_args.get("final_kernel", 1)}
+        if not self.arch.startswith("hrnet"):
+            model.update(deconv_filters=list(self.arch_args["deconv_filters"]), deconv_kernels=list(self.arch_args["deconv_kernels"]))
+        return {
+            "model": model,
+            "data": {"input_size": list(self.input_size), "skeleton": self.skeleton, "color": self.color, "padding": self.padding},
+            "eval": {"decoder": self.decoder, "flip_test": self.flip_test},
+            "ssl": {"method": "posedual" if self.num_nets == 2 else "supervised"},
+        }
+
+    def with_use(self, use: str, where: str = "model card") -> "ModelCard":
+        """This card predicting with ``use`` (``net1``, ``net2`` … or ``ensemble``)."""
+        if use not in self.choices:
+            raise CheckpointError(f"{where}: network {use!r}: this model has {', '.join(self.choices)}")
+        return dataclasses.replace(self, use=use)
 
     # -- networks ----------------------------------------------------------------------------
     def build_net(self) -> nn.Module:
@@ -374,7 +411,13 @@ def read_model_file(
             problem (for a head that does not fit ``keypoints``: which ``--keypoints`` would).
     """
     p = Path(path)
-    raw = load_checkpoint_file(p, trust=trust)
+    return model_file_from_contents(p, load_checkpoint_file(p, trust=trust), arch=arch, keypoints=keypoints, color=color, input_size=input_size)
+
+
+def model_file_from_contents(
+    p: Path, raw: Any, *, arch: str | None = None, keypoints: Any = None, color: str | None = None, input_size: Sequence[int] | None = None
+) -> ModelFile:
+    """:func:`read_model_file` for contents already read from ``p`` (no second read)."""
     where = str(p)
     if isinstance(raw, Mapping) and raw.get("format") == MODEL_FORMAT:
         version = raw.get("format_version")
@@ -403,25 +446,6 @@ def _legacy_card(raw: Mapping[str, Any], where: str) -> ModelCard:
     except (KeyError, ConfigError) as e:
         raise CheckpointError(f"{where}: semipose 0.1 checkpoint without a usable config ({e})") from None
     return ModelCard.from_config(cfg, Skeleton.from_dict(raw["skeleton"]), source={"file": where, "epoch": raw.get("epoch")})
-
-
-def _card_from_config(cls: type[ModelCard], cfg: Any, skeleton: Skeleton, *, source: Mapping[str, Any] | None = None) -> ModelCard:
-    """The card of a model trained with ``cfg`` (a :class:`~semipose.config.Config`)."""
-    from ..config import config_to_dict
-
-    m, d, e, q = cfg.model, cfg.data, cfg.eval, cfg.ssl
-    if m.arch.startswith("hrnet"):
-        args: dict[str, Any] = {"final_kernel": m.final_kernel}
-    else:
-        args = {"num_deconv_layers": len(m.deconv_filters), "deconv_filters": list(m.deconv_filters),
-                "deconv_kernels": list(m.deconv_kernels), "final_kernel": m.final_kernel}
-    use = "net1" if cfg.num_nets == 1 or q.select == "net1" else "ensemble"
-    return cls(
-        arch=m.arch, skeleton=skeleton.to_dict(), arch_args=args, num_nets=cfg.num_nets, use=use,
-        input_size=tuple(d.input_size), heatmap_size=cfg.heatmap_size, color=d.color, padding=d.padding,  # type: ignore[arg-type]
-        decoder=e.decoder, flip_test=e.flip_test, shift_heatmap=e.shift_heatmap, method=q.method,
-        source=dict(source or {}), config=config_to_dict(cfg),
-    )
 
 
 def _reference_model(

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..codec import DECODE_METHODS, HeatmapCodec, affine_matrix
 from ..data.records import box_to_center_scale
-from ..data.topdown import read_image, single_threaded_cv2, warp_crop
+from ..data.topdown import read_image, warp_crop
 from ..device import autocast, resolve_device, resolve_precision
 from ..evaluation.inference import predict_heatmaps
 from ..models.io import CheckpointError
@@ -134,7 +134,6 @@ class PoseEstimator:
         self.codec = HeatmapCodec(self.card.input_size, self.card.heatmap_size)
         self._mean = torch.from_numpy(np.asarray(self.card.mean, np.float32) * 255.0).to(self.device)
         self._std = torch.from_numpy(np.asarray(self.card.std, np.float32) * 255.0).to(self.device)
-        single_threaded_cv2()
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -185,9 +184,7 @@ class PoseEstimator:
         use = _net_name(net) if net is not None else mf.card.use
         module = mf.card.predictor(mf.build_nets(dev), use)
         prec = resolve_precision(precision, dev)
-        card = mf.card
-        if use != card.use:
-            card = ModelCard.from_dict({**card.to_dict(), "use": use}, str(p))
+        card = mf.card.with_use(use, str(p))
         return cls(_TorchBackend(module, dev, prec), card, dev, flip_test, decoder, batch_size, prec, "torch")
 
     # -- prediction --------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def export_onnx(mf: ModelFile, out: str | os.PathLike[str], *, net: str | None =
 
     use = net or mf.card.use
     module = mf.card.predictor(mf.build_nets("cpu"), use).eval()
-    card = ModelCard.from_dict({**mf.card.to_dict(), "use": use}, str(mf.path))
+    card = mf.card.with_use(use, str(mf.path))
     w, h = card.input_size
     x = torch.zeros(2, 3, h, w)
     out = Path(out)
