@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..models.io import CheckpointError, load_checkpoint_file
-from ..models.modelfile import MODEL_FORMAT, ModelFile, read_model_file
+from ..models.modelfile import LEGACY_FORMAT, MODEL_FORMAT, ModelFile, model_file_from_contents, read_model_file
 from ..models.weights import load_weights
 
 __all__ = ["save_checkpoint", "load_training_state", "load_nets_weights", "capture_rng", "restore_rng"]
@@ -107,8 +107,8 @@ def load_nets_weights(nets: Sequence[nn.Module], source: str | os.PathLike[str] 
         mf = source
     else:
         raw = load_checkpoint_file(source, trust=trust)
-        if isinstance(raw, dict) and raw.get("format") in (MODEL_FORMAT, "semipose"):
-            mf = read_model_file(source, trust=trust)
+        if isinstance(raw, dict) and raw.get("format") in (MODEL_FORMAT, LEGACY_FORMAT):
+            mf = model_file_from_contents(Path(source), raw)
         else:
             return _load_reference(list(nets), Path(source), raw, strict)
     p, states = mf.path, mf.states
