@@ -126,7 +126,7 @@ def bench_data(
         dict with ``samples_per_s`` and ``ms_per_sample`` (per worker).
     """
     from .data.coco import load_coco_keypoints
-    from .data.topdown import TopDownDataset, TopDownTransform, worker_init
+    from .data.topdown import TopDownDataset, TopDownTransform, worker_init_for
 
     w, h = int(input_size[0]), int(input_size[1])
     tmp = None
@@ -145,7 +145,7 @@ def bench_data(
         ds = TopDownDataset(data.records, TopDownTransform(codec, skeleton, train=True), seed=0)
         loader = DataLoader(
             ds, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=False,
-            worker_init_fn=worker_init if workers > 0 else None, generator=torch.Generator().manual_seed(0),
+            worker_init_fn=worker_init_for(workers), generator=torch.Generator().manual_seed(0),
         )
         n, t0, it = 0, None, 0
         while it < batches + 1:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -39,6 +39,7 @@ __all__ = [
     "TopDownDataset",
     "worker_init",
     "single_threaded_cv2",
+    "worker_init_for",
 ]
 
 
@@ -56,10 +57,9 @@ def image_problem(data: bytes | np.ndarray) -> str | None:
     A JPEG must start with SOI (FF D8) and have its EOI marker (FF D9) in its last 4 KB (0xFF
     is always escaped inside entropy-coded data, so the marker cannot appear there); a PNG must
     end with its IEND chunk. Other formats are left to the decoder."""
-    b = bytes(data[:4]) if isinstance(data, np.ndarray) else data[:4]
-    tail = bytes(data[-_JPEG_EOI_WINDOW:]) if isinstance(data, np.ndarray) else data[-_JPEG_EOI_WINDOW:]
     if len(data) == 0:
         return "empty file"
+    b, tail = bytes(data[:4]), bytes(data[-_JPEG_EOI_WINDOW:])
     if b[:2] == b"\xff\xd8":
         return None if b"\xff\xd9" in tail else "truncated JPEG (no end-of-image marker: the file was cut short)"
     if b == b"\x89PNG":
@@ -101,13 +101,14 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise ImageReadError(f"{p}: image file not found")
-    data = np.fromfile(p, dtype=np.uint8)
+    with open(p, "rb") as f:
+        data = f.read()
     problem = image_problem(data)
     if problem:
         raise ImageReadError(f"{p}: {problem}")
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if img is None:
-        raise ImageReadError(f"{p}: cannot decode image ({data.size} bytes; corrupt or unsupported format)")
+        raise ImageReadError(f"{p}: cannot decode image ({len(data)} bytes; corrupt or unsupported format)")
     return img
 
 
@@ -311,7 +312,6 @@ class TopDownDataset(Dataset):
             )
         self.records = list(records)
         self.transform = transform
-        single_threaded_cv2()  # inherited by the workers (see worker_init)
         self.seed = int(seed)
         self.epoch = 0
 
@@ -336,13 +336,23 @@ def worker_init(worker_id: int) -> None:
 
     OpenCV is not touched here: ``cv2.setNumThreads`` in a forked child whose parent had
     started OpenCV's thread pool waits forever for threads that do not exist there. The
-    workers inherit one OpenCV thread instead, set in the parent when the dataset is built
+    workers inherit one OpenCV thread instead, set in the parent just before it forks them
     (:func:`single_threaded_cv2`)."""
     torch.set_num_threads(1)
 
 
+def worker_init_for(workers: int) -> Callable[[int], None] | None:
+    """The DataLoader ``worker_init_fn`` for ``workers`` processes (None for none). With
+    workers, OpenCV is set to one thread in this process first, before the fork, so that the
+    workers inherit it (see :func:`worker_init`)."""
+    if workers <= 0:
+        return None
+    single_threaded_cv2()
+    return worker_init
+
+
 def single_threaded_cv2() -> None:
     """Run OpenCV single-threaded in this process and in the DataLoader workers forked from it
-    (crops are small; parallelism comes from the workers)."""
+    (call it before creating a DataLoader with workers; parallelism comes from the workers)."""
     if cv2.getNumThreads() != 1:
         cv2.setNumThreads(1)

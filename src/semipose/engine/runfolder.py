@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from ..config import ConfigError
 from ..models.io import CheckpointError
 
-__all__ = ["RESUME_APPLIED", "RUN_OUTPUTS", "holds_run", "prepare_run_dir", "check_resume_point", "config_changes", "remove_failed_start"]
+__all__ = ["RESUME_APPLIED", "RUN_OUTPUTS", "holds_run", "prepare_run_dir", "check_resume_point", "config_changes", "describe_changes", "remove_failed_start"]
 
 log = logging.getLogger("semipose")
 

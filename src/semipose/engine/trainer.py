@@ -47,7 +47,7 @@ from ..config import Config, ConfigError, config_to_dict, dump_config
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, write_metrics_json
 from ..evaluation.inference import run_inference
 from ..data.mixed import MixedBatchSampler, mixed_collate
-from ..data.topdown import worker_init
+from ..data.topdown import worker_init_for
 from ..ssl.methods import sigmoid_rampup
 from .build import (
     EvalData,
@@ -167,7 +167,7 @@ def _loader(dataset: Any, batch_size: int, workers: int, *, sampler: Sampler[int
         num_workers=workers,
         pin_memory=device.type == "cuda",
         drop_last=drop_last,
-        worker_init_fn=worker_init if workers > 0 else None,
+        worker_init_fn=worker_init_for(workers),
         persistent_workers=False,
     )
 
@@ -353,10 +353,9 @@ def train(
     try:
         return _train(cfg, ckpt, run_path, dist_info, device, progress=progress and main, trust_checkpoint=trust_checkpoint)
     except BaseException as e:
-        if main and created and remove_failed_start(run_path):
-            pass  # a failed start leaves no folder behind
-        elif main and not isinstance(e, KeyboardInterrupt):
-            log.error("training stopped: %s: %s", type(e).__name__, e)  # into train.log too
+        # a failed start leaves no folder behind; a failure later is written to train.log too
+        if main and not (created and remove_failed_start(run_path)) and not isinstance(e, KeyboardInterrupt):
+            log.error("training stopped: %s: %s", type(e).__name__, e)
         raise
 
 
@@ -478,7 +477,7 @@ def _train(
                 batches.set_epoch(epoch)
                 loader = DataLoader(
                     data.mixed, batch_sampler=batches, num_workers=cfg.data.workers, collate_fn=mixed_collate,
-                    pin_memory=device.type == "cuda", worker_init_fn=worker_init if cfg.data.workers > 0 else None,
+                    pin_memory=device.type == "cuda", worker_init_fn=worker_init_for(cfg.data.workers),
                 )
             else:
                 sampler = ShardedSampler(virtual_len, dist_info.rank, dist_info.world_size, seed=cfg.seed * 100003 + epoch)
@@ -523,7 +522,7 @@ def _train(
                     lv = float(all_reduce_sum(loss.detach().clone(), dist_info)) / dist_info.world_size
                     if not math.isfinite(lv):
                         raise FloatingPointError(
-                            f"loss is {lv} at epoch {epoch + 1}, iteration {it + 1}; {_last_good(run_path)} "
+                            f"loss is {lv} at epoch {epoch + 1}, iteration {it + 1}; {_last_good(run_path, epoch)} "
                             "(lower train.lr, or enable train.grad_clip)"
                         )
                     shown = {k: f"{float(v):.2e}" for k, v in out["terms"].items() if "_p" not in k}
@@ -539,7 +538,7 @@ def _train(
             n_it = iters_per_epoch * dist_info.world_size
             train_loss = float(all_reduce_sum(loss_sum, dist_info)) / n_it
             if not math.isfinite(train_loss):
-                raise FloatingPointError(f"mean training loss of epoch {epoch + 1} is {train_loss}; {_last_good(run_path)}")
+                raise FloatingPointError(f"mean training loss of epoch {epoch + 1} is {train_loss}; {_last_good(run_path, epoch)}")
             diverging = _diverging(train_loss, [float(r["train_loss"]) for r in (table.rows if table is not None else history)
                                                 if int(float(r["epoch"])) <= epoch])
             if diverging:
@@ -659,11 +658,11 @@ def _diverging(loss: float, earlier: list[float]) -> str:
     return ""
 
 
-def _last_good(run_path: Path) -> str:
-    """Where training can go on from, for an error message."""
-    last = run_path / "checkpoints" / "last.pt"
-    if last.is_file():
-        return f"the last good state is {last} (epoch {(torch.load(last, map_location='cpu', weights_only=True).get('train_state') or {}).get('epoch', '?')})"
+def _last_good(run_path: Path, saved_epoch: int) -> str:
+    """Where training can go on from, for an error message (``saved_epoch``: the epochs done,
+    each ending with a ``last.pt``; 0 for none)."""
+    if saved_epoch:
+        return f"the last good state is {run_path / 'checkpoints' / 'last.pt'} (epoch {saved_epoch})"
     return "no checkpoint was written yet (it failed in the first epoch)"
 
 
