@@ -24,7 +24,7 @@ def _cfg(tmp_path, sample_data, extra: str = "") -> str:
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["model.arch=resnet19"], "model.arch: unknown 'resnet19'; known: hrnet_w32"),
+        (["model.arch=resnet19"], "model.arch: expected one of resnet18, resnet34"),
         (["device=tpu9"], "device: 'tpu9' is not a device name"),
         (["data.max_train_instances=-5"], "data.max_train_instances: must be ≥ 0 (0 = all / none), got -5"),
         (["train.lr=.inf"], "train.lr: must be a positive finite number, got inf"),
@@ -62,7 +62,7 @@ def test_synth_arguments(tmp_path, capsys, args, message):
 
 def test_disk_full_leaves_no_partial_file(tmp_path, monkeypatch):
     from semipose.engine.checkpoint import save_checkpoint
-    from semipose.models.io import CheckpointError
+    from semipose.errors import CheckpointError
 
     save_checkpoint(tmp_path / "last.pt", {"a": torch.ones(2)})
 

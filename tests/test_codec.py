@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from semipose.codec import HeatmapCodec, affine_matrix, apply_affine, flip_back
+from semipose.codec import HeatmapCodec, flip_back
+from semipose.geometry import affine_matrix, apply_affine
 from semipose.skeletons import COCO17
 
 
@@ -81,7 +83,7 @@ def test_decode_quarter_offset_and_nonpositive():
     hm[0, 0, 5, 8] = 0.5  # right neighbour higher -> +0.25 in x
     hm[0, 0, 6, 7] = 0.2  # lower neighbour higher -> +0.25 in y
     hm[0, 1] = -1.0  # no positive peak -> (0, 0)
-    coords, maxvals = HeatmapCodec.decode(hm)
+    coords, maxvals = HeatmapCodec((48, 64), (12, 16)).decode(hm)
     assert coords[0, 0].tolist() == [7.25, 5.25]
     assert coords[0, 1].tolist() == [0.0, 0.0] and maxvals[0, 1] == -1.0
 
@@ -189,7 +191,7 @@ def test_dark_recovers_subpixel_centres_where_shift_cannot():
     # the codec's own (window-truncated, unbiased) targets decode as well
     codec = HeatmapCodec((192, 256), (48, 64), sigma=2.0, unbiased=True)
     heat, _ = codec.encode(centres * 4, np.ones((8, 24)))
-    c2, _ = codec.decode(torch.from_numpy(heat), method="dark")
+    c2, _ = dataclasses.replace(codec, decoder="dark").decode(torch.from_numpy(heat))
     assert np.abs(c2.numpy() - centres).max() < 0.05
 
 
@@ -219,9 +221,10 @@ def test_dark_matches_reference_loop_and_edge_cases():
 
 
 def test_decode_methods_and_blur():
-    from semipose.codec import DECODE_METHODS, decode_heatmaps, gaussian_blur_heatmaps
+    from semipose.codec import decode_heatmaps, gaussian_blur_heatmaps
+    from semipose.params import DECODERS
 
-    assert DECODE_METHODS == ("argmax", "shift", "dark")
+    assert set(DECODERS) == {"argmax", "shift", "dark"}
     hm = torch.zeros(1, 1, 16, 16)
     hm[0, 0, 5, 7], hm[0, 0, 5, 8], hm[0, 0, 6, 7] = 1.0, 0.5, 0.2
     assert decode_heatmaps(hm, "argmax")[0][0, 0].tolist() == [7.0, 5.0]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from semipose.config import ConfigError, Config, dump_config, load_config
+from semipose.config import Config, dump_config, load_config
+from semipose.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.rglob("*.yaml"))
@@ -69,7 +70,7 @@ def test_base_inheritance(tmp_path):
         ("train.lr=fast", "train.lr: expected a number"),
         ("train.epochs=2.5", "train.epochs: expected an integer"),
         ("data.input_size=[1]", "data.input_size: expected [width, height]"),
-        ("data.color=grey", "data.color: expected 'rgb' or 'bgr'"),
+        ("data.color=grey", "data.color: expected one of rgb, bgr"),
         ("train.lr_steps=[5,2]", "train.lr_steps: must be increasing"),
         ("train", "expected key=value"),
     ],

@@ -7,6 +7,7 @@ Speed targets are checked here, never by timed tests. Each function returns plai
 from __future__ import annotations
 
 import os
+import dataclasses
 import platform
 import tempfile
 import time
@@ -217,8 +218,9 @@ def bench_augment(
     Returns:
         One dict per recipe: ``recipe``, ``ms`` (median) and ``us_per_image``.
     """
-    from .ssl.augment import AugmentContext, Recipe
-    from .ssl.views import HardAffineParams, sample_hard_affine, warp
+    from .ssl.recipes import AugmentContext, Recipe
+    from .ssl.views import sample_hard_affine, warp
+    from .params import HardAffineParams
 
     device = torch.device(device)
     w, h = int(input_size[0]), int(input_size[1])
@@ -267,7 +269,7 @@ def bench_ssl_step(
     unlabelled crops.
     """
     from .ssl.methods import SemiSupervisedModel
-    from .ssl.views import HardAffineParams
+    from .params import HardAffineParams
 
     device = torch.device(device)
     w, h = int(input_size[0]), int(input_size[1])
@@ -353,7 +355,8 @@ def bench_eval(
     import numpy as np
 
     from .codec import HeatmapCodec
-    from .data.records import PoseRecord, box_to_center_scale
+    from .data.records import PoseRecord
+    from .geometry import box_to_center_scale
     from .evaluation.coco import build_coco_results, evaluate_coco_keypoints, load_coco_gt
     from .skeletons import COCO17
 
@@ -381,7 +384,7 @@ def bench_eval(
     centers = np.stack([r.center for r in records])
     scales = np.stack([r.scale for r in records])
     # heatmaps: a Gaussian at each joint's (slightly perturbed) heatmap position
-    from .codec import affine_matrix, apply_affine
+    from .geometry import affine_matrix, apply_affine
 
     true_hm = np.stack([apply_affine(r.keypoints[:, :2], affine_matrix(r.center, r.scale, 0.0, (w_hm, h_hm))) for r in records])
     true_hm = true_hm + rng.normal(0, 0.3, true_hm.shape)
@@ -402,7 +405,7 @@ def bench_eval(
 
     res: dict[str, Any] = {"persons": num_persons, "heatmap": f"{w_hm}x{h_hm}", "joints": num_joints, "device": str(device)}
     for method in ("shift", "dark"):
-        ms, (c, m) = timed(lambda: codec.decode(hm, method=method))
+        ms, (c, m) = timed(lambda: dataclasses.replace(codec, decoder=method).decode(hm))
         res[f"decode_{method}_ms"] = ms
         ms_img, xy = timed(lambda: codec.to_image(c.cpu().numpy(), centers, scales))
         mv = m.cpu().numpy()
@@ -461,7 +464,7 @@ def bench_predict(
     rows: list[dict[str, Any]] = []
 
     def row(backend: str, precision: str, est: PoseEstimator, forward: Any) -> dict[str, Any]:
-        from .data.records import box_to_center_scale
+        from .geometry import box_to_center_scale
 
         centers, scales = box_to_center_scale(boxes, w / h, est.card.padding)
         x = est._normalize([est._crop(image, c, s) for c, s in zip(centers, scales)])
@@ -470,7 +473,7 @@ def bench_predict(
         pre = _median_ms(lambda: est._normalize([est._crop(image, c, s) for c, s in zip(centers, scales)]), device, steps, warmup)
 
         def post() -> None:
-            xy, _ = est.codec.decode(hm.float(), est.decoder)
+            xy, _ = est.codec.decode(hm.float())
             est.codec.to_image(xy.cpu().numpy(), centers, scales)
 
         post_ms = _median_ms(post, device, steps, warmup)

@@ -21,6 +21,8 @@ import json
 import logging
 import sys
 import time
+
+from .params import DECODERS
 from pathlib import Path
 from typing import Sequence
 
@@ -70,7 +72,8 @@ def _keypoints_flag(spec: str | None):  # -> str | Skeleton | None
     """``--keypoints``: a built-in name, a ``skeleton.json`` or a COCO-format annotation file."""
     if spec is None or not (spec.endswith(".json") or Path(spec).is_file()):
         return spec
-    from .data.coco import DataFormatError, read_json, skeleton_from_coco_file
+    from .data.coco import read_json, skeleton_from_coco_file
+    from .errors import DataFormatError
     from .skeletons import Skeleton
 
     data = read_json(spec)
@@ -103,10 +106,10 @@ def _config_for_eval(args: argparse.Namespace, mf):  # -> Config
 def cmd_eval(args: argparse.Namespace) -> int:
 
     from .engine.build import build_codec, build_eval_data, build_model, build_skeleton, resolve_device
-    from .config import ConfigError
+    from .errors import ConfigError
     from .engine.checkpoint import load_nets_weights
     from .engine.trainer import net_names, setup_logging, validate_nets
-    from .models.io import CheckpointError
+    from .errors import CheckpointError
     from .evaluation.coco import format_metrics_table, write_metrics_json
 
     if args.results:
@@ -178,7 +181,7 @@ def _save_eval_vis(out: Path, data, skeleton, name: str, kpt_thr: float, *, prog
     import cv2
     from tqdm.auto import tqdm
 
-    from .data.topdown import read_image
+    from .image import read_image
     from .predict.run import draw_prediction
 
     results = json.loads((out / f"keypoints_{name}_results.json").read_text())
@@ -197,8 +200,9 @@ def _save_eval_vis(out: Path, data, skeleton, name: str, kpt_thr: float, *, prog
 
 def _eval_results(args: argparse.Namespace) -> int:
     """Score a results JSON (e.g. from ``semipose predict``) against a COCO keypoint file."""
-    from .config import ConfigError
-    from .data.coco import DataFormatError, read_json, skeleton_from_coco_file
+    from .errors import ConfigError
+    from .data.coco import read_json, skeleton_from_coco_file
+    from .errors import DataFormatError
     from .evaluation.coco import evaluate_coco_keypoints, format_metrics_table, load_coco_gt, write_metrics_json
 
     if not args.gt:
@@ -239,7 +243,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     card = est.card
     aspect = card.input_size[0] / card.input_size[1]
     if args.det_file and not args.boxes:
-        from .config import ConfigError
+        from .errors import ConfigError
 
         raise ConfigError("--det-file needs --boxes IMAGE_INFO.json: the COCO-format file listing the images the detections refer to")
     if args.boxes and not args.whole_image:
@@ -293,7 +297,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         out = Path(args.output) if args.output else src.with_name(src.stem + "-model.pt")
         if out.resolve() == src.resolve():
-            from .config import ConfigError
+            from .errors import ConfigError
 
             raise ConfigError(f"{out}: the export would overwrite its source; give -o")
         card = mf.card if net is None else mf.card.with_use(net, str(src))
@@ -322,7 +326,7 @@ def _check_onnx(mf, path: Path, use: str) -> None:  # noqa: ANN001
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
-    from .config import ConfigError
+    from .errors import ConfigError
     from .data.synthetic import generate_synthetic
 
     try:
@@ -342,8 +346,8 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 def cmd_data_check(args: argparse.Namespace) -> int:
     """Read every split of a config and check every image file; list all problems."""
     from .config import load_config
-    from .data.coco import DataFormatError
-    from .data.topdown import check_image_file
+    from .errors import DataFormatError
+    from .image import check_image_file
     from .engine.build import build_skeleton, load_split
 
     cfg = load_config(args.config, args.overrides)
@@ -426,7 +430,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         methods = args.methods.split(",") if args.methods else list(STEP_BENCH)
         unknown = [m for m in methods if m not in STEP_BENCH]
         if unknown:
-            from .config import ConfigError
+            from .errors import ConfigError
 
             raise ConfigError(f"--methods: unknown {unknown[0]!r}; known: {', '.join(STEP_BENCH)}")
         rows = []
@@ -500,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--det-file", help="evaluate on these person-detector boxes instead of GT boxes")
     e.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped input")
     e.add_argument("--format-only", action="store_true", help="write the results JSON without scoring (COCO test-dev)")
-    e.add_argument("--decoder", choices=["shift", "dark", "argmax"], help="heatmap decoding (default: the config's eval.decoder, shift)")
+    e.add_argument("--decoder", choices=DECODERS, help="heatmap decoding (default: the config's eval.decoder, shift)")
     e.add_argument("--out", help="output folder (default: <run>/eval-<time>)")
     e.add_argument("--no-progress", action="store_true")
     _model_flags(e)
@@ -526,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     flip = pr.add_mutually_exclusive_group()
     flip.add_argument("--flip-test", dest="flip_test", action="store_true", default=None, help="average with the mirrored input")
     flip.add_argument("--no-flip-test", dest="flip_test", action="store_false", help="no flip test (default: the model card's)")
-    pr.add_argument("--decoder", choices=["shift", "dark", "argmax"], help="heatmap decoding (default: the model card's)")
+    pr.add_argument("--decoder", choices=DECODERS, help="heatmap decoding (default: the model card's)")
     pr.add_argument("--net", help="two-network models: 1, 2 or ensemble (default: the model card's)")
     pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help="autocast precision of the network")
@@ -609,12 +613,7 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .config import ConfigError
-    from .data.coco import DataFormatError
-    from .data.topdown import ImageReadError
-    from .device import DeviceError
-    from .models.weights import CheckpointError
-    from .predict.sources import SourceError
+    from .errors import SemiposeError
 
     parser = build_parser()
     # dotted overrides may follow options too ("train cfg.yaml --no-progress train.epochs=2")
@@ -634,8 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DataFormatError, ImageReadError, CheckpointError, DeviceError, SourceError, FileNotFoundError, FileExistsError,
-            FloatingPointError, PermissionError, IsADirectoryError, NotADirectoryError) as e:
+    except (SemiposeError, OSError) as e:  # ours, and the system's own file errors (permission, disk full)
         print(f"semipose: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,11 +3,7 @@
 Shape symbols: N instances, K keypoints, ``[W, H]`` network input size, ``[w, h]`` heatmap
 size (stride ``W / w``, 4 for every network here).
 
-Geometry (the SimpleBaseline convention, spec §2.8): a person box given by ``center`` and
-``scale`` (box size / 200) is mapped onto the crop by a similarity transform: rotation by
-``rot`` degrees (positive = counter-clockwise on screen) and the uniform zoom
-``crop_width / (scale_x * 200)``; the box centre lands on the crop centre ``(W/2, H/2)``.
-:func:`affine_matrix` builds those 2×3 matrices in closed form for a whole batch.
+The crop geometry (box → crop affine) is :mod:`semipose.geometry`'s.
 
 Targets (spec §2.9): an unnormalised Gaussian (peak 1) of standard deviation ``sigma`` heatmap
 pixels, truncated to a ``(2·⌊3σ⌋+1)²`` window, centred on the keypoint's heatmap cell
@@ -26,82 +22,17 @@ every step is batched over ``(N, K)`` (no per-joint Python loops).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from .data.records import PIXEL_STD
+from .geometry import affine_matrix, apply_affine
+from .errors import ConfigError
+from .params import DECODERS
 
-__all__ = [
-    "affine_matrix",
-    "apply_affine",
-    "HeatmapCodec",
-    "DECODE_METHODS",
-    "decode_heatmaps",
-    "dark_refine",
-    "gaussian_blur_heatmaps",
-    "flip_back",
-    "heatmaps_to_image",
-]
-
-#: Accepted values of the ``method`` argument of :func:`decode_heatmaps`.
-DECODE_METHODS: tuple[str, ...] = ("argmax", "shift", "dark")
-
-
-def affine_matrix(
-    center: np.ndarray,
-    scale: np.ndarray,
-    rot: np.ndarray | float,
-    output_size: Sequence[int],
-    *,
-    inv: bool = False,
-) -> np.ndarray:
-    """Crop transforms (image → crop, or crop → image with ``inv=True``).
-
-    Args:
-        center: ``(..., 2)`` box centres in image pixels.
-        scale: ``(..., 2)`` box sizes / 200; only the x component sets the zoom (the boxes are
-            padded to the crop aspect ratio beforehand).
-        rot: ``(...)`` rotation in degrees, or a scalar.
-        output_size: ``(w, h)`` of the crop (input or heatmap resolution).
-        inv: return the inverse mapping.
-
-    Returns:
-        ``(..., 2, 3)`` float64 affine matrices acting on ``[x, y, 1]``.
-    """
-    center = np.asarray(center, dtype=np.float64)
-    scale = np.asarray(scale, dtype=np.float64)
-    rot = np.broadcast_to(np.asarray(rot, dtype=np.float64), center.shape[:-1])
-    w, h = float(output_size[0]), float(output_size[1])
-    src_w = scale[..., 0] * PIXEL_STD
-    k = w / src_w
-    r = np.deg2rad(rot)
-    c, s = np.cos(r), np.sin(r)
-    out = np.zeros(center.shape[:-1] + (2, 3), dtype=np.float64)
-    if not inv:
-        # dst = k * R(-r) (src - center) + (w/2, h/2)
-        a, b = k * c, k * s
-        out[..., 0, 0], out[..., 0, 1] = a, b
-        out[..., 1, 0], out[..., 1, 1] = -b, a
-        out[..., 0, 2] = w / 2 - (a * center[..., 0] + b * center[..., 1])
-        out[..., 1, 2] = h / 2 - (-b * center[..., 0] + a * center[..., 1])
-    else:
-        # src = (1/k) R(r) (dst - (w/2, h/2)) + center
-        a, b = c / k, s / k
-        out[..., 0, 0], out[..., 0, 1] = a, -b
-        out[..., 1, 0], out[..., 1, 1] = b, a
-        out[..., 0, 2] = center[..., 0] - (a * w / 2 - b * h / 2)
-        out[..., 1, 2] = center[..., 1] - (b * w / 2 + a * h / 2)
-    return out
-
-
-def apply_affine(points: np.ndarray, mat: np.ndarray) -> np.ndarray:
-    """Apply ``(..., 2, 3)`` matrices to ``(..., P, 2)`` points (broadcast over the leading dims)."""
-    points = np.asarray(points, dtype=np.float64)
-    return points @ np.swapaxes(mat[..., :, :2], -1, -2) + mat[..., None, :, 2]
+__all__ = ["HeatmapCodec", "decode_heatmaps", "argmax_heatmaps", "dark_refine", "gaussian_blur_heatmaps", "flip_back"]
 
 
 @dataclass(frozen=True)
@@ -114,16 +45,23 @@ class HeatmapCodec:
         sigma: Gaussian standard deviation in heatmap pixels (2 for ResNet, 3 for HRNet in the
             reference configs).
         unbiased: centre targets on the exact sub-pixel location instead of the rounded cell.
+        decoder: how :meth:`decode` refines the integer peak (one of
+            :data:`semipose.params.DECODERS`; see :func:`decode_heatmaps`).
+        blur_kernel: DARK's smoothing kernel.
     """
 
     input_size: tuple[int, int]
     heatmap_size: tuple[int, int]
     sigma: float = 2.0
     unbiased: bool = False
+    decoder: str = "shift"
+    blur_kernel: int = 11
 
     def __post_init__(self) -> None:
         if self.sigma <= 0:
             raise ValueError(f"sigma must be positive, got {self.sigma}")
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"decoder: expected one of {', '.join(DECODERS)}, got {self.decoder!r}")
         for n, v in (("input_size", self.input_size), ("heatmap_size", self.heatmap_size)):
             if len(v) != 2 or min(v) <= 0:
                 raise ValueError(f"{n} must be two positive integers (width, height), got {v}")
@@ -168,19 +106,17 @@ class HeatmapCodec:
         heat = gy[..., :, None] * gx[..., None, :] * weights[..., None, None]
         return heat.astype(np.float32), weights
 
-    @staticmethod
-    def decode(heatmaps: torch.Tensor, method: str = "shift") -> tuple[torch.Tensor, torch.Tensor]:
-        """Argmax + sub-pixel refinement (see :func:`decode_heatmaps`).
+    def decode(self, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Argmax + this codec's sub-pixel refinement (see :func:`decode_heatmaps`).
 
         Args:
             heatmaps: ``(N, K, h, w)``.
-            method: ``"shift"`` (quarter-pixel step, default), ``"dark"`` or ``"argmax"``.
 
         Returns:
             ``coords (N, K, 2)`` in heatmap pixels (x, y) and ``maxvals (N, K)``. Channels whose
             peak is ≤ 0 get coordinates (0, 0), as in the reference decoder.
         """
-        return decode_heatmaps(heatmaps, method)
+        return decode_heatmaps(heatmaps, self.decoder, blur_kernel=self.blur_kernel)
 
     def to_image(self, coords: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """Heatmap coordinates → original-image pixels (rotation 0, as at test time).
@@ -194,22 +130,6 @@ class HeatmapCodec:
         """
         mat = affine_matrix(center, scale, 0.0, self.heatmap_size, inv=True)
         return apply_affine(coords, mat).astype(np.float32)
-
-
-def heatmaps_to_image(
-    codec: HeatmapCodec,
-    heatmaps: torch.Tensor,
-    center: np.ndarray,
-    scale: np.ndarray,
-    *,
-    method: str = "shift",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Decode ``(N, K, h, w)`` heatmaps to image coordinates ``(N, K, 2)`` and scores ``(N, K)``.
-
-    ``method`` is the sub-pixel refinement of :func:`decode_heatmaps`.
-    """
-    coords, maxvals = codec.decode(heatmaps.float(), method)
-    return codec.to_image(coords.cpu().numpy(), center, scale), maxvals.cpu().numpy().astype(np.float32)
 
 
 def flip_back(heatmaps: torch.Tensor, flip_index: Sequence[int] | torch.Tensor, *, shift: bool = True) -> torch.Tensor:
@@ -233,18 +153,14 @@ def flip_back(heatmaps: torch.Tensor, flip_index: Sequence[int] | torch.Tensor, 
     return out
 
 
-def gaussian_radius(sigma: float) -> int:
-    """Half-width of the truncated Gaussian window (⌊3σ⌋)."""
-    return int(math.floor(3 * sigma))
-
-
 # --------------------------------------------------------------------------------------------
 # Decoding
 # --------------------------------------------------------------------------------------------
 
 
-def _argmax(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Integer peaks: ``px (N, K)``, ``py (N, K)`` (int64) and ``maxvals (N, K)``."""
+def argmax_heatmaps(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Integer peak of every ``(N, K, h, w)`` heatmap: ``px (N, K)``, ``py (N, K)`` (int64)
+    and ``maxvals (N, K)`` (the first maximum in row-major order, as ``argmax``)."""
     n, k, h, w = heatmaps.shape
     maxvals, idx = heatmaps.reshape(n, k, h * w).max(dim=2)
     return idx % w, torch.div(idx, w, rounding_mode="floor"), maxvals
@@ -373,12 +289,12 @@ def decode_heatmaps(heatmaps: torch.Tensor, method: str = "shift", *, blur_kerne
         ``maxvals (N, K)``: the peak values of the *unblurred* maps. Channels whose peak is
         ≤ 0 get coordinates (0, 0), as in the reference decoder.
     """
-    if method not in DECODE_METHODS:
-        raise ValueError(f"unknown decode method {method!r}; choose one of {DECODE_METHODS}")
+    if method not in DECODERS:
+        raise ConfigError(f"unknown decode method {method!r}; choose one of {DECODERS}")
     if heatmaps.ndim != 4:
         raise ValueError(f"heatmaps must have shape (N, K, h, w), got {tuple(heatmaps.shape)}")
     h, w = heatmaps.shape[2], heatmaps.shape[3]
-    px, py, maxvals = _argmax(heatmaps)
+    px, py, maxvals = argmax_heatmaps(heatmaps)
     positive = maxvals > 0
     dtype = heatmaps.dtype if heatmaps.is_floating_point() else torch.float32
     # The reference zeroes non-positive peaks before refinement; (0, 0) is then never refined.

@@ -6,15 +6,12 @@ import contextlib
 from typing import ContextManager
 
 import torch
+from .errors import DeviceError
 
-__all__ = ["PRECISIONS", "DeviceError", "resolve_device", "fast_bf16", "resolve_precision", "autocast"]
+__all__ = ["PRECISIONS", "resolve_device", "fast_bf16", "resolve_precision", "autocast"]
 
 #: Accepted precision names: ``auto`` = bf16 where the device runs it fast, else fp32.
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
-
-
-class DeviceError(ValueError):
-    """A device or precision that this machine cannot provide."""
 
 
 def resolve_device(spec: str) -> torch.device:

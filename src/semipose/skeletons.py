@@ -17,9 +17,10 @@ or :meth:`Skeleton.from_dict` (the same fields given in a config file).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+from .errors import DataFormatError
 
 __all__ = [
     "Skeleton",
@@ -65,23 +66,23 @@ class Skeleton:
         k = len(self.keypoints)
         sig = np.asarray(self.sigmas, dtype=np.float64).reshape(-1)
         if sig.shape[0] != k:
-            raise ValueError(f"skeleton {self.name!r}: {k} keypoints but {sig.shape[0]} sigmas")
+            raise DataFormatError(f"skeleton {self.name!r}: {k} keypoints but {sig.shape[0]} sigmas")
         if not np.all(sig > 0):
-            raise ValueError(f"skeleton {self.name!r}: OKS sigmas must be positive")
+            raise DataFormatError(f"skeleton {self.name!r}: OKS sigmas must be positive")
         object.__setattr__(self, "sigmas", sig)
         seen: set[int] = set()
         for a, b in self.flip_pairs:
             for i in (a, b):
                 if not 0 <= i < k:
-                    raise ValueError(f"skeleton {self.name!r}: flip pair ({a}, {b}) out of range for K={k}")
+                    raise DataFormatError(f"skeleton {self.name!r}: flip pair ({a}, {b}) out of range for K={k}")
                 if i in seen:
-                    raise ValueError(f"skeleton {self.name!r}: keypoint {i} appears in two flip pairs")
+                    raise DataFormatError(f"skeleton {self.name!r}: keypoint {i} appears in two flip pairs")
                 seen.add(i)
             if a == b:
-                raise ValueError(f"skeleton {self.name!r}: flip pair ({a}, {b}) maps a keypoint to itself")
+                raise DataFormatError(f"skeleton {self.name!r}: flip pair ({a}, {b}) maps a keypoint to itself")
         for a, b in self.edges:
             if not (0 <= a < k and 0 <= b < k):
-                raise ValueError(f"skeleton {self.name!r}: edge ({a}, {b}) out of range for K={k}")
+                raise DataFormatError(f"skeleton {self.name!r}: edge ({a}, {b}) out of range for K={k}")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Skeleton) and self.to_dict() == other.to_dict()
@@ -126,17 +127,17 @@ class Skeleton:
         ``edges`` (0-based), ``upper_body``.
         """
         if "keypoints" not in d:
-            raise ValueError("custom skeleton needs a 'keypoints' list of names")
+            raise DataFormatError("custom skeleton needs a 'keypoints' list of names")
         names = tuple(str(n) for n in d["keypoints"])
         unknown = set(d) - {"name", "keypoints", "flip_pairs", "sigmas", "edges", "upper_body"}
         if unknown:
-            raise ValueError(f"custom skeleton: unknown key(s) {sorted(unknown)}")
+            raise DataFormatError(f"custom skeleton: unknown key(s) {sorted(unknown)}")
         if d.get("sigmas") is not None:
             sigmas = np.asarray(d["sigmas"], dtype=np.float64)
         elif default_sigma is not None:
             sigmas = np.full(len(names), float(default_sigma))
         else:
-            raise ValueError(
+            raise DataFormatError(
                 f"custom skeleton with {len(names)} keypoints has no 'sigmas'; OKS-based "
                 "evaluation needs one sigma per keypoint"
             )
@@ -161,7 +162,7 @@ class Skeleton:
         """
         names = tuple(str(n) for n in category.get("keypoints", ()))
         if not names:
-            raise ValueError(f"category {category.get('name', '?')!r} has no 'keypoints' list")
+            raise DataFormatError(f"category {category.get('name', '?')!r} has no 'keypoints' list")
         for sk in BUILTIN_SKELETONS.values():
             if sk.keypoints == names and "sigmas" not in category and "flip_pairs" not in category:
                 return sk
@@ -343,9 +344,9 @@ class SkeletonMapping:
         idx = np.asarray(self.index, dtype=np.int64).reshape(-1)
         k, u = self.source.num_keypoints, self.target.num_keypoints
         if idx.shape[0] != k:
-            raise ValueError(f"mapping {self.source.name}->{self.target.name}: {idx.shape[0]} indices for K={k}")
+            raise DataFormatError(f"mapping {self.source.name}->{self.target.name}: {idx.shape[0]} indices for K={k}")
         if idx.min(initial=0) < 0 or idx.max(initial=0) >= u or len(set(idx.tolist())) != k:
-            raise ValueError(f"mapping {self.source.name}->{self.target.name}: indices must be distinct in [0, {u})")
+            raise DataFormatError(f"mapping {self.source.name}->{self.target.name}: indices must be distinct in [0, {u})")
         object.__setattr__(self, "index", idx)
 
     @property
@@ -372,7 +373,7 @@ class SkeletonMapping:
         shape = list(x.shape)
         ax = axis % len(shape)
         if shape[ax] != k:
-            raise ValueError(f"to_union({self.source.name}): axis {axis} has size {shape[ax]}, expected K={k}")
+            raise DataFormatError(f"to_union({self.source.name}): axis {axis} has size {shape[ax]}, expected K={k}")
         shape[ax] = self.target.num_keypoints
         if _is_torch(x):
             import torch
@@ -393,7 +394,7 @@ class SkeletonMapping:
         u = self.target.num_keypoints
         ax = axis % x.ndim
         if x.shape[ax] != u:
-            raise ValueError(f"from_union({self.source.name}): axis {axis} has size {x.shape[ax]}, expected U={u}")
+            raise DataFormatError(f"from_union({self.source.name}): axis {axis} has size {x.shape[ax]}, expected U={u}")
         if _is_torch(x):
             import torch
 
@@ -418,7 +419,7 @@ def get_union_mapping(dataset: str | Skeleton) -> SkeletonMapping:
     ``aic14``) into :data:`UNION24`."""
     key = dataset.name if isinstance(dataset, Skeleton) else str(dataset).lower()
     if key not in UNION_MAPPINGS:
-        raise ValueError(f"no union mapping for skeleton {key!r}; known: {sorted(UNION_MAPPINGS)}")
+        raise DataFormatError(f"no union mapping for skeleton {key!r}; known: {sorted(UNION_MAPPINGS)}")
     return UNION_MAPPINGS[key]
 
 
@@ -429,14 +430,8 @@ def get_skeleton(spec: str | Mapping[str, Any] | Skeleton) -> Skeleton:
     if isinstance(spec, str):
         key = spec.lower()
         if key not in BUILTIN_SKELETONS:
-            raise ValueError(f"unknown skeleton {spec!r}; built-in: {sorted(BUILTIN_SKELETONS)}")
+            raise DataFormatError(f"unknown skeleton {spec!r}; built-in: {sorted(BUILTIN_SKELETONS)}")
         return BUILTIN_SKELETONS[key]
     if isinstance(spec, Mapping):
         return Skeleton.from_dict(spec)
-    raise TypeError(f"cannot make a skeleton from {type(spec).__name__}")
-
-
-def flip_pairs_array(pairs: Iterable[tuple[int, int]]) -> np.ndarray:
-    """``(P, 2)`` int64 array of flip pairs (empty ``(0, 2)`` when there are none)."""
-    arr = np.asarray(list(pairs), dtype=np.int64)
-    return arr.reshape(-1, 2)
+    raise DataFormatError(f"cannot make a skeleton from {type(spec).__name__}")

@@ -32,7 +32,7 @@ from typing import Any, Sequence, Union
 import cv2
 import numpy as np
 
-from semipose.constants import IMAGENET_MEAN, IMAGENET_STD
+from .image import IMAGENET_MEAN, IMAGENET_STD
 from semipose.skeletons import Skeleton
 
 __all__ = [

@@ -11,7 +11,8 @@ import pytest
 from pycocotools.cocoeval import COCOeval
 
 from semipose.data.aic import aic_to_coco, load_aic
-from semipose.data.coco import DataFormatError, load_coco_keypoints
+from semipose.data.coco import load_coco_keypoints
+from semipose.errors import DataFormatError
 from semipose.evaluation import build_coco_results, evaluate_coco_keypoints, load_coco_gt
 from semipose.skeletons import AIC14
 

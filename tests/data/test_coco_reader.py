@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from semipose.data.coco import DataFormatError, load_coco_keypoints, load_detections, skeleton_from_coco_file
-from semipose.data.records import PIXEL_STD, box_to_center_scale
+from semipose.data.coco import load_coco_keypoints, load_detections, skeleton_from_coco_file
+from semipose.errors import DataFormatError
+from semipose.geometry import PIXEL_STD, box_to_center_scale
 from semipose.skeletons import AIC14, COCO17
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from semipose.codec import HeatmapCodec
-from semipose.data.coco import DataFormatError, load_coco_keypoints
+from semipose.data.coco import load_coco_keypoints
+from semipose.errors import DataFormatError
 from semipose.data.mixed import (
     MixedBatchSampler,
     MixedDataset,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from semipose.data.coco import DataFormatError
+from semipose.errors import DataFormatError
 from semipose.data.mpii import load_mpii, mpii_entry_to_record
 from semipose.skeletons import MPII16
 

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from semipose.codec import HeatmapCodec, affine_matrix, apply_affine
+from semipose.codec import HeatmapCodec
+from semipose.geometry import affine_matrix, apply_affine
 from semipose.data.coco import load_coco_keypoints
-from semipose.data.topdown import AugmentConfig, ImageReadError, TopDownDataset, TopDownTransform, read_image
+from semipose.data.topdown import TopDownDataset, TopDownTransform
+from semipose.params import AugmentConfig
+from semipose.image import read_image
+from semipose.errors import ImageReadError
 from semipose.skeletons import AIC14, COCO17
 
 CODEC = HeatmapCodec((192, 256), (48, 64), sigma=2.0)
@@ -95,8 +99,9 @@ def test_truncated_images_are_errors_or_counted_skips(sample_data, tmp_path, cap
 
     from semipose.cli import main
     from semipose.config import load_config
-    from semipose.data.coco import DataFormatError
-    from semipose.data.topdown import ImageReadError, check_image_file, read_image
+    from semipose.errors import DataFormatError
+    from semipose.image import check_image_file, read_image
+    from semipose.errors import ImageReadError
     from semipose.engine.build import build_label_records, build_skeleton
 
     imgs = tmp_path / "images"

@@ -8,7 +8,7 @@ import torch
 
 from semipose.engine.checkpoint import load_nets_weights
 from semipose.models import build_pose_model
-from semipose.models.weights import CheckpointError
+from semipose.errors import CheckpointError
 
 
 def _net(seed: int):

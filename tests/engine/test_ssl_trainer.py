@@ -108,7 +108,7 @@ def test_warm_start_and_equal_steps_supervised(synth_dir, tmp_path):
 
 
 def test_bad_ssl_config_is_a_clear_error(synth_dir, tmp_path):
-    from semipose.config import ConfigError
+    from semipose.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"ssl.paths\[0\].*'XY'"):
         synth_config(synth_dir, tmp_path, "ssl.method=posecons", "ssl.paths=[XY]")

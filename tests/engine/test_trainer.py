@@ -9,7 +9,8 @@ import math
 import pytest
 import torch
 
-from semipose.config import ConfigError, load_config
+from semipose.config import load_config
+from semipose.errors import ConfigError
 from semipose.engine.build import build_codec, build_model, build_skeleton, build_train_dataset
 from semipose.engine.trainer import train
 from semipose.losses import joints_mse_loss
@@ -90,7 +91,7 @@ def test_run_folder_and_exact_resume(synth_dir, tmp_path):
     assert card["skeleton"]["name"] == "coco17" and card["config"]["model"]["arch"] == "resnet18"
     weights = sum(v.numel() * v.element_size() for v in best["nets"][0].values())
     assert (run / "checkpoints/best.pt").stat().st_size < 1.1 * weights < (run / "checkpoints/last.pt").stat().st_size / 2
-    from semipose.models.io import CheckpointError
+    from semipose.errors import CheckpointError
 
     with pytest.raises(CheckpointError, match="best.pt: cannot resume from it.*resume from the run's checkpoints/last.pt"):
         train(cfg2, resume=run / "checkpoints/best.pt", progress=False)
@@ -104,7 +105,7 @@ def test_nan_loss_stops_with_clear_error(synth_dir, tmp_path):
 
 
 def test_run_folder_safety_and_resume_semantics(synth_dir, tmp_path):
-    from semipose.models.io import CheckpointError
+    from semipose.errors import CheckpointError
 
     base = ["train.max_iters_per_epoch=1", "train.val_every=9", "name=r"]
     run = train(synth_config(synth_dir, tmp_path, "train.epochs=2", *base), progress=False).run_dir

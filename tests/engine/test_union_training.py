@@ -65,7 +65,7 @@ def test_union_posedual_trains_end_to_end(sample_data, tmp_path):
 
 
 def test_mismatched_keypoint_sets_need_the_union(sample_data, tmp_path):
-    from semipose.config import ConfigError
+    from semipose.errors import ConfigError
 
     cfg = union_config(sample_data, tmp_path, "data.skeleton=coco17")
     with pytest.raises(ConfigError, match="union24"):

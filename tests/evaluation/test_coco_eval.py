@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semipose.data.records import PoseRecord, box_to_center_scale
+from semipose.data.records import PoseRecord
+from semipose.geometry import box_to_center_scale
 from semipose.evaluation import (
     METRIC_DISPLAY_NAMES,
     METRIC_KEYS,
@@ -245,7 +246,8 @@ def test_results_carry_the_person_box_for_the_area_ranges(tmp_path):
     """A false positive whose box is large (150x150) but whose keypoints span a medium area
     (40x40): with the person box in the results (the reference's and mmpose's way) it counts
     against AP(L); from the keypoint extent (semipose before) it counted against AP(M)."""
-    from semipose.data.records import PoseRecord, box_to_center_scale
+    from semipose.data.records import PoseRecord
+    from semipose.geometry import box_to_center_scale
     from semipose.evaluation.coco import build_coco_results, evaluate_coco_keypoints, evaluate_predictions
     from semipose.skeletons import COCO17
 

@@ -18,23 +18,8 @@ import pytest
 import torch
 from torch import nn
 
-from semipose.models import (
-    KEY_MAPS,
-    LAYOUTS,
-    POSE_LAYOUT_KEY_MAPS,
-    TORCHVISION_RESNET,
-    CheckpointError,
-    CheckpointMismatchError,
-    PoseHighResolutionNet,
-    PoseResNet,
-    detect_checkpoint_layout,
-    get_key_map,
-    hrnet_w32,
-    load_dual_imagenet_backbones,
-    load_imagenet_backbone,
-    load_pose_checkpoint,
-    prefixed_key_map,
-)
+from semipose.models import KEY_MAPS, LAYOUTS, POSE_LAYOUT_KEY_MAPS, TORCHVISION_RESNET, PoseHighResolutionNet, PoseResNet, detect_checkpoint_layout, get_key_map, hrnet_w32, load_dual_imagenet_backbones, load_imagenet_backbone, load_pose_checkpoint, prefixed_key_map
+from semipose.errors import CheckpointError, CheckpointMismatchError
 
 State = "OrderedDict[str, torch.Tensor]"
 

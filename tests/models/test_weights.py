@@ -11,24 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from semipose.models.io import UnsafeCheckpointError
-from semipose.models import (
-    IDENTITY,
-    KEY_MAPS,
-    TORCHVISION_RESNET,
-    CheckpointError,
-    CheckpointMismatchError,
-    KeyMap,
-    LoadReport,
-    PoseResNet,
-    build_pose_model,
-    get_key_map,
-    load_imagenet_backbone,
-    load_weights,
-    read_checkpoint,
-    resnet18,
-    resnet50,
-)
+from semipose.errors import CheckpointError, CheckpointMismatchError, UnsafeCheckpointError
+from semipose.models import IDENTITY, KEY_MAPS, TORCHVISION_RESNET, KeyMap, LoadReport, PoseResNet, build_pose_model, get_key_map, load_imagenet_backbone, load_weights, read_checkpoint, resnet18, resnet50
 
 # ----------------------------------------------------------------------------- torchvision table
 

@@ -6,26 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from semipose.data.topdown import IMAGENET_MEAN, IMAGENET_STD
-from semipose.ssl import augment as A
-from semipose.ssl.augment import (
-    AUGMENTATIONS,
-    COMBOS,
-    RA_OPS,
-    TA_OPS,
-    AugmentContext,
-    AugmentParams,
-    Recipe,
-    cutmix,
-    cutout,
-    joint_cut_occlusion,
-    joint_cutout,
-    mixup,
-    parse_recipe,
-    rand_augment,
-    trivial_augment,
-    yoco,
-)
+from semipose.image import IMAGENET_MEAN, IMAGENET_STD
+from semipose.ssl import occlusion as O
+from semipose.ssl import photometric as P
+from semipose.ssl.photometric import RA_OPS, TA_OPS, rand_augment, trivial_augment
+from semipose.ssl.occlusion import cutmix, cutout, joint_cut_occlusion, joint_cutout, mixup, yoco
+from semipose.ssl.recipes import AUGMENTATIONS, AugmentContext, Recipe
+from semipose.params import COMBOS, AugmentParams, parse_recipe
 
 H, W = 64, 48  # non-square, like a 256×192 crop scaled down
 
@@ -198,7 +185,7 @@ def test_mixup_per_sample_draws_distinct_lambdas():
 def test_beta_sampler_matches_moments():
     g = gen(7)
     for a, b in [(0.2, 0.2), (2.0, 5.0), (1.0, 1.0)]:
-        s = A._sample_beta(a, b, (20000,), g, torch.device("cpu"))
+        s = O._sample_beta(a, b, (20000,), g, torch.device("cpu"))
         assert torch.all((s >= 0) & (s <= 1)) and torch.isfinite(s).all()
         mean = a / (a + b)
         var = a * b / ((a + b) ** 2 * (a + b + 1))
@@ -385,17 +372,17 @@ def uint8_images() -> torch.Tensor:
 @pytest.mark.parametrize(
     "op, fn, args, atol",
     [
-        ("autocontrast", A._auto_contrast, (), 1.0),
-        ("equalize", A._equalize, (), 0.0),
-        ("posterize", A._posterize, (4,), 0.0),
-        ("posterize", A._posterize, (2,), 0.0),
-        ("solarize", A._solarize, (128,), 0.0),
-        ("color", A._color, (0.4,), 1.5),
-        ("contrast", A._contrast, (1.6,), 1.5),
-        ("brightness", A._brightness, (1.6,), 1.0),
+        ("autocontrast", P._auto_contrast, (), 1.0),
+        ("equalize", P._equalize, (), 0.0),
+        ("posterize", P._posterize, (4,), 0.0),
+        ("posterize", P._posterize, (2,), 0.0),
+        ("solarize", P._solarize, (128,), 0.0),
+        ("color", P._color, (0.4,), 1.5),
+        ("contrast", P._contrast, (1.6,), 1.5),
+        ("brightness", P._brightness, (1.6,), 1.0),
         # PIL rounds the smoothed image and truncates the blend; we stay in float
-        ("sharpness", A._sharpness, (0.3,), 1.5),
-        ("sharpness", A._sharpness, (1.8,), 1.5),
+        ("sharpness", P._sharpness, (0.3,), 1.5),
+        ("sharpness", P._sharpness, (1.8,), 1.5),
     ],
 )
 def test_photometric_ops_match_pil(uint8_images, op, fn, args, atol):
@@ -407,28 +394,28 @@ def test_photometric_ops_match_pil(uint8_images, op, fn, args, atol):
 
 def test_simple_ops_on_known_values():
     ramp = torch.arange(256.0).view(1, 1, 1, 256).expand(1, 3, 1, 256)
-    assert torch.equal(A._invert(ramp), 255.0 - ramp)
-    sol = A._solarize(ramp, 100.0)
+    assert torch.equal(P._invert(ramp), 255.0 - ramp)
+    sol = P._solarize(ramp, 100.0)
     assert torch.equal(sol[..., :100], ramp[..., :100]) and torch.equal(sol[..., 100:], 255.0 - ramp[..., 100:])
-    post = A._posterize(ramp, 4.0)
+    post = P._posterize(ramp, 4.0)
     assert torch.equal(post, (ramp // 16) * 16)
-    add = A._solarize_add(ramp, 50.0)
+    add = P._solarize_add(ramp, 50.0)
     expected = (ramp + 50).clamp(max=255)
     expected = torch.where(expected >= 128, 255 - expected, expected)
     assert torch.equal(add, expected)
-    assert torch.allclose(A._brightness(ramp, 0.5), ramp * 0.5)
-    assert torch.equal(A._brightness(ramp, 2.0), (ramp * 2).clamp(max=255))
+    assert torch.allclose(P._brightness(ramp, 0.5), ramp * 0.5)
+    assert torch.equal(P._brightness(ramp, 2.0), (ramp * 2).clamp(max=255))
     # color at factor 0 is gray; contrast at 0 is the mean gray level
     img = torch.rand((2, 3, 5, 6)) * 255
     gray = 0.299 * img[:, 0] + 0.587 * img[:, 1] + 0.114 * img[:, 2]
-    assert torch.allclose(A._color(img, 0.0), gray.unsqueeze(1).expand_as(img), atol=1e-4)
-    c0 = A._contrast(img, 0.0)
+    assert torch.allclose(P._color(img, 0.0), gray.unsqueeze(1).expand_as(img), atol=1e-4)
+    c0 = P._contrast(img, 0.0)
     assert torch.allclose(c0, torch.floor(gray.mean(dim=(1, 2)) + 0.5).view(2, 1, 1, 1).expand_as(img))
 
 
 def test_cutout_abs_square_and_colour():
     img = torch.zeros((2, 3, 64, 48))
-    out = A._cutout_abs(img, 20.0, torch.tensor([[0.5, 0.5], [0.999, 0.999]]))
+    out = P._cutout_abs(img, 20.0, torch.tensor([[0.5, 0.5], [0.999, 0.999]]))
     hole = (out != 0).any(dim=1)
     assert hole[0].sum() == 20 * 20 and torch.all(out[0, :, 32, 24] == torch.tensor([125.0, 123.0, 114.0]))
     assert bool(hole[1, 63, 47]) and hole[1].sum() == 11 * 11  # centre (47, 63), clipped at the corner

@@ -8,9 +8,8 @@ import torch
 from torch import nn
 
 from semipose.losses import joints_mse_loss
-from semipose.ssl.augment import AugmentParams
+from semipose.params import AugmentParams, HardAffineParams
 from semipose.ssl.methods import EnsembleNet, SemiSupervisedModel, argmax_joints, sigmoid_rampup
-from semipose.ssl.views import HardAffineParams
 
 K, H, W = 3, 32, 24  # image 32x24 -> heatmaps 8x6
 

@@ -40,8 +40,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..skeletons import AIC14
-from .coco import CocoKeypointSet, DataFormatError, read_json
-from .records import PoseRecord, box_to_center_scale
+from .coco import CocoKeypointSet, read_json
+from ..errors import DataFormatError
+from .records import PoseRecord
+from ..geometry import box_to_center_scale
 
 __all__ = ["AIC_TO_COCO_VISIBILITY", "load_aic", "aic_to_coco"]
 

@@ -28,10 +28,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..skeletons import Skeleton, get_skeleton
-from .records import PoseRecord, box_to_center_scale, sanitize_box
+from .records import PoseRecord
+from ..geometry import box_to_center_scale, sanitize_box
+from ..errors import DataFormatError
 
 __all__ = [
-    "DataFormatError",
     "CocoKeypointSet",
     "read_json",
     "skeleton_from_coco_file",
@@ -40,10 +41,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class DataFormatError(ValueError):
-    """An input file is missing, unreadable or does not have the expected content."""
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

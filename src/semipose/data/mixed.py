@@ -30,7 +30,8 @@ import torch
 from torch.utils.data import Dataset, Sampler
 from torch.utils.data._utils.collate import default_collate
 
-from .coco import DataFormatError, read_json
+from .coco import read_json
+from ..errors import DataFormatError
 from .records import PoseRecord
 from .topdown import TopDownDataset
 
@@ -64,7 +65,7 @@ def select_labelled(
         chosen = [r for r in records if r.ann_id in wanted]
         missing = wanted - {r.ann_id for r in chosen}
         if missing:
-            raise ValueError(
+            raise DataFormatError(
                 f"{len(missing)} of the {len(wanted)} requested labelled annotation ids are not in the training "
                 f"file (e.g. {sorted(missing)[:5]})"
             )
@@ -76,7 +77,7 @@ def select_labelled(
     if mode == "random":
         keep = np.sort(np.random.default_rng(seed).choice(len(records), size=n, replace=False))
         return [records[i] for i in keep]
-    raise ValueError(f"label subset mode must be 'first' or 'random', got {mode!r}")
+    raise DataFormatError(f"label subset mode must be 'first' or 'random', got {mode!r}")
 
 
 def write_label_subset(path: str | os.PathLike[str], records: Sequence[PoseRecord], meta: dict[str, Any]) -> Path:
@@ -120,7 +121,7 @@ class MixedDataset(Dataset):
         sup = np.asarray(supervised, bool)
         k = labelled.transform.skeleton.num_keypoints
         if sup.shape != (k,):
-            raise ValueError(f"supervised joint mask has shape {sup.shape}, expected ({k},)")
+            raise DataFormatError(f"supervised joint mask has shape {sup.shape}, expected ({k},)")
         self.unsup_weight = torch.from_numpy(sup.astype(np.float32))
 
     @property
@@ -172,7 +173,7 @@ class MixedBatchSampler(Sampler[list[int]]):
         world_size: int = 1,
     ) -> None:
         if num_unlabelled <= 0 or num_labelled <= 0:
-            raise ValueError(f"need labelled and unlabelled data, got {num_labelled} labelled and {num_unlabelled} unlabelled")
+            raise DataFormatError(f"need labelled and unlabelled data, got {num_labelled} labelled and {num_unlabelled} unlabelled")
         self.u, self.l = num_unlabelled, num_labelled
         self.bu, self.bl = unlabelled_batch, labelled_batch
         self.seed, self.rank, self.world = seed, rank, world_size

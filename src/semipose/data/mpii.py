@@ -32,8 +32,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..skeletons import MPII16
-from .coco import CocoKeypointSet, DataFormatError, read_json
-from .records import PIXEL_STD, PoseRecord
+from .coco import CocoKeypointSet, read_json
+from ..errors import DataFormatError
+from .records import PoseRecord
+from ..geometry import PIXEL_STD
 
 __all__ = ["load_mpii", "mpii_entry_to_record"]
 

@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["PIXEL_STD", "PoseRecord", "box_to_center_scale", "sanitize_box"]
+from ..geometry import PIXEL_STD
 
-#: Box sizes are stored divided by this constant (the SimpleBaseline/HRNet convention).
-PIXEL_STD = 200.0
-
+__all__ = ["PoseRecord"]
 
 @dataclass
 class PoseRecord:
@@ -54,42 +52,3 @@ class PoseRecord:
     def area(self) -> float:
         """Area of the padded box in pixels² (used by OKS-NMS, as in the reference code)."""
         return float(np.prod(self.scale * PIXEL_STD))
-
-
-def sanitize_box(x: float, y: float, w: float, h: float, img_w: int, img_h: int) -> tuple[float, float, float, float] | None:
-    """Clip an ``(x, y, w, h)`` box to the image; ``None`` if nothing is left.
-
-    Follows the COCO keypoint loaders of the reference code: x1 = max(0, x), x2 = min(W - 1,
-    x1 + max(0, w - 1)) (likewise y), kept when the clipped box has positive extent. When the
-    image size is unknown (0), only the lower clip applies.
-    """
-    x1, y1 = max(0.0, float(x)), max(0.0, float(y))
-    x2 = x1 + max(0.0, float(w) - 1.0)
-    y2 = y1 + max(0.0, float(h) - 1.0)
-    if img_w > 0:
-        x2 = min(float(img_w) - 1.0, x2)
-    if img_h > 0:
-        y2 = min(float(img_h) - 1.0, y2)
-    if x2 < x1 or y2 < y1 or (x2 - x1) * (y2 - y1) <= 0:
-        return None
-    return x1, y1, x2 - x1, y2 - y1
-
-
-def box_to_center_scale(
-    box: np.ndarray, aspect_ratio: float, padding: float = 1.25
-) -> tuple[np.ndarray, np.ndarray]:
-    """Convert ``(..., 4)`` ``(x, y, w, h)`` boxes to centres and scales.
-
-    The box is padded to ``aspect_ratio = W_in / H_in`` (the wider side is kept), divided by
-    :data:`PIXEL_STD` and multiplied by ``padding``.
-
-    Returns:
-        ``center (..., 2)`` and ``scale (..., 2)``, float32.
-    """
-    box = np.asarray(box, dtype=np.float64)
-    x, y, w, h = box[..., 0], box[..., 1], box[..., 2], box[..., 3]
-    center = np.stack([x + w * 0.5, y + h * 0.5], axis=-1)
-    w2 = np.where(w > aspect_ratio * h, w, h * aspect_ratio)
-    h2 = np.where(w > aspect_ratio * h, w / aspect_ratio, h)
-    scale = np.stack([w2, h2], axis=-1) / PIXEL_STD * padding
-    return center.astype(np.float32), scale.astype(np.float32)

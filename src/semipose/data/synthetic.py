@@ -118,6 +118,7 @@ import cv2
 import numpy as np
 
 from semipose.skeletons import COCO17
+from ..errors import ConfigError
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -1264,7 +1265,7 @@ def render_synthetic_image(seed: int = 0, split: str = "train", index: int = 0, 
 
 def _check_split(split: str) -> None:
     if split not in _SPLIT_CODE:
-        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        raise ConfigError(f"unknown split {split!r}; expected one of {SPLITS}")
 
 
 def _render_chunk(settings: _Settings, out_dir: str, split: str, start: int, stop: int) -> list[dict[str, Any]]:
@@ -1356,35 +1357,35 @@ def generate_synthetic(out_dir: str | Path, *, num_train: int = 2000, num_unlabe
     counts_req = {"train": num_train, "val": num_val, "unlabeled": num_unlabeled}
     for k, v in counts_req.items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"num_{k} must be an integer, got {v!r}")
+            raise ConfigError(f"num_{k} must be an integer, got {v!r}")
         if v < 0:
-            raise ValueError(f"num_{k} must be >= 0, got {v}")
+            raise ConfigError(f"num_{k} must be >= 0, got {v}")
         if v > MAX_IMAGES_PER_SPLIT:
-            raise ValueError(f"num_{k} must be <= {MAX_IMAGES_PER_SPLIT} (image id scheme), got {v}")
+            raise ConfigError(f"num_{k} must be <= {MAX_IMAGES_PER_SPLIT} (image id scheme), got {v}")
     try:
         W, H = (int(image_size[0]), int(image_size[1]))
         if len(image_size) != 2:
             raise TypeError
     except (TypeError, ValueError, IndexError):
-        raise ValueError(f"image_size must be (width, height), got {image_size!r}") from None
+        raise ConfigError(f"image_size must be (width, height), got {image_size!r}") from None
     if W < 64 or H < 64:
-        raise ValueError(f"image_size must be at least 64x64 pixels, got {W}x{H}")
+        raise ConfigError(f"image_size must be at least 64x64 pixels, got {W}x{H}")
     if W > 4096 or H > 4096:
-        raise ValueError(f"image_size must be at most 4096x4096 pixels, got {W}x{H}")
+        raise ConfigError(f"image_size must be at most 4096x4096 pixels, got {W}x{H}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(difficulty, (int, float, np.floating, np.integer)) or not (0.0 <= float(difficulty) <= 4.0):
-        raise ValueError(f"difficulty must be a number in [0, 4], got {difficulty!r}")
+        raise ConfigError(f"difficulty must be a number in [0, 4], got {difficulty!r}")
     try:
         qlo, qhi = int(jpeg_quality[0]), int(jpeg_quality[1])
         if len(jpeg_quality) != 2:
             raise TypeError
     except (TypeError, ValueError, IndexError):
-        raise ValueError(f"jpeg_quality must be a (low, high) pair, got {jpeg_quality!r}") from None
+        raise ConfigError(f"jpeg_quality must be a (low, high) pair, got {jpeg_quality!r}") from None
     if not (1 <= qlo <= qhi <= 100):
-        raise ValueError(f"jpeg_quality must satisfy 1 <= low <= high <= 100, got {jpeg_quality!r}")
+        raise ConfigError(f"jpeg_quality must satisfy 1 <= low <= high <= 100, got {jpeg_quality!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 0):
-        raise ValueError(f"workers must be None or a non-negative integer, got {workers!r}")
+        raise ConfigError(f"workers must be None or a non-negative integer, got {workers!r}")
     n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
 
     out = Path(out_dir)

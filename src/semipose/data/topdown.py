@@ -12,133 +12,21 @@ reproducible per seed and resumable exactly at epoch boundaries.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..codec import HeatmapCodec, affine_matrix, apply_affine
-from ..constants import IMAGENET_MEAN, IMAGENET_STD
+from ..codec import HeatmapCodec
+from ..errors import DataFormatError
+from ..geometry import PIXEL_STD, affine_matrix, apply_affine
+from ..image import IMAGENET_MEAN, IMAGENET_STD, read_image, single_threaded_cv2, warp_crop
+from ..params import COLORS, AugmentConfig, scale_rotation
 from ..skeletons import Skeleton
-from .records import PIXEL_STD, PoseRecord
+from .records import PoseRecord
 
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "ImageReadError",
-    "read_image",
-    "image_problem",
-    "check_image_file",
-    "warp_crop",
-    "AugmentConfig",
-    "TopDownTransform",
-    "TopDownDataset",
-    "worker_init",
-    "single_threaded_cv2",
-    "worker_init_for",
-]
-
-
-
-class ImageReadError(OSError):
-    """An image file is missing or cannot be decoded."""
-
-
-_JPEG_EOI_WINDOW = 4096  # bytes at the end of a JPEG searched for its end-of-image marker
-
-
-def image_problem(data: bytes | np.ndarray) -> str | None:
-    """Why encoded image bytes are not a complete image, or None when they look complete.
-
-    A JPEG must start with SOI (FF D8) and have its EOI marker (FF D9) in its last 4 KB (0xFF
-    is always escaped inside entropy-coded data, so the marker cannot appear there); a PNG must
-    end with its IEND chunk. Other formats are left to the decoder."""
-    if len(data) == 0:
-        return "empty file"
-    b, tail = bytes(data[:4]), bytes(data[-_JPEG_EOI_WINDOW:])
-    if b[:2] == b"\xff\xd8":
-        return None if b"\xff\xd9" in tail else "truncated JPEG (no end-of-image marker: the file was cut short)"
-    if b == b"\x89PNG":
-        return None if b"IEND" in tail[-64:] else "truncated PNG (no IEND chunk: the file was cut short)"
-    return None
-
-
-def check_image_file(path: str | os.PathLike[str]) -> str | None:
-    """A fast pre-flight check of one image file (exists, not empty, not cut short), reading
-    only its first and last bytes; the problem as text, or None."""
-    p = os.fspath(path)
-    try:
-        size = os.path.getsize(p)
-        with open(p, "rb") as f:
-            head = f.read(4)
-            f.seek(max(0, size - _JPEG_EOI_WINDOW))
-            tail = f.read()
-    except FileNotFoundError:
-        return "image file not found"
-    except OSError as e:
-        return f"cannot read ({e.strerror or e})"
-    if size == 0:
-        return "empty file"
-    if size <= 4:
-        return "not an image (4 bytes or fewer)"
-    return image_problem(head + tail)  # the magic from the head, the end marker from the tail
-
-
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Decode an image as ``(H, W, 3)`` uint8 **BGR** (EXIF orientation ignored, as in COCO).
-
-    A JPEG or PNG cut short (which OpenCV would decode with the missing part grey, saying only
-    "Premature end of JPEG file" on stderr) is an error, not an image.
-
-    Raises:
-        ImageReadError: naming the file, if it is missing, empty, truncated or not a decodable
-            image.
-    """
-    p = os.fspath(path)
-    if not os.path.isfile(p):
-        raise ImageReadError(f"{p}: image file not found")
-    with open(p, "rb") as f:
-        data = f.read()
-    problem = image_problem(data)
-    if problem:
-        raise ImageReadError(f"{p}: {problem}")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if img is None:
-        raise ImageReadError(f"{p}: cannot decode image ({len(data)} bytes; corrupt or unsupported format)")
-    return img
-
-
-def warp_crop(image: np.ndarray, mat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``(H, W, 3)`` uint8 crop of ``image`` through the 2×3 image → crop matrix ``mat``
-    (bilinear, black outside the image); ``size`` is ``(W, H)``. The one crop of training,
-    evaluation and prediction."""
-    return cv2.warpAffine(image, mat, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
-@dataclass
-class AugmentConfig:
-    """Random geometric augmentation of training crops (spec §2.7 defaults).
-
-    Attributes:
-        scale_factor: box scale multiplied by ``clip(N(0,1)·sf + 1, 1 − sf, 1 + sf)``.
-        rot_factor: rotation ``clip(N(0,1)·rf, −2rf, 2rf)`` degrees …
-        rot_prob: … applied with this probability (0 otherwise).
-        flip_prob: horizontal flip probability.
-        half_body_prob: probability of cropping to the upper or lower body (uniform draw;
-            the reference draws a Gaussian, quirk Q14).
-        half_body_min_joints: half-body only when more labelled joints than this.
-    """
-
-    scale_factor: float = 0.25
-    rot_factor: float = 30.0
-    rot_prob: float = 0.6
-    flip_prob: float = 0.5
-    half_body_prob: float = 0.0
-    half_body_min_joints: int = 8
+__all__ = ["TopDownTransform", "TopDownDataset", "worker_init", "worker_init_for"]
 
 
 class TopDownTransform:
@@ -168,8 +56,8 @@ class TopDownTransform:
         std: Sequence[float] = IMAGENET_STD,
         padding: float = 1.25,
     ) -> None:
-        if color not in ("rgb", "bgr"):
-            raise ValueError(f"color must be 'rgb' or 'bgr', got {color!r}")
+        if color not in COLORS:
+            raise DataFormatError(f"color must be 'rgb' or 'bgr', got {color!r}")
         self.codec = codec
         self.skeleton = skeleton
         self.train = train
@@ -219,9 +107,9 @@ class TopDownTransform:
             hb = self._half_body(kp, rng)
             if hb is not None:
                 center, scale = hb
-        s = float(np.clip(rng.standard_normal() * a.scale_factor + 1, 1 - a.scale_factor, 1 + a.scale_factor))
-        r = float(np.clip(rng.standard_normal() * a.rot_factor, -2 * a.rot_factor, 2 * a.rot_factor))
-        r = r if rng.random() < a.rot_prob else 0.0
+        z_s, z_r = rng.standard_normal(), rng.standard_normal()
+        s, r = scale_rotation(np.float64(z_s), np.float64(z_r), rng.random(), a)
+        s, r = float(s), float(r) + 0.0  # + 0.0: no negative zero for a skipped rotation
         flip = bool(rng.random() < a.flip_prob)
         return {"center": center, "scale": scale * s, "rotation": r, "flip": flip}
 
@@ -246,7 +134,7 @@ class TopDownTransform:
         if params is None:
             if self.train:
                 if rng is None:
-                    raise ValueError("a training transform needs a random generator")
+                    raise DataFormatError("a training transform needs a random generator")
                 params = self.draw_params(record, rng)
             else:
                 params = {"center": record.center, "scale": record.scale, "rotation": 0.0, "flip": False}
@@ -302,11 +190,11 @@ class TopDownDataset(Dataset):
 
     def __init__(self, records: Sequence[PoseRecord], transform: TopDownTransform, *, seed: int = 0) -> None:
         if len(records) == 0:
-            raise ValueError("TopDownDataset: no records")
+            raise DataFormatError("TopDownDataset: no records")
         k = transform.skeleton.num_keypoints
         bad = next((r for r in records if r.num_keypoints != k), None)
         if bad is not None:
-            raise ValueError(
+            raise DataFormatError(
                 f"record of {bad.image_path} (ann {bad.ann_id}) has {bad.num_keypoints} keypoints, "
                 f"skeleton {transform.skeleton.name!r} has {k}"
             )
@@ -349,10 +237,3 @@ def worker_init_for(workers: int) -> Callable[[int], None] | None:
         return None
     single_threaded_cv2()
     return worker_init
-
-
-def single_threaded_cv2() -> None:
-    """Run OpenCV single-threaded in this process and in the DataLoader workers forked from it
-    (call it before creating a DataLoader with workers; parallelism comes from the workers)."""
-    if cv2.getNumThreads() != 1:
-        cv2.setNumThreads(1)

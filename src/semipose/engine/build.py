@@ -15,12 +15,14 @@ import torch
 from torch import nn
 
 from ..codec import HeatmapCodec
-from ..config import Config, ConfigError
+from ..config import Config
+from ..errors import ConfigError
 from ..device import resolve_device
 from ..data.coco import load_coco_keypoints, load_detections, skeleton_from_coco_file
 from ..data.mixed import MixedDataset, read_label_ids, select_labelled, write_label_subset
 from ..data.records import PoseRecord
-from ..data.topdown import TopDownDataset, TopDownTransform, check_image_file
+from ..data.topdown import TopDownDataset, TopDownTransform
+from ..image import check_image_file
 from ..models import build_pose_model, load_imagenet_backbone
 from ..skeletons import Skeleton, get_skeleton
 
@@ -61,7 +63,7 @@ def build_skeleton(cfg: Config) -> Skeleton:
 
 def build_codec(cfg: Config) -> HeatmapCodec:
     w, h = cfg.data.input_size
-    return HeatmapCodec((w, h), cfg.heatmap_size, cfg.data.sigma, unbiased=cfg.data.unbiased_encoding)
+    return HeatmapCodec((w, h), cfg.heatmap_size, cfg.data.sigma, unbiased=cfg.data.unbiased_encoding, decoder=cfg.eval.decoder)
 
 
 def _aspect(cfg: Config) -> float:
@@ -127,7 +129,7 @@ def check_images(records: list[PoseRecord], what: str, *, skip: bool) -> list[Po
         DataFormatError: some images are bad and ``skip`` is false; the message gives their
             number and the first few files with their problems.
     """
-    from ..data.coco import DataFormatError
+    from ..errors import DataFormatError
 
     paths = list(dict.fromkeys(r.image_path for r in records))
     bad = {p: prob for p in paths if (prob := check_image_file(p))}

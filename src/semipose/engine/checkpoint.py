@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.io import CheckpointError, load_checkpoint_file
+from ..models.io import load_checkpoint_file
+from ..errors import CheckpointError
 from ..models.modelfile import LEGACY_FORMAT, MODEL_FORMAT, ModelFile, model_file_from_contents, read_model_file
 from ..models.weights import load_weights
 

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-__all__ = ["DistInfo", "init_distributed", "ShardedSampler", "all_reduce_sum", "broadcast_float", "barrier"]
+__all__ = ["DistInfo", "init_distributed", "ShardedSampler", "all_reduce_sum", "barrier"]
 
 
 @dataclass(frozen=True)
@@ -89,15 +89,6 @@ def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     if info.enabled:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
-
-
-def broadcast_float(value: float, info: DistInfo, device: torch.device) -> float:
-    """Rank 0's value on every rank."""
-    if not info.enabled:
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.broadcast(t, src=0)
-    return float(t.item())
 
 
 def barrier(info: DistInfo) -> None:

@@ -19,8 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import ConfigError
-from ..models.io import CheckpointError
+from ..errors import CheckpointError, ConfigError
 
 __all__ = ["RESUME_APPLIED", "RUN_OUTPUTS", "holds_run", "prepare_run_dir", "check_resume_point", "config_changes", "describe_changes", "remove_failed_start"]
 

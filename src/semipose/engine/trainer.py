@@ -43,7 +43,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from ..config import Config, ConfigError, config_to_dict, dump_config
+from ..config import Config, config_to_dict, dump_config
+from ..errors import ConfigError, TrainingError
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, write_metrics_json
 from ..evaluation.inference import run_inference
 from ..data.mixed import MixedBatchSampler, mixed_collate
@@ -196,7 +197,7 @@ def validate(
     preds = run_inference(
         model, loader, codec, device=device, flip_index=skeleton.flip_index if cfg.eval.flip_test else None,
         shift_heatmap=cfg.eval.shift_heatmap, amp=cfg.train.amp, progress=progress, desc=f"val {name}",
-        num_keypoints=skeleton.num_keypoints, require_all=not dist_info.enabled, decoder=cfg.eval.decoder,
+        num_keypoints=skeleton.num_keypoints, require_all=not dist_info.enabled,
     )
     if dist_info.enabled:
         packed = torch.from_numpy(
@@ -521,7 +522,7 @@ def _train(
                     # host sync (and cross-rank mean) only at the print interval
                     lv = float(all_reduce_sum(loss.detach().clone(), dist_info)) / dist_info.world_size
                     if not math.isfinite(lv):
-                        raise FloatingPointError(
+                        raise TrainingError(
                             f"loss is {lv} at epoch {epoch + 1}, iteration {it + 1}; {_last_good(run_path, epoch)} "
                             "(lower train.lr, or enable train.grad_clip)"
                         )
@@ -538,7 +539,7 @@ def _train(
             n_it = iters_per_epoch * dist_info.world_size
             train_loss = float(all_reduce_sum(loss_sum, dist_info)) / n_it
             if not math.isfinite(train_loss):
-                raise FloatingPointError(f"mean training loss of epoch {epoch + 1} is {train_loss}; {_last_good(run_path, epoch)}")
+                raise TrainingError(f"mean training loss of epoch {epoch + 1} is {train_loss}; {_last_good(run_path, epoch)}")
             diverging = _diverging(train_loss, [float(r["train_loss"]) for r in (table.rows if table is not None else history)
                                                 if int(float(r["epoch"])) <= epoch])
             if diverging:

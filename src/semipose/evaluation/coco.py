@@ -37,6 +37,7 @@ from pycocotools.cocoeval import COCOeval
 from semipose.data.records import PoseRecord
 from semipose.evaluation.nms import oks_nms
 from semipose.skeletons import Skeleton, get_skeleton
+from ..errors import DataFormatError, MissingFileError
 
 __all__ = [
     "METRIC_KEYS",
@@ -115,28 +116,28 @@ def load_coco_gt(
         path = Path(ann_file)
         src = str(path)
         if not path.is_file():
-            raise FileNotFoundError(f"COCO annotation file not found: {src}")
+            raise MissingFileError(f"COCO annotation file not found: {src}")
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{src}: not valid JSON ({e})") from e
+            raise DataFormatError(f"{src}: not valid JSON ({e})") from e
     if not isinstance(data, dict):
-        raise ValueError(f"{src}: expected a JSON object with 'images' and 'annotations', got {type(data).__name__}")
+        raise DataFormatError(f"{src}: expected a JSON object with 'images' and 'annotations', got {type(data).__name__}")
     for key in ("images", "annotations"):
         if key not in data:
-            raise ValueError(f"{src}: no '{key}' list (not a COCO annotation file?)")
+            raise DataFormatError(f"{src}: no '{key}' list (not a COCO annotation file?)")
         if not isinstance(data[key], list):
-            raise ValueError(f"{src}: '{key}' must be a list, got {type(data[key]).__name__}")
+            raise DataFormatError(f"{src}: '{key}' must be a list, got {type(data[key]).__name__}")
     for img in data["images"]:
         if not isinstance(img, dict) or "id" not in img:
-            raise ValueError(f"{src}: an 'images' entry has no 'id': {str(img)[:80]}")
+            raise DataFormatError(f"{src}: an 'images' entry has no 'id': {str(img)[:80]}")
     for what, items in (("image", data["images"]), ("annotation", data["annotations"])):
         ids = [x.get("id") for x in items if isinstance(x, dict) and "id" in x]
         if len(set(map(str, ids))) != len(ids):
             seen: set[str] = set()
             dup = next(str(i) for i in ids if str(i) in seen or seen.add(str(i)))  # type: ignore[func-returns-value]
-            raise ValueError(f"{src}: duplicate {what} id {dup}; ids must be unique (pycocotools matches results by id)")
+            raise DataFormatError(f"{src}: duplicate {what} id {dup}; ids must be unique (pycocotools matches results by id)")
 
     sk = get_skeleton(skeleton) if skeleton is not None else None
     cats = data.get("categories")
@@ -149,7 +150,7 @@ def load_coco_gt(
         names = c.get("keypoints")
         if names:
             if sk is not None and len(names) != sk.num_keypoints:
-                raise ValueError(
+                raise DataFormatError(
                     f"{src}: category {c.get('id')} lists {len(names)} keypoints but skeleton "
                     f"{sk.name!r} has {sk.num_keypoints}"
                 )
@@ -158,14 +159,14 @@ def load_coco_gt(
     first_k: int | None = None
     for ann in data["annotations"]:
         if not isinstance(ann, dict):
-            raise ValueError(f"{src}: an 'annotations' entry is not an object: {str(ann)[:80]}")
+            raise DataFormatError(f"{src}: an 'annotations' entry is not an object: {str(ann)[:80]}")
         aid = ann.get("id", "?")
         for key in ("id", "image_id", "category_id", "bbox", "keypoints"):
             if key not in ann:
-                raise ValueError(f"{src}: annotation id {aid} has no '{key}' field")
+                raise DataFormatError(f"{src}: annotation id {aid} has no '{key}' field")
         kp = ann["keypoints"]
         if not isinstance(kp, list):
-            raise ValueError(f"{src}: annotation id {aid}: 'keypoints' must be a list")
+            raise DataFormatError(f"{src}: annotation id {aid}: 'keypoints' must be a list")
         if sk is not None:
             k = sk.num_keypoints
         elif ann["category_id"] in cat_k:
@@ -173,18 +174,18 @@ def load_coco_gt(
         else:
             if first_k is None:
                 if len(kp) % 3 != 0 or not kp:
-                    raise ValueError(
+                    raise DataFormatError(
                         f"{src}: annotation id {aid} has {len(kp)} keypoint numbers, not a positive multiple of 3"
                     )
                 first_k = len(kp) // 3
             k = first_k
         if len(kp) != 3 * k:
-            raise ValueError(
+            raise DataFormatError(
                 f"{src}: annotation id {aid} has {len(kp)} keypoint numbers, expected 3*K = {3 * k} (K = {k})"
             )
         bbox = ann["bbox"]
         if not isinstance(bbox, list) or len(bbox) != 4:
-            raise ValueError(f"{src}: annotation id {aid}: 'bbox' must be [x, y, w, h]")
+            raise DataFormatError(f"{src}: annotation id {aid}: 'bbox' must be [x, y, w, h]")
         if ann.get("area") is None:
             ann["area"] = float(bbox[2]) * float(bbox[3])
         if ann.get("iscrowd") is None:

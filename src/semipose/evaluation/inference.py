@@ -81,15 +81,14 @@ def run_inference(
     desc: str = "eval",
     num_keypoints: int | None = None,
     require_all: bool = True,
-    decoder: str = "shift",
 ) -> Predictions:
     """Predict every sample of ``loader`` (which must not shuffle).
 
     The batches must carry ``image``, ``center``, ``scale`` and ``index`` (as produced by
     :class:`~semipose.data.topdown.TopDownDataset`). Results are placed by ``index``, so any
     sampler order works; with ``require_all=False`` the loader may visit only a shard
-    (rows it did not visit stay zero and ``filled`` is False there). ``decoder``: ``shift``
-    (argmax + quarter offset), ``dark`` (Taylor refinement after an 11×11 blur) or ``argmax``.
+    (rows it did not visit stay zero and ``filled`` is False there). The codec's ``decoder``
+    refines the peaks.
 
     Returns:
         :class:`Predictions` with ``N = len(loader.dataset)`` rows.
@@ -108,7 +107,7 @@ def run_inference(
         images = batch["image"].to(device, non_blocking=True)
         with autocast:
             hm = predict_heatmaps(model, images, flip_index=flip_index, shift_heatmap=shift_heatmap)
-        c, m = codec.decode(hm.float(), method=decoder)
+        c, m = codec.decode(hm.float())
         idx = batch["index"].numpy()
         img_xy = codec.to_image(c.cpu().numpy(), batch["center"].numpy(), batch["scale"].numpy())
         if coords.shape[1] == 0:

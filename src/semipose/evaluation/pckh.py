@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
+from ..errors import DataFormatError, InputError, MissingFileError
 
 __all__ = [
     "PCKH_KEYS",
@@ -87,14 +88,14 @@ class MPIIGroundTruth:
         self.headboxes_src = np.asarray(self.headboxes_src, dtype=np.float64)
         self.joint_names = tuple(str(n) for n in self.joint_names)
         if self.jnt_missing.ndim != 2 or self.jnt_missing.shape[0] != 16:
-            raise ValueError(f"MPII ground truth: jnt_missing must be (16, N), got {self.jnt_missing.shape}")
+            raise DataFormatError(f"MPII ground truth: jnt_missing must be (16, N), got {self.jnt_missing.shape}")
         n = self.jnt_missing.shape[1]
         if self.pos_gt_src.shape != (16, 2, n):
-            raise ValueError(f"MPII ground truth: pos_gt_src must be (16, 2, {n}), got {self.pos_gt_src.shape}")
+            raise DataFormatError(f"MPII ground truth: pos_gt_src must be (16, 2, {n}), got {self.pos_gt_src.shape}")
         if self.headboxes_src.shape != (2, 2, n):
-            raise ValueError(f"MPII ground truth: headboxes_src must be (2, 2, {n}), got {self.headboxes_src.shape}")
+            raise DataFormatError(f"MPII ground truth: headboxes_src must be (2, 2, {n}), got {self.headboxes_src.shape}")
         if len(self.joint_names) != 16:
-            raise ValueError(f"MPII ground truth: 16 joint names expected, got {len(self.joint_names)}")
+            raise DataFormatError(f"MPII ground truth: 16 joint names expected, got {len(self.joint_names)}")
 
     @property
     def num_persons(self) -> int:
@@ -149,22 +150,22 @@ def load_mpii_gt(source: PathLike | Mapping[str, Any]) -> MPIIGroundTruth:
         path = Path(source)
         src = str(path)
         if not path.is_file():
-            raise FileNotFoundError(f"MPII ground-truth file not found: {src}")
+            raise MissingFileError(f"MPII ground-truth file not found: {src}")
         from scipy.io import loadmat
 
         try:
             d = loadmat(str(path))
         except Exception as e:  # scipy raises several types for non-.mat input
-            raise ValueError(f"{src}: not a readable .mat file ({e})") from e
+            raise DataFormatError(f"{src}: not a readable .mat file ({e})") from e
     missing = [k for k in ("dataset_joints", "jnt_missing", "pos_gt_src", "headboxes_src") if k not in d]
     if missing:
-        raise ValueError(f"{src}: missing {missing} (expected MPII's gt_valid.mat layout)")
+        raise DataFormatError(f"{src}: missing {missing} (expected MPII's gt_valid.mat layout)")
     try:
         return MPIIGroundTruth(
             _names_from_mat(d["dataset_joints"]), d["jnt_missing"], d["pos_gt_src"], d["headboxes_src"]
         )
     except ValueError as e:
-        raise ValueError(f"{src}: {e}") from e
+        raise DataFormatError(f"{src}: {e}") from e
 
 
 def evaluate_pckh(
@@ -198,13 +199,13 @@ def evaluate_pckh(
     g = gt if isinstance(gt, MPIIGroundTruth) else load_mpii_gt(gt)
     p = np.asarray(preds, dtype=np.float64)
     if p.ndim != 3 or p.shape[-1] < 2 or p.shape[1] not in (16, 24):
-        raise ValueError(f"evaluate_pckh: preds must be (N, 16, 2) (MPII order) or (N, 24, 2) (union), got {p.shape}")
+        raise InputError(f"evaluate_pckh: preds must be (N, 16, 2) (MPII order) or (N, 24, 2) (union), got {p.shape}")
     if p.shape[1] == 24:
         from semipose.skeletons import get_union_mapping
 
         p = get_union_mapping("mpii16").from_union(p)
     if p.shape[0] != g.num_persons:
-        raise ValueError(f"evaluate_pckh: {p.shape[0]} predictions but {g.num_persons} ground-truth persons")
+        raise InputError(f"evaluate_pckh: {p.shape[0]} predictions but {g.num_persons} ground-truth persons")
     xy = p[..., :2] + (1.0 if zero_based else 0.0)
     pos_pred = np.transpose(xy, (1, 2, 0))  # (16, 2, N)
 
@@ -234,7 +235,7 @@ def evaluate_pckh(
 
     def j(name: str) -> int:
         if name not in idx:
-            raise ValueError(f"evaluate_pckh: ground truth has no joint named {name!r} (names: {g.joint_names})")
+            raise InputError(f"evaluate_pckh: ground truth has no joint named {name!r} (names: {g.joint_names})")
         return idx[name]
 
     out: dict[str, float] = {"Head": float(pckh[j("head")])}

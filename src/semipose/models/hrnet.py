@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 from torch import Tensor, nn
 
 from .resnet import BN_MOMENTUM, BasicBlock, Bottleneck
+from ..errors import ConfigError
 
 __all__ = [
     "HighResolutionModule",
@@ -82,11 +83,11 @@ class HighResolutionModule(nn.Module):
         channels = tuple(int(c) for c in channels)
         num_blocks = tuple(int(n) for n in num_blocks)
         if not channels or len(channels) != len(num_blocks):
-            raise ValueError(
+            raise ConfigError(
                 f"need one block count per branch: channels={channels}, num_blocks={num_blocks}"
             )
         if any(c < 1 for c in channels) or any(n < 1 for n in num_blocks):
-            raise ValueError(f"channels and num_blocks must be positive: {channels}, {num_blocks}")
+            raise ConfigError(f"channels and num_blocks must be positive: {channels}, {num_blocks}")
         self.num_branches = len(channels)
         self.channels = channels
         self.multi_scale_output = multi_scale_output
@@ -126,7 +127,7 @@ class HighResolutionModule(nn.Module):
     def forward(self, xs: list[Tensor]) -> list[Tensor]:
         """Branch features ``[(N, C_b, H_b, W_b)]`` -> fused features (see class docstring)."""
         if len(xs) != self.num_branches:
-            raise ValueError(f"expected {self.num_branches} branch inputs, got {len(xs)}")
+            raise ConfigError(f"expected {self.num_branches} branch inputs, got {len(xs)}")
         xs = [branch(x) for branch, x in zip(self.branches, xs)]
         if self.fuse_layers is None:
             return xs
@@ -191,21 +192,21 @@ class PoseHighResolutionNet(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(num_joints, int) or isinstance(num_joints, bool) or num_joints < 1:
-            raise ValueError(f"num_joints must be a positive int, got {num_joints!r}")
+            raise ConfigError(f"num_joints must be a positive int, got {num_joints!r}")
         channels = tuple(int(c) for c in channels)
         num_modules = tuple(int(m) for m in num_modules)
         if len(channels) != 4 or any(c < 1 for c in channels):
-            raise ValueError(f"channels must be four positive branch widths, got {channels}")
+            raise ConfigError(f"channels must be four positive branch widths, got {channels}")
         if len(num_modules) != 3 or any(m < 1 for m in num_modules):
-            raise ValueError(
+            raise ConfigError(
                 f"num_modules must be three positive counts (stages 2-4), got {num_modules}"
             )
         if int(num_blocks) < 1 or int(stem_blocks) < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"num_blocks and stem_blocks must be positive, got {num_blocks}, {stem_blocks}"
             )
         if final_kernel not in (1, 3):
-            raise ValueError(f"final_kernel must be 1 or 3, got {final_kernel!r}")
+            raise ConfigError(f"final_kernel must be 1 or 3, got {final_kernel!r}")
         self.num_joints = num_joints
         self.channels = channels
         self.num_modules = num_modules

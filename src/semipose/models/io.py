@@ -20,19 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from ..errors import CheckpointError, MissingFileError, UnsafeCheckpointError
 
-__all__ = ["CheckpointError", "UnsafeCheckpointError", "TRUST_HINT", "load_checkpoint_file"]
+__all__ = [ "TRUST_HINT", "load_checkpoint_file"]
 
 #: How a refusal tells the user to get past it.
 TRUST_HINT = "pass --trust-checkpoint (Python: trust=True) only if you trust where the file comes from"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file could not be read or does not hold what was expected."""
-
-
-class UnsafeCheckpointError(CheckpointError):
-    """A checkpoint file needs arbitrary unpickling (it could run code) and was not trusted."""
 
 
 def _refusal_reason(exc: BaseException) -> str:
@@ -67,7 +60,7 @@ def load_checkpoint_file(path: str | os.PathLike[str], *, trust: bool = False) -
     """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: checkpoint not found")
+        raise MissingFileError(f"{p}: checkpoint not found")
     if p.stat().st_size == 0:
         raise CheckpointError(f"{p}: empty file, not a checkpoint")
     with open(p, "rb") as f:

@@ -27,11 +27,14 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..constants import IMAGENET_MEAN, IMAGENET_STD
+from ..image import IMAGENET_MEAN, IMAGENET_STD
+from ..codec import HeatmapCodec
+from ..params import DECODERS
 from ..skeletons import BUILTIN_SKELETONS, Skeleton, get_skeleton
 from .ensemble import EnsembleNet
 from .hrnet import HRNET_WIDTHS
-from .io import CheckpointError, load_checkpoint_file
+from .io import load_checkpoint_file
+from ..errors import CheckpointError, InputError
 from .posenet import POSE_MODELS, build_pose_model
 from .resnet import RESNET_SPECS, Bottleneck
 
@@ -54,8 +57,6 @@ MODEL_FORMAT_VERSION = 1
 #: ``format`` tag of the training checkpoints of semipose 0.1 (numpy RNG state inside: they
 #: need ``trust``).
 LEGACY_FORMAT = "semipose"
-#: Heatmap decoders a card may name.
-DECODERS: tuple[str, ...] = ("shift", "dark", "argmax")
 _COLORS = ("rgb", "bgr")
 
 
@@ -120,6 +121,12 @@ class ModelCard:
         self.validate()
 
     # -- derived facts -----------------------------------------------------------------------
+    def codec(self, decoder: str | None = None) -> HeatmapCodec:
+        """The heatmap codec of this model (its input and heatmap sizes), decoding with
+        ``decoder`` (default: the card's)."""
+        assert self.heatmap_size is not None
+        return HeatmapCodec(self.input_size, self.heatmap_size, decoder=decoder or self.decoder)
+
     @property
     def output_stride(self) -> int:
         """Input pixels per heatmap pixel of the architecture (32 / 2^deconv layers; HRNet 4)."""
@@ -285,7 +292,7 @@ def model_file_payload(card: ModelCard, nets: Sequence[nn.Module | Mapping[str, 
     """The dict :func:`torch.save` writes for a model file (``train_state`` for a ``last.pt``)."""
     states = [n.state_dict() if isinstance(n, nn.Module) else dict(n) for n in nets]
     if len(states) != card.num_nets:
-        raise ValueError(f"the card describes {card.num_nets} network(s), {len(states)} given")
+        raise InputError(f"the card describes {card.num_nets} network(s), {len(states)} given")
     out: dict[str, Any] = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "card": card.to_dict(), "nets": states}
     if train_state is not None:
         out["train_state"] = dict(train_state)
@@ -439,7 +446,8 @@ def model_file_from_contents(
 
 def _legacy_card(raw: Mapping[str, Any], where: str) -> ModelCard:
     """The card of a semipose 0.1 training checkpoint (config and skeleton inside)."""
-    from ..config import ConfigError, config_from_dict
+    from ..config import config_from_dict
+    from ..errors import ConfigError
 
     try:
         cfg = config_from_dict(raw["config"])

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from .hrnet import HRNET_WIDTHS, PoseHighResolutionNet
 from .resnet import BN_MOMENTUM, RESNET_SPECS, ResNet
+from ..errors import ConfigError
 
 __all__ = ["PoseResNet", "POSE_MODELS", "build_pose_model", "deconv_padding"]
 
@@ -34,7 +35,7 @@ def deconv_padding(kernel: int) -> tuple[int, int]:
         return 1, 1
     if kernel == 2:
         return 0, 0
-    raise ValueError(f"unsupported deconv kernel {kernel!r}; choose 2, 3 or 4")
+    raise ConfigError(f"unsupported deconv kernel {kernel!r}; choose 2, 3 or 4")
 
 
 class PoseResNet(ResNet):
@@ -67,32 +68,32 @@ class PoseResNet(ResNet):
         final_kernel: int = 1,
     ) -> None:
         if depth not in RESNET_SPECS:
-            raise ValueError(
+            raise ConfigError(
                 f"unsupported ResNet depth {depth!r}; choose one of {sorted(RESNET_SPECS)}"
             )
         if not isinstance(num_joints, int) or isinstance(num_joints, bool) or num_joints < 1:
-            raise ValueError(f"num_joints must be a positive int, got {num_joints!r}")
+            raise ConfigError(f"num_joints must be a positive int, got {num_joints!r}")
         if not isinstance(num_deconv_layers, int) or not 0 <= num_deconv_layers <= 5:
-            raise ValueError(
+            raise ConfigError(
                 f"num_deconv_layers must be an int in [0, 5], got {num_deconv_layers!r}"
             )
         filters = tuple(int(f) for f in deconv_filters)
         kernels = tuple(int(k) for k in deconv_kernels)
         if len(filters) != num_deconv_layers:
-            raise ValueError(
+            raise ConfigError(
                 f"deconv_filters has {len(filters)} entries {filters} but "
                 f"num_deconv_layers={num_deconv_layers}"
             )
         if len(kernels) != num_deconv_layers:
-            raise ValueError(
+            raise ConfigError(
                 f"deconv_kernels has {len(kernels)} entries {kernels} but "
                 f"num_deconv_layers={num_deconv_layers}"
             )
         if any(f < 1 for f in filters):
-            raise ValueError(f"deconv_filters must be positive, got {filters}")
+            raise ConfigError(f"deconv_filters must be positive, got {filters}")
         paddings = [deconv_padding(k) for k in kernels]  # validates kernels
         if final_kernel not in (1, 3):
-            raise ValueError(f"final_kernel must be 1 or 3, got {final_kernel!r}")
+            raise ConfigError(f"final_kernel must be 1 or 3, got {final_kernel!r}")
 
         block, layers = RESNET_SPECS[depth]
         super().__init__(block, layers)
@@ -161,7 +162,7 @@ def _pose_hrnet(width: int) -> Callable[..., nn.Module]:
         # The deconv arguments are accepted (build_model always passes them) but only an
         # output stride of 4 (three layers) is consistent; their sizes are ignored.
         if num_deconv_layers != 3:
-            raise ValueError(
+            raise ConfigError(
                 f"hrnet_w{width} always outputs heatmaps at stride 4; num_deconv_layers="
                 f"{num_deconv_layers!r} (output stride {32 // 2 ** int(num_deconv_layers)}) "
                 "cannot be honoured - use three deconv layers (the default) with HRNet"
@@ -206,7 +207,7 @@ def build_pose_model(arch: str, num_joints: int, **head_kwargs: object) -> nn.Mo
     try:
         ctor = POSE_MODELS[arch]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise ConfigError(
             f"unknown pose model arch {arch!r}; known: {', '.join(sorted(POSE_MODELS))}"
         ) from None
     return ctor(num_joints, **head_kwargs)

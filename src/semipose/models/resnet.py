@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence, Type, Union
 
 from torch import Tensor, nn
+from ..errors import ConfigError
 
 __all__ = [
     "BasicBlock",
@@ -121,12 +122,12 @@ class ResNet(nn.Module):
     def __init__(self, block: Block, layers: Sequence[int], in_channels: int = 3) -> None:
         super().__init__()
         if block not in (BasicBlock, Bottleneck):
-            raise ValueError(f"block must be BasicBlock or Bottleneck, got {block!r}")
+            raise ConfigError(f"block must be BasicBlock or Bottleneck, got {block!r}")
         layers = tuple(int(n) for n in layers)
         if len(layers) != 4 or any(n < 1 for n in layers):
-            raise ValueError(f"layers must be four positive block counts, got {layers}")
+            raise ConfigError(f"layers must be four positive block counts, got {layers}")
         if in_channels < 1:
-            raise ValueError(f"in_channels must be positive, got {in_channels}")
+            raise ConfigError(f"in_channels must be positive, got {in_channels}")
         self.block = block
         self.layers = layers
         self.inplanes = 64
@@ -182,7 +183,7 @@ class ResNet(nn.Module):
 def resnet(depth: int, in_channels: int = 3) -> ResNet:
     """ResNet trunk of the given depth (18, 34, 50, 101 or 152)."""
     if depth not in RESNET_SPECS:
-        raise ValueError(
+        raise ConfigError(
             f"unsupported ResNet depth {depth!r}; choose one of {sorted(RESNET_SPECS)}"
         )
     block, layers = RESNET_SPECS[depth]

@@ -49,12 +49,10 @@ import torch
 from torch import Tensor, nn
 
 from .hrnet import PoseHighResolutionNet
-from .io import CheckpointError, UnsafeCheckpointError, load_checkpoint_file
+from .io import load_checkpoint_file
+from ..errors import CheckpointError, CheckpointMismatchError, InputError
 
 __all__ = [
-    "CheckpointError",
-    "UnsafeCheckpointError",
-    "CheckpointMismatchError",
     "KeyMap",
     "IDENTITY",
     "TORCHVISION_RESNET",
@@ -96,18 +94,6 @@ MAX_LISTED = 20
 
 _WRAPPER_KEYS = ("state_dict", "model")
 _MODULE_PREFIX = "module."
-
-
-class CheckpointMismatchError(CheckpointError):
-    """Strict loading found missing / unexpected / wrong-shape keys.
-
-    Attributes:
-        report: the :class:`LoadReport` describing every problem (nothing was loaded).
-    """
-
-    def __init__(self, message: str, report: "LoadReport") -> None:
-        super().__init__(message)
-        self.report = report
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,7 +310,7 @@ def prefixed_key_map(
 
     for pattern, _ in inner.rules:
         if not pattern.startswith("^"):
-            raise ValueError(f"prefixed_key_map needs rules anchored with '^', got {pattern!r}")
+            raise InputError(f"prefixed_key_map needs rules anchored with '^', got {pattern!r}")
     return KeyMap(
         rules=[*((under(p), r) for p, r in inner.rules), (esc, "")],
         drop=[f"^(?!{re.escape(prefix)})", *(under(d) for d in (*inner.drop, *extra_drop))],
@@ -338,7 +324,7 @@ def get_key_map(name: str) -> KeyMap:
         return KEY_MAPS[name]
     except KeyError:
         known = ", ".join(sorted(KEY_MAPS))
-        raise ValueError(f"unknown key map {name!r}; known: {known}") from None
+        raise InputError(f"unknown key map {name!r}; known: {known}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -697,7 +683,7 @@ def load_pose_checkpoint(
     """
     model_list = [models] if isinstance(models, nn.Module) else list(models)
     if not model_list:
-        raise ValueError("load_pose_checkpoint needs at least one model")
+        raise InputError("load_pose_checkpoint needs at least one model")
     if nets is None:
         net_ids = tuple(range(1, len(model_list) + 1))
     elif isinstance(nets, int):
@@ -705,7 +691,7 @@ def load_pose_checkpoint(
     else:
         net_ids = tuple(int(n) for n in nets)
     if len(net_ids) != len(model_list):
-        raise ValueError(
+        raise InputError(
             f"nets={net_ids} gives {len(net_ids)} indices for {len(model_list)} models"
         )
 
@@ -770,7 +756,7 @@ def load_dual_imagenet_backbones(
     """
     model_list = list(models)
     if len(model_list) != 2:
-        raise ValueError(f"load_dual_imagenet_backbones needs two models, got {len(model_list)}")
+        raise InputError(f"load_dual_imagenet_backbones needs two models, got {len(model_list)}")
     state, where = _read_source(source, name, trust)
     found = detect_checkpoint_layout(state)
     if found not in _IMAGENET_LAYOUTS:

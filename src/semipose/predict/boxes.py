@@ -21,8 +21,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..data.coco import DataFormatError, load_coco_keypoints, load_detections, read_json
-from ..data.records import box_to_center_scale
+from ..data.coco import load_coco_keypoints, load_detections, read_json
+from ..errors import DataFormatError
+from ..geometry import box_to_center_scale
 
 __all__ = ["ImageBoxes", "BoxSource", "WholeImage", "CocoBoxes", "PerImageBoxes", "box_source_for"]
 

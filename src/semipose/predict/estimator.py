@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..codec import DECODE_METHODS, HeatmapCodec, affine_matrix
-from ..data.records import box_to_center_scale
-from ..data.topdown import read_image, warp_crop
+from ..params import DECODERS
+from ..geometry import affine_matrix, box_to_center_scale
+from ..image import read_image, warp_crop
 from ..device import autocast, resolve_device, resolve_precision
 from ..evaluation.inference import predict_heatmaps
-from ..models.io import CheckpointError
+from ..errors import CheckpointError, InputError
 from ..models.modelfile import ModelCard, read_model_file
 from ..skeletons import Skeleton
 
@@ -125,13 +125,12 @@ class PoseEstimator:
     def __post_init__(self) -> None:
         self.flip_test = self.card.flip_test if self.flip_test is None else bool(self.flip_test)
         self.decoder = self.decoder or self.card.decoder
-        if self.decoder not in DECODE_METHODS:
-            raise ValueError(f"decoder: expected one of {', '.join(DECODE_METHODS)}, got {self.decoder!r}")
+        if self.decoder not in DECODERS:
+            raise InputError(f"decoder: expected one of {', '.join(DECODERS)}, got {self.decoder!r}")
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be ≥ 1, got {self.batch_size}")
+            raise InputError(f"batch_size must be ≥ 1, got {self.batch_size}")
         self.skeleton: Skeleton = self.card.keypoint_set
-        assert self.card.heatmap_size is not None
-        self.codec = HeatmapCodec(self.card.input_size, self.card.heatmap_size)
+        self.codec = self.card.codec(self.decoder)
         self._mean = torch.from_numpy(np.asarray(self.card.mean, np.float32) * 255.0).to(self.device)
         self._std = torch.from_numpy(np.asarray(self.card.std, np.float32) * 255.0).to(self.device)
 
@@ -221,7 +220,7 @@ class PoseEstimator:
             boxes = [None] * len(items) if boxes is None else list(boxes)
             box_scores = [None] * len(items) if box_scores is None else list(box_scores)
             if len(boxes) != len(items) or len(box_scores) != len(items):
-                raise ValueError(f"{len(items)} images but {len(boxes)} box lists / {len(box_scores)} score lists")
+                raise InputError(f"{len(items)} images but {len(boxes)} box lists / {len(box_scores)} score lists")
         arrays = [self._as_bgr(im, color) for im in items]
         per_image = []
         for arr, b, s in zip(arrays, boxes, box_scores):
@@ -268,7 +267,7 @@ class PoseEstimator:
             chunk = crops[start:start + self.batch_size]
             x = self._normalize([self._crop(images[c.image], c.center, c.scale) for c in chunk])
             hm = predict_heatmaps(self.forward, x, flip_index=flip_index, shift_heatmap=self.card.shift_heatmap)  # type: ignore[arg-type]
-            xy, mv = self.codec.decode(hm.float(), self.decoder)  # type: ignore[arg-type]
+            xy, mv = self.codec.decode(hm.float())
             cen = np.stack([c.center for c in chunk])
             sca = np.stack([c.scale for c in chunk])
             coords[start:start + len(chunk)] = self.codec.to_image(xy.cpu().numpy(), cen, sca)
@@ -301,9 +300,9 @@ class PoseEstimator:
             return read_image(image)
         arr = np.asarray(image)
         if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) == 0:
-            raise ValueError(f"an image must be an (H, W, 3) uint8 array, got {arr.dtype} {arr.shape}")
+            raise InputError(f"an image must be an (H, W, 3) uint8 array, got {arr.dtype} {arr.shape}")
         if color not in ("bgr", "rgb"):
-            raise ValueError(f"color: expected 'bgr' or 'rgb', got {color!r}")
+            raise InputError(f"color: expected 'bgr' or 'rgb', got {color!r}")
         return np.ascontiguousarray(arr[:, :, ::-1]) if color == "rgb" else arr
 
     @staticmethod
@@ -317,12 +316,12 @@ class PoseEstimator:
             if b.ndim == 1:
                 b = b[None]
             if b.ndim != 2 or b.shape[1] != 4:
-                raise ValueError(f"boxes must be (P, 4) as (x, y, w, h), got shape {b.shape}")
+                raise InputError(f"boxes must be (P, 4) as (x, y, w, h), got shape {b.shape}")
             if not np.isfinite(b).all() or (b[:, 2:] <= 0).any():
-                raise ValueError("boxes must be finite with positive width and height")
+                raise InputError("boxes must be finite with positive width and height")
         s = np.ones(len(b), np.float32) if scores is None else np.asarray(scores, np.float32).reshape(-1)
         if len(s) != len(b):
-            raise ValueError(f"{len(b)} boxes but {len(s)} box scores")
+            raise InputError(f"{len(b)} boxes but {len(s)} box scores")
         return b, s
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..models.io import CheckpointError
+from ..errors import CheckpointError, MissingFileError
 from ..models.modelfile import ModelCard, ModelFile
 
 __all__ = ["CARD_KEY", "export_onnx", "OnnxBackend", "require_onnx"]
@@ -108,7 +108,7 @@ class OnnxBackend:
 
         p = Path(path)
         if not p.is_file():
-            raise FileNotFoundError(f"{p}: model file not found")
+            raise MissingFileError(f"{p}: model file not found")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
         try:
             self.session = ort.InferenceSession(str(p), providers=[x for x in providers if x in ort.get_available_providers()])

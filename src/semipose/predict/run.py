@@ -29,14 +29,15 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..codec import affine_matrix
+from ..geometry import affine_matrix
 from ..data.records import PoseRecord
-from ..data.topdown import ImageReadError, read_image
+from ..image import read_image
+from ..errors import ImageReadError, SourceError
 from ..evaluation.coco import build_coco_results, write_results_json
 from ..skeletons import Skeleton
 from .boxes import BoxSource, ImageBoxes
 from .estimator import PoseEstimator
-from .sources import Source, SourceError, open_video, read_frames
+from .sources import Source, open_video, read_frames
 
 __all__ = ["PredictSummary", "run_predict", "draw_prediction", "image_info", "coco_results"]
 

@@ -14,15 +14,12 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+from ..errors import SourceError
 
-__all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "Source", "SourceError", "expand_sources", "open_video", "read_frames"]
+__all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "Source", "expand_sources", "open_video", "read_frames"]
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-
-
-class SourceError(ValueError):
-    """A SOURCE argument names nothing that can be read."""
 
 
 @dataclass(frozen=True)

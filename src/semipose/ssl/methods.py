@@ -35,11 +35,13 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..constants import IMAGENET_MEAN, IMAGENET_STD
+from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..losses import joints_mse_loss
 from ..models.ensemble import EnsembleNet
-from .augment import AugmentContext, AugmentParams, Recipe
-from .views import HardAffineParams, sample_hard_affine, warp
+from .recipes import AugmentContext, Recipe
+from ..params import AugmentParams, HardAffineParams
+from .views import sample_hard_affine, warp
+from ..errors import ConfigError
 
 __all__ = ["METHODS", "SemiSupervisedModel", "EnsembleNet", "argmax_joints", "sigmoid_rampup", "spatial_softmax"]
 
@@ -123,13 +125,13 @@ class SemiSupervisedModel(nn.Module):
     ) -> None:
         super().__init__()
         if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+            raise ConfigError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
         self.teacher_of = list(METHODS[method])
         need = max(len(self.teacher_of), 1)
         if method == "supervised" and len(nets) not in (1, 2):
-            raise ValueError("the supervised method trains one (or two independent) networks")
+            raise ConfigError("the supervised method trains one (or two independent) networks")
         if method != "supervised" and len(nets) != need:
-            raise ValueError(f"{method} needs {need} network(s), got {len(nets)}")
+            raise ConfigError(f"{method} needs {need} network(s), got {len(nets)}")
         self.nets = nn.ModuleList(nets)
         self.method = method
         params = augment or AugmentParams()
@@ -187,7 +189,7 @@ class SemiSupervisedModel(nn.Module):
         if unsup_images is None or not self.teacher_of:
             return {"loss": loss, "terms": terms, "stats": stats}
         if generator is None:
-            raise ValueError("the consistency methods need a torch.Generator for the hard views")
+            raise ConfigError("the consistency methods need a torch.Generator for the hard views")
         m, _, h_in, w_in = unsup_images.shape
         if unsup_weight is None:
             unsup_weight = unsup_images.new_ones(m, 1)

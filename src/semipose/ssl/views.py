@@ -23,29 +23,13 @@ the warped image and in the warped heatmap, on any H×W.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["HardAffineParams", "sample_hard_affine", "affine_to_theta", "warp", "warp_points", "invert_affine"]
+from ..params import HardAffineParams, scale_rotation
 
-
-@dataclass
-class HardAffineParams:
-    """The hard view's random affine (spec §3.4 defaults).
-
-    Attributes:
-        scale_factor: ``s = clip(1 + N(0,1)·sf, 1 − sf, 1 + sf)``; ``s > 1`` samples a larger
-            region of the easy view (content shrinks).
-        rot_factor: ``r = clip(N(0,1)·rf, −2rf, 2rf)`` degrees, with probability ``rot_prob``.
-        rot_prob: probability of a rotation.
-    """
-
-    scale_factor: float = 0.25
-    rot_factor: float = 30.0
-    rot_prob: float = 0.8
+__all__ = ["sample_hard_affine", "affine_to_theta", "warp", "warp_points", "invert_affine"]
 
 
 def sample_hard_affine(
@@ -63,11 +47,9 @@ def sample_hard_affine(
         ``(n, 2, 3)`` float32 pixel-space matrices, output → input (see module docstring).
     """
     device = torch.device(device) if device is not None else generator.device
-    sf, rf = params.scale_factor, params.rot_factor
     z = torch.randn(n, 2, generator=generator, device=device)
     u = torch.rand(n, generator=generator, device=device)
-    s = (1.0 + z[:, 0] * sf).clamp(1.0 - sf, 1.0 + sf)
-    r = (z[:, 1] * rf).clamp(-2.0 * rf, 2.0 * rf) * (u < params.rot_prob)
+    s, r = scale_rotation(z[:, 0], z[:, 1], u, params)
     a = torch.deg2rad(r)
     cos, sin = torch.cos(a) * s, torch.sin(a) * s
     w, h = image_size

@@ -1,55 +1,39 @@
-"""Typed experiment configuration: dataclasses, YAML files, dotted command-line overrides.
-
-A config file is YAML whose keys mirror the dataclasses below. Unknown keys and values of the
-wrong type are errors naming the dotted key (``train.lr: expected float, got 'fast'``).
-A file may start from another with ``_base_: other.yaml`` (relative to the file); the
-file's own keys are merged over the base recursively.
-
-Overrides on the command line use dotted keys with YAML-typed values::
-
-    semipose train configs/synthetic_res18_128x96.yaml train.epochs=5 data.workers=0 \\
-        model.arch=resnet50 data.input_size=[192,256]
-
-Relative data paths are resolved against ``data.root``; a relative ``data.root`` is resolved
-against the current working directory.
-"""
+"""The experiment schema: typed dataclasses mirroring the YAML keys, and their cross-field
+checks (against the allowed names of :mod:`semipose.params`). No torch, no OpenCV."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-import types
-import typing
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping, Sequence, Union, get_args, get_origin, get_type_hints
 
-import yaml
+from ..errors import ConfigError
+from ..params import (
+    ARCHITECTURES,
+    COLORS,
+    DATA_FORMATS,
+    DECODERS,
+    DECONV_LAYERS,
+    METHODS,
+    OPTIMIZERS,
+    SELECT_MODES,
+    AugmentConfig,
+    AugmentParams,
+    HardAffineParams,
+    num_nets_of,
+    output_stride,
+    parse_recipe,
+)
 
-from .data.topdown import AugmentConfig
-from .ssl.augment import AugmentParams, parse_recipe
-from .ssl.views import HardAffineParams
+__all__ = ["SplitConfig", "DataConfig", "ModelConfig", "TrainConfig", "EvalConfig", "SSLConfig", "Config", "LABEL_SUBSET_MODES"]
 
-__all__ = [
-    "ConfigError",
-    "SplitConfig",
-    "DataConfig",
-    "ModelConfig",
-    "TrainConfig",
-    "EvalConfig",
-    "SSLConfig",
-    "Config",
-    "load_config",
-    "apply_overrides",
-    "config_to_dict",
-    "config_from_dict",
-    "dump_config",
-]
+#: How a labelled subset is drawn from the training annotations.
+LABEL_SUBSET_MODES: tuple[str, ...] = ("first", "random")
 
 
-class ConfigError(ValueError):
-    """A configuration file or override is invalid."""
+def _choice(key: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}: expected one of {', '.join(allowed)}, got {value!r}")
 
 
 @dataclass
@@ -254,7 +238,7 @@ class Config:
 
     @property
     def num_nets(self) -> int:
-        return 2 if self.ssl.method == "posedual" else 1
+        return num_nets_of(self.ssl.method)
 
     @property
     def semi_supervised(self) -> bool:
@@ -267,8 +251,7 @@ class Config:
             raise ConfigError(f"data.input_size: expected [width, height], got {d.input_size}")
         if d.heatmap_size is not None and (len(d.heatmap_size) != 2 or min(d.heatmap_size) <= 0):
             raise ConfigError(f"data.heatmap_size: expected [width, height], got {d.heatmap_size}")
-        if d.color not in ("rgb", "bgr"):
-            raise ConfigError(f"data.color: expected 'rgb' or 'bgr', got {d.color!r}")
+        _choice("data.color", d.color, COLORS)
         for key, v in (("data.sigma", d.sigma), ("data.padding", d.padding), ("train.lr", t.lr), ("data.default_sigma", d.default_sigma)):
             if not (v > 0 and math.isfinite(v)):
                 raise ConfigError(f"{key}: must be a positive finite number, got {v}")
@@ -276,10 +259,7 @@ class Config:
                        ("train.max_iters_per_epoch", t.max_iters_per_epoch), ("train.warmup_iters", t.warmup_iters)):
             if n < 0:
                 raise ConfigError(f"{key}: must be ≥ 0 (0 = all / none), got {n}")
-        from .models.posenet import POSE_MODELS
-
-        if self.model.arch not in POSE_MODELS:
-            raise ConfigError(f"model.arch: unknown {self.model.arch!r}; known: {', '.join(sorted(POSE_MODELS))}")
+        _choice("model.arch", self.model.arch, ARCHITECTURES)
         a = d.augment
         for key, v in (("rot_prob", a.rot_prob), ("flip_prob", a.flip_prob), ("half_body_prob", a.half_body_prob)):
             if not 0 <= v <= 1:
@@ -289,39 +269,36 @@ class Config:
         for key, v in (("train.epochs", t.epochs), ("train.batch_size", t.batch_size), ("eval.batch_size", e.batch_size), ("train.val_every", t.val_every)):
             if v < 1:
                 raise ConfigError(f"{key}: must be ≥ 1, got {v}")
-        if t.optimizer not in ("adam", "adamw", "sgd"):
-            raise ConfigError(f"train.optimizer: expected adam, adamw or sgd, got {t.optimizer!r}")
+        _choice("train.optimizer", t.optimizer, OPTIMIZERS)
         if list(t.lr_steps) != sorted(t.lr_steps):
             raise ConfigError(f"train.lr_steps: must be increasing, got {t.lr_steps}")
         if d.workers < 0:
             raise ConfigError(f"data.workers: must be ≥ 0, got {d.workers}")
         if len(self.model.deconv_filters) != len(self.model.deconv_kernels):
             raise ConfigError("model.deconv_filters and model.deconv_kernels must have the same length")
-        if not 1 <= len(self.model.deconv_filters) <= 4:
-            raise ConfigError("model.deconv_filters: 1 to 4 deconvolution layers (output stride 16 to 2)")
+        if len(self.model.deconv_filters) not in DECONV_LAYERS:
+            raise ConfigError(
+                f"model.deconv_filters: {DECONV_LAYERS[0]} to {DECONV_LAYERS[-1]} deconvolution layers "
+                f"(output stride {output_stride(DECONV_LAYERS[0])} to {output_stride(DECONV_LAYERS[-1])})"
+            )
         for key, n in (("data.input_size", d.input_size[0]), ("data.input_size", d.input_size[1])):
             if n % 32:
                 raise ConfigError(f"{key}: width and height must be multiples of 32 (the backbone's stride), got {d.input_size}")
         q = self.ssl
-        if e.decoder not in ("shift", "dark", "argmax"):
-            raise ConfigError(f"eval.decoder: expected shift, dark or argmax, got {e.decoder!r}")
-        if q.method not in ("supervised", "posecons", "posedual"):
-            raise ConfigError(f"ssl.method: expected supervised, posecons or posedual, got {q.method!r}")
-        if q.select not in ("mean", "net1", "ensemble"):
-            raise ConfigError(f"ssl.select: expected mean, net1 or ensemble, got {q.select!r}")
+        _choice("eval.decoder", e.decoder, DECODERS)
+        _choice("ssl.method", q.method, tuple(METHODS))
+        _choice("ssl.select", q.select, SELECT_MODES)
         for key, sp in (("train", d.train), ("val", d.val), ("unlabeled", d.unlabeled)):
-            if sp.format not in ("coco", "mpii", "aic"):
-                raise ConfigError(f"data.{key}.format: expected coco, mpii or aic, got {sp.format!r}")
+            _choice(f"data.{key}.format", sp.format, DATA_FORMATS)
         if d.val.format == "aic":
             raise ConfigError("data.val.format: evaluate AI Challenger through its COCO-style conversion (format coco)")
-        if d.label_subset not in ("first", "random"):
-            raise ConfigError(f"data.label_subset: expected first or random, got {d.label_subset!r}")
+        _choice("data.label_subset", d.label_subset, LABEL_SUBSET_MODES)
         if q.repeat < 1 or not q.paths:
             raise ConfigError("ssl.paths must name at least one path and ssl.repeat must be ≥ 1")
         for i, p in enumerate(q.paths):
             try:
                 parse_recipe(p)
-            except ValueError as err:
+            except ConfigError as err:
                 raise ConfigError(f"ssl.paths[{i}]: {err}") from None
         if t.unlabeled_batch_size < 0:
             raise ConfigError(f"train.unlabeled_batch_size: must be ≥ 0, got {t.unlabeled_batch_size}")
@@ -332,7 +309,7 @@ class Config:
     @property
     def output_stride(self) -> int:
         """Input pixels per heatmap pixel: 32 / 2^(number of deconvolution layers)."""
-        return 32 // 2 ** len(self.model.deconv_filters)
+        return output_stride(len(self.model.deconv_filters))
 
     @property
     def heatmap_size(self) -> tuple[int, int]:
@@ -340,172 +317,3 @@ class Config:
             return (int(self.data.heatmap_size[0]), int(self.data.heatmap_size[1]))
         w, h = self.data.input_size
         return (int(w) // self.output_stride, int(h) // self.output_stride)
-
-
-# ---------------------------------------------------------------------------------------------
-# dict <-> dataclass with type checking
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _convert(value: Any, tp: Any, key: str) -> Any:
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = get_args(tp)
-        if value is None:
-            if type(None) in args:
-                return None
-            raise ConfigError(f"{key}: must not be null")
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _convert(value, a, key)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(f"{key}: expected {' or '.join(_type_name(a) for a in args)}, got {value!r}")
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return _from_dict(tp, value, key)
-    if origin is list or tp is list:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        (item_tp,) = get_args(tp) or (Any,)
-        return [_convert(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict or tp is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if tp is Any:
-        return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected true/false, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:  # YAML 1.1 reads "1e-3" as a string
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
-    raise ConfigError(f"{key}: unsupported type {tp}")  # pragma: no cover
-
-
-def _from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
-    hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = [k for k in data if k not in names]
-    if unknown:
-        where = f"{prefix}." if prefix else ""
-        raise ConfigError(
-            f"unknown config key '{where}{unknown[0]}'" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
-            + f"; valid keys here: {', '.join(sorted(names))}"
-        )
-    kwargs = {k: _convert(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in data.items()}
-    return cls(**kwargs)
-
-
-def config_from_dict(data: Mapping[str, Any]) -> Config:
-    """Build and validate a :class:`Config` from plain data."""
-    return _from_dict(Config, data).validate()
-
-
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """Plain-data form of a config (dataclasses → dicts)."""
-    return dataclasses.asdict(cfg)
-
-
-def dump_config(cfg: Config, path: str | os.PathLike[str]) -> None:
-    """Write the resolved config as YAML (loadable with :func:`load_config`)."""
-    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def _read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    if path.resolve() in _seen:
-        raise ConfigError(f"{path}: circular _base_ chain")
-    if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".mp4", ".avi", ".mov"):
-        raise ConfigError(f"{path}: an image or video, not a config; to predict poses on it: semipose predict MODEL {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML ({e})") from e
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file, so not a YAML config") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    base = data.pop("_base_", None)
-    if base is not None and not isinstance(base, str):
-        raise ConfigError(f"{path}: _base_ must be one file name (relative to this file), got {base!r}")
-    if base is not None:
-        base_data = _read_yaml((path.parent / base), _seen + (path.resolve(),))
-        data = _merge(base_data, data)
-    return data
-
-
-def _parse_override(item: str) -> tuple[list[str], Any]:
-    if "=" not in item:
-        raise ConfigError(f"override {item!r}: expected key=value")
-    key, raw = item.split("=", 1)
-    key = key.strip()
-    if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"override {item!r}: bad key")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as e:
-        raise ConfigError(f"override {item!r}: cannot parse value ({e})") from e
-    return key.split("."), value
-
-
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides to plain config data (values parsed as YAML)."""
-    out = _merge({}, data)
-    for item in overrides:
-        parts, value = _parse_override(item)
-        node = out
-        for p in parts[:-1]:
-            nxt = node.get(p)
-            if nxt is None:
-                nxt = node[p] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"override {item!r}: {p!r} is not a section")
-            node = nxt
-        node[parts[-1]] = value
-    return out
-
-
-def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()) -> Config:
-    """Load a YAML config (with ``_base_`` inheritance), apply overrides, validate."""
-    data = _read_yaml(Path(path)) if path is not None else {}
-    data = apply_overrides(data, overrides)
-    try:
-        return config_from_dict(data)
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
-
-
-# Silence "imported but unused" for names used only in annotations evaluated at runtime.
-_ = typing

@@ -1,0 +1,107 @@
+"""Images in and out: the one reader of image files, the one crop warp, the normalisation
+constants, and OpenCV's thread setting for DataLoader workers.
+
+Every floor that reads an image (training crops, evaluation, prediction, drawings) reads it
+with :func:`read_image`, so a picture is always drawn on the pixels the network saw. No torch.
+"""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+
+from .errors import ImageReadError
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "read_image",
+    "image_problem",
+    "check_image_file",
+    "warp_crop",
+    "single_threaded_cv2",
+]
+
+#: ImageNet channel statistics in RGB order on the 0..1 pixel scale (the order the torchvision
+#: backbones were trained in). Inputs are normalised ``(pixel / 255 - mean) / std``.
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+_JPEG_EOI_WINDOW = 4096  # bytes at the end of a JPEG searched for its end-of-image marker
+
+
+def image_problem(data: bytes | np.ndarray) -> str | None:
+    """Why encoded image bytes are not a complete image, or None when they look complete.
+
+    A JPEG must start with SOI (FF D8) and have its EOI marker (FF D9) in its last 4 KB (0xFF
+    is always escaped inside entropy-coded data, so the marker cannot appear there); a PNG must
+    end with its IEND chunk. Other formats are left to the decoder."""
+    if len(data) == 0:
+        return "empty file"
+    b, tail = bytes(data[:4]), bytes(data[-_JPEG_EOI_WINDOW:])
+    if b[:2] == b"\xff\xd8":
+        return None if b"\xff\xd9" in tail else "truncated JPEG (no end-of-image marker: the file was cut short)"
+    if b == b"\x89PNG":
+        return None if b"IEND" in tail[-64:] else "truncated PNG (no IEND chunk: the file was cut short)"
+    return None
+
+
+def check_image_file(path: str | os.PathLike[str]) -> str | None:
+    """A fast pre-flight check of one image file (exists, not empty, not cut short), reading
+    only its first and last bytes; the problem as text, or None."""
+    p = os.fspath(path)
+    try:
+        size = os.path.getsize(p)
+        with open(p, "rb") as f:
+            head = f.read(4)
+            f.seek(max(0, size - _JPEG_EOI_WINDOW))
+            tail = f.read()
+    except FileNotFoundError:
+        return "image file not found"
+    except OSError as e:
+        return f"cannot read ({e.strerror or e})"
+    if size == 0:
+        return "empty file"
+    if size <= 4:
+        return "not an image (4 bytes or fewer)"
+    return image_problem(head + tail)  # the magic from the head, the end marker from the tail
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image as ``(H, W, 3)`` uint8 **BGR** (EXIF orientation ignored, as in COCO).
+
+    A JPEG or PNG cut short (which OpenCV would decode with the missing part grey, saying only
+    "Premature end of JPEG file" on stderr) is an error, not an image.
+
+    Raises:
+        ImageReadError: naming the file, if it is missing, empty, truncated or not a decodable
+            image.
+    """
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise ImageReadError(f"{p}: image file not found")
+    with open(p, "rb") as f:
+        data = f.read()
+    problem = image_problem(data)
+    if problem:
+        raise ImageReadError(f"{p}: {problem}")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None:
+        raise ImageReadError(f"{p}: cannot decode image ({len(data)} bytes; corrupt or unsupported format)")
+    return img
+
+
+def warp_crop(image: np.ndarray, mat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``(H, W, 3)`` uint8 crop of ``image`` through the 2×3 image → crop matrix ``mat``
+    (bilinear, black outside the image); ``size`` is ``(W, H)``. The one crop of training,
+    evaluation and prediction."""
+    return cv2.warpAffine(image, mat, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def single_threaded_cv2() -> None:
+    """Run OpenCV single-threaded in this process and in the DataLoader workers forked from it
+    (call it before creating a DataLoader with workers; parallelism comes from the workers)."""
+    if cv2.getNumThreads() != 1:
+        cv2.setNumThreads(1)

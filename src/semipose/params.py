@@ -1,0 +1,198 @@
+"""The torch-free facts that configs are checked against: parameter dataclasses, the allowed
+names of every choice, and the recipe grammar.
+
+This is a ground-floor module (no torch, no OpenCV): :mod:`semipose.config` validates against
+it, and the modules that *use* each fact (the codec, the networks, the augmentations, the
+method) import it from here, so each name list exists once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = [
+    "DECODERS",
+    "METHODS",
+    "SELECT_MODES",
+    "COLORS",
+    "DATA_FORMATS",
+    "OPTIMIZERS",
+    "RESNET_DEPTHS",
+    "HRNET_WIDTH_NAMES",
+    "ARCHITECTURES",
+    "DECONV_LAYERS",
+    "output_stride",
+    "num_nets_of",
+    "ScaleRotation",
+    "scale_rotation",
+    "AugmentConfig",
+    "HardAffineParams",
+    "AugmentParams",
+    "AUGMENT_CODES",
+    "JOINT_AUGMENTATIONS",
+    "COMBOS",
+    "parse_recipe",
+]
+
+#: Heatmap decoders (:meth:`semipose.codec.HeatmapCodec.decode`): integer peak, the reference's
+#: quarter-pixel shift, DARK's Taylor step.
+DECODERS: tuple[str, ...] = ("shift", "dark", "argmax")
+
+#: Method name → the teacher of each student network (empty: no consistency term). PoseDual is
+#: PoseCons with crossed pairs; a new method is a new pairing.
+METHODS: dict[str, tuple[int, ...]] = {"supervised": (), "posecons": (0,), "posedual": (1, 0)}
+
+#: Which validation metrics pick ``best.pt`` for two networks.
+SELECT_MODES: tuple[str, ...] = ("mean", "net1", "ensemble")
+#: Input channel orders.
+COLORS: tuple[str, ...] = ("rgb", "bgr")
+#: Annotation file formats of a data split.
+DATA_FORMATS: tuple[str, ...] = ("coco", "mpii", "aic")
+OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "sgd")
+
+RESNET_DEPTHS: tuple[int, ...] = (18, 34, 50, 101, 152)
+HRNET_WIDTH_NAMES: tuple[int, ...] = (32, 48)
+#: Network names of ``model.arch`` (the builders: :data:`semipose.models.posenet.POSE_MODELS`).
+ARCHITECTURES: tuple[str, ...] = tuple(f"resnet{d}" for d in RESNET_DEPTHS) + tuple(f"hrnet_w{w}" for w in HRNET_WIDTH_NAMES)
+#: Allowed numbers of deconvolution layers of the SimpleBaseline head (output stride 16 … 2).
+DECONV_LAYERS: tuple[int, ...] = (1, 2, 3, 4)
+
+
+def output_stride(num_deconv_layers: int) -> int:
+    """Input pixels per heatmap pixel of a stride-32 trunk followed by ``num_deconv_layers``
+    stride-2 upsampling layers (4 for the usual three)."""
+    return 32 // 2 ** int(num_deconv_layers)
+
+
+def num_nets_of(method: str) -> int:
+    """Networks a method trains: one per student of its pairing (at least one)."""
+    return max(len(METHODS[method]), 1)
+
+
+@dataclass
+class ScaleRotation:
+    """A random zoom and rotation: ``s = clip(1 + N(0,1)·sf, 1 − sf, 1 + sf)`` and
+    ``r = clip(N(0,1)·rf, −2rf, 2rf)`` degrees, kept with probability ``rot_prob`` (0 otherwise).
+    :func:`scale_rotation` turns the draws into ``(s, r)``.
+
+    Attributes:
+        scale_factor: ``sf``.
+        rot_factor: ``rf``, degrees.
+        rot_prob: probability of a rotation.
+    """
+
+    scale_factor: float = 0.25
+    rot_factor: float = 30.0
+    rot_prob: float = 0.6
+
+
+def scale_rotation(z_scale: Any, z_rot: Any, u: Any, p: ScaleRotation) -> tuple[Any, Any]:
+    """``(s, r)`` of :class:`ScaleRotation` from standard-normal draws ``z_scale``, ``z_rot``
+    and uniform draws ``u`` in [0, 1): numpy arrays (the CPU crops) or torch tensors (the
+    hard views on the device), of any shape; the one formula for both."""
+    sf, rf = p.scale_factor, p.rot_factor
+    s = (z_scale * sf + 1.0).clip(1.0 - sf, 1.0 + sf)
+    r = (z_rot * rf).clip(-2.0 * rf, 2.0 * rf) * (u < p.rot_prob)
+    return s, r
+
+
+@dataclass
+class AugmentConfig(ScaleRotation):
+    """Random geometric augmentation of training crops on the CPU (the reference's defaults).
+
+    Attributes (besides :class:`ScaleRotation`'s):
+        flip_prob: horizontal flip probability.
+        half_body_prob: probability of cropping to the upper or lower body (uniform draw;
+            the reference draws a Gaussian, see ``docs/differences.md``).
+        half_body_min_joints: half-body only when more labelled joints than this.
+    """
+
+    flip_prob: float = 0.5
+    half_body_prob: float = 0.0
+    half_body_min_joints: int = 8
+
+
+@dataclass
+class HardAffineParams(ScaleRotation):
+    """The hard view's random affine on the device (the reference's defaults: rotation with
+    probability 0.8); ``s > 1`` samples a larger region of the easy view (content shrinks)."""
+
+    rot_prob: float = 0.8
+
+
+@dataclass
+class AugmentParams:
+    """Hyper-parameters of the batch augmentations (plain ints / floats, YAML-friendly).
+
+    Attributes:
+        co_holes: CutOut holes per image.
+        cm_holes: CutMix holes per image.
+        jc_joints: Joint CutOut boxes per image.
+        jo_joints: Joint Cut-Occlusion patches per image.
+        half_size_min, half_size_max: integer box half-size range in pixels (all box ops).
+        jitter: joint-centre jitter standard deviation in pixels (JC, JO).
+        mixup_alpha: MixUp Beta concentration.
+        mixup_min_lambda: MixUp lower bound of the own-image weight.
+        ra_num_ops: RandAugment ops per image.
+        ra_magnitude: RandAugment magnitude (0–30).
+        fill: hole value for CO / JC in normalised space (0 = mean colour).
+    """
+
+    co_holes: int = 5
+    cm_holes: int = 2
+    jc_joints: int = 5
+    jo_joints: int = 2
+    half_size_min: int = 10
+    half_size_max: int = 19
+    jitter: float = 10.0
+    mixup_alpha: float = 0.2
+    mixup_min_lambda: float = 0.75
+    ra_num_ops: int = 2
+    ra_magnitude: float = 20.0
+    fill: float = 0.0
+
+    @property
+    def half_size(self) -> tuple[int, int]:
+        return (int(self.half_size_min), int(self.half_size_max))
+
+
+#: Augmentation codes of a hard-view recipe (implemented in :mod:`semipose.ssl.recipes`):
+#: CutOut, CutMix, MixUp, Joint CutOut, Joint Cut-Occlusion, RandAugment, TrivialAugment, and
+#: YOCO over two RA / TA views.
+AUGMENT_CODES: tuple[str, ...] = ("CO", "CM", "MU", "JC", "JO", "RA", "TA", "YOCORA", "YOCOTA")
+#: Codes that need the teacher's joints.
+JOINT_AUGMENTATIONS: frozenset[str] = frozenset({"JC", "JO"})
+#: Named combinations, expanded by :func:`parse_recipe`.
+COMBOS: dict[str, tuple[str, ...]] = {"JOCO": ("JO", "CO"), "JCCM": ("JC", "CM")}
+
+
+def parse_recipe(spec: str) -> tuple[str, ...]:
+    """Parse an augmentation recipe into its ordered codes.
+
+    Codes are joined with ``+`` (case and surrounding spaces ignored); combos (:data:`COMBOS`)
+    are expanded in place; ``""`` or ``"none"`` is the empty recipe.
+
+    Examples:
+        ``"JO+CO"`` → ``("JO", "CO")``; ``"JOCO"`` → ``("JO", "CO")``; ``"jc+cm"`` → ``("JC", "CM")``;
+        ``"none"`` → ``()``.
+
+    Raises:
+        ConfigError: for an unknown code, naming it and listing the known ones.
+    """
+    text = spec.strip()
+    if text == "" or text.lower() == "none":
+        return ()
+    parts: list[str] = []
+    for raw in text.split("+"):
+        code = raw.strip().upper()
+        if code in AUGMENT_CODES:
+            parts.append(code)
+        elif code in COMBOS:
+            parts.extend(COMBOS[code])
+        else:
+            known = ", ".join([*AUGMENT_CODES, *COMBOS, "none"])
+            raise ConfigError(f"unknown augmentation code {raw.strip()!r} in recipe {spec!r}; known codes: {known}")
+    return tuple(parts)
