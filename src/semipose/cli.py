@@ -72,7 +72,7 @@ def _keypoints_flag(spec: str | None):  # -> str | Skeleton | None
     """``--keypoints``: a built-in name, a ``skeleton.json`` or a COCO-format annotation file."""
     if spec is None or not (spec.endswith(".json") or Path(spec).is_file()):
         return spec
-    from .data.coco import read_json, skeleton_from_coco_file
+    from .data.cocojson import read_json, skeleton_from_coco_file
     from .errors import DataFormatError
     from .skeletons import Skeleton
 
@@ -201,7 +201,7 @@ def _save_eval_vis(out: Path, data, skeleton, name: str, kpt_thr: float, *, prog
 def _eval_results(args: argparse.Namespace) -> int:
     """Score a results JSON (e.g. from ``semipose predict``) against a COCO keypoint file."""
     from .errors import ConfigError
-    from .data.coco import read_json, skeleton_from_coco_file
+    from .data.cocojson import read_json, skeleton_from_coco_file
     from .errors import DataFormatError
     from .evaluation.coco import evaluate_coco_keypoints, format_metrics_table, load_coco_gt, write_metrics_json
 

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from semipose.data.coco import load_coco_keypoints, load_detections, skeleton_from_coco_file
+from semipose.data.coco import load_coco_keypoints, load_detections
+from semipose.data.cocojson import skeleton_from_coco_file
 from semipose.errors import DataFormatError
 from semipose.geometry import PIXEL_STD, box_to_center_scale
 from semipose.skeletons import AIC14, COCO17

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from semipose.image import IMAGENET_MEAN, IMAGENET_STD
-from semipose.ssl import occlusion as O
-from semipose.ssl import photometric as P
+from semipose.ssl import occlusion as O, photometric as P
 from semipose.ssl.photometric import RA_OPS, TA_OPS, rand_augment, trivial_augment
 from semipose.ssl.occlusion import cutmix, cutout, joint_cut_occlusion, joint_cutout, mixup, yoco
 from semipose.ssl.recipes import AUGMENTATIONS, AugmentContext, Recipe

@@ -40,9 +40,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..skeletons import AIC14
-from .coco import CocoKeypointSet, read_json
+from .records import CocoKeypointSet, PoseRecord
+from .cocojson import read_json
 from ..errors import DataFormatError
-from .records import PoseRecord
 from ..geometry import box_to_center_scale
 
 __all__ = ["AIC_TO_COCO_VISIBILITY", "load_aic", "aic_to_coco"]

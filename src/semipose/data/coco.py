@@ -17,173 +17,23 @@ the order that decides the papers' "first N instances" label subsets.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from ..skeletons import Skeleton, get_skeleton
-from .records import PoseRecord
-from ..geometry import box_to_center_scale, sanitize_box
 from ..errors import DataFormatError
+from ..geometry import box_to_center_scale, sanitize_box
+from ..skeletons import Skeleton
+from .cocojson import DEFAULT_SIGMA, as_int, as_numbers, images_by_id, read_coco_file, read_json
+from .records import CocoKeypointSet, PoseRecord
 
-__all__ = [
-    "CocoKeypointSet",
-    "read_json",
-    "skeleton_from_coco_file",
-    "load_coco_keypoints",
-    "load_detections",
-]
+__all__ = ["load_coco_keypoints", "load_detections"]
 
 log = logging.getLogger(__name__)
-
-
-def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file, turning every failure into a :class:`DataFormatError` naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataFormatError(f"{p}: file not found")
-    try:
-        with open(p, "rb") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DataFormatError(f"{p}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataFormatError(f"{p}: cannot read ({e})") from e
-
-
-def _int(value: Any, path: Path, where: str, key: str) -> int:
-    """``value`` as an id: an integer (not a bool, a float or a string), else a named error."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise DataFormatError(f"{path}: {where}: '{key}' must be an integer, got {value!r:.60}")
-    return int(value)
-
-
-def _numbers(value: Any, n: int | None, path: Path, where: str, key: str) -> np.ndarray:
-    """``value`` as a float64 array of ``n`` numbers (a list of ints/floats), else a named error."""
-    ok = isinstance(value, (list, tuple)) and (n is None or len(value) == n) and all(
-        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in value
-    )
-    if not ok:
-        want = f"{n} numbers" if n is not None else "a list of numbers"
-        raise DataFormatError(f"{path}: {where}: '{key}' must be {want}, got {value!r:.80}")
-    return np.asarray(value, dtype=np.float64)
-
-
-def _check_unique(ids: list[int], path: Path, what: str) -> None:
-    seen: set[int] = set()
-    dup = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
-    if dup:
-        raise DataFormatError(
-            f"{path}: {len(dup)} duplicate {what} id(s), e.g. {dup[:5]}; ids must be unique (pycocotools matches results by id)"
-        )
-
-
-def _keypoint_category(data: Mapping[str, Any], path: Path, category_id: int | None) -> Mapping[str, Any] | None:
-    cats = data.get("categories") or []
-    if not isinstance(cats, list):
-        raise DataFormatError(f"{path}: 'categories' must be a list")
-    if category_id is not None:
-        for c in cats:
-            if c.get("id") == category_id:
-                return c
-        raise DataFormatError(f"{path}: no category with id {category_id}")
-    with_kpts = [c for c in cats if c.get("keypoints")]
-    if not with_kpts:
-        return None
-    if len(with_kpts) > 1:
-        persons = [c for c in with_kpts if c.get("name") == "person"]
-        if len(persons) != 1:
-            names = [c.get("name") for c in with_kpts]
-            raise DataFormatError(f"{path}: several keypoint categories {names}; choose one with category_id")
-        return persons[0]
-    return with_kpts[0]
-
-
-#: OKS sigma given to every keypoint of a custom keypoint set whose category carries none
-#: (about the mean of the COCO-17 sigmas); AP computed with it is not comparable across sets.
-DEFAULT_SIGMA = 0.07
-
-
-def category_skeleton(cat: Mapping[str, Any], path: Path, default_sigma: float | None = DEFAULT_SIGMA) -> Skeleton:
-    """The keypoint set of a COCO ``categories`` entry. A custom set without ``sigmas`` gets
-    ``default_sigma`` for every keypoint, with a warning (training needs no sigmas; OKS-NMS and
-    AP do, and are then not comparable with other keypoint sets)."""
-    try:
-        sk = Skeleton.from_coco_category(cat)
-    except ValueError as e:
-        if "sigmas" not in str(e) or default_sigma is None:
-            raise DataFormatError(f"{path}: {e}") from e
-        log.warning(
-            "%s: the keypoint category %r has no OKS sigmas; using data.default_sigma = %g for all %d keypoints "
-            "(OKS-NMS and AP are then not comparable with other keypoint sets; put 'sigmas' in the category or in data.skeleton)",
-            path, cat.get("name"), default_sigma, len(cat.get("keypoints", ())),
-        )
-        try:
-            sk = Skeleton.from_coco_category(cat, default_sigma=default_sigma)
-        except ValueError as e2:
-            raise DataFormatError(f"{path}: {e2}") from e2
-    return sk
-
-
-def skeleton_from_coco_file(ann_file: str | os.PathLike[str], *, default_sigma: float | None = DEFAULT_SIGMA) -> Skeleton:
-    """The keypoint set described by a COCO file's keypoint category.
-
-    A category whose names equal a built-in set (COCO-17, AIC-14) gives that set; otherwise a
-    custom :class:`Skeleton` with flip pairs inferred from left/right names (or read from a
-    ``flip_pairs`` field) and ``sigmas`` read from the category (or ``default_sigma``).
-    """
-    path = Path(ann_file)
-    data = read_json(path)
-    cat = _keypoint_category(data, path, None)
-    if cat is None:
-        raise DataFormatError(f"{path}: no category with a 'keypoints' list; give the skeleton in the config")
-    return category_skeleton(cat, path, default_sigma)
-
-
-@dataclass
-class CocoKeypointSet:
-    """Records read from one COCO-format file, with what was skipped and why."""
-
-    records: list[PoseRecord]
-    skeleton: Skeleton
-    ann_file: Path
-    image_dir: Path
-    num_images: int
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def summary(self) -> str:
-        skip = ", ".join(f"{v} {k}" for k, v in sorted(self.skipped.items()) if v) or "none"
-        return (
-            f"{self.ann_file.name}: {len(self.records)} instances from {self.num_images} images "
-            f"({self.skeleton.name}, K={self.skeleton.num_keypoints}); skipped: {skip}"
-        )
-
-
-def _images_by_id(data: Mapping[str, Any], path: Path) -> dict[int, Mapping[str, Any]]:
-    images = data.get("images")
-    if not isinstance(images, list):
-        raise DataFormatError(f"{path}: missing 'images' list")
-    out: dict[int, Mapping[str, Any]] = {}
-    for i, img in enumerate(images):
-        if not isinstance(img, Mapping) or "id" not in img or "file_name" not in img:
-            raise DataFormatError(f"{path}: images[{i}] needs 'id' and 'file_name'")
-        img_id = _int(img["id"], path, f"images[{i}]", "id")
-        if img_id in out:
-            _check_unique([_int(m.get("id"), path, "image", "id") for m in images if isinstance(m, Mapping)], path, "image")
-        for key in ("width", "height"):
-            if img.get(key) is not None:
-                _int(img[key], path, f"image {img_id}", key)
-        out[img_id] = img
-    return out
 
 
 def _record(
@@ -233,41 +83,12 @@ def load_coco_keypoints(
             (naming the file and the annotation id).
     """
     path = Path(ann_file)
-    data = read_json(path)
-    if not isinstance(data, Mapping):
-        raise DataFormatError(f"{path}: expected a COCO JSON object, got {type(data).__name__}")
-    images = _images_by_id(data, path)
-    anns = data.get("annotations")
-    if not isinstance(anns, list):
-        raise DataFormatError(f"{path}: missing 'annotations' list (for an image list without labels use detector boxes)")
-    cat = _keypoint_category(data, path, category_id)
-    if skeleton is None:
-        if cat is None:
-            raise DataFormatError(f"{path}: no category with a 'keypoints' list; give the skeleton in the config")
-        sk = category_skeleton(cat, path, default_sigma)
-    else:
-        sk = get_skeleton(skeleton)
+    cf = read_coco_file(path, skeleton=skeleton, category_id=category_id, default_sigma=default_sigma)
+    if cf.skeleton is None:
+        raise DataFormatError(f"{path}: no category with a 'keypoints' list; give the skeleton in the config")
+    sk, images, by_image = cf.skeleton, cf.images, cf.by_image
     k = sk.num_keypoints
-    if cat is not None and cat.get("keypoints") and len(cat["keypoints"]) != k:
-        raise DataFormatError(
-            f"{path}: category {cat.get('name')!r} has {len(cat['keypoints'])} keypoints but skeleton "
-            f"{sk.name!r} has {k}"
-        )
-    cat_id = cat.get("id") if cat is not None else None
-
-    by_image: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-    ann_ids: list[int] = []
-    for i, a in enumerate(anns):
-        if not isinstance(a, Mapping) or "image_id" not in a:
-            raise DataFormatError(f"{path}: annotations[{i}] is not an annotation object with 'image_id'")
-        where = f"annotation {a['id']!r}" if "id" in a else f"annotations[{i}]"
-        by_image[_int(a["image_id"], path, where, "image_id")].append(a)
-        if "id" in a:
-            ann_ids.append(_int(a["id"], path, f"annotations[{i}]", "id"))
-    _check_unique(ann_ids, path, "annotation")
-    unknown = set(by_image) - set(images)
-    if unknown:
-        raise DataFormatError(f"{path}: {len(unknown)} annotation(s) refer to unknown image ids, e.g. {sorted(unknown)[:5]}")
+    cat_id = cf.category.get("id") if cf.category is not None else None
 
     skipped = {"crowd": 0, "other category": 0, "no labelled keypoint": 0, "empty box": 0, "non-finite box": 0}
     records: list[PoseRecord] = []
@@ -285,20 +106,13 @@ def load_coco_keypoints(
             kp = a.get("keypoints")
             if kp is None:
                 raise DataFormatError(f"{path}: annotation {ann_id} has no 'keypoints'")
-            if isinstance(kp, list) and len(kp) != 3 * k:
-                raise DataFormatError(
-                    f"{path}: annotation {ann_id} has {len(kp)} keypoint numbers, expected {3 * k} "
-                    f"(K={k} for skeleton {sk.name!r})"
-                )
-            kpts = _numbers(kp, 3 * k, path, f"annotation {ann_id}", "keypoints").astype(np.float32).reshape(k, 3)
-            if not np.all(np.isfinite(kpts)):
-                raise DataFormatError(f"{path}: annotation {ann_id} has non-finite keypoint values")
+            kpts = np.asarray(kp, np.float32).reshape(k, 3)  # checked by read_coco_file
             if not np.any(kpts[:, 2] > 0):
                 skipped["no labelled keypoint"] += 1
                 continue
             if a.get("bbox") is None:
                 raise DataFormatError(f"{path}: annotation {ann_id} needs a 4-number 'bbox'")
-            bbox = _numbers(a["bbox"], 4, path, f"annotation {ann_id}", "bbox")
+            bbox = np.asarray(a["bbox"], np.float64)  # 4 numbers, checked
             if not np.isfinite(bbox).all():
                 skipped["non-finite box"] += 1
                 continue
@@ -358,19 +172,19 @@ def load_detections(
     idata = read_json(ipath)
     if not isinstance(idata, Mapping):
         raise DataFormatError(f"{ipath}: expected a COCO JSON object")
-    images = _images_by_id(idata, ipath)
+    images = images_by_id(idata, ipath)
     skipped = {"other category": 0, "low score": 0, "unknown image": 0, "empty box": 0, "non-finite box": 0}
     by_image: dict[int, list[tuple[np.ndarray, float]]] = defaultdict(list)
     for i, d in enumerate(dets):
         if not isinstance(d, Mapping) or not {"image_id", "bbox", "score"} <= d.keys():
             raise DataFormatError(f"{dpath}: entry {i} needs 'image_id', 'bbox' and 'score'")
         where = f"entry {i}"
-        image_id = _int(d["image_id"], dpath, where, "image_id")
+        image_id = as_int(d["image_id"], dpath, where, "image_id")
         if isinstance(d["score"], bool) or not isinstance(d["score"], (int, float)):
             raise DataFormatError(f"{dpath}: {where}: 'score' must be a number, got {d['score']!r:.60}")
         score = float(d["score"])
-        bbox = _numbers(d["bbox"], 4, dpath, where, "bbox")
-        if _int(d.get("category_id", category_id), dpath, where, "category_id") != category_id:
+        bbox = as_numbers(d["bbox"], 4, dpath, where, "bbox")
+        if as_int(d.get("category_id", category_id), dpath, where, "category_id") != category_id:
             skipped["other category"] += 1
             continue
         if not score >= score_thr:

@@ -30,7 +30,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 from torch.utils.data._utils.collate import default_collate
 
-from .coco import read_json
+from .cocojson import read_json
 from ..errors import DataFormatError
 from .records import PoseRecord
 from .topdown import TopDownDataset

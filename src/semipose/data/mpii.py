@@ -32,9 +32,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..skeletons import MPII16
-from .coco import CocoKeypointSet, read_json
+from .records import CocoKeypointSet, PoseRecord
+from .cocojson import read_json
 from ..errors import DataFormatError
-from .records import PoseRecord
 from ..geometry import PIXEL_STD
 
 __all__ = ["load_mpii", "mpii_entry_to_record"]

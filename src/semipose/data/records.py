@@ -8,12 +8,14 @@ padding factor), and K keypoints in original-image pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..geometry import PIXEL_STD
+from ..skeletons import Skeleton
 
-__all__ = ["PoseRecord"]
+__all__ = ["PoseRecord", "CocoKeypointSet"]
 
 @dataclass
 class PoseRecord:
@@ -52,3 +54,25 @@ class PoseRecord:
     def area(self) -> float:
         """Area of the padded box in pixels² (used by OKS-NMS, as in the reference code)."""
         return float(np.prod(self.scale * PIXEL_STD))
+
+
+@dataclass
+class CocoKeypointSet:
+    """Records read from one COCO-format file, with what was skipped and why."""
+
+    records: list[PoseRecord]
+    skeleton: Skeleton
+    ann_file: Path
+    image_dir: Path
+    num_images: int
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def summary(self) -> str:
+        skip = ", ".join(f"{v} {k}" for k, v in sorted(self.skipped.items()) if v) or "none"
+        return (
+            f"{self.ann_file.name}: {len(self.records)} instances from {self.num_images} images "
+            f"({self.skeleton.name}, K={self.skeleton.num_keypoints}); skipped: {skip}"
+        )

@@ -18,7 +18,8 @@ from ..codec import HeatmapCodec
 from ..config import Config
 from ..errors import ConfigError
 from ..device import resolve_device
-from ..data.coco import load_coco_keypoints, load_detections, skeleton_from_coco_file
+from ..data.coco import load_coco_keypoints, load_detections
+from ..data.cocojson import skeleton_from_coco_file
 from ..data.mixed import MixedDataset, read_label_ids, select_labelled, write_label_subset
 from ..data.records import PoseRecord
 from ..data.topdown import TopDownDataset, TopDownTransform

@@ -34,10 +34,11 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from semipose.data.cocojson import read_coco_file
 from semipose.data.records import PoseRecord
 from semipose.evaluation.nms import oks_nms
 from semipose.skeletons import Skeleton, get_skeleton
-from ..errors import DataFormatError, MissingFileError
+from ..errors import DataFormatError
 
 __all__ = [
     "METRIC_KEYS",
@@ -104,94 +105,29 @@ def load_coco_gt(
         A ``pycocotools.coco.COCO`` with its index built (nothing printed).
 
     Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: malformed JSON, missing ``images`` / ``annotations``, an annotation
-            missing a required field, or a keypoint list of the wrong length (the message
-            names the file and the annotation id).
+        MissingFileError: the file does not exist.
+        DataFormatError: what :func:`semipose.data.cocojson.read_coco_file` refuses, or an
+            annotation without ``id``, ``image_id``, ``category_id``, ``bbox`` or
+            ``keypoints`` (the message names the file and the annotation id).
     """
-    if isinstance(ann_file, Mapping):
-        src = "<annotation dict>"
-        data: Any = copy.deepcopy(dict(ann_file))
-    else:
-        path = Path(ann_file)
-        src = str(path)
-        if not path.is_file():
-            raise MissingFileError(f"COCO annotation file not found: {src}")
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise DataFormatError(f"{src}: not valid JSON ({e})") from e
-    if not isinstance(data, dict):
-        raise DataFormatError(f"{src}: expected a JSON object with 'images' and 'annotations', got {type(data).__name__}")
-    for key in ("images", "annotations"):
-        if key not in data:
-            raise DataFormatError(f"{src}: no '{key}' list (not a COCO annotation file?)")
-        if not isinstance(data[key], list):
-            raise DataFormatError(f"{src}: '{key}' must be a list, got {type(data[key]).__name__}")
-    for img in data["images"]:
-        if not isinstance(img, dict) or "id" not in img:
-            raise DataFormatError(f"{src}: an 'images' entry has no 'id': {str(img)[:80]}")
-    for what, items in (("image", data["images"]), ("annotation", data["annotations"])):
-        ids = [x.get("id") for x in items if isinstance(x, dict) and "id" in x]
-        if len(set(map(str, ids))) != len(ids):
-            seen: set[str] = set()
-            dup = next(str(i) for i in ids if str(i) in seen or seen.add(str(i)))  # type: ignore[func-returns-value]
-            raise DataFormatError(f"{src}: duplicate {what} id {dup}; ids must be unique (pycocotools matches results by id)")
-
-    sk = get_skeleton(skeleton) if skeleton is not None else None
-    cats = data.get("categories")
-    if not cats:
-        cat_ids = sorted({a.get("category_id", 1) for a in data["annotations"] if isinstance(a, dict)}) or [1]
-        cats = [{"id": int(c), "name": "person", "supercategory": "person"} for c in cat_ids]
-        data["categories"] = cats
-    cat_k: dict[Any, int] = {}
-    for c in cats:
-        names = c.get("keypoints")
-        if names:
-            if sk is not None and len(names) != sk.num_keypoints:
-                raise DataFormatError(
-                    f"{src}: category {c.get('id')} lists {len(names)} keypoints but skeleton "
-                    f"{sk.name!r} has {sk.num_keypoints}"
-                )
-            cat_k[c.get("id")] = len(names)
-
-    first_k: int | None = None
+    cf = read_coco_file(
+        ann_file, skeleton=skeleton, need_file_name=False, read_skeleton=False,
+        required=("id", "image_id", "category_id", "bbox", "keypoints"),
+    )
+    data = copy.deepcopy(dict(cf.data))
+    if not data.get("categories"):
+        cat_ids = sorted({a.get("category_id", 1) for a in data["annotations"]}) or [1]
+        data["categories"] = [{"id": int(c), "name": "person", "supercategory": "person"} for c in cat_ids]
     for ann in data["annotations"]:
-        if not isinstance(ann, dict):
-            raise DataFormatError(f"{src}: an 'annotations' entry is not an object: {str(ann)[:80]}")
-        aid = ann.get("id", "?")
-        for key in ("id", "image_id", "category_id", "bbox", "keypoints"):
-            if key not in ann:
-                raise DataFormatError(f"{src}: annotation id {aid} has no '{key}' field")
-        kp = ann["keypoints"]
-        if not isinstance(kp, list):
-            raise DataFormatError(f"{src}: annotation id {aid}: 'keypoints' must be a list")
-        if sk is not None:
-            k = sk.num_keypoints
-        elif ann["category_id"] in cat_k:
-            k = cat_k[ann["category_id"]]
-        else:
-            if first_k is None:
-                if len(kp) % 3 != 0 or not kp:
-                    raise DataFormatError(
-                        f"{src}: annotation id {aid} has {len(kp)} keypoint numbers, not a positive multiple of 3"
-                    )
-                first_k = len(kp) // 3
-            k = first_k
-        if len(kp) != 3 * k:
-            raise DataFormatError(
-                f"{src}: annotation id {aid} has {len(kp)} keypoint numbers, expected 3*K = {3 * k} (K = {k})"
-            )
         bbox = ann["bbox"]
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise DataFormatError(f"{src}: annotation id {aid}: 'bbox' must be [x, y, w, h]")
+        if bbox is None:
+            raise DataFormatError(f"{cf.path}: annotation {ann['id']}: 'bbox' must be [x, y, w, h]")
         if ann.get("area") is None:
             ann["area"] = float(bbox[2]) * float(bbox[3])
         if ann.get("iscrowd") is None:
             ann["iscrowd"] = 0
         if ann.get("num_keypoints") is None:
-            ann["num_keypoints"] = int(sum(1 for v in kp[2::3] if v > 0))
+            ann["num_keypoints"] = int(sum(1 for v in ann["keypoints"][2::3] if v > 0))
 
     coco = COCO()
     coco.dataset = data

@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..data.coco import load_coco_keypoints, load_detections, read_json
+from ..data.coco import load_coco_keypoints, load_detections
+from ..data.cocojson import read_json
 from ..errors import DataFormatError
 from ..geometry import box_to_center_scale
 
