@@ -127,7 +127,8 @@ def bench_data(
         dict with ``samples_per_s`` and ``ms_per_sample`` (per worker).
     """
     from .data.coco import load_coco_keypoints
-    from .data.topdown import TopDownDataset, TopDownTransform, worker_init_for
+    from .data.topdown import TopDownDataset, TopDownTransform
+    from .data.loaders import worker_init_for
 
     w, h = int(input_size[0]), int(input_size[1])
     tmp = None
@@ -269,7 +270,7 @@ def bench_ssl_step(
     unlabelled crops.
     """
     from .ssl.methods import SemiSupervisedModel
-    from .params import HardAffineParams
+    from .params import HardAffineParams, num_nets_of
 
     device = torch.device(device)
     w, h = int(input_size[0]), int(input_size[1])
@@ -283,10 +284,10 @@ def bench_ssl_step(
     for name in methods:
         method, paths = STEP_BENCH[name]
         torch.manual_seed(0)
-        n_nets = 2 if method == "posedual" else 1
+        n_nets = num_nets_of(method)
         nets = [build_pose_model(arch, num_joints).to(device).train() for _ in range(n_nets)]
         model = SemiSupervisedModel(
-            nets, method=method, paths=paths or ("none",), stride=4, hard_affine=HardAffineParams(),
+            nets, method=method, paths=paths or ("none",), hard_affine=HardAffineParams(),
         ).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
         vgen = torch.Generator(device=device).manual_seed(0)
@@ -294,7 +295,7 @@ def bench_ssl_step(
         def step() -> None:
             out = model(sup, target, wsup, unsup if method != "supervised" else None, wun, generator=vgen)
             opt.zero_grad(set_to_none=True)
-            out["loss"].backward()
+            out.loss.backward()
             opt.step()
 
         def network_only() -> None:

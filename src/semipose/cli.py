@@ -104,13 +104,10 @@ def _config_for_eval(args: argparse.Namespace, mf):  # -> Config
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-
-    from .engine.build import build_codec, build_eval_data, build_model, build_skeleton, resolve_device
+    from .engine.evaluate import arch_rows, evaluate_model_file, net_names, results_table
+    from .engine.runfolder import setup_logging
     from .errors import ConfigError
-    from .engine.checkpoint import load_nets_weights
-    from .engine.trainer import net_names, setup_logging, validate_nets
-    from .errors import CheckpointError
-    from .evaluation.coco import format_metrics_table, write_metrics_json
+    from .evaluation.coco import write_metrics_json
 
     if args.results:
         return _eval_results(args)
@@ -130,24 +127,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not cfg.data.val.ann_file:
         raise ConfigError(f"{args.checkpoint}: no validation set to evaluate on: give CONFIG or data.val.ann_file=... data.val.image_dir=...")
     setup_logging(None)
-    device = resolve_device(cfg.device)
-    skeleton = build_skeleton(cfg)
-    if skeleton.num_keypoints != mf.card.num_keypoints:
-        from .models.modelfile import keypoints_hint
-
-        raise CheckpointError(
-            f"{mf.path}: the file has {mf.card.num_keypoints} output channels but the keypoint set {skeleton.name!r} has "
-            f"{skeleton.num_keypoints}: {keypoints_hint(mf.card.num_keypoints)}"
-        )
-    codec = build_codec(cfg)
-    data = build_eval_data(cfg, skeleton, codec)
-    n = mf.card.num_nets
-    nets = [build_model(cfg, skeleton.num_keypoints, load_pretrained=False).to(device) for _ in range(n)]
-    what = load_nets_weights(nets, mf, strict=True)
     out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent.parent / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True, exist_ok=True)
-    log.info("weights: %s", what)
-    results = validate_nets(nets, cfg, data, codec, skeleton, device, out, progress=not args.no_progress)
+    data, results = evaluate_model_file(cfg, mf, out, progress=not args.no_progress)
+    names = net_names(mf.card.num_nets)
     proto = data.protocol
     print(
         f"\nprotocol: boxes = {proto['boxes']}; flip test = {'on' if proto['flip_test'] else 'off'}; "
@@ -155,23 +137,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"{proto['instances']} instances"
     )
     if cfg.eval.format_only:
-        for name in net_names(n):
+        for name in names:
             print(f"{name}: {out / f'keypoints_{name}_results.json'}")
         print("format only: results written for the evaluation server, nothing scored")
         return 0
-    rows = {}
-    for name in net_names(n):
-        m = {k: v for k, v in results[name].items() if not k.startswith("_")}
-        rows[cfg.model.arch if name == "net" else f"{cfg.model.arch} {name}"] = m
-    if data.metric == "pckh":
-        from .evaluation.pckh import format_pckh_table
-
-        print(format_pckh_table(rows))
-    else:
-        print(format_metrics_table(rows))
-    write_metrics_json(out / "metrics.json", next(iter(rows.values())) if n == 1 else rows)
+    metrics = {name: results[name].metrics for name in names}
+    print(results_table(metrics, cfg.model.arch, data.metric))
+    write_metrics_json(out / "metrics.json", metrics["net"] if len(names) == 1 else arch_rows(metrics, cfg.model.arch))
     if args.save_vis:
-        _save_eval_vis(out, data, skeleton, net_names(n)[0] if n == 1 else mf.card.use, args.kpt_thr, progress=not args.no_progress)
+        _save_eval_vis(out, data, data.eval_skeleton, names[0] if len(names) == 1 else mf.card.use,
+                       args.kpt_thr, progress=not args.no_progress)
     print(f"results and metrics written to {out}")
     return 0
 
@@ -348,7 +323,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     from .config import load_config
     from .errors import DataFormatError
     from .image import check_image_file
-    from .engine.build import build_skeleton, load_split
+    from .data.sources import build_skeleton, load_split
 
     cfg = load_config(args.config, args.overrides)
     skeleton = build_skeleton(cfg)
@@ -381,7 +356,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
     from .bench import STEP_BENCH, bench_augment, bench_data, bench_eval, bench_ssl_step, bench_step, machine_info
-    from .engine.build import resolve_device
+    from .device import resolve_device
 
     device = resolve_device(args.device)
     if args.threads:

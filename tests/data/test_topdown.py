@@ -102,7 +102,7 @@ def test_truncated_images_are_errors_or_counted_skips(sample_data, tmp_path, cap
     from semipose.errors import DataFormatError
     from semipose.image import check_image_file, read_image
     from semipose.errors import ImageReadError
-    from semipose.engine.build import build_label_records, build_skeleton
+    from semipose.data.sources import build_label_records, build_skeleton
 
     imgs = tmp_path / "images"
     shutil.copytree(sample_data / "coco/images", imgs)

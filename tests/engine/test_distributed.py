@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from semipose.engine.distributed import ShardedSampler
+from semipose.data.loaders import ShardedSampler
 
 
 def test_sharded_sampler_partitions_each_epoch():

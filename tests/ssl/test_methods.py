@@ -9,7 +9,8 @@ from torch import nn
 
 from semipose.losses import joints_mse_loss
 from semipose.params import AugmentParams, HardAffineParams
-from semipose.ssl.methods import EnsembleNet, SemiSupervisedModel, argmax_joints, sigmoid_rampup
+from semipose.models.ensemble import EnsembleNet
+from semipose.ssl.methods import ConsistencyLoss, SemiSupervisedModel, argmax_joints, sigmoid_rampup
 
 K, H, W = 3, 32, 24  # image 32x24 -> heatmaps 8x6
 
@@ -17,6 +18,8 @@ K, H, W = 3, 32, 24  # image 32x24 -> heatmaps 8x6
 class Recorder(nn.Module):
     """A tiny BN-free network: heatmap = conv(pooled image) + a fixed per-net bump.
     Records, per call, whether autograd was on and whether its input required grad."""
+
+    output_stride = 4
 
     def __init__(self, bump_at: tuple[int, int], seed: int) -> None:
         super().__init__()
@@ -50,14 +53,14 @@ def test_supervised_is_plain_mse() -> None:
     model = SemiSupervisedModel([net], method="supervised")
     sup, target, wsup, unsup, wun = _batch()
     out = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
-    assert set(out["terms"]) == {"sup"}
-    assert torch.allclose(out["loss"], joints_mse_loss(net(sup), target, wsup))
+    assert set(out.terms) == {"sup"}
+    assert torch.allclose(out.loss, joints_mse_loss(net(sup), target, wsup))
     assert len(net.calls) == 2  # one in the step, one above
 
 
 def test_posecons_teacher_without_grad_student_with() -> None:
     net = Recorder((2, 3), 0)
-    model = SemiSupervisedModel([net], method="posecons", paths=["JOCO"], stride=4, hard_affine=HardAffineParams())
+    model = SemiSupervisedModel([net], method="posecons", paths=["JOCO"], hard_affine=HardAffineParams())
     sup, target, wsup, unsup, wun = _batch()
     out = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
     sup_call, teacher, student = net.calls
@@ -66,10 +69,10 @@ def test_posecons_teacher_without_grad_student_with() -> None:
     assert torch.equal(teacher["input"], unsup)  # the teacher sees the easy view
     assert not student["input_requires_grad"]  # the hard view is built without autograd
     assert not torch.equal(student["input"], unsup)  # ... and differs from the easy view
-    out["loss"].backward()
+    out.loss.backward()
     assert net.conv.weight.grad is not None and torch.isfinite(net.conv.weight.grad).all()
-    assert set(out["terms"]) == {"sup", "cons"}
-    assert set(out["stats"]) == {"conf_sum", "low", "count"}
+    assert set(out.terms) == {"sup", "cons"}
+    assert len(out.teachers) == 1 and out.path_terms == {}
 
 
 def test_posecons_without_views_is_self_consistent() -> None:
@@ -77,7 +80,7 @@ def test_posecons_without_views_is_self_consistent() -> None:
     net = Recorder((2, 3), 0)
     model = SemiSupervisedModel([net], method="posecons", paths=["none"], hard_affine=None)
     out = model(*_batch(), generator=torch.Generator().manual_seed(0))
-    assert float(out["terms"]["cons"]) == 0.0
+    assert float(out.terms["cons"]) == 0.0
 
 
 def test_posedual_crosses_teachers_and_occlusions() -> None:
@@ -85,7 +88,7 @@ def test_posedual_crosses_teachers_and_occlusions() -> None:
     view is occluded at net 2's predicted joints (JC, no jitter)."""
     a, b = Recorder((0, 0), 1), Recorder((4, 6), 2)
     params = AugmentParams(jc_joints=3, jitter=0.0, half_size_min=2, half_size_max=2, fill=0.0)
-    model = SemiSupervisedModel([a, b], method="posedual", paths=["JC"], stride=4, hard_affine=None, augment=params)
+    model = SemiSupervisedModel([a, b], method="posedual", paths=["JC"], hard_affine=None, augment=params)
     sup, target, wsup, unsup, wun = _batch(n=2)
     unsup = unsup + 5.0  # nothing is near the fill value 0 except the holes
     out = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
@@ -103,55 +106,56 @@ def test_posedual_crosses_teachers_and_occlusions() -> None:
         ea, eb = a.conv(nn.functional.avg_pool2d(unsup, 4)) + a.bump, b.conv(nn.functional.avg_pool2d(unsup, 4)) + b.bump
         sa = a.conv(nn.functional.avg_pool2d(hard_a, 4)) + a.bump
         sb = b.conv(nn.functional.avg_pool2d(hard_b, 4)) + b.bump
-    assert torch.allclose(out["terms"]["cons1"], joints_mse_loss(sa, eb, wun))
-    assert torch.allclose(out["terms"]["cons2"], joints_mse_loss(sb, ea, wun))
+    assert torch.allclose(out.terms["cons1"], joints_mse_loss(sa, eb, wun))
+    assert torch.allclose(out.terms["cons2"], joints_mse_loss(sb, ea, wun))
     # weights: 0.5 + 0.5 supervised, 1 + 1 consistency (spec §5.3)
-    t = out["terms"]
-    assert torch.allclose(out["loss"].detach(), 0.5 * t["sup1"] + 0.5 * t["sup2"] + t["cons1"] + t["cons2"])
+    t = out.terms
+    assert torch.allclose(out.loss.detach(), 0.5 * t["sup1"] + 0.5 * t["sup2"] + t["cons1"] + t["cons2"])
 
 
 def test_multi_path_and_repeat() -> None:
     net = Recorder((2, 3), 0)
-    model = SemiSupervisedModel([net], method="posecons", paths=["JOCO", "JCCM"], repeat=2, stride=4, hard_affine=HardAffineParams())
+    model = SemiSupervisedModel([net], method="posecons", paths=["JOCO", "JCCM"], repeat=2, hard_affine=HardAffineParams())
     out = model(*_batch(), generator=torch.Generator().manual_seed(0))
     assert len(net.calls) == 1 + 1 + 4
-    paths = [out["terms"][f"cons_p{i}"] for i in range(1, 5)]
-    assert torch.allclose(out["terms"]["cons"], torch.stack(paths).sum())
+    paths = out.path_terms["cons"]
+    assert len(paths) == 4 and torch.allclose(out.terms["cons"], torch.stack(paths).sum())
     hard = [c["input"] for c in net.calls[2:]]
     assert not torch.equal(hard[0], hard[2])  # a repeated recipe draws new randomness
     # one affine shared by all paths: the zero border (outside the easy view) is identical
     # wherever no occlusion differs — compare the masks of exact zeros from the warp
-    fused = SemiSupervisedModel([net], method="posecons", paths=["JOCO", "JCCM"], heat_fusion=True, stride=4, hard_affine=HardAffineParams())
-    assert set(fused(*_batch(), generator=torch.Generator().manual_seed(0))["terms"]) == {"sup", "cons"}
+    fused = SemiSupervisedModel([net], method="posecons", paths=["JOCO", "JCCM"], consistency=ConsistencyLoss(heat_fusion=True), hard_affine=HardAffineParams())
+    fo = fused(*_batch(), generator=torch.Generator().manual_seed(0))
+    assert set(fo.terms) == {"sup", "cons"} and fo.path_terms == {}
 
 
 def test_same_seed_same_step() -> None:
     net = Recorder((2, 3), 0)
-    model = SemiSupervisedModel([net], method="posecons", paths=["JO+CO", "MU"], stride=4, hard_affine=HardAffineParams())
+    model = SemiSupervisedModel([net], method="posecons", paths=["JO+CO", "MU"], hard_affine=HardAffineParams())
     o1 = model(*_batch(), generator=torch.Generator().manual_seed(5))
     o2 = model(*_batch(), generator=torch.Generator().manual_seed(5))
     o3 = model(*_batch(), generator=torch.Generator().manual_seed(6))
-    assert torch.equal(o1["loss"], o2["loss"]) and not torch.equal(o1["loss"], o3["loss"])
+    assert torch.equal(o1.loss, o2.loss) and not torch.equal(o1.loss, o3.loss)
 
 
 def test_concat_views_matches_separate_passes_without_batchnorm() -> None:
     net = Recorder((2, 3), 0)
-    kw = dict(method="posecons", paths=["CO", "CM"], stride=4, hard_affine=HardAffineParams())
+    kw = dict(method="posecons", paths=["CO", "CM"], hard_affine=HardAffineParams())
     sep = SemiSupervisedModel([net], **kw)(*_batch(), generator=torch.Generator().manual_seed(1))
     cat = SemiSupervisedModel([net], concat_views=True, **kw)(*_batch(), generator=torch.Generator().manual_seed(1))
-    assert torch.allclose(sep["loss"], cat["loss"], atol=1e-6)
+    assert torch.allclose(sep.loss, cat.loss, atol=1e-6)
 
 
 def test_conf_masking_and_unsup_weight() -> None:
     net = Recorder((2, 3), 0)
     sup, target, wsup, unsup, wun = _batch()
-    masked = SemiSupervisedModel([net], method="posecons", paths=["CO"], conf_masking=True, conf_thresh=500.0, hard_affine=HardAffineParams())
+    masked = SemiSupervisedModel([net], method="posecons", paths=["CO"], consistency=ConsistencyLoss(conf_masking=True, conf_thresh=500.0), hard_affine=HardAffineParams())
     out = masked(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
-    assert float(out["terms"]["cons"]) == 0.0  # every teacher peak (≈50) is below 500
+    assert float(out.terms["cons"]) == 0.0  # every teacher peak (≈50) is below 500
     half = SemiSupervisedModel([net], method="posecons", paths=["CO"], unsup_weight=1.0, hard_affine=HardAffineParams())
     o1 = half(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0), unsup_scale=1.0)
     o2 = half(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0), unsup_scale=0.25)
-    assert torch.allclose(o2["loss"], o1["terms"]["sup"] + 0.25 * o1["terms"]["cons"])
+    assert torch.allclose(o2.loss, o1.terms["sup"] + 0.25 * o1.terms["cons"])
 
 
 def test_collapse_statistics() -> None:
@@ -159,11 +163,11 @@ def test_collapse_statistics() -> None:
     model = SemiSupervisedModel([net], method="posecons", paths=["none"], collapse_thr=0.5)
     sup, target, wsup, unsup, wun = _batch()
     wun[:, 0] = 0  # joint 0 is not supervised: it does not count
-    st = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))["stats"]
-    assert float(st["count"]) == 4 * (K - 1)
+    st = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0)).teachers[0]
+    assert float(st.count) == 4 * (K - 1)
     _, peaks = argmax_joints(net(unsup))
-    assert torch.allclose(st["conf_sum"], peaks[:, 1:].sum())
-    assert float(st["low"]) == float((peaks[:, 1:] < 0.5).sum())
+    assert torch.allclose(st.conf_sum, peaks[:, 1:].sum())
+    assert float(st.low) == float((peaks[:, 1:] < 0.5).sum())
 
 
 def test_rampup_and_ensemble_and_errors() -> None:

@@ -12,7 +12,7 @@ reproducible per seed and resumable exactly at epoch boundaries.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -21,12 +21,12 @@ from torch.utils.data import Dataset
 from ..codec import HeatmapCodec
 from ..errors import DataFormatError
 from ..geometry import PIXEL_STD, affine_matrix, apply_affine
-from ..image import IMAGENET_MEAN, IMAGENET_STD, read_image, single_threaded_cv2, warp_crop
+from ..image import IMAGENET_MEAN, IMAGENET_STD, read_image, warp_crop
 from ..params import COLORS, AugmentConfig, scale_rotation
 from ..skeletons import Skeleton
 from .records import PoseRecord
 
-__all__ = ["TopDownTransform", "TopDownDataset", "worker_init", "worker_init_for"]
+__all__ = ["TopDownTransform", "TopDownDataset"]
 
 
 class TopDownTransform:
@@ -217,23 +217,3 @@ class TopDownDataset(Dataset):
         sample = self.transform(read_image(rec.image_path), rec, rng)
         sample["index"] = torch.tensor(index, dtype=torch.int64)
         return sample
-
-
-def worker_init(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: one torch thread per worker.
-
-    OpenCV is not touched here: ``cv2.setNumThreads`` in a forked child whose parent had
-    started OpenCV's thread pool waits forever for threads that do not exist there. The
-    workers inherit one OpenCV thread instead, set in the parent just before it forks them
-    (:func:`single_threaded_cv2`)."""
-    torch.set_num_threads(1)
-
-
-def worker_init_for(workers: int) -> Callable[[int], None] | None:
-    """The DataLoader ``worker_init_fn`` for ``workers`` processes (None for none). With
-    workers, OpenCV is set to one thread in this process first, before the fork, so that the
-    workers inherit it (see :func:`worker_init`)."""
-    if workers <= 0:
-        return None
-    single_threaded_cv2()
-    return worker_init

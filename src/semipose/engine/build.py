@@ -1,333 +1,27 @@
-"""Config → objects: the only place that reads a :class:`~semipose.config.Config` to build the
-plain-argument components (skeleton, codec, datasets, model, optimizer)."""
+"""Config → the training objects: codec, networks (with their initial weights), the method's
+step model, optimizer and learning-rate schedule. (Config → data lives in
+:mod:`semipose.data.sources`.)"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 import torch
 from torch import nn
 
 from ..codec import HeatmapCodec
 from ..config import Config
-from ..errors import ConfigError
-from ..device import resolve_device
-from ..data.coco import load_coco_keypoints, load_detections
-from ..data.cocojson import skeleton_from_coco_file
-from ..data.mixed import MixedDataset, read_label_ids, select_labelled, write_label_subset
-from ..data.records import PoseRecord
-from ..data.topdown import TopDownDataset, TopDownTransform
-from ..image import check_image_file
 from ..models import build_pose_model, load_imagenet_backbone
-from ..skeletons import Skeleton, get_skeleton
 
-__all__ = [
-    "resolve_device",
-    "build_skeleton",
-    "build_codec",
-    "build_train_dataset",
-    "check_images",
-    "load_split",
-    "build_label_records",
-    "build_unlabelled_records",
-    "TrainData",
-    "build_train_data",
-    "build_ssl_model",
-    "EvalData",
-    "build_eval_data",
-    "build_model",
-    "build_optimizer",
-    "build_scheduler",
-]
+__all__ = ["build_codec", "build_model", "build_ssl_model", "build_optimizer", "build_scheduler"]
 
 log = logging.getLogger(__name__)
-
-
-def build_skeleton(cfg: Config) -> Skeleton:
-    """The configured keypoint set, or the training file's (validation file's if no training file)."""
-    if cfg.data.skeleton is not None:
-        try:
-            return get_skeleton(cfg.data.skeleton)
-        except ValueError as e:
-            raise ConfigError(f"data.skeleton: {e}") from e
-    ann = cfg.data.resolve(cfg.data.train.ann_file) or cfg.data.resolve(cfg.data.val.ann_file)
-    if not ann:
-        raise ConfigError("data.skeleton is null and no annotation file is configured to read it from")
-    return skeleton_from_coco_file(ann, default_sigma=cfg.data.default_sigma)
 
 
 def build_codec(cfg: Config) -> HeatmapCodec:
     w, h = cfg.data.input_size
     return HeatmapCodec((w, h), cfg.heatmap_size, cfg.data.sigma, unbiased=cfg.data.unbiased_encoding, decoder=cfg.eval.decoder)
-
-
-def _aspect(cfg: Config) -> float:
-    return cfg.data.input_size[0] / cfg.data.input_size[1]
-
-
-def _union_mapping(source: Skeleton) -> Any:
-    """The mapping of a dataset skeleton into the 24-joint union (matched by keypoint names)."""
-    from ..skeletons import UNION_MAPPINGS
-
-    for m in UNION_MAPPINGS.values():
-        if m.source.keypoints == source.keypoints:
-            return m
-    raise ConfigError(f"data.skeleton union24: no union mapping for the {source.num_keypoints}-keypoint set {source.name!r}")
-
-
-def load_split(cfg: Config, split: Any, skeleton: Skeleton, *, key: str) -> tuple[list[PoseRecord], np.ndarray, Skeleton]:
-    """Ground-truth persons of one split in the run's keypoint order.
-
-    The split is read in its own layout (``split.format``) and keypoint set; with the
-    ``union24`` skeleton its keypoints are scattered into union order (spec §2.2).
-
-    Returns:
-        ``(records, supervised, source_skeleton)``: ``supervised`` ``(K,)`` bool marks the
-        run's channels this split labels.
-    """
-    from ..data.aic import load_aic
-    from ..data.mpii import load_mpii
-
-    d = cfg.data
-    ann, img_dir = d.resolve(split.ann_file), d.resolve(split.image_dir) or ""
-    if not ann:
-        raise ConfigError(f"data.{key}.ann_file is not set")
-    union = skeleton.name == "union24"
-    if split.format == "mpii":
-        data = load_mpii(ann, img_dir, padding=d.padding, aspect_ratio=_aspect(cfg))
-    elif split.format == "aic":
-        data = load_aic(ann, img_dir, aspect_ratio=_aspect(cfg), padding=d.padding)
-    else:
-        data = load_coco_keypoints(ann, img_dir, skeleton=None if union else skeleton, aspect_ratio=_aspect(cfg), padding=d.padding,
-                                   default_sigma=d.default_sigma)
-    src = data.skeleton
-    if union and src.num_keypoints != skeleton.num_keypoints:
-        mapping = _union_mapping(src)
-        records = [dataclasses.replace(r, keypoints=mapping.to_union(r.keypoints, axis=0).astype(np.float32)) for r in data.records]
-        return records, mapping.supervised.copy(), src
-    if src.num_keypoints != skeleton.num_keypoints:
-        raise ConfigError(
-            f"data.{key}: {ann} has {src.num_keypoints} keypoints ({src.name}), the run's skeleton {skeleton.name!r} has "
-            f"{skeleton.num_keypoints}; use data.skeleton: union24 to mix keypoint sets"
-        )
-    return data.records, np.ones(skeleton.num_keypoints, bool), src
-
-
-def check_images(records: list[PoseRecord], what: str, *, skip: bool) -> list[PoseRecord]:
-    """The pre-flight image check of a split: every image file exists, is not empty and is
-    not cut short (its first and last bytes are read, not decoded).
-
-    Returns:
-        ``records`` (without the persons on bad images when ``skip``; the count is logged).
-
-    Raises:
-        DataFormatError: some images are bad and ``skip`` is false; the message gives their
-            number and the first few files with their problems.
-    """
-    from ..errors import DataFormatError
-
-    paths = list(dict.fromkeys(r.image_path for r in records))
-    bad = {p: prob for p in paths if (prob := check_image_file(p))}
-    if not bad:
-        return records
-    shown = "; ".join(f"{p}: {prob}" for p, prob in list(bad.items())[:3])
-    if not skip:
-        raise DataFormatError(
-            f"{what}: {len(bad)} of {len(paths)} images are unusable ({shown}{' ...' if len(bad) > 3 else ''}); "
-            "list them all with `semipose data check CONFIG`, or skip them with data.skip_bad_images=true"
-        )
-    kept = [r for r in records if r.image_path not in bad]
-    log.warning("%s: skipped %d persons on %d unusable images (%s)", what, len(records) - len(kept), len(bad), shown)
-    if not kept:
-        raise DataFormatError(f"{what}: every image is unusable ({shown})")
-    return kept
-
-
-def build_label_records(cfg: Config, skeleton: Skeleton) -> tuple[list[PoseRecord], list[PoseRecord], np.ndarray]:
-    """``(labelled, all, supervised)``: the chosen labelled persons, every person of the
-    training file, and the ``(K,)`` mask of the channels the training file labels."""
-    d = cfg.data
-    everyone, supervised, _ = load_split(cfg, d.train, skeleton, key="train")
-    everyone = check_images(everyone, f"data.train ({d.train.ann_file})", skip=d.skip_bad_images)
-    ids = read_label_ids(d.resolve(d.label_ids_file)) if d.label_ids_file else None  # type: ignore[arg-type]
-    try:
-        chosen = select_labelled(everyone, d.max_train_instances, mode=d.label_subset, seed=cfg.seed, ids=ids)
-    except ValueError as e:
-        raise ConfigError(f"data.label_ids_file {d.label_ids_file}: {e}") from None
-    return chosen, everyone, supervised
-
-
-def build_train_dataset(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec) -> TopDownDataset:
-    """Labelled training crops (the configured label subset)."""
-    d = cfg.data
-    records, _, _ = build_label_records(cfg, skeleton)
-    transform = TopDownTransform(codec, skeleton, train=True, aug=d.augment, color=d.color, padding=d.padding)
-    return TopDownDataset(records, transform, seed=cfg.seed)
-
-
-def _unlabel(r: PoseRecord, k: int) -> PoseRecord:
-    return dataclasses.replace(r, keypoints=np.zeros((k, 3), np.float32))
-
-
-def build_unlabelled_records(cfg: Config, skeleton: Skeleton, everyone: list[PoseRecord]) -> tuple[list[PoseRecord], str]:
-    """The unlabelled persons (labels removed) and a description of their source."""
-    d = cfg.data
-    k = skeleton.num_keypoints
-    ann, img_dir, det = d.resolve(d.unlabeled.ann_file), d.resolve(d.unlabeled.image_dir), d.resolve(d.unlabeled.det_file)
-    if not ann:
-        if det:
-            raise ConfigError("data.unlabeled.det_file needs data.unlabeled.ann_file (the image_info file of those images)")
-        records, what = everyone, f"the {len(everyone)} persons of the training file, labels ignored"
-    elif d.unlabeled.format != "coco":
-        records, _, _ = load_split(cfg, d.unlabeled, skeleton, key="unlabeled")
-        what = f"GT boxes of {ann} ({d.unlabeled.format})"
-    elif det:
-        records, skipped = load_detections(
-            det, ann, img_dir or "", num_keypoints=k, score_thr=d.unlabeled_det_score_thr, aspect_ratio=_aspect(cfg), padding=d.padding,
-        )
-        what = f"detector boxes {det} (score ≥ {d.unlabeled_det_score_thr}; skipped {sum(skipped.values())})"
-    else:
-        records = load_coco_keypoints(ann, img_dir or "", skeleton=None, aspect_ratio=_aspect(cfg), padding=d.padding).records
-        what = f"GT boxes of {ann}"
-    if d.max_unlabeled_instances:
-        records = records[: d.max_unlabeled_instances]
-    if records and ann:
-        records = check_images(records, f"data.unlabeled ({ann})", skip=d.skip_bad_images)
-    if not records:
-        raise ConfigError(f"no unlabelled persons ({what})")
-    return [_unlabel(r, k) for r in records], what
-
-
-@dataclass
-class TrainData:
-    """Training data: the labelled crops, and for the semi-supervised methods the mixed set."""
-
-    labelled: TopDownDataset
-    mixed: MixedDataset | None
-    description: str
-
-    def set_epoch(self, epoch: int) -> None:
-        (self.mixed or self.labelled).set_epoch(epoch)
-
-
-def build_train_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, run_dir: Path | None = None) -> TrainData:
-    """Labelled crops, plus unlabelled easy views when the method is semi-supervised.
-
-    The chosen labelled annotation ids are written to ``run_dir/label_subset.json``.
-    """
-    d = cfg.data
-    labelled_records, everyone, supervised = build_label_records(cfg, skeleton)
-    if run_dir is not None:
-        write_label_subset(
-            run_dir / "label_subset.json", labelled_records,
-            {"ann_file": d.train.ann_file, "mode": "ids" if d.label_ids_file else d.label_subset,
-             "max_train_instances": d.max_train_instances, "seed": cfg.seed},
-        )
-    transform = TopDownTransform(codec, skeleton, train=True, aug=d.augment, color=d.color, padding=d.padding)
-    labelled = TopDownDataset(labelled_records, transform, seed=cfg.seed)
-    desc = f"{len(labelled_records)} labelled persons of {len(everyone)}"
-    if not cfg.semi_supervised:
-        return TrainData(labelled, None, desc)
-    unl_records, what = build_unlabelled_records(cfg, skeleton, everyone)
-    # the easy view: the dataset's random scale/rotation/flip, no half-body (it needs labels)
-    u_transform = TopDownTransform(
-        codec, skeleton, train=True, aug=dataclasses.replace(d.augment, half_body_prob=0.0), color=d.color, padding=d.padding,
-    )
-    unlabelled = TopDownDataset(unl_records, u_transform, seed=cfg.seed * 7919 + 1)
-    mixed = MixedDataset(labelled, unlabelled, supervised)
-    return TrainData(labelled, mixed, f"{desc}; {len(unl_records)} unlabelled: {what}")
-
-
-@dataclass
-class EvalData:
-    """What evaluation needs: the dataset of crops, its records and the ground truth.
-
-    Attributes:
-        dataset: crops of the persons to predict.
-        records: those persons.
-        ann_file: COCO ground truth (None: format-only, or PCKh).
-        protocol: a description printed above the results (boxes, flip, decoder …).
-        metric: ``coco`` (pycocotools AP/AR) or ``pckh`` (MPII PCKh@0.5 with ``gt_file``).
-        eval_skeleton: the keypoint set scored (the dataset's; differs from the run's when
-            the run predicts the 24-joint union).
-        mapping: union → dataset order before scoring, or None.
-        gt_file: MPII ``gt_valid.mat`` for PCKh.
-    """
-
-    dataset: TopDownDataset
-    records: list[PoseRecord]
-    ann_file: str | None
-    protocol: dict[str, Any]
-    metric: str = "coco"
-    eval_skeleton: Skeleton | None = None
-    mapping: Any = None
-    gt_file: str | None = None
-
-    @property
-    def score_key(self) -> str:
-        """The metric that picks the best checkpoint: ``AP`` or PCKh ``Mean``."""
-        return "Mean" if self.metric == "pckh" else "AP"
-
-
-def build_eval_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, use_gt_boxes: bool | None = None) -> EvalData:
-    """Validation crops from GT boxes or from the detector-box file (``data.val.det_file``);
-    an MPII split (``data.val.format: mpii``) is scored with PCKh against ``data.val.gt_file``."""
-    d, e = cfg.data, cfg.eval
-    ann, img_dir = d.resolve(d.val.ann_file), d.resolve(d.val.image_dir)
-    if not ann:
-        raise ConfigError("data.val.ann_file is not set")
-    gt = e.use_gt_boxes if use_gt_boxes is None else use_gt_boxes
-    union = skeleton.name == "union24"
-    mapping, eval_skeleton = None, skeleton
-    if gt or d.val.format != "coco":
-        records, _, src = load_split(cfg, d.val, skeleton, key="val")
-        if union and src.num_keypoints != skeleton.num_keypoints:
-            mapping, eval_skeleton = _union_mapping(src), src
-        boxes = "ground truth"
-    else:
-        det = d.resolve(d.val.det_file)
-        if not det:
-            raise ConfigError("eval.use_gt_boxes is false but data.val.det_file is not set")
-        if union:
-            eval_skeleton = skeleton_from_coco_file(ann, default_sigma=d.default_sigma)
-            mapping = _union_mapping(eval_skeleton)
-        records, _ = load_detections(
-            det, ann, img_dir or "", num_keypoints=skeleton.num_keypoints, score_thr=e.det_score_thr,
-            aspect_ratio=_aspect(cfg), padding=d.padding,
-        )
-        if not records:
-            raise ConfigError(f"{det}: no detections at or above eval.det_score_thr={e.det_score_thr}")
-        boxes = f"detector ({det}, score ≥ {e.det_score_thr})"
-    metric, gt_file = "coco", None
-    if d.val.format == "mpii":
-        metric, gt_file = "pckh", d.resolve(d.val.gt_file)
-        if not gt_file:
-            raise ConfigError("data.val.gt_file: PCKh on an MPII split needs the official gt_valid.mat (head boxes)")
-    records = check_images(records, f"data.val ({d.val.ann_file})", skip=d.skip_bad_images)
-    transform = TopDownTransform(codec, skeleton, train=False, color=d.color, padding=d.padding)
-    protocol = {
-        "boxes": boxes,
-        "flip_test": e.flip_test,
-        "decoder": {"shift": "argmax + quarter offset", "dark": "DARK (11x11 blur + Taylor)", "argmax": "argmax"}[e.decoder],
-        "metric": "PCKh@0.5 (SC_BIAS 0.6)" if metric == "pckh" else f"COCO OKS AP ({eval_skeleton.name} sigmas)",
-        "rescoring_thr": e.in_vis_thr,
-        "oks_nms": e.oks_nms_thr if e.use_nms else None,
-        "instances": len(records),
-    }
-    if e.format_only:
-        if metric != "coco":
-            raise ConfigError("eval.format_only writes COCO results JSON; it does not apply to an MPII split")
-        protocol["metric"] = "format only: results JSON written, not scored"
-    return EvalData(
-        TopDownDataset(records, transform, seed=cfg.seed), records, ann if metric == "coco" and not e.format_only else None, protocol,
-        metric=metric, eval_skeleton=eval_skeleton, mapping=mapping, gt_file=gt_file,
-    )
 
 
 def build_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False) -> nn.Module:
@@ -348,7 +42,7 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
     """The run's network(s) wrapped with the configured method's step loss
     (:class:`semipose.ssl.methods.SemiSupervisedModel`); ``model.pretrained`` and
     ``model.init_weights`` are read safely unless ``trust``."""
-    from ..ssl.methods import SemiSupervisedModel
+    from ..ssl.methods import ConsistencyLoss, SemiSupervisedModel
 
     q = cfg.ssl
     dual_init = load_pretrained and bool(cfg.model.pretrained) and cfg.num_nets == 2
@@ -365,10 +59,10 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
 
         log.info("network weights from %s", load_nets_weights(nets, cfg.model.init_weights, trust=trust))
     return SemiSupervisedModel(
-        nets, method=q.method, paths=q.paths, repeat=q.repeat, stride=cfg.data.input_size[0] / cfg.heatmap_size[0],
-        hard_affine=q.affine if q.hard_affine else None, augment=q.augment, sup_weight=q.sup_weight,
-        unsup_weight=q.unsup_weight, conf_masking=q.conf_masking, conf_thresh=q.conf_thresh, sharpen=q.sharpen,
-        heat_fusion=q.heat_fusion, concat_views=q.concat_views, collapse_thr=q.collapse_thr,
+        nets, method=q.method, paths=q.paths, repeat=q.repeat, hard_affine=q.affine if q.hard_affine else None,
+        augment=q.augment, sup_weight=q.sup_weight, unsup_weight=q.unsup_weight,
+        consistency=ConsistencyLoss(conf_masking=q.conf_masking, conf_thresh=q.conf_thresh, sharpen=q.sharpen, heat_fusion=q.heat_fusion),
+        concat_views=q.concat_views, collapse_thr=q.collapse_thr,
     )
 
 

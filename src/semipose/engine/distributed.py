@@ -3,8 +3,9 @@
 ``torchrun --nproc_per_node=4 -m semipose.cli train CONFIG`` sets ``RANK``/``WORLD_SIZE``/
 ``LOCAL_RANK``; :func:`init_distributed` then joins the process group (NCCL on GPUs, gloo on
 CPUs) and pins each process to its GPU. ``train.batch_size`` is per process, as in the
-reference code. Each epoch every rank draws the same permutation (seeded by seed and epoch —
-the reference never called ``set_epoch``, quirk Q12) and takes its own strided shard.
+reference code. Each epoch every rank draws the same permutation (seeded by seed and epoch; the
+reference never called ``set_epoch``) and takes its own strided shard
+(:class:`semipose.data.loaders.ShardedSampler`).
 Validation is sharded too: every rank predicts its part, the predictions are summed across
 ranks, and rank 0 evaluates.
 """
@@ -13,13 +14,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import Sampler
 
-__all__ = ["DistInfo", "init_distributed", "ShardedSampler", "all_reduce_sum", "barrier"]
+__all__ = ["DistInfo", "init_distributed", "all_reduce_sum", "barrier"]
 
 
 @dataclass(frozen=True)
@@ -51,37 +50,6 @@ def init_distributed(device: torch.device) -> tuple[DistInfo, torch.device]:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return DistInfo(rank, world, local), device
-
-
-class ShardedSampler(Sampler[int]):
-    """A seeded permutation (or the identity), split into ``world_size`` strided shards.
-
-    Args:
-        n: dataset size.
-        rank, world_size: this process's shard.
-        seed: permutation seed (``None`` keeps the dataset order, e.g. for validation).
-        pad: repeat the first indices so every shard has the same length (needed for
-            training so all ranks run the same number of steps; not for validation).
-    """
-
-    def __init__(self, n: int, rank: int = 0, world_size: int = 1, *, seed: int | None = None, pad: bool = True) -> None:
-        self.n, self.rank, self.world, self.seed, self.pad = n, rank, world_size, seed, pad
-
-    def _indices(self) -> list[int]:
-        if self.seed is None:
-            idx = list(range(self.n))
-        else:
-            g = torch.Generator().manual_seed(self.seed)
-            idx = torch.randperm(self.n, generator=g).tolist()
-        if self.pad and self.n % self.world:
-            idx += idx[: self.world - self.n % self.world]
-        return idx[self.rank :: self.world]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._indices())
-
-    def __len__(self) -> int:
-        return len(self._indices())
 
 
 def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -1,5 +1,24 @@
-"""Run-folder safety: never write into another run by accident, resume only from the newest
-state, and say what a changed config does on resume.
+"""The run folder: its files (:class:`RunFolder`: paths, log, metrics CSV, TensorBoard, saving
+``last.pt`` / ``best.pt``) and its safety rules: never write into another run by accident,
+resume only from the newest state, and say what a changed config does on resume.
+
+A run folder (``<output_dir>/<name>``, suffixed ``-2``, ``-3`` … when taken) holds::
+
+    config.yaml          the resolved config (re-runnable with ``semipose train``)
+    skeleton.json        the keypoint set
+    train.log            everything logged
+    label_subset.json    the labelled annotation ids (reusable as data.label_ids_file)
+    metrics.csv          one row per epoch: every loss term, the teacher collapse signal,
+                         lr, timings and the validation metrics (per network for two)
+    tb/                  TensorBoard scalars
+    checkpoints/last.pt  every epoch: the model file plus the training state (exact resume point)
+    checkpoints/best.pt  the model file (weights + model card) of the best validation AP so far
+    eval/                results JSON and metrics of the latest validation (per network and
+                         the ensemble for two networks)
+    val_predictions.png  predictions of the best model drawn on validation images
+    curves.png           the metrics CSV plotted
+
+Rules:
 
 * A fresh run gets ``output_dir/name`` (``-2``, ``-3`` … when taken); ``--run-dir`` pointing at a
   folder that holds a run is refused unless ``--resume`` (continue it) or ``--overwrite`` (its
@@ -14,14 +33,30 @@ state, and say what a changed config does on resume.
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 import shutil
+import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, RunFolderError
 
-__all__ = ["RESUME_APPLIED", "RUN_OUTPUTS", "holds_run", "prepare_run_dir", "check_resume_point", "config_changes", "describe_changes", "remove_failed_start"]
+__all__ = [
+    "RESUME_APPLIED",
+    "RUN_OUTPUTS",
+    "RunFolder",
+    "MetricsTable",
+    "make_run_dir",
+    "setup_logging",
+    "holds_run",
+    "prepare_run_dir",
+    "check_resume_point",
+    "config_changes",
+    "describe_changes",
+    "remove_failed_start",
+]
 
 log = logging.getLogger("semipose")
 
@@ -114,3 +149,137 @@ def remove_failed_start(run_dir: Path) -> bool:
         h.close()
     shutil.rmtree(run_dir, ignore_errors=True)
     return True
+
+
+def make_run_dir(output_dir: str | Path, name: str) -> Path:
+    """A fresh ``output_dir/name`` (``name-2``, ``name-3`` … if taken)."""
+    root = Path(output_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        cand, i = root / name, 1
+        while cand.exists():
+            i += 1
+            cand = root / f"{name}-{i}"
+        cand.mkdir(parents=True)
+    except OSError as e:
+        raise RunFolderError(f"{root}: cannot create the run folder ({e.strerror or e}); choose another output_dir") from e
+    return cand
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (it may be replaced after setup)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001
+        pass
+
+
+def setup_logging(run_dir: Path | None = None, level: int = logging.INFO) -> None:
+    """Console logging for the ``semipose`` logger, plus ``run_dir/train.log`` if given."""
+    logger = logging.getLogger("semipose")
+    logger.setLevel(level)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    if not any(getattr(h, "_semipose_console", False) for h in logger.handlers):
+        h = _StderrHandler()
+        h.setFormatter(fmt)
+        h._semipose_console = True  # type: ignore[attr-defined]
+        logger.addHandler(h)
+    if run_dir is not None:
+        for h in [h for h in logger.handlers if getattr(h, "_semipose_file", False)]:
+            logger.removeHandler(h)
+            h.close()
+        fh = logging.FileHandler(run_dir / "train.log")
+        fh.setFormatter(fmt)
+        fh._semipose_file = True  # type: ignore[attr-defined]
+        logger.addHandler(fh)
+
+
+class MetricsTable:
+    """``metrics.csv``: one row per epoch, the header widened when new columns appear; a row of
+    an epoch already there (a resumed run replaying it) replaces it. Written atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+        if path.is_file():
+            with open(path, newline="") as f:
+                self.rows = list(csv.DictReader(f))
+
+    def append(self, row: dict[str, Any]) -> None:
+        key = str(row.get("epoch"))
+        self.rows = [r for r in self.rows if str(r.get("epoch")) != key] + [row]
+        self.rows.sort(key=lambda r: int(float(r.get("epoch") or 0)))
+        cols: list[str] = []
+        for r in self.rows:
+            cols += [c for c in r if c not in cols]
+        tmp = self.path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=cols)
+            w.writeheader()
+            w.writerows(self.rows)
+        tmp.replace(self.path)
+
+    def column(self, key: str, *, up_to: int) -> list[float]:
+        """The values of ``key`` in the rows of epochs ``1 … up_to``."""
+        return [float(r[key]) for r in self.rows if r.get(key) not in (None, "") and int(float(r["epoch"])) <= up_to]
+
+
+class RunFolder:
+    """The files of one run (see the module docstring); only the main process writes.
+
+    Args:
+        root: the folder (created).
+        main: whether this process writes (rank 0).
+    """
+
+    def __init__(self, root: Path, *, main: bool = True) -> None:
+        self.root, self.main = Path(root), main
+        self.checkpoints = self.root / "checkpoints"
+        self.last, self.best = self.checkpoints / "last.pt", self.checkpoints / "best.pt"
+        self.eval_dir = self.root / "eval"
+        self.metrics = MetricsTable(self.root / "metrics.csv") if main else None
+        if main:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                probe = self.root / ".write-test"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as e:
+                raise RunFolderError(f"{self.root}: the run folder is not writable ({e.strerror or e})") from e
+
+    def start_logging(self) -> None:
+        """Console logging, and ``train.log`` on the main process."""
+        setup_logging(self.root if self.main else None, logging.INFO if self.main else logging.WARNING)
+
+    def write_start(self, config: Any, skeleton_dict: Mapping[str, Any]) -> None:
+        """``config.yaml`` and ``skeleton.json`` of a fresh run."""
+        from ..config import dump_config
+
+        if self.main:
+            dump_config(config, self.root / "config.yaml")
+            (self.root / "skeleton.json").write_text(json.dumps(skeleton_dict, indent=1))
+
+    def tensorboard(self) -> Any:
+        """A TensorBoard ``SummaryWriter`` on ``tb/`` (None on other ranks)."""
+        if not self.main:
+            return None
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(str(self.root / "tb"))
+
+    def save(self, card: Any, nets: Sequence[Mapping[str, Any]], train_state: Mapping[str, Any], *, best: bool) -> None:
+        """``last.pt`` (the model file of ``card`` and the networks' state dicts, plus
+        ``train_state``) and, when ``best``, ``best.pt`` (the model file alone); each written
+        atomically."""
+        from ..models.modelfile import model_file_payload
+        from .checkpoint import save_checkpoint
+
+        if not self.main:
+            return
+        save_checkpoint(self.last, model_file_payload(card, nets, train_state))
+        if best:
+            save_checkpoint(self.best, model_file_payload(card, nets))

@@ -8,10 +8,10 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["check_images", "check_count", "permutation", "const_like"]
+__all__ = ["check_batch", "check_count", "permutation", "const_like"]
 
 
-def check_images(images: Tensor) -> tuple[int, int, int, int]:
+def check_batch(images: Tensor) -> tuple[int, int, int, int]:
     if images.dim() != 4:
         raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
     n, c, h, w = images.shape

@@ -7,7 +7,7 @@ Every method is the same computation with different pairs:
   (``teacher_of = [0]``);
 * **PoseDual** — two networks; each one's easy-view prediction teaches the *other* one's hard
   views, and each network's hard views are occluded at the other network's predicted joints
-  (``teacher_of = [1, 0]``, spec §3.5, §4.8);
+  (``teacher_of = [1, 0]``);
 * **multi-path / repeat** (MultiAugs) — a list of hard-view recipes per student, one student
   pass and one consistency loss each, summed.
 
@@ -16,41 +16,50 @@ K keypoints, ``[H, W]`` input, ``[h, w]`` heatmaps:
 
 1. supervised pass of every network on the labelled crops ``(N, 3, H, W)`` → MSE to targets;
 2. teacher pass of every network on the easy views ``(M, 3, H, W)``, without autograd (BatchNorm
-   in training mode, as the reference: spec B7);
-3. one random affine per unlabelled crop, shared by all networks and paths (spec B5);
+   in training mode, as the reference);
+3. one random affine per unlabelled crop, shared by all networks and paths;
 4. for each student network ``s`` and teacher ``t = teacher_of[s]``: the teacher's heatmaps are
    warped by the affine (the consistency target); the teacher's argmax joints (on the joints
    the labelled set supervises) drive JC/JO; each recipe makes a hard image from the easy view,
    which is warped by the same affine; the student predicts it → MSE to the target.
 
-Everything runs on the device with an explicit ``torch.Generator``; there is no per-sample
-Python loop and no host synchronisation in the step (losses are returned as tensors).
+The step returns a :class:`StepOutput` (loss, the terms under names the model owns, the
+teachers' collapse statistics); the consistency term itself (sharpening, confidence mask, heat
+fusion, per-path terms) is a :class:`ConsistencyLoss`. Everything runs on the device with an
+explicit ``torch.Generator``; there is no per-sample Python loop and no host synchronisation in
+the step (losses are returned as tensors).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
+from ..codec import argmax_heatmaps
+from ..errors import ConfigError
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..losses import joints_mse_loss
-from ..models.ensemble import EnsembleNet
+from ..params import METHODS, AugmentParams, HardAffineParams
 from .recipes import AugmentContext, Recipe
-from ..params import AugmentParams, HardAffineParams
 from .views import sample_hard_affine, warp
-from ..errors import ConfigError
 
-__all__ = ["METHODS", "SemiSupervisedModel", "EnsembleNet", "argmax_joints", "sigmoid_rampup", "spatial_softmax"]
-
-#: method name → the teacher of each student network (empty: no consistency)
-METHODS: dict[str, list[int]] = {"supervised": [], "posecons": [0], "posedual": [1, 0]}
+__all__ = [
+    "SemiSupervisedModel",
+    "StepOutput",
+    "TeacherStats",
+    "ConsistencyLoss",
+    "argmax_joints",
+    "sigmoid_rampup",
+    "spatial_softmax",
+]
 
 
 def argmax_joints(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
-    """Integer peak of every heatmap.
+    """Integer peak of every heatmap (:func:`semipose.codec.argmax_heatmaps`) as points.
 
     Args:
         heatmaps: ``(N, K, h, w)``.
@@ -58,10 +67,8 @@ def argmax_joints(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
     Returns:
         ``(coords, peaks)``: ``(N, K, 2)`` float (x, y) in heatmap pixels and ``(N, K)`` maxima.
     """
-    n, k, h, w = heatmaps.shape
-    peaks, idx = heatmaps.reshape(n, k, h * w).max(dim=2)
-    coords = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], dim=2).to(heatmaps.dtype)
-    return coords, peaks
+    px, py, peaks = argmax_heatmaps(heatmaps)
+    return torch.stack([px, py], dim=2).to(heatmaps.dtype), peaks
 
 
 def spatial_softmax(heatmaps: Tensor) -> Tensor:
@@ -78,24 +85,92 @@ def sigmoid_rampup(step: int, length: int) -> float:
     return float(math.exp(-5.0 * (1.0 - t) ** 2))
 
 
+@dataclass
+class TeacherStats:
+    """One teacher's collapse statistics over the supervised joints of the unlabelled crops, as
+    detached tensors to be summed over an epoch: the sum of its heatmap peaks, the number of
+    peaks below ``collapse_thr`` ("lost") and the number of joints counted. Both the mean peak
+    and the share kept fall towards 0 when a consistency method collapses."""
+
+    conf_sum: Tensor
+    low: Tensor
+    count: Tensor
+
+    def __add__(self, other: TeacherStats) -> TeacherStats:
+        return TeacherStats(self.conf_sum + other.conf_sum, self.low + other.low, self.count + other.count)
+
+
+@dataclass
+class StepOutput:
+    """What one training step computed.
+
+    Attributes:
+        loss: scalar, with autograd: the weighted sum of every term.
+        terms: detached scalars under the model's names: ``sup`` / ``sup1``, ``sup2`` (each
+            network's supervised MSE), ``cons`` / ``cons1``, ``cons2`` (each student's
+            consistency loss, summed over its paths).
+        path_terms: detached per-path consistency losses, ``{"cons": [p1, p2, …]}`` for a
+            student with several paths (empty otherwise).
+        teachers: each teacher's collapse statistics, in network order; empty for the
+            supervised method.
+    """
+
+    loss: Tensor
+    terms: dict[str, Tensor] = field(default_factory=dict)
+    path_terms: dict[str, list[Tensor]] = field(default_factory=dict)
+    teachers: list[TeacherStats] = field(default_factory=list)
+
+
+@dataclass
+class ConsistencyLoss:
+    """The consistency term of one student: MSE between its hard-view heatmaps and the teacher's
+    (warped) easy-view heatmaps.
+
+    Args:
+        conf_masking, conf_thresh: drop the teacher joints whose peak is ≤ ``conf_thresh``.
+        sharpen: spatial softmax on both sides before the MSE.
+        heat_fusion: one loss on the mean of the student's path heatmaps instead of one per path.
+    """
+
+    conf_masking: bool = False
+    conf_thresh: float = 0.5
+    sharpen: bool = False
+    heat_fusion: bool = False
+
+    def target(self, heatmaps: Tensor, weight: Tensor, peaks: Tensor) -> tuple[Tensor, Tensor]:
+        """The teacher's ``(M, K, h, w)`` heatmaps and ``(M, K)`` joint weights as the student's
+        target (``peaks``: the teacher's ``(M, K)`` maxima, for the confidence mask)."""
+        if self.conf_masking:
+            weight = weight * (peaks > self.conf_thresh).to(weight.dtype)
+        return (spatial_softmax(heatmaps) if self.sharpen else heatmaps), weight
+
+    def __call__(self, preds: Sequence[Tensor], target: Tensor, weight: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """``(loss, per_path)``: the summed loss over the student's ``(M, K, h, w)`` path
+        predictions, and each path's loss when there are several and they are not fused."""
+        if self.sharpen:
+            preds = [spatial_softmax(p) for p in preds]
+        if self.heat_fusion and len(preds) > 1:
+            return joints_mse_loss(torch.stack(list(preds)).mean(0), target, weight), []
+        per_path = [joints_mse_loss(p, target, weight) for p in preds]
+        return torch.stack(per_path).sum(), (per_path if len(per_path) > 1 else [])
+
+
 class SemiSupervisedModel(nn.Module):
     """The networks of a run and the loss of one training step.
 
     Args:
         nets: one network (supervised, PoseCons) or two (PoseDual); each maps
-            ``(N, 3, H, W)`` → ``(N, K, h, w)``.
-        method: a key of :data:`METHODS`.
+            ``(N, 3, H, W)`` → ``(N, K, h, w)`` and states its ``output_stride`` (input pixels
+            per heatmap pixel).
+        method: a key of :data:`semipose.params.METHODS` (its teacher of each student).
         paths: hard-view recipe specs, one student pass each (``"none"``, ``"JO+CO"``,
             ``"JOCO"`` …); ``repeat`` repeats the list.
-        stride: input pixels per heatmap pixel.
         hard_affine: the random affine of the hard view, or None for none.
         augment: parameters of the augmentations.
         sup_weight: weight of each network's supervised loss (default 1 for one network,
-            0.5 for two — spec §5).
+            0.5 for two, as the reference).
         unsup_weight: weight of each consistency loss.
-        conf_masking, conf_thresh: drop teacher joints whose peak is ≤ ``conf_thresh``.
-        sharpen: spatial softmax before the consistency MSE.
-        heat_fusion: one loss on the mean of a student's path heatmaps.
+        consistency: the consistency term (sharpening, confidence mask, heat fusion).
         concat_views: one student forward over all paths concatenated (changes BatchNorm
             statistics; off by default).
         collapse_thr: a teacher peak below this counts as "lost" in the collapse statistics.
@@ -109,15 +184,11 @@ class SemiSupervisedModel(nn.Module):
         method: str = "posecons",
         paths: Sequence[str] = ("none",),
         repeat: int = 1,
-        stride: float = 4.0,
         hard_affine: HardAffineParams | None = None,
         augment: AugmentParams | None = None,
         sup_weight: float | None = None,
         unsup_weight: float = 1.0,
-        conf_masking: bool = False,
-        conf_thresh: float = 0.5,
-        sharpen: bool = False,
-        heat_fusion: bool = False,
+        consistency: ConsistencyLoss | None = None,
         concat_views: bool = False,
         collapse_thr: float = 0.1,
         mean: Sequence[float] = IMAGENET_MEAN,
@@ -132,16 +203,19 @@ class SemiSupervisedModel(nn.Module):
             raise ConfigError("the supervised method trains one (or two independent) networks")
         if method != "supervised" and len(nets) != need:
             raise ConfigError(f"{method} needs {need} network(s), got {len(nets)}")
+        strides = {getattr(n, "output_stride", None) for n in nets}
+        if len(strides) != 1 or None in strides:
+            raise ConfigError(f"every network must state one output_stride (input pixels per heatmap pixel), got {strides}")
         self.nets = nn.ModuleList(nets)
         self.method = method
         params = augment or AugmentParams()
         self.recipes = [Recipe(p, params) for p in paths] * int(repeat)
-        self.stride = float(stride)
+        self.stride = float(strides.pop())  # type: ignore[arg-type]
         self.hard_affine = hard_affine
         self.sup_weight = (1.0 if len(nets) == 1 else 0.5) if sup_weight is None else float(sup_weight)
         self.unsup_weight = float(unsup_weight)
-        self.conf_masking, self.conf_thresh = conf_masking, float(conf_thresh)
-        self.sharpen, self.heat_fusion, self.concat_views = sharpen, heat_fusion, concat_views
+        self.consistency = consistency or ConsistencyLoss()
+        self.concat_views = concat_views
         self.collapse_thr = float(collapse_thr)
         self.mean, self.std = tuple(mean), tuple(std)
 
@@ -149,8 +223,12 @@ class SemiSupervisedModel(nn.Module):
     def num_nets(self) -> int:
         return len(self.nets)
 
+    def net_suffix(self, k: int) -> str:
+        """How names tell network ``k`` apart: ``""`` for one network, ``"1"``, ``"2"`` for two."""
+        return str(k + 1) if self.num_nets > 1 else ""
+
     def _name(self, base: str, k: int) -> str:
-        return f"{base}{k + 1}" if self.num_nets > 1 else base
+        return base + self.net_suffix(k)
 
     def forward(
         self,
@@ -162,7 +240,7 @@ class SemiSupervisedModel(nn.Module):
         *,
         generator: torch.Generator | None = None,
         unsup_scale: float = 1.0,
-    ) -> dict[str, Any]:
+    ) -> StepOutput:
         """One training step's loss.
 
         Args:
@@ -174,20 +252,15 @@ class SemiSupervisedModel(nn.Module):
             unsup_scale: multiplies the consistency weight (ramp-up).
 
         Returns:
-            dict with ``loss`` (scalar, with autograd), ``terms`` (name → detached scalar:
-            ``sup``/``sup1``/``sup2``, ``cons``/``cons1``/``cons2`` and ``cons<k>_p<i>`` per
-            path) and ``stats`` (collapse signal per teacher: ``conf_sum``, ``low``, ``count``
-            as detached tensors, to be summed over an epoch).
+            :class:`StepOutput`.
         """
-        terms: dict[str, Tensor] = {}
-        loss = sup_images.new_zeros(())
+        out = StepOutput(sup_images.new_zeros(()))
         for k, net in enumerate(self.nets):
             l_sup = joints_mse_loss(net(sup_images).float(), sup_target, sup_weight)
-            terms[self._name("sup", k)] = l_sup.detach()
-            loss = loss + self.sup_weight * l_sup
-        stats: dict[str, Tensor] = {}
+            out.terms[self._name("sup", k)] = l_sup.detach()
+            out.loss = out.loss + self.sup_weight * l_sup
         if unsup_images is None or not self.teacher_of:
-            return {"loss": loss, "terms": terms, "stats": stats}
+            return out
         if generator is None:
             raise ConfigError("the consistency methods need a torch.Generator for the hard views")
         m, _, h_in, w_in = unsup_images.shape
@@ -199,9 +272,7 @@ class SemiSupervisedModel(nn.Module):
             joints, peaks = zip(*(argmax_joints(t) for t in teach))
             for t, p in enumerate(peaks):
                 sel = supervised.expand_as(p).float()
-                stats[self._name("conf_sum", t)] = (p * sel).sum()
-                stats[self._name("low", t)] = ((p < self.collapse_thr).float() * sel).sum()
-                stats[self._name("count", t)] = sel.sum()
+                out.teachers.append(TeacherStats((p * sel).sum(), ((p < self.collapse_thr).float() * sel).sum(), sel.sum()))
             affine = (
                 sample_hard_affine(m, (w_in, h_in), self.hard_affine, generator=generator, device=unsup_images.device)
                 if self.hard_affine is not None else None
@@ -210,12 +281,9 @@ class SemiSupervisedModel(nn.Module):
         for s, student in enumerate(self.nets):
             t = self.teacher_of[s]
             with torch.no_grad():
-                target = warp(teach[t], affine, self.stride) if affine is not None else teach[t]
-                weight = unsup_weight.expand(m, target.shape[1]).to(target.dtype)
-                if self.conf_masking:
-                    weight = weight * (peaks[t] > self.conf_thresh).to(weight.dtype)
-                if self.sharpen:
-                    target = spatial_softmax(target)
+                warped = warp(teach[t], affine, self.stride) if affine is not None else teach[t]
+                weight = unsup_weight.expand(m, warped.shape[1]).to(warped.dtype)
+                target, weight = self.consistency.target(warped, weight, peaks[t])
                 ctx = AugmentContext(
                     joints=joints[t] * self.stride, joint_valid=supervised.expand_as(peaks[t]) & (peaks[t] > 0),
                     generator=generator, mean=self.mean, std=self.std,
@@ -228,16 +296,10 @@ class SemiSupervisedModel(nn.Module):
                 preds = list(student(torch.cat(views)).float().split(m))
             else:
                 preds = [student(v).float() for v in views]
-            if self.sharpen:
-                preds = [spatial_softmax(p) for p in preds]
-            if self.heat_fusion and len(preds) > 1:
-                l_cons = joints_mse_loss(torch.stack(preds).mean(0), target, weight)
-            else:
-                per_path = [joints_mse_loss(p, target, weight) for p in preds]
-                if len(per_path) > 1:
-                    for i, lp in enumerate(per_path):
-                        terms[f"{self._name('cons', s)}_p{i + 1}"] = lp.detach()
-                l_cons = torch.stack(per_path).sum()
-            terms[self._name("cons", s)] = l_cons.detach()
-            loss = loss + w_cons * l_cons
-        return {"loss": loss, "terms": terms, "stats": stats}
+            l_cons, per_path = self.consistency(preds, target, weight)
+            name = self._name("cons", s)
+            out.terms[name] = l_cons.detach()
+            if per_path:
+                out.path_terms[name] = [lp.detach() for lp in per_path]
+            out.loss = out.loss + w_cons * l_cons
+        return out

@@ -37,7 +37,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._batch import check_count, check_images, permutation
+from ._batch import check_batch, check_count, permutation
 
 __all__ = ["cutout", "cutmix", "mixup", "joint_cutout", "joint_cut_occlusion", "yoco"]
 
@@ -148,7 +148,7 @@ def cutout(
     Returns:
         ``(N, C, H, W)`` new tensor.
     """
-    n, _, h, w = check_images(images)
+    n, _, h, w = check_batch(images)
     m = check_count("num_holes", num_holes)
     hs = _check_half_size(half_size)
     mask = _random_holes(n, m, h, w, hs, generator, images.device)
@@ -185,7 +185,7 @@ def cutmix(
     Returns:
         ``(N, C, H, W)`` new tensor.
     """
-    n, _, h, w = check_images(images)
+    n, _, h, w = check_batch(images)
     m = check_count("num_holes", num_holes)
     hs = _check_half_size(half_size)
     perm = permutation(n, generator, images.device)
@@ -256,7 +256,7 @@ def mixup(
     Returns:
         ``(N, C, H, W)`` new tensor.
     """
-    n, _, _, _ = check_images(images)
+    n, _, _, _ = check_batch(images)
     if not 0.0 <= min_lambda <= 1.0:
         raise ValueError(f"min_lambda must be in [0, 1], got {min_lambda}")
     perm = permutation(n, generator, images.device)
@@ -297,7 +297,7 @@ def joint_cutout(
     Returns:
         ``(N, C, H, W)`` new tensor.
     """
-    n, _, h, w = check_images(images)
+    n, _, h, w = check_batch(images)
     m = check_count("num_joints", num_joints)
     hs = _check_half_size(half_size)
     joints, valid = _check_joints(images, joints, joint_valid)
@@ -347,7 +347,7 @@ def joint_cut_occlusion(
     Returns:
         ``(N, C, H, W)`` new tensor.
     """
-    n, c, h, w = check_images(images)
+    n, c, h, w = check_batch(images)
     m = check_count("num_joints", num_joints)
     hs = _check_half_size(half_size)
     joints, valid = _check_joints(images, joints, joint_valid)
@@ -396,7 +396,7 @@ def yoco(images: Tensor, aux: Tensor, *, generator: torch.Generator) -> Tensor:
     Returns:
         ``(N, C, H, W)`` new tensor.
     """
-    n, _, h, w = check_images(images)
+    n, _, h, w = check_batch(images)
     if aux.shape != images.shape:
         raise ValueError(f"aux {tuple(aux.shape)} must have the images' shape {tuple(images.shape)}")
     device = images.device

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..image import IMAGENET_MEAN, IMAGENET_STD
-from ._batch import check_count, check_images, const_like
+from ._batch import check_batch, check_count, const_like
 
 __all__ = ["rand_augment", "trivial_augment", "RA_OPS", "TA_OPS"]
 
@@ -241,7 +241,7 @@ def rand_augment(
     Returns:
         ``(N, 3, H, W)`` new tensor.
     """
-    n, _, _, _ = check_images(images)
+    n, _, _, _ = check_batch(images)
     _check_rgb(images)
     k = check_count("num_ops", num_ops)
     pool = _select_ops(ops, RA_OPS, "RandAugment")
@@ -315,7 +315,7 @@ def trivial_augment(
     Returns:
         ``(N, 3, H, W)`` new tensor.
     """
-    n, _, _, _ = check_images(images)
+    n, _, _, _ = check_batch(images)
     _check_rgb(images)
     pool = _select_ops(ops, TA_OPS, "TrivialAugment")
     device = images.device

@@ -1,0 +1,215 @@
+"""Validation and ``semipose eval``: predict a split with every network (and, for two, their
+ensemble), score it (COCO AP through pycocotools, or PCKh), write results and metrics, pick the
+metrics that choose ``best.pt``, draw predictions, print the table.
+
+Multi-process: each rank predicts its shard, the predictions are summed across ranks and rank
+0 scores them; the other ranks get ``{}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..codec import HeatmapCodec
+from ..config import Config
+from ..data.loaders import eval_loader
+from ..data.sources import EvalData
+from ..evaluation.coco import evaluate_predictions, format_metrics_table, write_metrics_json
+from ..evaluation.inference import Predictions, run_inference
+from ..evaluation.pckh import evaluate_pckh, format_pckh_table
+from ..models.ensemble import EnsembleNet
+from ..skeletons import Skeleton
+from .distributed import DistInfo, all_reduce_sum
+
+__all__ = [
+    "NetResult",
+    "net_names",
+    "validate",
+    "validate_nets",
+    "selection_metrics",
+    "arch_rows",
+    "results_table",
+    "draw_predictions",
+    "evaluate_model_file",
+]
+
+log = logging.getLogger("semipose")
+
+
+@dataclass
+class NetResult:
+    """One network's evaluation: its metrics and the predictions they were computed from."""
+
+    metrics: dict[str, float]
+    predictions: Predictions
+
+
+def net_names(num_nets: int) -> list[str]:
+    """Row names of an evaluation: ``["net"]`` or ``["net1", "net2", "ensemble"]``."""
+    return ["net"] if num_nets == 1 else [f"net{i + 1}" for i in range(num_nets)] + ["ensemble"]
+
+
+def _gather(preds: Predictions, k: int, device: torch.device, dist_info: DistInfo) -> Predictions | None:
+    """The shards of every rank summed into rank 0's predictions (None on the other ranks)."""
+    packed = torch.from_numpy(
+        np.concatenate([preds.coords.reshape(len(preds.filled), -1), preds.maxvals, preds.filled[:, None]], axis=1)
+    ).to(device)
+    packed = all_reduce_sum(packed, dist_info).cpu().numpy()
+    if not dist_info.is_main:
+        return None
+    if not (packed[:, -1] == 1).all():
+        raise RuntimeError("distributed validation: shards did not cover every sample exactly once")
+    preds.coords = packed[:, : 2 * k].reshape(-1, k, 2).astype(np.float32)
+    preds.maxvals = packed[:, 2 * k : 3 * k].astype(np.float32)
+    return preds
+
+
+def validate(
+    model: nn.Module, cfg: Config, data: EvalData, codec: HeatmapCodec, skeleton: Skeleton, device: torch.device,
+    out_dir: Path | None, *, progress: bool = True, dist_info: DistInfo = DistInfo(), name: str = "net",
+) -> NetResult | None:
+    """Predict the split with one network and score it.
+
+    Results and metrics are written to ``out_dir`` as ``keypoints_<name>_results.json`` /
+    ``metrics_<name>.json`` (PCKh: ``metrics_<name>.json`` and ``pred_<name>.npy``).
+
+    Returns:
+        The :class:`NetResult` (None on ranks other than 0).
+    """
+    loader = eval_loader(data.dataset, cfg.eval.batch_size, cfg.data.workers, rank=dist_info.rank,
+                         world_size=dist_info.world_size, pin_memory=device.type == "cuda")
+    preds: Predictions | None = run_inference(
+        model, loader, codec, device=device, flip_index=skeleton.flip_index if cfg.eval.flip_test else None,
+        shift_heatmap=cfg.eval.shift_heatmap, amp=cfg.train.amp, progress=progress, desc=f"val {name}",
+        num_keypoints=skeleton.num_keypoints, require_all=not dist_info.enabled,
+    )
+    if dist_info.enabled:
+        preds = _gather(preds, skeleton.num_keypoints, device, dist_info)  # type: ignore[arg-type]
+        if preds is None:
+            return None
+    assert preds is not None
+    coords, maxvals = preds.coords, preds.maxvals
+    if data.mapping is not None:  # union order → the dataset's keypoint order
+        coords, maxvals = data.mapping.from_union(coords, axis=1), data.mapping.from_union(maxvals, axis=1)
+    if data.metric == "pckh":
+        assert data.gt_file is not None
+        metrics: dict[str, float] = evaluate_pckh(coords, data.gt_file)
+        if out_dir is not None:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            write_metrics_json(Path(out_dir) / f"metrics_{name}.json", metrics)
+            np.save(Path(out_dir) / f"pred_{name}.npy", np.concatenate([coords, maxvals[..., None]], axis=-1))
+    else:
+        metrics = evaluate_predictions(
+            data.records, coords, maxvals, data.ann_file, skeleton=data.eval_skeleton or skeleton, out_dir=out_dir,
+            in_vis_thr=cfg.eval.in_vis_thr, oks_thr=cfg.eval.oks_nms_thr, use_nms=cfg.eval.use_nms, name=name,
+        )
+    return NetResult(metrics, preds)
+
+
+def validate_nets(
+    nets: Sequence[nn.Module], cfg: Config, data: EvalData, codec: HeatmapCodec, skeleton: Skeleton, device: torch.device,
+    out_dir: Path | None, *, progress: bool = True, dist_info: DistInfo = DistInfo(),
+) -> dict[str, NetResult]:
+    """Evaluate every network and, for several, their ensemble (mean heatmaps).
+
+    Returns:
+        ``{name: result}`` for the names of :func:`net_names` (``{}`` on non-main ranks).
+    """
+    models = list(nets)
+    if len(models) > 1:
+        models.append(EnsembleNet(list(nets)))
+    out: dict[str, NetResult] = {}
+    for name, m in zip(net_names(len(nets)), models):
+        res = validate(m, cfg, data, codec, skeleton, device, out_dir, progress=progress, dist_info=dist_info, name=name)
+        if res is not None:
+            out[name] = res
+    return out
+
+
+def selection_metrics(metrics: dict[str, dict[str, float]], select: str) -> dict[str, float]:
+    """The metrics that pick ``best`` from ``{name: metrics}`` of :func:`net_names`: the one
+    network's; for two, the mean of the nets' (MultiAugs), net 1's (Semi_Human_Pose) or the
+    ensemble's, by ``select``."""
+    if "net" in metrics:
+        return dict(metrics["net"])
+    if select == "ensemble":
+        src = [metrics["ensemble"]]
+    elif select == "net1":
+        src = [metrics["net1"]]
+    else:
+        src = [m for k, m in metrics.items() if k.startswith("net")]
+    return {k: float(np.mean([m[k] for m in src])) for k in src[0]}
+
+
+def arch_rows(metrics: dict[str, dict[str, float]], arch: str) -> dict[str, dict[str, float]]:
+    """``{name: metrics}`` of :func:`net_names` as table rows: ``arch``, or ``arch net1`` …"""
+    return {(arch if n == "net" else f"{arch} {n}"): m for n, m in metrics.items()}
+
+
+def results_table(metrics: dict[str, dict[str, float]], arch: str, metric: str) -> str:
+    """The printed table of an evaluation: one row per network (:func:`arch_rows`), COCO AP/AR
+    columns or PCKh columns."""
+    rows = arch_rows(metrics, arch)
+    return format_pckh_table(rows) if metric == "pckh" else format_metrics_table(rows)
+
+
+def draw_predictions(path: Path, data: EvalData, preds: Predictions, skeleton: Skeleton, n: int, *, score_thr: float = 0.2) -> None:
+    """The predictions on the first ``n`` images of the split, drawn as one grid picture."""
+    from ..visualize import save_prediction_grid
+
+    by_image: dict[int, list[int]] = {}
+    for i, r in enumerate(data.records):
+        by_image.setdefault(r.image_id, []).append(i)
+    items: list[Any] = []
+    for _, idx in list(by_image.items())[:n]:
+        kp = np.concatenate([preds.coords[idx], preds.maxvals[idx][..., None]], axis=-1)
+        boxes = np.stack([data.records[i].bbox for i in idx])
+        items.append((data.records[idx[0]].image_path, kp, boxes))
+    if items:
+        save_prediction_grid(path, items, skeleton, score_thr=score_thr)
+
+
+def evaluate_model_file(
+    cfg: Config, model_file: Any, out_dir: Path, *, progress: bool = True,
+) -> tuple[EvalData, dict[str, NetResult]]:
+    """``semipose eval``: the networks of a model file on the configured validation split.
+
+    Args:
+        cfg: the evaluation's config (the card's, with the command line's overrides).
+        model_file: a :class:`~semipose.models.modelfile.ModelFile`.
+        out_dir: where results and metrics are written.
+
+    Returns:
+        ``(data, results)``: the split evaluated and ``{name: result}`` of :func:`net_names`.
+
+    Raises:
+        CheckpointError: the file's keypoint count differs from the split's keypoint set.
+    """
+    from ..data.sources import build_eval_data, build_skeleton
+    from ..device import resolve_device
+    from ..errors import CheckpointError
+    from ..models.modelfile import keypoints_hint
+    from .build import build_codec, build_model
+    from .checkpoint import load_nets_weights
+
+    device = resolve_device(cfg.device)
+    skeleton = build_skeleton(cfg)
+    card = model_file.card
+    if skeleton.num_keypoints != card.num_keypoints:
+        raise CheckpointError(
+            f"{model_file.path}: the file has {card.num_keypoints} output channels but the keypoint set {skeleton.name!r} has "
+            f"{skeleton.num_keypoints}: {keypoints_hint(card.num_keypoints)}"
+        )
+    codec = build_codec(cfg)
+    data = build_eval_data(cfg, skeleton, codec)
+    nets = [build_model(cfg, skeleton.num_keypoints, load_pretrained=False).to(device) for _ in range(card.num_nets)]
+    log.info("weights: %s", load_nets_weights(nets, model_file, strict=True))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return data, validate_nets(nets, cfg, data, codec, skeleton, device, out_dir, progress=progress)
