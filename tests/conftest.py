@@ -28,7 +28,7 @@ def sample_data() -> Path:
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic COCO-format dataset (generated once per test session)."""
-    from semipose.data.synthetic import generate_synthetic
+    from semipose.synth import generate_synthetic
 
     out = tmp_path_factory.mktemp("synth")
     generate_synthetic(out, num_train=48, num_unlabeled=8, num_val=16, image_size=(256, 192), seed=1, workers=0, progress=False)

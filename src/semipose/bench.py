@@ -133,7 +133,7 @@ def bench_data(
     w, h = int(input_size[0]), int(input_size[1])
     tmp = None
     if ann_file is None:
-        from .data.synthetic import generate_synthetic
+        from .synth import generate_synthetic
 
         tmp = tempfile.TemporaryDirectory(prefix="semipose-bench-")
         n_img = max(16, batch_size * batches // 3)

@@ -302,7 +302,7 @@ def _check_onnx(mf, path: Path, use: str) -> None:  # noqa: ANN001
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
     from .errors import ConfigError
-    from .data.synthetic import generate_synthetic
+    from .synth import generate_synthetic
 
     try:
         summary = generate_synthetic(

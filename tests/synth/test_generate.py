@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from semipose.data.synthetic import (
+from semipose.synth import (
     IMAGE_ID_OFFSET,
     SPLITS,
     SynthSummary,
