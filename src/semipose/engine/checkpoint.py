@@ -27,7 +27,7 @@ from torch import nn
 from ..models.io import load_checkpoint_file
 from ..errors import CheckpointError
 from ..models.modelfile import LEGACY_FORMAT, MODEL_FORMAT, ModelFile, model_file_from_contents, read_model_file
-from ..models.weights import load_weights
+from ..models.loading import load_weights
 
 __all__ = ["save_checkpoint", "load_training_state", "load_nets_weights", "capture_rng", "restore_rng"]
 
@@ -128,9 +128,10 @@ def load_nets_weights(nets: Sequence[nn.Module], source: str | os.PathLike[str] 
 
 def _load_reference(nets: list[nn.Module], p: Path, raw: Any, strict: bool) -> str:
     """Reference wrapper files: ``resnet.*`` is network 1, ``resnet2.*`` network 2."""
-    from ..models.weights import _normalize_state, detect_checkpoint_layout, load_pose_checkpoint
+    from ..models.loading import normalize_state
+    from ..models.reference import detect_checkpoint_layout, load_pose_checkpoint
 
-    state = _normalize_state(raw, str(p))
+    state = normalize_state(raw, str(p))
     try:
         layout: str | None = detect_checkpoint_layout(state)
     except CheckpointError:

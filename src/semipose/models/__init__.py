@@ -14,7 +14,11 @@ from .resnet import (
     resnet101,
     resnet152,
 )
-from .weights import HRNET_IMAGENET, IDENTITY, KEY_MAPS, LAYOUTS, POSE_CONS, POSE_DUAL_NET1, POSE_DUAL_NET2, POSE_HRNET, POSE_LAYOUT_KEY_MAPS, POSE_RESNET, TORCHVISION_RESNET, KeyMap, LoadReport, detect_checkpoint_layout, get_key_map, hrnet_imagenet_key_map, load_dual_imagenet_backbones, load_imagenet_backbone, load_pose_checkpoint, load_weights, prefixed_key_map, read_checkpoint
+from .hrnet import HRNET_IMAGENET, hrnet_imagenet_key_map
+from .keymaps import IDENTITY, KeyMap, prefixed_key_map
+from .loading import LoadReport, load_imagenet_backbone, load_weights, read_checkpoint
+from .reference import KEY_MAPS, LAYOUTS, POSE_CONS, POSE_DUAL_NET1, POSE_DUAL_NET2, POSE_HRNET, POSE_LAYOUT_KEY_MAPS, POSE_RESNET, detect_checkpoint_layout, get_key_map, load_dual_imagenet_backbones, load_pose_checkpoint
+from .resnet import TORCHVISION_RESNET
 from ..errors import CheckpointError, CheckpointMismatchError, UnsafeCheckpointError
 from .io import load_checkpoint_file
 from .modelfile import ModelCard, ModelFile, read_model_file

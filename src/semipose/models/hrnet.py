@@ -3,7 +3,7 @@
 The module tree reproduces the reference pose HRNet (and the trunk of the ImageNet
 classification HRNet) name for name, so a reference ``pose_hrnet`` checkpoint loads strictly
 and an ImageNet ``hrnet_w32-36af842e.pth`` / ``hrnet_w48-8ef0771d.pth`` file loads after
-dropping its classification head (see :mod:`semipose.models.weights`):
+dropping its classification head (see :mod:`semipose.models.loading`):
 
 * stem: ``conv1`` (3x3 s2, 3->64), ``bn1``, ``conv2`` (3x3 s2, 64->64), ``bn2``, then
   ``layer1`` = 4 :class:`~semipose.models.resnet.Bottleneck` blocks (64 -> 256 channels,
@@ -29,10 +29,14 @@ from typing import Callable, Sequence
 
 from torch import Tensor, nn
 
-from .resnet import BN_MOMENTUM, BasicBlock, Bottleneck
 from ..errors import ConfigError
+from .head import heatmap_head
+from .keymaps import KeyMap
+from .resnet import BN_MOMENTUM, BasicBlock, Bottleneck
 
 __all__ = [
+    "HRNET_IMAGENET",
+    "hrnet_imagenet_key_map",
     "HighResolutionModule",
     "PoseHighResolutionNet",
     "HRNET_WIDTHS",
@@ -156,6 +160,36 @@ def _transition(pre: Sequence[int], cur: Sequence[int]) -> nn.ModuleList:
     return layers
 
 
+def hrnet_imagenet_key_map(last_stage4_module: int = 2) -> KeyMap:
+    """Key map for an ImageNet classification HRNet checkpoint (``hrnet_w32-36af842e.pth``).
+
+    Drops the classification head (``incre_modules``, ``downsamp_modules``,
+    ``final_layer.{0,1}.*``, ``classifier``) and the fuse layers that only the classifier's
+    multi-scale last module has (``stage4.<last_stage4_module>.fuse_layers.{1,2,3}``; the pose
+    network's last module keeps only ``fuse_layers.0``). The reference keeps the same keys
+    (``PRETRAINED_LAYERS`` plus ``strict=False``).
+
+    Args:
+        last_stage4_module: index of the last ``stage4`` module (2 for the standard 3 modules).
+    """
+    return KeyMap(
+        drop=[
+            r"^incre_modules\.",
+            r"^downsamp_modules\.",
+            r"^final_layer\.",
+            r"^classifier\.",
+            rf"^stage4\.{int(last_stage4_module)}\.fuse_layers\.[1-9]\d*\.",
+        ],
+        name="hrnet_imagenet",
+    )
+
+
+#: ImageNet HRNet-W32/W48 checkpoints, standard 3-module stage 4.
+HRNET_IMAGENET = hrnet_imagenet_key_map(2)
+#: ImageNet HRNet-W32/W48 checkpoints, standard 3-module stage 4.
+HRNET_IMAGENET = hrnet_imagenet_key_map(2)
+
+
 class PoseHighResolutionNet(nn.Module):
     """HRNet pose network: heatmaps at stride 4 from the highest-resolution branch.
 
@@ -205,8 +239,6 @@ class PoseHighResolutionNet(nn.Module):
             raise ConfigError(
                 f"num_blocks and stem_blocks must be positive, got {num_blocks}, {stem_blocks}"
             )
-        if final_kernel not in (1, 3):
-            raise ConfigError(f"final_kernel must be 1 or 3, got {final_kernel!r}")
         self.num_joints = num_joints
         self.channels = channels
         self.num_modules = num_modules
@@ -242,10 +274,7 @@ class PoseHighResolutionNet(nn.Module):
             setattr(self, f"stage{stage}", nn.Sequential(*mods))
             pre = cur
 
-        self.final_layer = nn.Conv2d(
-            channels[0], num_joints, kernel_size=final_kernel, stride=1,
-            padding=1 if final_kernel == 3 else 0, bias=True,
-        )
+        self.final_layer = heatmap_head(channels[0], num_joints, final_kernel)
         self._init_weights()
 
     # attributes registered with setattr above, declared for type checkers
@@ -278,6 +307,14 @@ class PoseHighResolutionNet(nn.Module):
                 # the previous lowest-resolution branch (ys[-1])
                 out.append(t(ys[i] if i < len(ys) else ys[-1]))
         return out
+
+    #: model keys absent from an ImageNet file: the pose head
+    head_patterns: tuple[str, ...] = (r"^final_layer\.",)
+
+    def imagenet_key_map(self) -> KeyMap:
+        """How an ImageNet HRNet classifier's keys map onto this network
+        (:func:`hrnet_imagenet_key_map` of its last ``stage4`` module)."""
+        return hrnet_imagenet_key_map(len(self.stage4) - 1)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Images ``(N, 3, H, W)`` -> highest-resolution features ``(N, C0, H / 4, W / 4)``."""

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..codec import HeatmapCodec
-from ..params import DECODERS
+from ..params import DECODERS, output_stride
 from ..skeletons import BUILTIN_SKELETONS, Skeleton, get_skeleton
 from .ensemble import EnsembleNet
 from .hrnet import HRNET_WIDTHS
@@ -130,7 +130,7 @@ class ModelCard:
     @property
     def output_stride(self) -> int:
         """Input pixels per heatmap pixel of the architecture (32 / 2^deconv layers; HRNet 4)."""
-        return 32 // 2 ** int(self.arch_args.get("num_deconv_layers", 3))
+        return output_stride(int(self.arch_args.get("num_deconv_layers", 3)))
 
     @property
     def stride(self) -> float:
@@ -278,7 +278,7 @@ class ModelFile:
 
     def build_nets(self, device: torch.device | str = "cpu") -> list[nn.Module]:
         """The networks with their weights, in eval mode, on ``device`` (loading is strict)."""
-        from .weights import load_weights
+        from .loading import load_weights
 
         nets = []
         for i, sd in enumerate(self.states):
@@ -459,12 +459,13 @@ def _legacy_card(raw: Mapping[str, Any], where: str) -> ModelCard:
 def _reference_model(
     p: Path, raw: Any, *, arch: str | None, keypoints: Any, color: str | None, input_size: Sequence[int] | None
 ) -> ModelFile:
-    from .weights import POSE_LAYOUT_KEY_MAPS, _normalize_state, detect_checkpoint_layout
+    from .loading import normalize_state
+    from .reference import POSE_LAYOUT_KEY_MAPS, detect_checkpoint_layout
 
     where = str(p)
     if isinstance(raw, nn.Module):
         raise CheckpointError(f"{where}: holds a pickled module, not weights")
-    state = _normalize_state(raw, where)
+    state = normalize_state(raw, where)
     layout = detect_checkpoint_layout(state)
     if layout not in POSE_LAYOUT_KEY_MAPS:
         raise CheckpointError(f"{where}: an ImageNet initialisation file ({layout}), not a trained pose model; train one first")

@@ -16,9 +16,11 @@ from typing import Callable, Sequence
 
 from torch import Tensor, nn
 
+from ..errors import ConfigError
+from ..params import ARCHITECTURES, DECONV_LAYERS, HRNET_WIDTH_NAMES, RESNET_DEPTHS, output_stride
+from .head import heatmap_head
 from .hrnet import HRNET_WIDTHS, PoseHighResolutionNet
 from .resnet import BN_MOMENTUM, RESNET_SPECS, ResNet
-from ..errors import ConfigError
 
 __all__ = ["PoseResNet", "POSE_MODELS", "build_pose_model", "deconv_padding"]
 
@@ -39,7 +41,8 @@ def deconv_padding(kernel: int) -> tuple[int, int]:
 
 
 class PoseResNet(ResNet):
-    """SimpleBaseline: ResNet trunk + stride-2 deconvolutions + 1x1 (or 3x3) heatmap conv.
+    """SimpleBaseline: ResNet trunk + stride-2 deconvolutions + the heatmap head
+    (:func:`~semipose.models.head.heatmap_head`).
 
     Args:
         depth: ResNet depth, one of 18, 34, 50, 101, 152.
@@ -57,6 +60,9 @@ class PoseResNet(ResNet):
     rounds up and the heatmap is larger than ``H / s`` x ``W / s``.
     """
 
+    #: model keys absent from an ImageNet file: the deconvolution head and the heatmap conv
+    head_patterns: tuple[str, ...] = (r"^deconv_layers\.", r"^final_layer\.")
+
     def __init__(
         self,
         depth: int,
@@ -73,9 +79,10 @@ class PoseResNet(ResNet):
             )
         if not isinstance(num_joints, int) or isinstance(num_joints, bool) or num_joints < 1:
             raise ConfigError(f"num_joints must be a positive int, got {num_joints!r}")
-        if not isinstance(num_deconv_layers, int) or not 0 <= num_deconv_layers <= 5:
+        if not isinstance(num_deconv_layers, int) or num_deconv_layers not in DECONV_LAYERS:
             raise ConfigError(
-                f"num_deconv_layers must be an int in [0, 5], got {num_deconv_layers!r}"
+                f"num_deconv_layers must be one of {DECONV_LAYERS} (output stride "
+                f"{output_stride(DECONV_LAYERS[0])} to {output_stride(DECONV_LAYERS[-1])}), got {num_deconv_layers!r}"
             )
         filters = tuple(int(f) for f in deconv_filters)
         kernels = tuple(int(k) for k in deconv_kernels)
@@ -92,14 +99,12 @@ class PoseResNet(ResNet):
         if any(f < 1 for f in filters):
             raise ConfigError(f"deconv_filters must be positive, got {filters}")
         paddings = [deconv_padding(k) for k in kernels]  # validates kernels
-        if final_kernel not in (1, 3):
-            raise ConfigError(f"final_kernel must be 1 or 3, got {final_kernel!r}")
 
         block, layers = RESNET_SPECS[depth]
         super().__init__(block, layers)
         self.depth = depth
         self.num_joints = num_joints
-        self.output_stride: int = 32 // 2**num_deconv_layers
+        self.output_stride: int = output_stride(num_deconv_layers)
 
         head: list[nn.Module] = []
         in_ch = self.out_channels
@@ -114,10 +119,7 @@ class PoseResNet(ResNet):
             ]
             in_ch = f
         self.deconv_layers = nn.Sequential(*head)
-        self.final_layer = nn.Conv2d(
-            in_ch, num_joints, kernel_size=final_kernel, stride=1,
-            padding=1 if final_kernel == 3 else 0, bias=True,
-        )
+        self.final_layer = heatmap_head(in_ch, num_joints, final_kernel)
         self._init_head()
 
     def _init_head(self) -> None:
@@ -164,7 +166,7 @@ def _pose_hrnet(width: int) -> Callable[..., nn.Module]:
         if num_deconv_layers != 3:
             raise ConfigError(
                 f"hrnet_w{width} always outputs heatmaps at stride 4; num_deconv_layers="
-                f"{num_deconv_layers!r} (output stride {32 // 2 ** int(num_deconv_layers)}) "
+                f"{num_deconv_layers!r} (output stride {output_stride(int(num_deconv_layers))}) "
                 "cannot be honoured - use three deconv layers (the default) with HRNet"
             )
         del deconv_filters, deconv_kernels, deconv_bias  # no deconv head in HRNet
@@ -181,9 +183,12 @@ def _pose_hrnet(width: int) -> Callable[..., nn.Module]:
 #: arch name -> constructor ``(num_joints, **head_kwargs) -> nn.Module``.
 #: A new family registers here with one line.
 POSE_MODELS: dict[str, Callable[..., nn.Module]] = {
-    **{f"resnet{d}": _pose_resnet(d) for d in (18, 34, 50, 101, 152)},
-    **{f"hrnet_w{w}": _pose_hrnet(w) for w in (32, 48)},
+    **{f"resnet{d}": _pose_resnet(d) for d in RESNET_DEPTHS},
+    **{f"hrnet_w{w}": _pose_hrnet(w) for w in HRNET_WIDTH_NAMES},
 }
+
+
+assert tuple(POSE_MODELS) == ARCHITECTURES, "semipose.params.ARCHITECTURES names every builder"
 
 
 def build_pose_model(arch: str, num_joints: int, **head_kwargs: object) -> nn.Module:

@@ -4,7 +4,7 @@ The module tree mirrors torchvision's ``ResNet`` exactly (``conv1``, ``bn1``, ``
 ``maxpool``, ``layer1`` .. ``layer4``; blocks with ``conv1``/``bn1``/``conv2``/``bn2``
 [``conv3``/``bn3``] and ``downsample.0`` (1x1 conv) / ``downsample.1`` (BN)), but without the
 classifier (``avgpool``/``fc``). A torchvision ImageNet checkpoint therefore loads after
-dropping its ``fc.*`` keys (see :mod:`semipose.models.weights`).
+dropping its ``fc.*`` keys (see :mod:`semipose.models.loading`).
 
 Bottleneck is the "v1.5" variant used by torchvision: the stride sits on the 3x3 convolution.
 """
@@ -14,9 +14,12 @@ from __future__ import annotations
 from typing import Sequence, Type, Union
 
 from torch import Tensor, nn
+
 from ..errors import ConfigError
+from .keymaps import KeyMap
 
 __all__ = [
+    "TORCHVISION_RESNET",
     "BasicBlock",
     "Bottleneck",
     "ResNet",
@@ -106,6 +109,10 @@ RESNET_SPECS: dict[int, tuple[Block, tuple[int, int, int, int]]] = {
 }
 
 
+#: torchvision ImageNet ResNet checkpoints: same keys, minus the classifier.
+TORCHVISION_RESNET = KeyMap(drop=[r"^fc\."], name="torchvision_resnet")
+
+
 class ResNet(nn.Module):
     """ResNet trunk without the classifier (stride 32 output).
 
@@ -166,6 +173,13 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1.0)
                 nn.init.constant_(m.bias, 0.0)
+
+    #: model keys absent from an ImageNet file (none for the bare trunk)
+    head_patterns: tuple[str, ...] = ()
+
+    def imagenet_key_map(self) -> KeyMap:
+        """How an ImageNet (torchvision) checkpoint's keys map onto this trunk."""
+        return TORCHVISION_RESNET
 
     def forward_features(self, x: Tensor) -> Tensor:
         """``(N, C_in, H, W)`` -> ``layer4`` features ``(N, out_channels, H / 32, W / 32)``."""
