@@ -11,6 +11,7 @@ import pytest
 
 from semipose.skeletons import AIC14, COCO17
 from semipose.visualize import draw_heatmaps, draw_pose, keypoint_sides, make_image_grid, plot_training_curves, save_prediction_grid, to_uint8_image
+from semipose.errors import ImageReadError
 from semipose.image import IMAGENET_MEAN, IMAGENET_STD
 
 

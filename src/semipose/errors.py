@@ -15,6 +15,8 @@ __all__ = [
     "DataFormatError",
     "ImageReadError",
     "MissingFileError",
+    "MissingImageError",
+    "MissingJsonError",
     "RunFolderError",
     "CheckpointError",
     "UnsafeCheckpointError",
@@ -44,6 +46,14 @@ class ImageReadError(SemiposeError, OSError):
 
 class MissingFileError(SemiposeError, FileNotFoundError):
     """A file named by the user does not exist."""
+
+
+class MissingImageError(ImageReadError, MissingFileError):
+    """An image file that does not exist (caught as either)."""
+
+
+class MissingJsonError(DataFormatError, MissingFileError):
+    """A JSON file that does not exist (caught as either)."""
 
 
 class RunFolderError(SemiposeError, OSError):

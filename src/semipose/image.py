@@ -12,7 +12,7 @@ import os
 import cv2
 import numpy as np
 
-from .errors import ImageReadError
+from .errors import ImageReadError, MissingImageError
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -81,7 +81,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """
     p = os.fspath(path)
     if not os.path.isfile(p):
-        raise ImageReadError(f"{p}: image file not found")
+        raise MissingImageError(f"{p}: image file not found")
     with open(p, "rb") as f:
         data = f.read()
     problem = image_problem(data)

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import DataFormatError, MissingFileError
+from ..errors import DataFormatError, MissingJsonError
 from ..skeletons import Skeleton, get_skeleton
 
 __all__ = [
@@ -46,10 +46,10 @@ DEFAULT_SIGMA = 0.07
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file, turning every failure into a :class:`DataFormatError` naming the file
-    (a missing file is a :class:`~semipose.errors.MissingFileError`, which is both)."""
+    (a missing file is a :class:`~semipose.errors.MissingJsonError`, also a ``FileNotFoundError``)."""
     p = Path(path)
     if not p.is_file():
-        raise _MissingJson(f"{p}: file not found")
+        raise MissingJsonError(f"{p}: file not found")
     try:
         with open(p, "rb") as f:
             return json.load(f)
@@ -57,10 +57,6 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise DataFormatError(f"{p}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})") from e
     except (OSError, UnicodeDecodeError) as e:
         raise DataFormatError(f"{p}: cannot read ({e})") from e
-
-
-class _MissingJson(MissingFileError, DataFormatError):
-    """A JSON file that does not exist (caught as either)."""
 
 
 def as_int(value: Any, path: Path | str, where: str, key: str) -> int:

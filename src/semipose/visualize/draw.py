@@ -1,55 +1,22 @@
-"""Drawing poses, heatmaps and training curves.
-
-Everything here returns or writes plain pictures; nothing opens a window. Images are drawn
-with OpenCV; the training-curve plot uses matplotlib through an off-screen
-:class:`matplotlib.figure.Figure` (Agg), so importing this module never selects or changes a
-pyplot backend.
-
-Conventions:
-
-* Images are ``(H, W, 3)`` ``uint8`` arrays. OpenCV's channel order (BGR) is assumed; pass
-  ``rgb=True`` to the drawing functions when the image is RGB so that the colours come out as
-  intended (left side green, right side orange/red, centre blue/violet).
-* Keypoints are in image pixels, ``(P, K, 2)`` or ``(P, K, 3)``; a single person may be given
-  as ``(K, 2|3)``.
-* Boxes are ``(x, y, w, h)`` in image pixels.
-
-Main entry points: :func:`draw_pose`, :func:`make_image_grid`, :func:`draw_heatmaps`,
-:func:`save_prediction_grid` (what the trainer uses to save predictions on validation images
-into a run folder), :func:`plot_training_curves` and :func:`to_uint8_image`.
-"""
+"""Drawing on images: poses (colour by body side), heatmap overlays, image grids, tensors to pictures."""
 
 from __future__ import annotations
 
 import colorsys
-import csv
 import math
 import os
 import re
-from pathlib import Path
 from typing import Any, Sequence, Union
 
 import cv2
 import numpy as np
 
-from .image import IMAGENET_MEAN, IMAGENET_STD
-from semipose.skeletons import Skeleton
-
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "keypoint_sides",
-    "draw_pose",
-    "make_image_grid",
-    "draw_heatmaps",
-    "save_prediction_grid",
-    "plot_training_curves",
-    "to_uint8_image",
-]
-
+from ..image import IMAGENET_MEAN, IMAGENET_STD
+from ..skeletons import Skeleton
 
 PathLike = Union[str, "os.PathLike[str]"]
 ImageSource = Union[PathLike, np.ndarray]
+
 
 _IMAGE_EXTS = {".png", ".jpg", ".jpeg"}
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -440,217 +407,6 @@ def draw_heatmaps(
     return make_image_grid(tiles, ncols=ncols, pad=2)
 
 
-# --------------------------------------------------------------------------------------------
-# files
-# --------------------------------------------------------------------------------------------
-
-
-def _read_image(path: PathLike) -> np.ndarray:
-    """Read a colour image (BGR) or raise naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"image file not found: {p}")
-    data = np.fromfile(str(p), dtype=np.uint8)  # works with non-ASCII paths too
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if img is None:
-        raise ValueError(f"cannot decode image file: {p}")
-    return img
-
-
-def _write_image(path: Path, img: np.ndarray) -> None:
-    ext = path.suffix.lower()
-    if ext not in _IMAGE_EXTS:
-        raise ValueError(f"unsupported image extension {path.suffix!r} for {path}; use .png or .jpg")
-    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if ext in (".jpg", ".jpeg") else []
-    ok, buf = cv2.imencode(ext, img, params)
-    if not ok:
-        raise OSError(f"could not encode image for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf.tofile(str(path))
-
-
-def _auto_tile(sizes: Sequence[tuple[int, int]], max_side: int) -> tuple[int, int]:
-    """(W, H) tile: the largest width and height, scaled so the longer side is <= max_side."""
-    tw, th = max(s[0] for s in sizes), max(s[1] for s in sizes)
-    s = min(1.0, max_side / max(tw, th))
-    return max(1, int(round(tw * s))), max(1, int(round(th * s)))
-
-
-def save_prediction_grid(
-    path: PathLike,
-    items: Sequence[tuple[Any, ...]],
-    skeleton: Skeleton,
-    *,
-    ncols: int = 4,
-    max_items: int = 16,
-    score_thr: float = 0.2,
-    tile_size: tuple[int, int] | None = None,
-    captions: Sequence[str] | None = None,
-) -> Path:
-    """Draw predicted poses on images, tile them and write the picture.
-
-    Args:
-        path: output file, ``.png`` or ``.jpg``/``.jpeg`` (parent folders are created).
-        items: ``(image, keypoints, boxes)`` tuples (``boxes`` may be omitted or None).
-            ``image`` is a file path (read with OpenCV) or an ``(H, W, 3)`` uint8 BGR array;
-            ``keypoints`` is ``(P, K, 3)`` ``(x, y, score)`` in that image's pixels (``(K, 3)``
-            for one person, ``(0, K, 3)`` for none); ``boxes`` is ``(P, 4)`` ``(x, y, w, h)``.
-        skeleton: the keypoint set.
-        ncols: grid columns.
-        max_items: only the first ``max_items`` items are drawn.
-        score_thr: joints scoring below it are not drawn.
-        tile_size: ``(W, H)`` of each tile; default the largest image size scaled so that its
-            longer side is at most 480 pixels. Poses are drawn after resizing, so line widths
-            suit the tile.
-        captions: one caption per item; default the image file name (none for arrays).
-
-    Returns:
-        the written path.
-
-    Raises:
-        FileNotFoundError / ValueError naming the image file if an image cannot be read;
-        ValueError if ``items`` is empty.
-    """
-    out = Path(path)
-    if out.suffix.lower() not in _IMAGE_EXTS:
-        raise ValueError(f"unsupported image extension {out.suffix!r} for {out}; use .png or .jpg")
-    items = list(items)[: max(0, int(max_items))]
-    if not items:
-        raise ValueError("save_prediction_grid needs at least one item")
-    if captions is not None and len(captions) < len(items):
-        raise ValueError(f"{len(captions)} captions for {len(items)} items")
-
-    images: list[np.ndarray] = []
-    names: list[str] = []
-    for i, item in enumerate(items):
-        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-            raise ValueError(f"items[{i}] must be (image, keypoints[, boxes])")
-        src = item[0]
-        if isinstance(src, np.ndarray):
-            images.append(_as_image(src, f"items[{i}] image"))
-            names.append("")
-        else:
-            images.append(_read_image(src))
-            names.append(Path(src).name)
-    if captions is not None:
-        names = [str(c) for c in captions[: len(items)]]
-
-    if tile_size is None:
-        tile_size = _auto_tile([(im.shape[1], im.shape[0]) for im in images], 480)
-    tiles = []
-    for item, img, name in zip(items, images, names):
-        tile, s, (ox, oy) = _letterbox(img, tile_size)
-        kp = _as_keypoints(item[1], skeleton.num_keypoints).copy()
-        kp[:, :, 0] = kp[:, :, 0] * s + ox
-        kp[:, :, 1] = kp[:, :, 1] * s + oy
-        boxes = item[2] if len(item) == 3 else None
-        if boxes is not None:
-            b = _as_boxes(boxes).copy()
-            b[:, 0] = b[:, 0] * s + ox
-            b[:, 1] = b[:, 1] * s + oy
-            b[:, 2:] *= s
-            boxes = b
-        tile = draw_pose(tile, kp, skeleton, score_thr=score_thr, boxes=boxes)
-        _put_caption(tile, name)
-        tiles.append(tile)
-    _write_image(out, make_image_grid(tiles, ncols=ncols, tile_size=tile_size, pad=2))
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# training curves
-# --------------------------------------------------------------------------------------------
-
-
-def _to_float(cell: str | None) -> float | None:
-    if cell is None:
-        return None
-    cell = cell.strip()
-    if not cell:
-        return None
-    try:
-        v = float(cell)
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
-
-
-def plot_training_curves(csv_path: PathLike, out_path: PathLike) -> Path:
-    """Plot every numeric metric of a metrics CSV against the epoch and save a PNG.
-
-    The CSV has a header row. The x axis is the ``epoch`` column (else ``step``, else the row
-    number); every other column whose non-empty cells are all numbers gets its own small
-    subplot (empty cells are skipped, so metrics logged only on some epochs, such as ``AP``,
-    plot fine). Learning-rate columns spanning more than a factor of 20 use a log axis.
-    A CSV with no numeric metric yet gives a picture saying so.
-
-    Returns:
-        ``out_path`` as a :class:`~pathlib.Path` (parent folders are created).
-    """
-    from matplotlib.figure import Figure  # off-screen; no pyplot state involved
-
-    src = Path(csv_path)
-    with src.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        header = [h for h in (reader.fieldnames or []) if h is not None]
-        rows = list(reader)
-    lower = {h.strip().lower(): h for h in header}
-    xcol = lower.get("epoch") or lower.get("step")
-    skip = {lower[k] for k in ("epoch", "step") if k in lower}
-
-    series: dict[str, tuple[list[float], list[float]]] = {}
-    for col in header:
-        if col in skip:
-            continue
-        xs: list[float] = []
-        ys: list[float] = []
-        numeric = True
-        for r_i, row in enumerate(rows):
-            cell = row.get(col)
-            if cell is None or not str(cell).strip():
-                continue
-            y = _to_float(cell)
-            if y is None:
-                try:
-                    float(str(cell).strip())  # nan / inf: numeric but not plottable
-                except ValueError:
-                    numeric = False
-                    break
-                continue
-            x = _to_float(row.get(xcol)) if xcol else float(r_i)
-            if x is None:
-                continue
-            xs.append(x)
-            ys.append(y)
-        if numeric and ys:
-            series[col] = (xs, ys)
-
-    n = len(series)
-    ncols = min(3, max(1, n))
-    nrows = max(1, math.ceil(n / ncols))
-    fig = Figure(figsize=(4.0 * ncols, 2.8 * nrows), dpi=100)
-    if n == 0:
-        ax = fig.add_subplot(1, 1, 1)
-        ax.text(0.5, 0.5, f"no numeric metrics in {src.name}", ha="center", va="center")
-        ax.set_axis_off()
-    for i, (name, (xs, ys)) in enumerate(series.items()):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        ax.plot(xs, ys, marker="o" if len(ys) <= 30 else None, markersize=3, linewidth=1.4)
-        ax.set_title(name, fontsize=10)
-        ax.set_xlabel(xcol or "row", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.grid(True, alpha=0.3)
-        pos = [y for y in ys if y > 0]
-        if "lr" in name.lower() and len(pos) == len(ys) and max(pos) / min(pos) > 20:
-            ax.set_yscale("log")
-    fig.tight_layout()
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(str(out), format="png")
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # network inputs
 # --------------------------------------------------------------------------------------------
 
