@@ -209,7 +209,7 @@ def test_save_prediction_grid_unreadable_image(coco_sample, tmp_path):
         save_prediction_grid(tmp_path / "x.png", [(missing, np.zeros((0, 17, 3)), None)], COCO17)
     broken = tmp_path / "broken.jpg"
     broken.write_text("not an image")
-    with pytest.raises(ValueError, match="broken.jpg"):
+    with pytest.raises(ImageReadError, match="broken.jpg"):
         save_prediction_grid(tmp_path / "x.png", [(broken, np.zeros((0, 17, 3)), None)], COCO17)
     with pytest.raises(ValueError, match="extension"):
         save_prediction_grid(tmp_path / "x.gif", [(coco_sample[0][0], coco_sample[0][1], None)], COCO17)
