@@ -1,0 +1,110 @@
+"""``semipose bench``: run the benchmarks of :mod:`semipose.bench` and print their tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+
+log = logging.getLogger("semipose")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..bench import STEP_BENCH, bench_augment, bench_data, bench_eval, bench_ssl_step, bench_step, machine_info
+    from ..device import resolve_device
+
+    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    report: dict = {"machine": machine_info(device)}
+    print(json.dumps(report["machine"]))
+    what = {"all": ["network", "data", "augment", "step", "eval", "predict"]}.get(args.what, [args.what])
+    if ("network" in what or "step" in what or "predict" in what) and args.input:
+        bad = [f"{w}x{h}" for w, h in args.input if w % 32 or h % 32]
+        if bad:
+            print(f"semipose bench: error: --input {','.join(bad)}: network and step inputs must be multiples of 32 (the backbone's stride)", file=sys.stderr)
+            return 2
+    if "network" in what:
+        rows = []
+        batch = args.batch or 32
+        print(f"\nnetwork training step (forward + backward + Adam), batch {batch}, device {device}")
+        print(f"{'arch':<10} {'input':>8} {'step ms':>9} {'fwd ms':>8} {'samples/s':>10}")
+        for arch in (args.arch or "resnet18,resnet50").split(","):
+            for size in args.input or [(192, 256), (96, 128)]:
+                r = bench_step(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device, amp=args.amp)
+                rows.append(r)
+                print(f"{r['arch']:<10} {r['input']:>8} {r['step_ms']:>9.1f} {r['forward_ms']:>8.1f} {r['samples_per_s']:>10.1f}", flush=True)
+        report["network"] = rows
+    if "data" in what:
+        rows = []
+        batch = args.batch or 32
+        print(f"\ndata pipeline (read + decode + augment + crop + targets), {args.workers} workers")
+        print(f"{'input':>8} {'samples/s':>10} {'ms/sample/worker':>17}")
+        for size in args.input or [(192, 256), (96, 128)]:
+            r = bench_data(size, ann_file=args.ann_file, image_dir=args.image_dir, batch_size=batch, workers=args.workers, batches=args.batches)
+            rows.append(r)
+            print(f"{r['input']:>8} {r['samples_per_s']:>10.1f} {r['ms_per_sample_per_worker']:>17}", flush=True)
+        report["data"] = rows
+    if "augment" in what:
+        batch = args.batch or 32
+        rows = []
+        for size in args.input or [(192, 256)]:
+            print(f"\nhard-view augmentations on the device, batch {batch} x 3 x {size[1]} x {size[0]}, device {device}")
+            print(f"{'recipe':<26} {'ms':>9} {'us/image':>9}")
+            for r in bench_augment(size, batch_size=batch, steps=args.steps * 2, warmup=args.warmup, device=device):
+                rows.append(r)
+                print(f"{r['recipe']:<26} {r['ms']:>9.2f} {r['us_per_image']:>9.1f}", flush=True)
+        report["augment"] = rows
+    if "step" in what:
+        batch = args.batch or 16
+        methods = args.methods.split(",") if args.methods else list(STEP_BENCH)
+        unknown = [m for m in methods if m not in STEP_BENCH]
+        if unknown:
+
+            raise ConfigError(f"--methods: unknown {unknown[0]!r}; known: {', '.join(STEP_BENCH)}")
+        rows = []
+        for arch in (args.arch or "resnet18").split(","):
+            for size in args.input or [(96, 128)]:
+                print(f"\ntraining step per method, {arch} {size[0]}x{size[1]}, batch {batch} labelled + {batch} unlabelled, device {device}")
+                print(f"{'method':<12} {'passes':>6} {'step ms':>9} {'network ms':>11} {'overhead ms':>12} {'overhead':>9}")
+                for r in bench_ssl_step(arch, size, batch_size=batch, methods=methods, steps=args.steps, warmup=args.warmup, device=device):
+                    rows.append(r)
+                    print(
+                        f"{r['method']:<12} {r['network_passes']:>6} {r['step_ms']:>9.1f} {r['network_ms']:>11.1f} "
+                        f"{r['overhead_ms']:>12.1f} {r['overhead_pct']:>8.2f}%", flush=True,
+                    )
+        report["step"] = rows
+    if "eval" in what:
+        r = bench_eval(args.persons, steps=args.steps, device=device)
+        print(f"\nevaluation of {r['persons']} persons after the network ({r['heatmap']} heatmaps, {r['joints']} joints), device {device}")
+        print(f"{'decoder':<8} {'decode ms':>10} {'to image ms':>12} {'rescore+NMS ms':>15} {'COCOeval ms':>12} {'total ms':>9} {'AP':>7}")
+        for m in ("shift", "dark"):
+            print(
+                f"{m:<8} {r[f'decode_{m}_ms']:>10.1f} {r[f'to_image_{m}_ms']:>12.1f} {r[f'rescore_nms_{m}_ms']:>15.1f} "
+                f"{r[f'cocoeval_{m}_ms']:>12.1f} {r[f'total_{m}_ms']:>9.1f} {r[f'AP_{m}']:>7.4f}", flush=True,
+            )
+        report["eval"] = r
+    if "predict" in what:
+        from ..bench import bench_predict
+
+        batch = args.batch or 32
+        rows = []
+        for arch in (args.arch or "resnet18").split(","):
+            for size in args.input or [(192, 256)]:
+                print(f"\nprediction API, {batch} persons per call on a 640x480 image, {arch} {size[0]}x{size[1]}, flip test off, device {device}")
+                print(f"{'backend':<12} {'precision':<9} {'API ms':>8} {'forward ms':>11} {'pre ms':>7} {'post ms':>8} {'overhead':>9} {'persons/s':>10}")
+                for r in bench_predict(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device):
+                    rows.append(r)
+                    print(f"{r['backend']:<12} {r['precision']:<9} {r['api_ms']:>8.1f} {r['forward_ms']:>11.1f} {r['pre_ms']:>7.1f} {r['post_ms']:>8.1f} "
+                          f"{r['overhead_pct']:>8.1f}% {r['persons_per_s']:>10.1f}", flush=True)
+        report["predict"] = rows
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+        print(f"\nwritten to {args.json}")
+    return 0
