@@ -13,6 +13,7 @@ COCO's 17 keypoints (the synthetic data's set).
 """
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def main(gt_file: str, result_files: list) -> None:
     gt = load_coco_gt(gt_file, skeleton=skeleton)
     k = skeleton.num_keypoints
     for path in result_files:
-        results = json.load(open(path))
+        results = json.loads(Path(path).read_text())
         if not results:
             raise SystemExit(f"{path}: no keypoint results")
         wrong = next((r for r in results if len(r["keypoints"]) != 3 * k), None)

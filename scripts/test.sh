@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set everything up and run the test suite.
+# Set everything up, run the linters (ruff, mypy) and the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+.venv/bin/ruff check src tests scripts
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -q "$@"

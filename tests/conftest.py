@@ -45,7 +45,9 @@ def make_model_file(path: Path, *, arch: str = "resnet18", skeleton: str = "coco
     from semipose.models.modelfile import ModelCard, model_file_payload
     from semipose.skeletons import get_skeleton
 
-    args = {} if arch.startswith("hrnet") else {"num_deconv_layers": 3, "deconv_filters": [32, 32, 32], "deconv_kernels": [4, 4, 4], "final_kernel": 1}
+    args = {} if arch.startswith("hrnet") else {
+        "num_deconv_layers": 3, "deconv_filters": [32, 32, 32], "deconv_kernels": [4, 4, 4], "final_kernel": 1,
+    }
     card = ModelCard(arch=arch, skeleton=get_skeleton(skeleton).to_dict(), arch_args=args, num_nets=num_nets,
                      use="ensemble" if num_nets > 1 else "net1", input_size=tuple(input_size), **card_fields)
     nets = []

@@ -71,7 +71,8 @@ def test_disk_full_leaves_no_partial_file(tmp_path, monkeypatch):
         raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
 
     monkeypatch.setattr(torch, "save", full)
-    with pytest.raises(CheckpointError, match=r"last.pt: cannot write the checkpoint \(.*unexpected pos.*\); is the disk full .*previous last.pt is intact"):
+    msg = r"last.pt: cannot write the checkpoint \(.*unexpected pos.*\); is the disk full .*previous last.pt is intact"
+    with pytest.raises(CheckpointError, match=msg):
         save_checkpoint(tmp_path / "last.pt", {"a": torch.zeros(2)})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
     monkeypatch.undo()

@@ -11,7 +11,8 @@ from semipose.cli import main
 
 def test_data_synth_train_eval_bench(tmp_path, capsys):
     out = tmp_path / "synth"
-    assert main(["data", "synth", str(out), "--train", "12", "--unlabeled", "2", "--val", "6", "--image-size", "256x192", "--workers", "0", "--no-progress"]) == 0
+    assert main(["data", "synth", str(out), "--train", "12", "--unlabeled", "2", "--val", "6", "--image-size", "256x192",
+                 "--workers", "0", "--no-progress"]) == 0
     assert (out / "annotations/person_keypoints_train.json").is_file()
     # regenerating into the same folder needs --overwrite
     assert main(["data", "synth", str(out), "--train", "2", "--val", "2", "--unlabeled", "0", "--workers", "0", "--no-progress"]) == 2
@@ -40,7 +41,8 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     assert ckpt.is_file()
 
     eval_out = tmp_path / "ev"
-    assert main(["eval", "--checkpoint", str(ckpt), "--out", str(eval_out), "--flip-test", "--det-file", str(out / "annotations/detections_val.json"), "--no-progress"]) == 0
+    assert main(["eval", "--checkpoint", str(ckpt), "--out", str(eval_out), "--flip-test",
+                 "--det-file", str(out / "annotations/detections_val.json"), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "boxes = detector" in text and "flip test = on" in text and "| AP |" in text
     metrics = json.loads((eval_out / "metrics.json").read_text())
@@ -71,7 +73,8 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     assert "broken.pth" in err and "final_layer.bias" in err
 
     bench_json = tmp_path / "bench.json"
-    assert main(["bench", "network", "--arch", "resnet18", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0", "--json", str(bench_json)]) == 0
+    assert main(["bench", "network", "--arch", "resnet18", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0",
+                 "--json", str(bench_json)]) == 0
     rep = json.loads(bench_json.read_text())
     assert rep["network"][0]["arch"] == "resnet18" and rep["network"][0]["step_ms"] > 0
     assert main(["bench", "step", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0",

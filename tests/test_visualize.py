@@ -9,11 +9,18 @@ import cv2
 import numpy as np
 import pytest
 
-from semipose.skeletons import AIC14, COCO17
-from semipose.visualize import draw_heatmaps, draw_pose, keypoint_sides, make_image_grid, plot_training_curves, save_prediction_grid, to_uint8_image
 from semipose.errors import ImageReadError
 from semipose.image import IMAGENET_MEAN, IMAGENET_STD
-
+from semipose.skeletons import AIC14, COCO17
+from semipose.visualize import (
+    draw_heatmaps,
+    draw_pose,
+    keypoint_sides,
+    make_image_grid,
+    plot_training_curves,
+    save_prediction_grid,
+    to_uint8_image,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +90,7 @@ def test_draw_pose_does_not_modify_input(coco_sample):
 
 def test_draw_pose_skips_unlabelled_joint(coco_sample):
     # A real v == 0 joint from the annotations, placed inside the person's box.
-    for path, kp, boxes in coco_sample:
+    for path, kp, boxes in coco_sample:  # noqa: B007 - the last one is used below
         hits = np.argwhere(kp[:, :, 2] == 0)
         if hits.size:
             p, j = hits[0]

@@ -6,13 +6,14 @@ Speed targets are checked here, never by timed tests. Each function returns plai
 
 from __future__ import annotations
 
-import os
 import dataclasses
+import os
 import platform
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -127,8 +128,8 @@ def bench_data(
         dict with ``samples_per_s`` and ``ms_per_sample`` (per worker).
     """
     from .data.coco import load_coco_keypoints
-    from .data.topdown import TopDownDataset, TopDownTransform
     from .data.loaders import worker_init_for
+    from .data.topdown import TopDownDataset, TopDownTransform
 
     w, h = int(input_size[0]), int(input_size[1])
     tmp = None
@@ -137,7 +138,8 @@ def bench_data(
 
         tmp = tempfile.TemporaryDirectory(prefix="semipose-bench-")
         n_img = max(16, batch_size * batches // 3)
-        generate_synthetic(tmp.name, num_train=n_img, num_unlabeled=0, num_val=0, image_size=tuple(synth_image_size), seed=0, progress=False)
+        size = (int(synth_image_size[0]), int(synth_image_size[1]))
+        generate_synthetic(tmp.name, num_train=n_img, num_unlabeled=0, num_val=0, image_size=size, seed=0, progress=False)
         ann_file = str(Path(tmp.name) / "annotations" / "person_keypoints_train.json")
         image_dir = str(Path(tmp.name) / "images" / "train")
     try:
@@ -219,9 +221,9 @@ def bench_augment(
     Returns:
         One dict per recipe: ``recipe``, ``ms`` (median) and ``us_per_image``.
     """
+    from .params import HardAffineParams
     from .ssl.recipes import AugmentContext, Recipe
     from .ssl.views import sample_hard_affine, warp
-    from .params import HardAffineParams
 
     device = torch.device(device)
     w, h = int(input_size[0]), int(input_size[1])
@@ -244,7 +246,8 @@ def bench_augment(
             warp(hm, m, 4.0)
 
         ms = _median_ms(affine, device, steps, warmup)
-        rows.append({"recipe": "affine (image + heatmaps)", "input": f"{w}x{h}", "batch_size": batch_size, "ms": ms, "us_per_image": round(ms * 1e3 / batch_size, 1)})
+        rows.append({"recipe": "affine (image + heatmaps)", "input": f"{w}x{h}", "batch_size": batch_size, "ms": ms,
+                     "us_per_image": round(ms * 1e3 / batch_size, 1)})
     return rows
 
 
@@ -269,8 +272,8 @@ def bench_ssl_step(
     losses; ``overhead_pct`` is its share of the step. ``batch_size`` labelled + as many
     unlabelled crops.
     """
-    from .ssl.methods import SemiSupervisedModel
     from .params import HardAffineParams, num_nets_of
+    from .ssl.methods import SemiSupervisedModel
 
     device = torch.device(device)
     w, h = int(input_size[0]), int(input_size[1])
@@ -314,7 +317,8 @@ def bench_ssl_step(
             opt.step()
 
         # interleave the two measurements so machine noise hits both alike
-        step_t, net_t = [], []
+        step_t: list[float] = []
+        net_t: list[float] = []
         for _ in range(steps):
             step_t.append(_median_ms(step, device, 1, warmup if not step_t else 0))
             net_t.append(_median_ms(network_only, device, 1, warmup if not net_t else 0))
@@ -357,8 +361,8 @@ def bench_eval(
 
     from .codec import HeatmapCodec
     from .data.records import PoseRecord
-    from .geometry import box_to_center_scale
     from .evaluation.coco import build_coco_results, evaluate_coco_keypoints, load_coco_gt
+    from .geometry import box_to_center_scale
     from .skeletons import COCO17
 
     device = torch.device(device)

@@ -22,14 +22,14 @@ every step is batched over ``(N, K)`` (no per-joint Python loops).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from .geometry import affine_matrix, apply_affine
 from .errors import ConfigError
+from .geometry import affine_matrix, apply_affine
 from .params import DECODERS
 
 __all__ = ["HeatmapCodec", "decode_heatmaps", "argmax_heatmaps", "dark_refine", "gaussian_blur_heatmaps", "flip_back"]
@@ -132,7 +132,7 @@ class HeatmapCodec:
         return apply_affine(coords, mat).astype(np.float32)
 
 
-def flip_back(heatmaps: torch.Tensor, flip_index: Sequence[int] | torch.Tensor, *, shift: bool = True) -> torch.Tensor:
+def flip_back(heatmaps: torch.Tensor, flip_index: Sequence[int] | np.ndarray | torch.Tensor, *, shift: bool = True) -> torch.Tensor:
     """Undo a horizontal input flip on predicted heatmaps.
 
     Mirrors the width axis, swaps left/right channels (``out[:, k] = flipped[:, flip_index[k]]``)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 import torch
+
 from .errors import DeviceError
 
 __all__ = ["PRECISIONS", "resolve_device", "fast_bf16", "resolve_precision", "autocast"]
@@ -53,7 +54,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def autocast(precision: str, device: torch.device) -> ContextManager[object]:
+def autocast(precision: str, device: torch.device) -> AbstractContextManager[object]:
     """The autocast context of a resolved precision (a no-op for fp32)."""
     if precision == "fp32":
         return contextlib.nullcontext()

@@ -10,7 +10,7 @@ the box centre lands on the crop centre ``(W/2, H/2)``. :func:`affine_matrix` bu
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -16,10 +16,12 @@ or :meth:`Skeleton.from_dict` (the same fields given in a config file).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+
 from .errors import DataFormatError
 
 __all__ = [
@@ -119,7 +121,7 @@ class Skeleton:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, default_sigma: float | None = None) -> "Skeleton":
+    def from_dict(cls, d: Mapping[str, Any], *, default_sigma: float | None = None) -> Skeleton:
         """Build a skeleton from plain data (a config block or :meth:`to_dict` output).
 
         Required: ``keypoints`` (names). Optional: ``name``, ``flip_pairs`` (inferred from
@@ -153,7 +155,7 @@ class Skeleton:
         )
 
     @classmethod
-    def from_coco_category(cls, category: Mapping[str, Any], *, default_sigma: float | None = None) -> "Skeleton":
+    def from_coco_category(cls, category: Mapping[str, Any], *, default_sigma: float | None = None) -> Skeleton:
         """Build a skeleton from a COCO ``categories`` entry.
 
         Reads ``keypoints`` (names) and ``skeleton`` (1-based edges, COCO convention). If the

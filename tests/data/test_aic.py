@@ -135,7 +135,8 @@ def test_cocoeval_oks_equals_official_aic_oks(official, sample_data):
     [
         (lambda d: d[1]["keypoint_annotations"].update(human1=[1, 2, 1]), r"entry 1 \(\w+\), human1: 3 keypoint numbers, expected 42"),
         (lambda d: d[0]["human_annotations"].pop("human2"), r"entry 0 \(\w+\), human2: no box"),
-        (lambda d: d[2]["keypoint_annotations"]["human1"].__setitem__(2, 0), r"entry 2 \(\w+\), human1: visibility flags must be 1, 2 or 3, got \[0\.0\]"),
+        (lambda d: d[2]["keypoint_annotations"]["human1"].__setitem__(2, 0),
+         r"entry 2 \(\w+\), human1: visibility flags must be 1, 2 or 3, got \[0\.0\]"),
         (lambda d: d[0]["human_annotations"].update(human1=[1, 2, 3]), r"entry 0 \(\w+\), human1: box must be \[x1, y1, x2, y2\]"),
         (lambda d: d[1].pop("human_annotations"), r"entry 1 \(\w+\): missing 'human_annotations'"),
     ],

@@ -10,7 +10,6 @@ import torch
 
 from semipose.codec import HeatmapCodec
 from semipose.data.coco import load_coco_keypoints
-from semipose.errors import DataFormatError
 from semipose.data.mixed import (
     MixedBatchSampler,
     MixedDataset,
@@ -20,6 +19,7 @@ from semipose.data.mixed import (
     write_label_subset,
 )
 from semipose.data.topdown import TopDownDataset, TopDownTransform
+from semipose.errors import DataFormatError
 from semipose.skeletons import COCO17
 
 

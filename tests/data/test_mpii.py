@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from semipose.errors import DataFormatError
 from semipose.data.mpii import load_mpii, mpii_entry_to_record
+from semipose.errors import DataFormatError
 from semipose.skeletons import MPII16
 
 MPII_JSON = "mpii/mpii_sample.json"

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from semipose.codec import HeatmapCodec
-from semipose.geometry import affine_matrix, apply_affine
 from semipose.data.coco import load_coco_keypoints
 from semipose.data.topdown import TopDownDataset, TopDownTransform
-from semipose.params import AugmentConfig
-from semipose.image import read_image
 from semipose.errors import ImageReadError
+from semipose.geometry import affine_matrix, apply_affine
+from semipose.image import read_image
+from semipose.params import AugmentConfig
 from semipose.skeletons import AIC14, COCO17
 
 CODEC = HeatmapCodec((192, 256), (48, 64), sigma=2.0)
@@ -99,10 +99,9 @@ def test_truncated_images_are_errors_or_counted_skips(sample_data, tmp_path, cap
 
     from semipose.cli import main
     from semipose.config import load_config
-    from semipose.errors import DataFormatError
-    from semipose.image import check_image_file, read_image
-    from semipose.errors import ImageReadError
     from semipose.data.sources import build_label_records, build_skeleton
+    from semipose.errors import DataFormatError, ImageReadError
+    from semipose.image import check_image_file, read_image
 
     imgs = tmp_path / "images"
     shutil.copytree(sample_data / "coco/images", imgs)

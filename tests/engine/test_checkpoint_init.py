@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from semipose.engine.checkpoint import load_nets_weights
-from semipose.models import build_pose_model
 from semipose.errors import CheckpointError
+from semipose.models import build_pose_model
 
 
 def _net(seed: int):

@@ -98,8 +98,8 @@ def test_warm_start_and_equal_steps_supervised(synth_dir, tmp_path):
     log = (sup.run_dir / "train.log").read_text()
     assert "network weights from" in log
     # every network of a PoseDual run starts from the one-network checkpoint
-    from semipose.engine.build import build_ssl_model
     from semipose.data.sources import build_skeleton
+    from semipose.engine.build import build_ssl_model
 
     cfg = synth_config(synth_dir, tmp_path, "ssl.method=posedual", f"model.init_weights={ck}")
     model = build_ssl_model(cfg, build_skeleton(cfg).num_keypoints)

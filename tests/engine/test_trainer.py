@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from semipose.config import load_config
-from semipose.errors import ConfigError
-from semipose.engine.build import build_codec, build_model
 from semipose.data.sources import build_skeleton, build_train_dataset
+from semipose.engine.build import build_codec, build_model
 from semipose.engine.trainer import train
+from semipose.errors import ConfigError
 from semipose.losses import joints_mse_loss
 
 

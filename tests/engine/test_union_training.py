@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from semipose.config import load_config
-from semipose.engine.build import build_codec
 from semipose.data.sources import build_eval_data, build_skeleton, build_train_data
+from semipose.engine.build import build_codec
 from semipose.evaluation.coco import evaluate_predictions
 from semipose.skeletons import get_union_mapping
 

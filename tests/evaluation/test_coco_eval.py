@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from semipose.data.records import PoseRecord
-from semipose.geometry import box_to_center_scale
 from semipose.evaluation import (
     METRIC_DISPLAY_NAMES,
     METRIC_KEYS,
@@ -22,6 +21,7 @@ from semipose.evaluation import (
     rescore,
     write_results_json,
 )
+from semipose.geometry import box_to_center_scale
 from semipose.skeletons import AIC14, COCO17
 
 COCO_JSON = "coco/person_keypoints_sample.json"
@@ -162,7 +162,7 @@ def test_empty_results_are_zero_with_warning(sample_data, caplog):
     gt = load_coco_gt(sample_data / COCO_JSON)
     with caplog.at_level(logging.WARNING, logger="semipose.evaluation.coco"):
         metrics = evaluate_coco_keypoints(gt, [], sigmas=COCO17.sigmas)
-    assert metrics == {k: 0.0 for k in METRIC_KEYS}
+    assert metrics == dict.fromkeys(METRIC_KEYS, 0.0)
     assert "no results" in caplog.text
 
 
@@ -247,8 +247,8 @@ def test_results_carry_the_person_box_for_the_area_ranges(tmp_path):
     (40x40): with the person box in the results (the reference's and mmpose's way) it counts
     against AP(L); from the keypoint extent (semipose before) it counted against AP(M)."""
     from semipose.data.records import PoseRecord
-    from semipose.geometry import box_to_center_scale
     from semipose.evaluation.coco import build_coco_results, evaluate_coco_keypoints, evaluate_predictions
+    from semipose.geometry import box_to_center_scale
     from semipose.skeletons import COCO17
 
     rng = np.random.default_rng(0)

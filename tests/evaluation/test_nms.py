@@ -41,7 +41,7 @@ def test_oks_iou_matches_scalar_formula(vis_thr):
     assert got.shape == (7,)
     want = [_scalar_oks(p[0], p[j], areas[0], areas[j], sig, vis_thr) for j in range(1, 8)]
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
-    assert 0.0 < got.min() and got.max() < 1.0
+    assert got.min() > 0.0 and got.max() < 1.0
 
 
 def test_oks_iou_single_instance_returns_float():

@@ -11,8 +11,19 @@ import pytest
 import torch
 from torch import nn
 
-from semipose.models import POSE_MODELS, HighResolutionModule, PoseHighResolutionNet, build_pose_model, detect_checkpoint_layout, hrnet_w32, hrnet_w48, load_imagenet_backbone, load_pose_checkpoint, load_weights
 from semipose.errors import CheckpointMismatchError
+from semipose.models import (
+    POSE_MODELS,
+    HighResolutionModule,
+    PoseHighResolutionNet,
+    build_pose_model,
+    detect_checkpoint_layout,
+    hrnet_w32,
+    hrnet_w48,
+    load_imagenet_backbone,
+    load_pose_checkpoint,
+    load_weights,
+)
 
 WIDTHS = {32: (32, 64, 128, 256), 48: (48, 96, 192, 384)}
 

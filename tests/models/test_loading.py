@@ -12,7 +12,21 @@ import pytest
 import torch
 
 from semipose.errors import CheckpointError, CheckpointMismatchError, UnsafeCheckpointError
-from semipose.models import IDENTITY, KEY_MAPS, TORCHVISION_RESNET, KeyMap, LoadReport, PoseResNet, build_pose_model, get_key_map, load_imagenet_backbone, load_weights, read_checkpoint, resnet18, resnet50
+from semipose.models import (
+    IDENTITY,
+    KEY_MAPS,
+    TORCHVISION_RESNET,
+    KeyMap,
+    LoadReport,
+    PoseResNet,
+    build_pose_model,
+    get_key_map,
+    load_imagenet_backbone,
+    load_weights,
+    read_checkpoint,
+    resnet18,
+    resnet50,
+)
 
 # ----------------------------------------------------------------------------- torchvision table
 

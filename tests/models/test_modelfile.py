@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from semipose.cli import main
-from semipose.models import build_pose_model
 from semipose.errors import CheckpointError
+from semipose.models import build_pose_model
 from semipose.models.modelfile import ModelCard, infer_architecture, model_file_payload, read_model_file
 from semipose.skeletons import COCO17
 

@@ -11,15 +11,29 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch
 from torch import nn
 
-from semipose.models import KEY_MAPS, LAYOUTS, POSE_LAYOUT_KEY_MAPS, TORCHVISION_RESNET, PoseHighResolutionNet, PoseResNet, detect_checkpoint_layout, get_key_map, hrnet_w32, load_dual_imagenet_backbones, load_imagenet_backbone, load_pose_checkpoint, prefixed_key_map
 from semipose.errors import CheckpointError, CheckpointMismatchError
+from semipose.models import (
+    KEY_MAPS,
+    LAYOUTS,
+    POSE_LAYOUT_KEY_MAPS,
+    TORCHVISION_RESNET,
+    PoseHighResolutionNet,
+    PoseResNet,
+    detect_checkpoint_layout,
+    get_key_map,
+    hrnet_w32,
+    load_dual_imagenet_backbones,
+    load_imagenet_backbone,
+    load_pose_checkpoint,
+    prefixed_key_map,
+)
 
 State = "OrderedDict[str, torch.Tensor]"
 

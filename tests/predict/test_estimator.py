@@ -12,8 +12,8 @@ from conftest import make_model_file
 from semipose.codec import HeatmapCodec
 from semipose.data.coco import load_coco_keypoints
 from semipose.data.topdown import TopDownDataset, TopDownTransform
-from semipose.image import read_image
 from semipose.evaluation.inference import run_inference
+from semipose.image import read_image
 from semipose.models.modelfile import read_model_file
 from semipose.predict import Detector, PoseEstimator
 from semipose.skeletons import COCO17

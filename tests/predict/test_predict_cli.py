@@ -62,7 +62,8 @@ def test_whole_image_folder_glob_and_heatmaps(model_file, sample_data, tmp_path,
     # a simple per-image box file
     name = sorted(imgs.glob("*.jpg"))[0].name
     (tmp_path / "boxes.json").write_text(json.dumps({name: [[10, 10, 100, 200, 0.9], [30, 40, 80, 120, 0.8]]}))
-    assert main(["predict", str(model_file), str(imgs / name), "--boxes", str(tmp_path / "boxes.json"), "--no-nms", "--out", str(tmp_path / "b"), "--no-progress"]) == 0
+    assert main(["predict", str(model_file), str(imgs / name), "--boxes", str(tmp_path / "boxes.json"), "--no-nms",
+                 "--out", str(tmp_path / "b"), "--no-progress"]) == 0
     assert "1 images, 2 persons" in capsys.readouterr().out
 
 

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from semipose.losses import joints_mse_loss
-from semipose.params import AugmentParams, HardAffineParams
 from semipose.models.ensemble import EnsembleNet
+from semipose.params import AugmentParams, HardAffineParams
 from semipose.ssl.methods import ConsistencyLoss, SemiSupervisedModel, argmax_joints, sigmoid_rampup
 
 K, H, W = 3, 32, 24  # image 32x24 -> heatmaps 8x6
@@ -124,7 +124,8 @@ def test_multi_path_and_repeat() -> None:
     assert not torch.equal(hard[0], hard[2])  # a repeated recipe draws new randomness
     # one affine shared by all paths: the zero border (outside the easy view) is identical
     # wherever no occlusion differs — compare the masks of exact zeros from the warp
-    fused = SemiSupervisedModel([net], method="posecons", paths=["JOCO", "JCCM"], consistency=ConsistencyLoss(heat_fusion=True), hard_affine=HardAffineParams())
+    fused = SemiSupervisedModel([net], method="posecons", paths=["JOCO", "JCCM"], consistency=ConsistencyLoss(heat_fusion=True),
+                                hard_affine=HardAffineParams())
     fo = fused(*_batch(), generator=torch.Generator().manual_seed(0))
     assert set(fo.terms) == {"sup", "cons"} and fo.path_terms == {}
 
@@ -140,7 +141,7 @@ def test_same_seed_same_step() -> None:
 
 def test_concat_views_matches_separate_passes_without_batchnorm() -> None:
     net = Recorder((2, 3), 0)
-    kw = dict(method="posecons", paths=["CO", "CM"], hard_affine=HardAffineParams())
+    kw = {"method": "posecons", "paths": ["CO", "CM"], "hard_affine": HardAffineParams()}
     sep = SemiSupervisedModel([net], **kw)(*_batch(), generator=torch.Generator().manual_seed(1))
     cat = SemiSupervisedModel([net], concat_views=True, **kw)(*_batch(), generator=torch.Generator().manual_seed(1))
     assert torch.allclose(sep.loss, cat.loss, atol=1e-6)
@@ -149,7 +150,8 @@ def test_concat_views_matches_separate_passes_without_batchnorm() -> None:
 def test_conf_masking_and_unsup_weight() -> None:
     net = Recorder((2, 3), 0)
     sup, target, wsup, unsup, wun = _batch()
-    masked = SemiSupervisedModel([net], method="posecons", paths=["CO"], consistency=ConsistencyLoss(conf_masking=True, conf_thresh=500.0), hard_affine=HardAffineParams())
+    masked = SemiSupervisedModel([net], method="posecons", paths=["CO"], consistency=ConsistencyLoss(conf_masking=True, conf_thresh=500.0),
+                                 hard_affine=HardAffineParams())
     out = masked(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
     assert float(out.terms["cons"]) == 0.0  # every teacher peak (≈50) is below 500
     half = SemiSupervisedModel([net], method="posecons", paths=["CO"], unsup_weight=1.0, hard_affine=HardAffineParams())

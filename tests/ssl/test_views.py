@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from semipose.codec import HeatmapCodec
-from semipose.ssl.views import affine_to_theta, invert_affine, sample_hard_affine, warp, warp_points
 from semipose.params import HardAffineParams
+from semipose.ssl.views import affine_to_theta, invert_affine, sample_hard_affine, warp, warp_points
 
 
 def _fixed(n: int, w: int, h: int, deg: float, s: float) -> torch.Tensor:

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from semipose.skeletons import COCO17
 from semipose.synth import (
     IMAGE_ID_OFFSET,
     SPLITS,
@@ -19,10 +20,9 @@ from semipose.synth import (
     generate_synthetic,
     render_synthetic_image,
 )
-from semipose.skeletons import COCO17
 
 SIZE = (160, 120)
-SMALL = dict(num_train=8, num_val=6, num_unlabeled=6, image_size=SIZE, progress=False)
+SMALL = {"num_train": 8, "num_val": 6, "num_unlabeled": 6, "image_size": SIZE, "progress": False}
 JSON_FILES = (
     "person_keypoints_train.json",
     "person_keypoints_val.json",
@@ -258,21 +258,21 @@ def test_existing_dataset_needs_overwrite(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(num_train=-1),
-        dict(num_val=1.5),
-        dict(num_unlabeled=1_000_000),
-        dict(image_size=(63, 100)),
-        dict(image_size=(100,)),
-        dict(seed=-1),
-        dict(difficulty=-0.1),
-        dict(difficulty=5.0),
-        dict(jpeg_quality=(90, 80)),
-        dict(jpeg_quality=(0, 80)),
-        dict(workers=-2),
+        {"num_train": -1},
+        {"num_val": 1.5},
+        {"num_unlabeled": 1_000_000},
+        {"image_size": (63, 100)},
+        {"image_size": (100,)},
+        {"seed": -1},
+        {"difficulty": -0.1},
+        {"difficulty": 5.0},
+        {"jpeg_quality": (90, 80)},
+        {"jpeg_quality": (0, 80)},
+        {"workers": -2},
     ],
 )
 def test_invalid_arguments(tmp_path: Path, kwargs: dict[str, Any]) -> None:
-    base: dict[str, Any] = dict(num_train=1, num_val=0, num_unlabeled=0, workers=0, progress=False)
+    base: dict[str, Any] = {"num_train": 1, "num_val": 0, "num_unlabeled": 0, "workers": 0, "progress": False}
     base.update(kwargs)
     with pytest.raises(ValueError):
         generate_synthetic(tmp_path / "x", **base)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..params import DECODERS
 from .bench import cmd_bench
@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("what", nargs="?", choices=["network", "data", "augment", "step", "eval", "predict", "all"], default="all")
     b.add_argument("--persons", type=int, default=1000, help="eval: persons evaluated (default 1000)")
     b.add_argument("--arch", default=None, help="comma-separated networks (network: resnet18,resnet50; step: resnet18)")
-    b.add_argument("--input", type=_sizes, default=None, help="comma-separated WIDTHxHEIGHT (network/data: 192x256,96x128; augment: 192x256; step: 96x128)")
+    b.add_argument("--input", type=_sizes, default=None,
+                   help="comma-separated WIDTHxHEIGHT (network/data: 192x256,96x128; augment: 192x256; step: 96x128)")
     b.add_argument("--batch", type=int, default=None, help="batch size (default 32; step: 16 labelled + 16 unlabelled)")
     b.add_argument("--methods", default=None, help="step: comma-separated subset of supervised,posecons,posedual,multiaugs-2,multiaugs-4")
     b.add_argument("--steps", type=int, default=5, help="timed steps per setting")

@@ -28,7 +28,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if ("network" in what or "step" in what or "predict" in what) and args.input:
         bad = [f"{w}x{h}" for w, h in args.input if w % 32 or h % 32]
         if bad:
-            print(f"semipose bench: error: --input {','.join(bad)}: network and step inputs must be multiples of 32 (the backbone's stride)", file=sys.stderr)
+            print(f"semipose bench: error: --input {','.join(bad)}: network and step inputs must be multiples of 32 (the backbone's stride)",
+                  file=sys.stderr)
             return 2
     if "network" in what:
         rows = []
@@ -98,10 +99,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for arch in (args.arch or "resnet18").split(","):
             for size in args.input or [(192, 256)]:
                 print(f"\nprediction API, {batch} persons per call on a 640x480 image, {arch} {size[0]}x{size[1]}, flip test off, device {device}")
-                print(f"{'backend':<12} {'precision':<9} {'API ms':>8} {'forward ms':>11} {'pre ms':>7} {'post ms':>8} {'overhead':>9} {'persons/s':>10}")
+                print(f"{'backend':<12} {'precision':<9} {'API ms':>8} {'forward ms':>11} {'pre ms':>7} {'post ms':>8} {'overhead':>9} "
+                      f"{'persons/s':>10}")
                 for r in bench_predict(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device):
                     rows.append(r)
-                    print(f"{r['backend']:<12} {r['precision']:<9} {r['api_ms']:>8.1f} {r['forward_ms']:>11.1f} {r['pre_ms']:>7.1f} {r['post_ms']:>8.1f} "
+                    print(f"{r['backend']:<12} {r['precision']:<9} {r['api_ms']:>8.1f} {r['forward_ms']:>11.1f} {r['pre_ms']:>7.1f} "
+                          f"{r['post_ms']:>8.1f} "
                           f"{r['overhead_pct']:>8.1f}% {r['persons_per_s']:>10.1f}", flush=True)
         report["predict"] = rows
     if args.json:

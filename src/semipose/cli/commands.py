@@ -130,7 +130,7 @@ def _save_eval_vis(out: Path, data, skeleton, name: str, kpt_thr: float, *, prog
     by_image: dict[int, list] = {}
     for r in results:
         by_image.setdefault(int(r["image_id"]), []).append(r)
-    paths = {}
+    paths: dict[int, str] = {}
     for rec in data.records:
         paths.setdefault(rec.image_id, rec.image_path)
     (out / "vis").mkdir(exist_ok=True)
@@ -160,7 +160,9 @@ def _eval_results(args: argparse.Namespace) -> int:
     known = set(gt.getImgIds())
     stray = sorted({int(r.get("image_id", -1)) for r in results} - known)
     if stray:
-        raise DataFormatError(f"{args.results}: {len(stray)} image id(s) are not in {args.gt} (e.g. {stray[0]}); predicted with the boxes of another file?")
+        raise DataFormatError(
+            f"{args.results}: {len(stray)} image id(s) are not in {args.gt} (e.g. {stray[0]}); predicted with the boxes of another file?"
+        )
     metrics = evaluate_coco_keypoints(gt, results, sigmas=sk.sigmas)
     print(format_metrics_table({Path(args.results).name: metrics}))
     if args.out:
@@ -283,8 +285,8 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 def cmd_data_check(args: argparse.Namespace) -> int:
     """Read every split of a config and check every image file; list all problems."""
     from ..config import load_config
-    from ..image import check_image_file
     from ..data.sources import build_skeleton, load_split
+    from ..image import check_image_file
 
     cfg = load_config(args.config, args.overrides)
     skeleton = build_skeleton(cfg)

@@ -244,7 +244,7 @@ class Config:
     def semi_supervised(self) -> bool:
         return self.ssl.method != "supervised"
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         """Check cross-field constraints; returns self."""
         d, t, e = self.data, self.train, self.eval
         if len(d.input_size) != 2 or min(d.input_size) <= 0:
@@ -266,7 +266,9 @@ class Config:
                 raise ConfigError(f"data.augment.{key}: must be in [0, 1], got {v}")
         if not 0 <= a.scale_factor < 1:
             raise ConfigError(f"data.augment.scale_factor: must be in [0, 1), got {a.scale_factor}")
-        for key, v in (("train.epochs", t.epochs), ("train.batch_size", t.batch_size), ("eval.batch_size", e.batch_size), ("train.val_every", t.val_every)):
+        counts = (("train.epochs", t.epochs), ("train.batch_size", t.batch_size), ("eval.batch_size", e.batch_size),
+                  ("train.val_every", t.val_every))
+        for key, v in counts:
             if v < 1:
                 raise ConfigError(f"{key}: must be ≥ 1, got {v}")
         _choice("train.optimizer", t.optimizer, OPTIMIZERS)

@@ -34,16 +34,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..skeletons import AIC14
-from .records import CocoKeypointSet, PoseRecord
-from .cocojson import read_json
 from ..errors import DataFormatError
 from ..geometry import box_to_center_scale
+from ..skeletons import AIC14
+from .cocojson import read_json
+from .records import CocoKeypointSet, PoseRecord
 
 __all__ = ["AIC_TO_COCO_VISIBILITY", "load_aic", "aic_to_coco"]
 
@@ -194,7 +195,8 @@ def aic_to_coco(
     else:
         src = "<AIC annotation list>"
         entries = _entries(list(official), src)
-    images, anns = [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
     for i, e in enumerate(entries):
         images.append({"id": i + 1, "file_name": f"{e['image_id']}.jpg"})
         for key in e["keypoint_annotations"]:

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,7 @@ def load_coco_keypoints(
             if not np.isfinite(bbox).all():
                 skipped["non-finite box"] += 1
                 continue
-            clean = sanitize_box(*bbox, img_w, img_h)
+            clean = sanitize_box(bbox[0], bbox[1], bbox[2], bbox[3], img_w, img_h)
             if clean is None:
                 skipped["empty box"] += 1
                 continue

@@ -14,9 +14,10 @@ import json
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -226,7 +227,7 @@ def read_coco_file(
         DataFormatError: the first problem, naming the file, the entry and the field.
     """
     path: Path | str = "<annotation dict>" if isinstance(src, Mapping) else Path(src)
-    data = _object(src if isinstance(src, Mapping) else read_json(path), path)  # type: ignore[arg-type]
+    data = _object(src if isinstance(src, Mapping) else read_json(path), path)
     images = images_by_id(data, path, need_file_name=need_file_name)
     anns = data.get("annotations")
     if not isinstance(anns, list):

@@ -7,7 +7,8 @@ pass over a small labelled set), so supervised and semi-supervised runs compare 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler

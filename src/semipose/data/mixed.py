@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 from torch.utils.data._utils.collate import default_collate
 
-from .cocojson import read_json
 from ..errors import DataFormatError
+from .cocojson import read_json
 from .records import PoseRecord
 from .topdown import TopDownDataset
 

@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from ..skeletons import MPII16
-from .records import CocoKeypointSet, PoseRecord
-from .cocojson import read_json
 from ..errors import DataFormatError
 from ..geometry import PIXEL_STD
+from ..skeletons import MPII16
+from .cocojson import read_json
+from .records import CocoKeypointSet, PoseRecord
 
 __all__ = ["load_mpii", "mpii_entry_to_record"]
 

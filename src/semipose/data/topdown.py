@@ -12,7 +12,8 @@ reproducible per seed and resumable exactly at epoch boundaries.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch

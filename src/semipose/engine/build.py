@@ -45,15 +45,16 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
     from ..ssl.methods import ConsistencyLoss, SemiSupervisedModel
 
     q = cfg.ssl
-    dual_init = load_pretrained and bool(cfg.model.pretrained) and cfg.num_nets == 2
+    pretrained = cfg.model.pretrained if load_pretrained else None
+    dual_init = pretrained is not None and cfg.num_nets == 2
     nets = [build_model(cfg, num_joints, load_pretrained=load_pretrained and not dual_init, trust=trust) for _ in range(cfg.num_nets)]
-    if dual_init:
+    if dual_init and pretrained:
         # a PoseDual initialisation file (resnet./resnet2.) gives the two networks different
-        # backbones; a plain ImageNet file gives both the same one (spec §3.3, B8)
+        # backbones; a plain ImageNet file gives both the same one (as the reference does)
         from ..models import load_dual_imagenet_backbones
 
-        reports = load_dual_imagenet_backbones(nets, cfg.model.pretrained, trust=trust)
-        log.info("ImageNet backbones from %s: %s", cfg.model.pretrained, "; ".join(str(r) for r in reports))
+        reports = load_dual_imagenet_backbones(nets, pretrained, trust=trust)
+        log.info("ImageNet backbones from %s: %s", pretrained, "; ".join(str(r) for r in reports))
     if load_pretrained and cfg.model.init_weights:
         from .checkpoint import load_nets_weights
 

@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..models.io import load_checkpoint_file
 from ..errors import CheckpointError
-from ..models.modelfile import LEGACY_FORMAT, MODEL_FORMAT, ModelFile, model_file_from_contents, read_model_file
+from ..models.io import load_checkpoint_file
 from ..models.loading import load_weights
+from ..models.modelfile import LEGACY_FORMAT, MODEL_FORMAT, ModelFile, model_file_from_contents, read_model_file
 
 __all__ = ["save_checkpoint", "load_training_state", "load_nets_weights", "capture_rng", "restore_rng"]
 

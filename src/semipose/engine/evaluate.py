@@ -9,9 +9,10 @@ Multi-process: each rank predicts its shard, the predictions are summed across r
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,13 +62,13 @@ def _gather(preds: Predictions, k: int, device: torch.device, dist_info: DistInf
     packed = torch.from_numpy(
         np.concatenate([preds.coords.reshape(len(preds.filled), -1), preds.maxvals, preds.filled[:, None]], axis=1)
     ).to(device)
-    packed = all_reduce_sum(packed, dist_info).cpu().numpy()
+    summed = all_reduce_sum(packed, dist_info).cpu().numpy()
     if not dist_info.is_main:
         return None
-    if not (packed[:, -1] == 1).all():
+    if not (summed[:, -1] == 1).all():
         raise RuntimeError("distributed validation: shards did not cover every sample exactly once")
-    preds.coords = packed[:, : 2 * k].reshape(-1, k, 2).astype(np.float32)
-    preds.maxvals = packed[:, 2 * k : 3 * k].astype(np.float32)
+    preds.coords = summed[:, : 2 * k].reshape(-1, k, 2).astype(np.float32)
+    preds.maxvals = summed[:, 2 * k : 3 * k].astype(np.float32)
     return preds
 
 

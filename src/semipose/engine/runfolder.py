@@ -38,8 +38,9 @@ import json
 import logging
 import shutil
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..errors import CheckpointError, ConfigError, RunFolderError
 
@@ -166,10 +167,10 @@ def make_run_dir(output_dir: str | Path, name: str) -> Path:
     return cand
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time (it may be replaced after setup)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):  # noqa: ANN201
         return sys.stderr
 
@@ -189,9 +190,9 @@ def setup_logging(run_dir: Path | None = None, level: int = logging.INFO) -> Non
         h._semipose_console = True  # type: ignore[attr-defined]
         logger.addHandler(h)
     if run_dir is not None:
-        for h in [h for h in logger.handlers if getattr(h, "_semipose_file", False)]:
-            logger.removeHandler(h)
-            h.close()
+        for old in [h for h in logger.handlers if getattr(h, "_semipose_file", False)]:
+            logger.removeHandler(old)
+            old.close()
         fh = logging.FileHandler(run_dir / "train.log")
         fh.setFormatter(fmt)
         fh._semipose_file = True  # type: ignore[attr-defined]

@@ -17,9 +17,10 @@ import logging
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -225,7 +226,7 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
         for k, v in out.terms.items():
             term_sums[k] = term_sums.get(k, 0) + v
         for k, vs in out.path_terms.items():
-            path_sums[k] = [a + b for a, b in zip(path_sums.get(k, [0] * len(vs)), vs)]  # type: ignore[misc]
+            path_sums[k] = [a + b for a, b in zip(path_sums.get(k, [0] * len(vs)), vs)]
         teacher_sums = [a + b for a, b in zip(teacher_sums, out.teachers)] if teacher_sums else list(out.teachers)
         run.global_step += 1
         t_last = time.perf_counter()
@@ -362,7 +363,7 @@ def _train_state(run: _Run, epoch: int) -> dict[str, Any]:
 
 def _batch_inputs(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     """Move a (supervised or mixed) batch to the device as the step model's arguments."""
-    sup = batch["sup"] if "sup" in batch else batch
+    sup = batch.get("sup", batch)
     out: dict[str, Any] = {
         "sup_images": sup["image"].to(device, non_blocking=True),
         "sup_target": sup["target"].to(device, non_blocking=True),

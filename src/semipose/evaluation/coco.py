@@ -26,9 +26,9 @@ import io
 import json
 import logging
 import math
-import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence, Union
+from typing import Any
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -38,6 +38,8 @@ from semipose.data.cocojson import read_coco_file
 from semipose.data.records import PoseRecord
 from semipose.evaluation.nms import oks_nms
 from semipose.skeletons import Skeleton, get_skeleton
+
+from .._typing import PathLike
 from ..errors import DataFormatError
 
 __all__ = [
@@ -64,8 +66,7 @@ METRIC_DISPLAY_NAMES: tuple[str, ...] = (
     "AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)",
 )
 
-PathLike = Union[str, "os.PathLike[str]"]
-SkeletonSpec = Union[Skeleton, str, Mapping[str, Any]]
+SkeletonSpec = Skeleton | str | Mapping[str, Any]
 
 
 @contextlib.contextmanager
@@ -299,7 +300,7 @@ def evaluate_coco_keypoints(
         )
     if len(results) == 0:
         logger.warning("evaluate_coco_keypoints: no results to evaluate; reporting all metrics as 0")
-        return {k: 0.0 for k in METRIC_KEYS}
+        return dict.fromkeys(METRIC_KEYS, 0.0)
     dts = []
     for j, r in enumerate(results):
         kp = r["keypoints"]

@@ -9,8 +9,8 @@ batched tensor operation. Only the final ``(N, K, 2)`` coordinates go back to th
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -17,7 +17,7 @@ instances count, and an OKS over no keypoints is 0.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

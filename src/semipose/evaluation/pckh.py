@@ -25,12 +25,14 @@ the reference's markdown layout (spec §7.7).
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import Any
 
 import numpy as np
+
+from .._typing import PathLike
 from ..errors import DataFormatError, InputError, MissingFileError
 
 __all__ = [
@@ -43,7 +45,6 @@ __all__ = [
     "format_pckh_table",
 ]
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 #: Keys of :func:`evaluate_pckh`'s result, in the reference's print order.
 PCKH_KEYS: tuple[str, ...] = (
@@ -108,7 +109,7 @@ class MPIIGroundTruth:
         visible: np.ndarray,
         headboxes: np.ndarray,
         joint_names: Sequence[str] = MPII_GT_JOINT_NAMES,
-    ) -> "MPIIGroundTruth":
+    ) -> MPIIGroundTruth:
         """Build the ground truth from person-first arrays.
 
         Args:

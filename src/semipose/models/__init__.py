@@ -1,9 +1,29 @@
 """Pose models (SimpleBaseline ``PoseResNet``, HRNet), ResNet backbones and checkpoint loading."""
 
+from ..errors import CheckpointError, CheckpointMismatchError, UnsafeCheckpointError
 from .ensemble import EnsembleNet
-from .hrnet import HRNET_WIDTHS, HighResolutionModule, PoseHighResolutionNet, hrnet_w32, hrnet_w48
+from .hrnet import HRNET_IMAGENET, HRNET_WIDTHS, HighResolutionModule, PoseHighResolutionNet, hrnet_imagenet_key_map, hrnet_w32, hrnet_w48
+from .io import load_checkpoint_file
+from .keymaps import IDENTITY, KeyMap, prefixed_key_map
+from .loading import LoadReport, load_imagenet_backbone, load_weights, read_checkpoint
+from .modelfile import ModelCard, ModelFile, read_model_file
 from .posenet import POSE_MODELS, PoseResNet, build_pose_model
+from .reference import (
+    KEY_MAPS,
+    LAYOUTS,
+    POSE_CONS,
+    POSE_DUAL_NET1,
+    POSE_DUAL_NET2,
+    POSE_HRNET,
+    POSE_LAYOUT_KEY_MAPS,
+    POSE_RESNET,
+    detect_checkpoint_layout,
+    get_key_map,
+    load_dual_imagenet_backbones,
+    load_pose_checkpoint,
+)
 from .resnet import (
+    TORCHVISION_RESNET,
     BasicBlock,
     Bottleneck,
     ResNet,
@@ -14,14 +34,6 @@ from .resnet import (
     resnet101,
     resnet152,
 )
-from .hrnet import HRNET_IMAGENET, hrnet_imagenet_key_map
-from .keymaps import IDENTITY, KeyMap, prefixed_key_map
-from .loading import LoadReport, load_imagenet_backbone, load_weights, read_checkpoint
-from .reference import KEY_MAPS, LAYOUTS, POSE_CONS, POSE_DUAL_NET1, POSE_DUAL_NET2, POSE_HRNET, POSE_LAYOUT_KEY_MAPS, POSE_RESNET, detect_checkpoint_layout, get_key_map, load_dual_imagenet_backbones, load_pose_checkpoint
-from .resnet import TORCHVISION_RESNET
-from ..errors import CheckpointError, CheckpointMismatchError, UnsafeCheckpointError
-from .io import load_checkpoint_file
-from .modelfile import ModelCard, ModelFile, read_model_file
 
 __all__ = [
     "EnsembleNet",

@@ -25,7 +25,7 @@ Branch ``b`` has width ``channels[b]`` and stride ``4 * 2**b``; inputs should be
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from torch import Tensor, nn
 
@@ -118,7 +118,7 @@ class HighResolutionModule(nn.Module):
                         )
                     )
                 elif j == i:
-                    row.append(None)
+                    row.append(None)  # type: ignore[arg-type]  # None: the branch itself (the reference's key numbering)
                 else:
                     steps = [
                         _conv_bn(ch[j], ch[j], 3, 2, relu=True) for _ in range(i - j - 1)
@@ -137,6 +137,7 @@ class HighResolutionModule(nn.Module):
             return xs
         out: list[Tensor] = []
         for i, row in enumerate(self.fuse_layers):
+            assert isinstance(row, nn.ModuleList)
             # summed in branch order 0..n-1, as the reference does (same rounding)
             y = xs[0] if i == 0 else row[0](xs[0])
             for j in range(1, self.num_branches):
@@ -150,7 +151,7 @@ def _transition(pre: Sequence[int], cur: Sequence[int]) -> nn.ModuleList:
     layers = nn.ModuleList()
     for i, c in enumerate(cur):
         if i < len(pre):
-            layers.append(_conv_bn(pre[i], c, 3, 1, relu=True) if pre[i] != c else None)
+            layers.append(_conv_bn(pre[i], c, 3, 1, relu=True) if pre[i] != c else None)  # type: ignore[arg-type]
         else:
             n = i + 1 - len(pre)
             steps = [

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from ..errors import CheckpointError, MissingFileError, UnsafeCheckpointError
 
 __all__ = [ "TRUST_HINT", "load_checkpoint_file"]

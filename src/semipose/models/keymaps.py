@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from torch import Tensor
 
@@ -59,7 +59,7 @@ class KeyMap:
 
     def apply(
         self, state: Mapping[str, Tensor]
-    ) -> tuple["OrderedDict[str, Tensor]", list[str], dict[str, str]]:
+    ) -> tuple[OrderedDict[str, Tensor], list[str], dict[str, str]]:
         """Map a checkpoint state_dict.
 
         Returns:

@@ -21,21 +21,21 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
+from .._typing import PathLike
 from ..errors import CheckpointError, CheckpointMismatchError, InputError
 from .io import load_checkpoint_file
 from .keymaps import IDENTITY, KeyMap
 
 __all__ = ["PathLike", "Source", "LoadReport", "normalize_state", "read_checkpoint", "read_source", "load_weights", "load_imagenet_backbone"]
 
-PathLike = Union[str, "os.PathLike[str]"]
 #: A checkpoint source: a file path or an in-memory ``{key: tensor}`` mapping (possibly wrapped).
-Source = Union[PathLike, Mapping[str, object]]
+Source = PathLike | Mapping[str, object]
 
 #: Model keys that may always be absent from a checkpoint: BatchNorm step counters (absent from
 #: older torchvision/PyTorch files; PyTorch itself tolerates them missing).
@@ -48,7 +48,7 @@ _WRAPPER_KEYS = ("state_dict", "model")
 _MODULE_PREFIX = "module."
 
 
-def normalize_state(obj: object, where: str) -> "OrderedDict[str, Tensor]":
+def normalize_state(obj: object, where: str) -> OrderedDict[str, Tensor]:
     """Unwrap ``{"state_dict": ...}`` / ``{"model": ...}``, check tensors, strip ``module.``."""
     if isinstance(obj, nn.Module):
         obj = obj.state_dict()
@@ -69,13 +69,13 @@ def normalize_state(obj: object, where: str) -> "OrderedDict[str, Tensor]":
             f"{where}: not a state_dict ({len(bad)} entries are not str -> Tensor, e.g. {shown}); "
             f"recognised wrapper keys are {list(_WRAPPER_KEYS)}"
         )
-    state: OrderedDict[str, Tensor] = OrderedDict(obj.items())  # type: ignore[arg-type]
+    state: OrderedDict[str, Tensor] = OrderedDict(obj.items())
     if state and all(k.startswith(_MODULE_PREFIX) for k in state):
         state = OrderedDict((k[len(_MODULE_PREFIX):], v) for k, v in state.items())
     return state
 
 
-def read_checkpoint(path: PathLike, *, trust: bool = False) -> "OrderedDict[str, Tensor]":
+def read_checkpoint(path: PathLike, *, trust: bool = False) -> OrderedDict[str, Tensor]:
     """Read a checkpoint file into a flat ``{key: tensor}`` state_dict on the CPU.
 
     Reads through :func:`~semipose.models.io.load_checkpoint_file` (``weights_only=True``; a
@@ -244,7 +244,7 @@ def load_weights(
     return report
 
 
-def read_source(source: Source, name: str | None, trust: bool = False) -> tuple["OrderedDict[str, Tensor]", str]:
+def read_source(source: Source, name: str | None, trust: bool = False) -> tuple[OrderedDict[str, Tensor], str]:
     """``(state_dict, where)`` for a path (read safely unless ``trust``) or an in-memory
     (possibly wrapped) mapping."""
     if isinstance(source, Mapping):

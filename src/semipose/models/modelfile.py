@@ -20,21 +20,22 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..codec import HeatmapCodec
+from ..errors import CheckpointError, InputError
+from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..params import DECODERS, output_stride
 from ..skeletons import BUILTIN_SKELETONS, Skeleton, get_skeleton
 from .ensemble import EnsembleNet
 from .hrnet import HRNET_WIDTHS
 from .io import load_checkpoint_file
-from ..errors import CheckpointError, InputError
 from .posenet import POSE_MODELS, build_pose_model
 from .resnet import RESNET_SPECS, Bottleneck
 
@@ -187,7 +188,7 @@ class ModelCard:
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "model card") -> "ModelCard":
+    def from_dict(cls, data: Mapping[str, Any], where: str = "model card") -> ModelCard:
         """Inverse of :meth:`to_dict`; errors name ``where`` and the field."""
         if not isinstance(data, Mapping):
             raise CheckpointError(f"{where}: the model card is a {type(data).__name__}, not a mapping")
@@ -204,7 +205,7 @@ class ModelCard:
             raise CheckpointError(f"{where}: invalid model card ({e})") from None
 
     @classmethod
-    def from_config(cls, cfg: Any, skeleton: Skeleton, *, source: Mapping[str, Any] | None = None) -> "ModelCard":
+    def from_config(cls, cfg: Any, skeleton: Skeleton, *, source: Mapping[str, Any] | None = None) -> ModelCard:
         """The card of a model trained with ``cfg`` (a :class:`~semipose.config.Config`);
         :meth:`config_dict` is the way back."""
         from ..config import config_to_dict
@@ -218,7 +219,7 @@ class ModelCard:
         use = "net1" if cfg.num_nets == 1 or q.select == "net1" else "ensemble"
         return cls(
             arch=m.arch, skeleton=skeleton.to_dict(), arch_args=args, num_nets=cfg.num_nets, use=use,
-            input_size=tuple(d.input_size), heatmap_size=cfg.heatmap_size, color=d.color, padding=d.padding,  # type: ignore[arg-type]
+            input_size=tuple(d.input_size), heatmap_size=cfg.heatmap_size, color=d.color, padding=d.padding,
             decoder=e.decoder, flip_test=e.flip_test, shift_heatmap=e.shift_heatmap, method=q.method,
             source=dict(source or {}), config=config_to_dict(cfg),
         )
@@ -238,7 +239,7 @@ class ModelCard:
             "ssl": {"method": "posedual" if self.num_nets == 2 else "supervised"},
         }
 
-    def with_use(self, use: str, where: str = "model card") -> "ModelCard":
+    def with_use(self, use: str, where: str = "model card") -> ModelCard:
         """This card predicting with ``use`` (``net1``, ``net2`` … or ``ensemble``)."""
         if use not in self.choices:
             raise CheckpointError(f"{where}: network {use!r}: this model has {', '.join(self.choices)}")
@@ -288,7 +289,9 @@ class ModelFile:
         return nets
 
 
-def model_file_payload(card: ModelCard, nets: Sequence[nn.Module | Mapping[str, Tensor]], train_state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def model_file_payload(
+    card: ModelCard, nets: Sequence[nn.Module | Mapping[str, Tensor]], train_state: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The dict :func:`torch.save` writes for a model file (``train_state`` for a ``last.pt``)."""
     states = [n.state_dict() if isinstance(n, nn.Module) else dict(n) for n in nets]
     if len(states) != card.num_nets:
@@ -355,7 +358,9 @@ def _keypoint_skeleton(spec: str | Skeleton | Mapping[str, Any] | None, channels
     mapping or a Skeleton; None = the built-in set of that size)."""
     if spec is None:
         if channels not in _BY_CHANNELS:
-            raise CheckpointError(f"{where}: the file has {channels} output channels and no built-in keypoint set has as many; {keypoints_hint(channels)}")
+            raise CheckpointError(
+                f"{where}: the file has {channels} output channels and no built-in keypoint set has as many; {keypoints_hint(channels)}"
+            )
         return BUILTIN_SKELETONS[_BY_CHANNELS[channels]]
     try:
         sk = get_skeleton(spec)
@@ -429,7 +434,10 @@ def model_file_from_contents(
     if isinstance(raw, Mapping) and raw.get("format") == MODEL_FORMAT:
         version = raw.get("format_version")
         if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
-            raise CheckpointError(f"{where}: model file format version {version!r}; this semipose ({_version()}) reads up to {MODEL_FORMAT_VERSION}: upgrade semipose")
+            raise CheckpointError(
+                f"{where}: model file format version {version!r}; this semipose ({_version()}) reads up to {MODEL_FORMAT_VERSION}: "
+                "upgrade semipose"
+            )
         card = ModelCard.from_dict(raw.get("card"), where)  # type: ignore[arg-type]
         states = raw.get("nets")
         if not isinstance(states, list) or len(states) != card.num_nets or not all(isinstance(s, Mapping) for s in states):

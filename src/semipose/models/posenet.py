@@ -12,7 +12,7 @@ entry whose value is a callable ``(num_joints, **head_kwargs) -> nn.Module``.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from torch import Tensor, nn
 
@@ -133,7 +133,8 @@ class PoseResNet(ResNet):
                 nn.init.constant_(m.weight, 1.0)
                 nn.init.constant_(m.bias, 0.0)
         nn.init.normal_(self.final_layer.weight, std=0.001)
-        nn.init.constant_(self.final_layer.bias, 0.0)
+        if self.final_layer.bias is not None:
+            nn.init.constant_(self.final_layer.bias, 0.0)
 
     def forward(self, x: Tensor) -> Tensor:
         """Images ``(N, 3, H, W)`` -> heatmaps ``(N, K, H / 4, W / 4)`` (three deconvs)."""

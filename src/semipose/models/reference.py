@@ -24,7 +24,7 @@ prefix on every key.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 

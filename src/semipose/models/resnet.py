@@ -11,7 +11,7 @@ Bottleneck is the "v1.5" variant used by torchvision: the stride sits on the 3x3
 
 from __future__ import annotations
 
-from typing import Sequence, Type, Union
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
@@ -97,7 +97,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-Block = Union[Type[BasicBlock], Type[Bottleneck]]
+Block = type[BasicBlock] | type[Bottleneck]
 
 #: depth -> (block class, blocks per stage), as in torchvision.
 RESNET_SPECS: dict[int, tuple[Block, tuple[int, int, int, int]]] = {

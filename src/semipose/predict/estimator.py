@@ -17,21 +17,22 @@ estimator runs a PyTorch model file or an exported ``.onnx`` file (through onnxr
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Protocol, Union, runtime_checkable
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..params import DECODERS
+from ..device import autocast, resolve_device, resolve_precision
+from ..errors import CheckpointError, InputError
+from ..evaluation.inference import predict_heatmaps
 from ..geometry import affine_matrix, box_to_center_scale
 from ..image import read_image, warp_crop
-from ..device import autocast, resolve_device, resolve_precision
-from ..evaluation.inference import predict_heatmaps
-from ..errors import CheckpointError, InputError
 from ..models.modelfile import ModelCard, read_model_file
+from ..params import DECODERS
 from ..skeletons import Skeleton
 
 __all__ = ["PoseResult", "Detector", "PoseEstimator", "ImageInput"]
@@ -151,7 +152,7 @@ class PoseEstimator:
         keypoints: Any = None,
         color: str | None = None,
         input_size: Sequence[int] | None = None,
-    ) -> "PoseEstimator":
+    ) -> PoseEstimator:
         """Load a model file (``best.pt``, ``last.pt``, an exported ``model.pt``), a reference
         checkpoint, or an ``.onnx`` export.
 
@@ -213,7 +214,7 @@ class PoseEstimator:
             One :class:`PoseResult` per image (a list for a list input).
         """
         single = isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim == 3)
-        items = [images] if single else list(images)  # type: ignore[arg-type]
+        items: list[Any] = [images] if single else list(images)  # type: ignore[arg-type]
         if single:
             boxes, box_scores = [boxes], [box_scores]
         else:

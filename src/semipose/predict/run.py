@@ -21,19 +21,20 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..geometry import affine_matrix
 from ..data.records import PoseRecord
-from ..image import read_image
 from ..errors import ImageReadError, SourceError
 from ..evaluation.coco import build_coco_results, write_results_json
+from ..geometry import affine_matrix
+from ..image import read_image
 from ..skeletons import Skeleton
 from .boxes import BoxSource, ImageBoxes
 from .estimator import PoseEstimator
@@ -170,13 +171,15 @@ def run_predict(
     def flush(batch: list[_Item], writer: Any = None) -> None:
         if not batch:
             return
-        outs = est.predict_crops([b.image for b in batch], [b.boxes.centers for b in batch], [b.boxes.scales for b in batch], return_heatmaps=heatmaps)
+        outs = est.predict_crops([b.image for b in batch], [b.boxes.centers for b in batch], [b.boxes.scales for b in batch],
+                                 return_heatmaps=heatmaps)
         per_item = coco_results(est, batch, outs, nms=nms)
         for it, res, (_, _, hm) in zip(batch, per_item, outs):
             all_results.extend(res)
             summary.persons += len(res)
             if draw or writer is not None:
-                heat = _heat_overlay(it.image.shape, hm, it.boxes.centers, it.boxes.scales, est.card.heatmap_size) if hm is not None and len(hm) else None  # type: ignore[arg-type]
+                heat = (_heat_overlay(it.image.shape, hm, it.boxes.centers, it.boxes.scales, est.card.heatmap_size)  # type: ignore[arg-type]
+                        if hm is not None and len(hm) else None)
                 pic = draw_prediction(it.image, res, est.skeleton, kpt_thr=kpt_thr, heat=heat)
                 if writer is not None:
                     writer.write(pic)
@@ -246,10 +249,10 @@ def _video(est: PoseEstimator, src: Source, box_source: BoxSource, out: Path, su
             raise SourceError(f"{src.path}: no frame could be decoded (empty or corrupt video)")
         h, w = first.shape[:2]
         path = out / f"{Path(src.name).stem}_pose.mp4"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps if fps > 0 else 25.0, (w, h))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps if fps > 0 else 25.0, (w, h))
         if not writer.isOpened():
             path = path.with_suffix(".avi")
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps if fps > 0 else 25.0, (w, h))
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps if fps > 0 else 25.0, (w, h))
         bar = tqdm(total=total, desc=src.name, unit="frame", disable=not progress, dynamic_ncols=True)
         pending: list[_Item] = []
         n = 0

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
+
 from ..errors import SourceError
 
 __all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "Source", "expand_sources", "open_video", "read_frames"]

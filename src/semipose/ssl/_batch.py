@@ -3,7 +3,7 @@ photometric): shape checks, counts, permutations and device-side constants."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor

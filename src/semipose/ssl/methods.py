@@ -33,8 +33,8 @@ the step (losses are returned as tensors).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -270,7 +270,7 @@ class SemiSupervisedModel(nn.Module):
         with torch.no_grad():
             teach = [net(unsup_images).float() for net in self.nets]
             joints, peaks = zip(*(argmax_joints(t) for t in teach))
-            for t, p in enumerate(peaks):
+            for p in peaks:
                 sel = supervised.expand_as(p).float()
                 out.teachers.append(TeacherStats((p * sel).sum(), ((p < self.collapse_thr).float() * sel).sum(), sel.sum()))
             affine = (

@@ -8,7 +8,7 @@ Every random number comes from the explicit ``generator``; no per-sample loop, n
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor

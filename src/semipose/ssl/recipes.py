@@ -7,8 +7,8 @@ checked against); this module maps each code to its function and chains them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import Tensor

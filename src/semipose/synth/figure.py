@@ -8,9 +8,55 @@ from typing import Any
 
 import numpy as np
 
-from .layout import FACINGS, L_ANK, L_EAR, L_ELB, L_EYE, L_HIP, L_KNE, L_SHO, L_WRI, NOSE, POSE_KINDS, R_EAR, R_EYE, _EYE_WHITE, _FACING_JITTER_DEG, _FACING_PROBS, _FACING_YAW, _HAIR, _HAIR_COLOURS, _HAIR_P, _HAT, _K, _MOUTH, _N_MATERIALS, _PART_BITS, _POSE_PROBS, _PUPIL, _SHIRT, _SHOES, _SKIN, _SKIN_DARK, _TROUSERS
-from .paint import _Texture, _draw_capsule, _draw_ellipse, _draw_poly, _hsv, _random_colour, _random_texture, _rgb, _rot_x, _rot_y, _rot_z, _skin_colour, _unit
-
+from .layout import (
+    _EYE_WHITE,
+    _FACING_JITTER_DEG,
+    _FACING_PROBS,
+    _FACING_YAW,
+    _HAIR,
+    _HAIR_COLOURS,
+    _HAIR_P,
+    _HAT,
+    _K,
+    _MOUTH,
+    _N_MATERIALS,
+    _PART_BITS,
+    _POSE_PROBS,
+    _PUPIL,
+    _SHIRT,
+    _SHOES,
+    _SKIN,
+    _SKIN_DARK,
+    _TROUSERS,
+    FACINGS,
+    L_ANK,
+    L_EAR,
+    L_ELB,
+    L_EYE,
+    L_HIP,
+    L_KNE,
+    L_SHO,
+    L_WRI,
+    NOSE,
+    POSE_KINDS,
+    R_EAR,
+    R_EYE,
+)
+from .paint import (
+    _draw_capsule,
+    _draw_ellipse,
+    _draw_poly,
+    _hsv,
+    _random_colour,
+    _random_texture,
+    _rgb,
+    _rot_x,
+    _rot_y,
+    _rot_z,
+    _skin_colour,
+    _Texture,
+    _unit,
+)
 
 
 def _sample_pose(rng: np.random.Generator) -> tuple[str, dict[str, float]]:

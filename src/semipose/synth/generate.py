@@ -15,9 +15,17 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from .layout import ANN_ID_FACTOR, GENERATOR_VERSION, IMAGE_ID_OFFSET, MAX_IMAGES_PER_SPLIT, SPLITS, coco_category, file_name_for, image_id_for
-from .render import _Settings, _render
-
+from .layout import (
+    ANN_ID_FACTOR,
+    GENERATOR_VERSION,
+    IMAGE_ID_OFFSET,
+    MAX_IMAGES_PER_SPLIT,
+    SPLITS,
+    coco_category,
+    file_name_for,
+    image_id_for,
+)
+from .render import _render, _Settings
 
 
 def _render_chunk(settings: _Settings, out_dir: str, split: str, start: int, stop: int) -> list[dict[str, Any]]:
@@ -192,8 +200,8 @@ def generate_synthetic(out_dir: str | Path, *, num_train: int = 2000, num_unlabe
                                for s0 in range(0, n, chunk)]
             for split in SPLITS:
                 pb = bar(split, counts_req[split])
-                for size, f in futs[split]:
-                    results[split] += f.result()
+                for size, fut in futs[split]:
+                    results[split] += fut.result()
                     if pb is not None:
                         pb.update(size)
                 if pb is not None:

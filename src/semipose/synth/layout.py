@@ -10,7 +10,6 @@ import numpy as np
 from ..errors import ConfigError
 from ..skeletons import COCO17
 
-
 GENERATOR_VERSION = "1.0"
 
 #: Split names, in generation order.

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import colorsys
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
 from .layout import _SCALE, _SHIFT, _SKIN_TONES
-
 
 
 def _rot_x(a: float) -> np.ndarray:
@@ -68,7 +68,7 @@ def _skin_colour(rng: np.random.Generator) -> np.ndarray:
     return np.clip(c + rng.normal(0.0, 7.0, 3).astype(np.float32), 0, 255)
 
 
-def _ipt(p: Sequence[float]) -> tuple[int, int]:
+def _ipt(p: Sequence[float] | np.ndarray) -> tuple[int, int]:
     return int(round(float(p[0]) * _SCALE)), int(round(float(p[1]) * _SCALE))
 
 
@@ -146,7 +146,7 @@ class _Texture:
             else:  # noise / camo: smooth low-resolution noise
                 sh, sw = max(2, int(h / p) + 2), max(2, int(w / p) + 2)
                 small = rng.random((sh, sw), dtype=np.float32)
-                m = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+                m = np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
                 if k == "camo":
                     m = (m > 0.5).astype(np.float32)
             out = self.c1 + m[..., None] * (self.c2 - self.c1)

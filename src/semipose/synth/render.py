@@ -9,10 +9,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .figure import _Figure, _draw_figure, _make_figure
-from .layout import ANN_ID_FACTOR, _K, _PART_BITS, _SPLIT_CODE, _check_split, image_id_for
+from .figure import _draw_figure, _Figure, _make_figure
+from .layout import _K, _PART_BITS, _SPLIT_CODE, ANN_ID_FACTOR, _check_split, image_id_for
 from .scene import _background, _clutter, _draw_seat, _occlude, _postprocess
-
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,9 @@ def render_synthetic_image(seed: int = 0, split: str = "train", index: int = 0, 
     img = r.image
     if jpeg_quality is not None:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, r.quality])
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        assert decoded is not None, "a JPEG this process encoded decodes"
+        img = decoded
     return img, r.annotations, r.detections
 
 

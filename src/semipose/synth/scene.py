@@ -8,9 +8,8 @@ import cv2
 import numpy as np
 
 from .figure import _Figure
-from .layout import L_ANK, L_HIP, L_KNE, L_SHO, R_ANK, R_HIP, R_KNE, R_SHO, _HAIR_COLOURS, _K, _OCCLUDER_OWNER, _SCALE, _SHIFT
-from .paint import _Texture, _draw_capsule, _draw_ellipse, _ipt, _random_colour, _random_texture, _rgb, _skin_colour
-
+from .layout import _HAIR_COLOURS, _K, _OCCLUDER_OWNER, _SCALE, _SHIFT, L_ANK, L_HIP, L_KNE, L_SHO, R_ANK, R_HIP, R_KNE, R_SHO
+from .paint import _draw_capsule, _draw_ellipse, _ipt, _random_colour, _random_texture, _rgb, _skin_colour, _Texture
 
 
 def _paint_mask(canvas: np.ndarray, x0: int, y0: int, mask: np.ndarray, tex: _Texture, rng: np.random.Generator,
@@ -101,8 +100,8 @@ def _clutter(rng: np.random.Generator, canvas: np.ndarray, dif: float) -> None:
         if kind == "line":
             p0 = rng.uniform(0, 1, 2) * (W, H)
             p1 = p0 + rng.normal(0, 0.35, 2) * (W, H)
-            col = tuple(float(v) for v in _random_colour(rng))
-            cv2.line(canvas, _ipt(p0), _ipt(p1), col, int(rng.integers(1, 6)), cv2.LINE_AA, _SHIFT)
+            line_col = tuple(float(v) for v in _random_colour(rng))
+            cv2.line(canvas, _ipt(p0), _ipt(p1), line_col, int(rng.integers(1, 6)), cv2.LINE_AA, _SHIFT)
             continue
         sx, sy = rng.uniform(0.03, 0.3) * W, rng.uniform(0.03, 0.3) * H
         cx, cy = rng.uniform(0, W), rng.uniform(0, H)

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
-from typing import Union
 
-import numpy as np
-
-
-PathLike = Union[str, "os.PathLike[str]"]
-ImageSource = Union[PathLike, np.ndarray]
-
+from .._typing import PathLike
 
 # training curves
 # --------------------------------------------------------------------------------------------

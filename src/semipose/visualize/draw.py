@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import colorsys
 import math
-import os
 import re
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..skeletons import Skeleton
-
-PathLike = Union[str, "os.PathLike[str]"]
-ImageSource = Union[PathLike, np.ndarray]
-
 
 _IMAGE_EXTS = {".png", ".jpg", ".jpeg"}
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -67,7 +63,7 @@ def keypoint_sides(names: Sequence[str]) -> list[str]:
 def _family_colors(sides: Sequence[str]) -> list[tuple[int, int, int]]:
     """One BGR colour per item: a shade of its side's family, stepping through the hue range."""
     counts = {s: sides.count(s) for s in _SIDE_HUES}
-    seen = {s: 0 for s in _SIDE_HUES}
+    seen = dict.fromkeys(_SIDE_HUES, 0)
     out = []
     for s in sides:
         lo, hi = _SIDE_HUES[s]

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any
 
 import cv2
 import numpy as np
 
+from .._typing import PathLike
 from ..image import read_image
 from ..skeletons import Skeleton
 from .draw import _IMAGE_EXTS, _as_boxes, _as_image, _as_keypoints, _letterbox, _put_caption, draw_pose, make_image_grid
-
-PathLike = Union[str, "os.PathLike[str]"]
-ImageSource = Union[PathLike, np.ndarray]
-
 
 # --------------------------------------------------------------------------------------------
 # files
