@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,3 +68,13 @@ def make_model_file(path: Path, *, arch: str = "resnet18", skeleton: str = "coco
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A one-network ResNet-18 (32-filter head) COCO-17 model file at 64x64."""
     return make_model_file(tmp_path_factory.mktemp("model") / "model.pt")
+
+
+def crops(records, aspect: float = 0.75, padding: float = 1.25) -> dict:
+    """``centers`` / ``scales`` of the records' crops (the reference's 3:4 crop, ×1.25), as
+    keyword arguments of :func:`semipose.evaluation.coco.build_coco_results`."""
+    from semipose.geometry import box_to_center_scale
+
+    boxes = np.stack([r.bbox for r in records]) if len(records) else np.zeros((0, 4), np.float32)
+    centers, scales = box_to_center_scale(boxes, aspect, padding)
+    return {"centers": centers, "scales": scales}

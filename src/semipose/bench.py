@@ -143,7 +143,7 @@ def bench_data(
         ann_file = str(Path(tmp.name) / "annotations" / "person_keypoints_train.json")
         image_dir = str(Path(tmp.name) / "images" / "train")
     try:
-        data = load_coco_keypoints(ann_file, image_dir or "", aspect_ratio=w / h)
+        data = load_coco_keypoints(ann_file, image_dir or "")
         skeleton = data.skeleton
         codec = HeatmapCodec((w, h), (w // 4, h // 4), 2.0)
         ds = TopDownDataset(data.records, TopDownTransform(codec, skeleton, train=True), seed=0)
@@ -382,16 +382,14 @@ def bench_eval(
         kp[:, 2] = 2
         anns.append({"id": i + 1, "image_id": img_id, "category_id": 1, "iscrowd": 0, "bbox": [x, y, bw, bh],
                      "area": bw * bh, "keypoints": kp.reshape(-1).tolist(), "num_keypoints": num_joints})
-        c, s = box_to_center_scale(np.array([x, y, bw, bh], np.float32), aspect_ratio=0.75, padding=1.25)
-        records.append(PoseRecord(f"{img_id}.jpg", img_id, c, s, kp, np.array([x, y, bw, bh], np.float32), 1.0, i + 1, (640, 480)))
+        records.append(PoseRecord(f"{img_id}.jpg", img_id, np.array([x, y, bw, bh], np.float32), kp, 1.0, i + 1, (640, 480)))
     images = [{"id": j + 1, "file_name": f"{j + 1}.jpg", "width": 640, "height": 480} for j in range(n_img)]
     gt = load_coco_gt({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person", "keypoints": list(COCO17.keypoints)}]})
-    centers = np.stack([r.center for r in records])
-    scales = np.stack([r.scale for r in records])
+    centers, scales = box_to_center_scale(np.stack([r.bbox for r in records]), aspect_ratio=0.75, padding=1.25)
     # heatmaps: a Gaussian at each joint's (slightly perturbed) heatmap position
     from .geometry import affine_matrix, apply_affine
 
-    true_hm = np.stack([apply_affine(r.keypoints[:, :2], affine_matrix(r.center, r.scale, 0.0, (w_hm, h_hm))) for r in records])
+    true_hm = np.stack([apply_affine(r.keypoints[:, :2], affine_matrix(c, s, 0.0, (w_hm, h_hm))) for r, c, s in zip(records, centers, scales)])
     true_hm = true_hm + rng.normal(0, 0.3, true_hm.shape)
     ys = torch.arange(h_hm, dtype=torch.float32)[:, None]
     xs = torch.arange(w_hm, dtype=torch.float32)[None, :]
@@ -414,7 +412,7 @@ def bench_eval(
         res[f"decode_{method}_ms"] = ms
         ms_img, xy = timed(lambda: codec.to_image(c.cpu().numpy(), centers, scales))
         mv = m.cpu().numpy()
-        ms_nms, results = timed(lambda: build_coco_results(records, xy, mv, sigmas=COCO17.sigmas))
+        ms_nms, results = timed(lambda: build_coco_results(records, xy, mv, centers=centers, scales=scales, sigmas=COCO17.sigmas))
         ms_eval, metrics = timed(lambda: evaluate_coco_keypoints(gt, results, sigmas=COCO17.sigmas))
         res[f"to_image_{method}_ms"], res[f"rescore_nms_{method}_ms"], res[f"cocoeval_{method}_ms"] = ms_img, ms_nms, ms_eval
         res[f"total_{method}_ms"] = round(res[f"decode_{method}_ms"] + ms_img + ms_nms + ms_eval, 2)

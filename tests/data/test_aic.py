@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pycocotools.cocoeval import COCOeval
 
+from conftest import crops
 from semipose.data.aic import aic_to_coco, load_aic
 from semipose.data.coco import load_coco_keypoints
 from semipose.errors import DataFormatError
@@ -74,8 +75,9 @@ def test_reader_matches_coco_layout_reader(official, sample_data):
         assert r.image_id == q.image_id and r.ann_id == q.ann_id - 3  # sample ids start at 4
         np.testing.assert_array_equal(r.keypoints, q.keypoints)
         # the reference AIC loader does not clip boxes (no w − 1): centres differ by < 1 px
-        np.testing.assert_allclose(r.center, q.center, atol=0.5 + 1e-6)
-        np.testing.assert_allclose(r.scale, q.scale, rtol=0.02)
+        (rc, rs), (qc, qs) = r.crop_box(0.75, 1.25), q.crop_box(0.75, 1.25)
+        np.testing.assert_allclose(rc, qc, atol=0.5 + 1e-6)
+        np.testing.assert_allclose(rs, qs, rtol=0.02)
     assert len(load_aic(path, "img", max_instances=4)) == 4
 
 
@@ -88,7 +90,7 @@ def test_gt_as_predictions_gives_ap_1_with_aic_sigmas(official, sample_data, tmp
     recs = load_aic(path, sample_data / "aic/images").records
     coords = np.stack([r.keypoints[:, :2] for r in recs])
     maxvals = np.stack([(r.keypoints[:, 2] > 0).astype(np.float32) for r in recs])
-    res = build_coco_results(recs, coords, maxvals, sigmas=AIC14.sigmas)
+    res = build_coco_results(recs, coords, maxvals, **crops(recs), sigmas=AIC14.sigmas)
     m = evaluate_coco_keypoints(gt, res, sigmas=AIC14.sigmas)
     assert m["AP"] == 1.0 and m["AR"] == 1.0
     # a file without 'area' / 'iscrowd' evaluates the same
@@ -107,7 +109,7 @@ def test_cocoeval_oks_equals_official_aic_oks(official, sample_data):
     recs = load_aic(path, sample_data / "aic/images").records
     rng = np.random.default_rng(0)
     coords = np.stack([r.keypoints[:, :2] for r in recs]) + rng.normal(0, 6, (len(recs), 14, 2))
-    res = build_coco_results(recs, coords, np.ones((len(recs), 14)), sigmas=AIC14.sigmas, use_nms=False)
+    res = build_coco_results(recs, coords, np.ones((len(recs), 14)), **crops(recs), sigmas=AIC14.sigmas, use_nms=False)
     ev = COCOeval(gt, gt.loadRes(res), "keypoints")
     ev.params.kpt_oks_sigmas = AIC14.sigmas
     ev.params.imgIds = sorted(gt.getImgIds())

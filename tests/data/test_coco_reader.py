@@ -21,10 +21,12 @@ def test_read_coco_sample(sample_data):
     r = s.records[0]
     assert r.image_id == 785 and r.ann_id == 442619 and r.keypoints.shape == (17, 3)
     assert (sample_data / "coco/images/000000000785.jpg").samefile(r.image_path)
-    # box sanitised (w - 1), padded to 3:4 and ×1.25 (spec §2.3)
+    # the record keeps the sanitised box (w - 1); the crop pads it to 3:4 and ×1.25
     x, y, w, h = 280.79, 44.73, 218.7 - 1, 346.68 - 1
-    assert r.center == pytest.approx([x + w / 2, y + h / 2], abs=1e-3)
-    assert r.scale == pytest.approx([h * 0.75 / PIXEL_STD * 1.25, h / PIXEL_STD * 1.25], rel=1e-5)
+    assert r.bbox == pytest.approx([x, y, w, h], abs=1e-3)
+    center, scale = r.crop_box(0.75, 1.25)
+    assert center == pytest.approx([x + w / 2, y + h / 2], abs=1e-3)
+    assert scale == pytest.approx([h * 0.75 / PIXEL_STD * 1.25, h / PIXEL_STD * 1.25], rel=1e-5)
     # file order of images, then annotations
     ids = [rec.image_id for rec in s.records]
     order = [im["id"] for im in json.loads((sample_data / "coco/person_keypoints_sample.json").read_text())["images"]]
@@ -140,11 +142,12 @@ def test_detector_boxes_are_used_raw_like_the_reference(sample_data, tmp_path):
     coco = sample_data / "coco"
     det = json.loads((coco / "person_detections_sample.json").read_text())
     records, skipped = load_detections(coco / "person_detections_sample.json", coco / "person_keypoints_sample.json", "",
-                                       num_keypoints=17, aspect_ratio=192 / 256)
+                                       num_keypoints=17)
     assert len(records) == len(det) == 118 and not any(skipped.values())
     first = next(r for r in records if np.allclose(r.bbox, det[0]["bbox"]))
-    np.testing.assert_allclose(first.center, [389.66394875, 212.47980043], rtol=1e-6)
-    np.testing.assert_allclose(first.scale, [1.56356378, 2.08475166], rtol=1e-6)
+    center, scale = first.crop_box(192 / 256, 1.25)
+    np.testing.assert_allclose(center, [389.66394875, 212.47980043], rtol=1e-6)
+    np.testing.assert_allclose(scale, [1.56356378, 2.08475166], rtol=1e-6)
     bad = [dict(det[0], score="high"), dict(det[1], bbox=[float("nan"), 1, 2, 3])]
     (tmp_path / "d.json").write_text(json.dumps(bad[:1]))
     with pytest.raises(DataFormatError, match=r"d.json: entry 0: 'score' must be a number, got 'high'"):

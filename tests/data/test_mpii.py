@@ -23,37 +23,40 @@ def test_read_mpii_sample(sample_data):
         assert (sample_data / "mpii/images" / e["image"]).is_file()
         assert r.image_id == int(e["image"][:-4]) and r.ann_id == i and r.box_score == 1.0
         sc = e["scale"]
-        # centre y += 15 s, scale ×1.25 (square), then 1-based → 0-based
-        np.testing.assert_allclose(r.center, [e["center"][0] - 1, e["center"][1] + 15 * sc - 1], rtol=1e-6)
-        np.testing.assert_allclose(r.scale, [1.25 * sc, 1.25 * sc], rtol=1e-6)
+        # centre y += 15 s, scale ×1.25 (square: aspect 1), then 1-based → 0-based
+        center, scale = r.crop_box(1.0, 1.25)
+        np.testing.assert_allclose(center, [e["center"][0] - 1, e["center"][1] + 15 * sc - 1], rtol=1e-6)
+        np.testing.assert_allclose(scale, [1.25 * sc, 1.25 * sc], rtol=1e-6)
         vis = np.asarray(e["joints_vis"]) > 0
         assert r.keypoints.shape == (16, 3) and r.keypoints.dtype == np.float32
         np.testing.assert_allclose(r.keypoints[vis, :2], np.asarray(e["joints"])[vis] - 1, rtol=1e-6)
         assert (r.keypoints[vis, 2] == 2).all() and (r.keypoints[~vis] == 0).all()
         # the box is the unpadded s·200 square around the shifted centre
         np.testing.assert_allclose(r.bbox[2:], [200 * sc, 200 * sc], rtol=1e-6)
-        np.testing.assert_allclose(r.bbox[:2] + r.bbox[2:] / 2, r.center, rtol=1e-5)
+        np.testing.assert_allclose(r.bbox[:2] + r.bbox[2:] / 2, center, rtol=1e-5)
     # two sample people lack both ankles' annotations
     assert [int((r.keypoints[:, 2] == 0).sum()) for r in s.records] == [0, 0, 2, 2, 0]
     # every labelled joint lies inside the (shifted, padded) person box
     for r in s.records:
         lab = r.keypoints[:, 2] > 0
-        half = r.scale * 100
-        assert (np.abs(r.keypoints[lab, :2] - r.center) <= half).all()
+        center, scale = r.crop_box(1.0, 1.25)
+        assert (np.abs(r.keypoints[lab, :2] - center) <= scale * 100).all()
 
 
 def test_options_and_test_set_entries(tmp_path):
     e = {"image": "000000001.jpg", "center": [100.0, 80.0], "scale": 1.0}  # test set: no joints
     r = mpii_entry_to_record(e, tmp_path)
     assert (r.keypoints == 0).all() and r.image_id == 1
-    np.testing.assert_allclose(r.center, [99.0, 94.0])
-    r0 = mpii_entry_to_record(e, tmp_path, one_based=False, aspect_ratio=0.75)
-    np.testing.assert_allclose(r0.center, [100.0, 95.0])
-    np.testing.assert_allclose(r0.scale, [1.25, 1.25 / 0.75])
+    np.testing.assert_allclose(r.crop_box(1.0, 1.25)[0], [99.0, 94.0])
+    r0 = mpii_entry_to_record(e, tmp_path, one_based=False)
+    c0, s0 = r0.crop_box(0.75, 1.25)  # a 3:4 crop heightens the square
+    np.testing.assert_allclose(c0, [100.0, 95.0])
+    np.testing.assert_allclose(s0, [1.25, 1.25 / 0.75])
     # centre[0] == -1: no shift and no enlargement, but still the −1
     r1 = mpii_entry_to_record({"image": "x.jpg", "center": [-1, -1], "scale": 2.0}, tmp_path, index=6)
-    np.testing.assert_allclose(r1.center, [-2.0, -2.0])
-    np.testing.assert_allclose(r1.scale, [2.0, 2.0])
+    c1, s1 = r1.crop_box(1.0, 1.25)
+    np.testing.assert_allclose(c1, [-2.0, -2.0])
+    np.testing.assert_allclose(s1, [2.0, 2.0])
     assert r1.image_id == 7  # non-numeric file name: position + 1
 
 

@@ -32,7 +32,8 @@ def test_eval_crop_geometry_and_targets(coco):
     out = t(read_image(rec.image_path), rec)
     assert out["image"].shape == (3, 256, 192) and out["image"].dtype == torch.float32
     assert out["target"].shape == (17, 64, 48) and out["target_weight"].shape == (17,)
-    expected = apply_affine(rec.keypoints[:, :2], affine_matrix(rec.center, rec.scale, 0.0, (192, 256)))
+    center, scale = t.crop_box(rec)
+    expected = apply_affine(rec.keypoints[:, :2], affine_matrix(center, scale, 0.0, (192, 256)))
     np.testing.assert_allclose(out["joints"][:, :2].numpy(), expected, atol=1e-3)
     # each labelled joint's target peaks at its heatmap cell
     for k in np.flatnonzero(rec.keypoints[:, 2] > 0):
@@ -46,7 +47,8 @@ def test_flip_mirrors_crop_and_swaps_joints(coco):
     t = TopDownTransform(CODEC, COCO17, train=True)
     rec = coco.records[0]
     img = read_image(rec.image_path)
-    base = {"center": rec.center, "scale": rec.scale, "rotation": 0.0}
+    center, scale = t.crop_box(rec)
+    base = {"center": center, "scale": scale, "rotation": 0.0}
     a = t(img, rec, params={**base, "flip": False})
     b = t(img, rec, params={**base, "flip": True})
     # the flipped crop is the mirror image (the reference's mirror lands one pixel off)
@@ -72,7 +74,7 @@ def test_half_body_and_bgr(coco):
     rec = max(coco.records, key=lambda r: (r.keypoints[:, 2] > 0).sum())
     t = TopDownTransform(CODEC, COCO17, train=True, aug=AugmentConfig(half_body_prob=1.0, half_body_min_joints=3))
     p = t.draw_params(rec, np.random.default_rng(0))
-    assert p["scale"][1] < rec.scale[1]  # a half body box is smaller than the full box
+    assert p["scale"][1] < t.crop_box(rec)[1][1]  # a half body box is smaller than the full box
     rgb = TopDownTransform(CODEC, COCO17, train=False, mean=(0, 0, 0), std=(1, 1, 1))
     bgr = TopDownTransform(CODEC, COCO17, train=False, color="bgr", mean=(0, 0, 0), std=(1, 1, 1))
     img = read_image(rec.image_path)

@@ -53,7 +53,8 @@ def test_union_predictions_scored_in_coco_order(sample_data, tmp_path):
     assert union_kp.shape[1] == 24
     coco_kp = ev.mapping.from_union(union_kp, axis=1)
     conf = np.where(coco_kp[..., 2] > 0, 1.0, 0.0)
-    m = evaluate_predictions(ev.records, coco_kp[..., :2], conf, ev.ann_file, skeleton=ev.eval_skeleton)
+    centers, scales = ev.crop_boxes()
+    m = evaluate_predictions(ev.records, coco_kp[..., :2], conf, ev.ann_file, centers=centers, scales=scales, skeleton=ev.eval_skeleton)
     assert m["AP"] == pytest.approx(1.0)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import crops
 from semipose.data.records import PoseRecord
 from semipose.evaluation import (
     METRIC_DISPLAY_NAMES,
@@ -21,7 +22,6 @@ from semipose.evaluation import (
     rescore,
     write_results_json,
 )
-from semipose.geometry import box_to_center_scale
 from semipose.skeletons import AIC14, COCO17
 
 COCO_JSON = "coco/person_keypoints_sample.json"
@@ -37,8 +37,7 @@ def _gt_predictions(ann_file: Path, with_empty: bool = False):
         if not with_empty and not (kp[:, 2] > 0).any():
             continue
         bbox = np.asarray(a["bbox"], dtype=np.float32)
-        c, s = box_to_center_scale(bbox, 0.75)
-        recs.append(PoseRecord("img.jpg", int(a["image_id"]), c, s, kp, bbox, 1.0, int(a["id"])))
+        recs.append(PoseRecord("img.jpg", int(a["image_id"]), bbox, kp, 1.0, int(a["id"])))
         coords.append(kp[:, :2])
         maxvals.append((kp[:, 2] > 0).astype(np.float32))
     return recs, np.stack(coords), np.stack(maxvals)
@@ -51,7 +50,7 @@ def test_coco_gt_as_predictions_gives_perfect_ap(sample_data):
     ann = sample_data / COCO_JSON
     recs, coords, maxvals = _gt_predictions(ann)
     assert len(recs) == 12  # 14 persons, two with num_keypoints 0
-    results = build_coco_results(recs, coords, maxvals, sigmas=COCO17.sigmas)
+    results = build_coco_results(recs, coords, maxvals, **crops(recs), sigmas=COCO17.sigmas)
     assert len(results) == len(recs), "OKS-NMS at 0.9 must not merge distinct people"
     assert all(r["score"] == 1.0 for r in results)
     assert all(len(r["keypoints"]) == 51 and r["category_id"] == 1 for r in results)
@@ -66,7 +65,7 @@ def test_empty_gt_instances_are_ignored(sample_data):
     ann = sample_data / COCO_JSON
     recs, coords, maxvals = _gt_predictions(ann, with_empty=True)
     assert len(recs) == 14
-    results = build_coco_results(recs, coords, maxvals, sigmas=COCO17.sigmas)
+    results = build_coco_results(recs, coords, maxvals, **crops(recs), sigmas=COCO17.sigmas)
     metrics = evaluate_coco_keypoints(load_coco_gt(ann), results, sigmas=COCO17.sigmas)
     assert metrics["AP"] == 1.0 and metrics["AR"] == 1.0
 
@@ -80,7 +79,7 @@ def test_aic_without_area_and_iscrowd_gives_perfect_ap(sample_data):
         assert a["iscrowd"] == 0 and a["area"] == pytest.approx(a["bbox"][2] * a["bbox"][3])
         assert a["num_keypoints"] == sum(v > 0 for v in a["keypoints"][2::3])
     recs, coords, maxvals = _gt_predictions(ann)
-    results = build_coco_results(recs, coords, maxvals, sigmas=AIC14.sigmas)
+    results = build_coco_results(recs, coords, maxvals, **crops(recs), sigmas=AIC14.sigmas)
     assert len(results) == len(recs) == 9
     metrics = evaluate_coco_keypoints(gt, results, sigmas=AIC14.sigmas)
     assert metrics["AP"] == 1.0 and metrics["AR"] == 1.0
@@ -93,7 +92,7 @@ def test_perturbed_predictions_lower_ap_and_file_roundtrip(sample_data, tmp_path
     rng = np.random.default_rng(0)
     noisy = coords + rng.normal(0.0, 4.0, size=coords.shape)
     conf = np.clip(maxvals * rng.uniform(0.5, 1.0, size=maxvals.shape), 0, 1)
-    results = build_coco_results(recs, noisy, conf, sigmas=COCO17.sigmas)
+    results = build_coco_results(recs, noisy, conf, **crops(recs), sigmas=COCO17.sigmas)
     m1 = evaluate_coco_keypoints(gt, results, sigmas=COCO17.sigmas)
     assert 0.0 < m1["AP"] < 1.0
     assert 0.0 < m1["AR"] < 1.0
@@ -116,15 +115,15 @@ def test_detection_boxes_rescored_and_nms(sample_data):
     ann = sample_data / COCO_JSON
     recs, coords, maxvals = _gt_predictions(ann)
     dups = [
-        PoseRecord(r.image_path, r.image_id, r.center, r.scale, r.keypoints, r.bbox, 0.5, -1) for r in recs
+        PoseRecord(r.image_path, r.image_id, r.bbox, r.keypoints, 0.5, -1) for r in recs
     ]
     all_recs = recs + dups
     all_coords = np.concatenate([coords, coords + 0.5])
     all_max = np.concatenate([maxvals, maxvals])
-    res = build_coco_results(all_recs, all_coords, all_max, sigmas=COCO17.sigmas)
+    res = build_coco_results(all_recs, all_coords, all_max, **crops(all_recs), sigmas=COCO17.sigmas)
     assert len(res) == len(recs)
     assert all(r["score"] == 1.0 for r in res)
-    res_no_nms = build_coco_results(all_recs, all_coords, all_max, sigmas=COCO17.sigmas, use_nms=False)
+    res_no_nms = build_coco_results(all_recs, all_coords, all_max, **crops(all_recs), sigmas=COCO17.sigmas, use_nms=False)
     assert len(res_no_nms) == 2 * len(recs)
     gt = load_coco_gt(ann)
     m_nms = evaluate_coco_keypoints(gt, res, sigmas=COCO17.sigmas)
@@ -136,7 +135,7 @@ def test_detection_boxes_rescored_and_nms(sample_data):
 def test_evaluate_predictions_writes_files_and_format_only(sample_data, tmp_path, capsys):
     ann = sample_data / AIC_JSON
     recs, coords, maxvals = _gt_predictions(ann)
-    metrics = evaluate_predictions(recs, coords, maxvals, ann, skeleton="aic14", out_dir=tmp_path, name="net1")
+    metrics = evaluate_predictions(recs, coords, maxvals, ann, **crops(recs), skeleton="aic14", out_dir=tmp_path, name="net1")
     assert metrics["AP"] == 1.0
     assert capsys.readouterr().out == ""  # pycocotools' prints are suppressed
     saved = json.loads((tmp_path / "metrics_net1.json").read_text())
@@ -145,7 +144,7 @@ def test_evaluate_predictions_writes_files_and_format_only(sample_data, tmp_path
     assert len(res) == 9 and len(res[0]["keypoints"]) == 42
 
     out2 = tmp_path / "testdev"
-    assert evaluate_predictions(recs, coords, maxvals, None, skeleton=AIC14, out_dir=out2) == {}
+    assert evaluate_predictions(recs, coords, maxvals, None, **crops(recs), skeleton=AIC14, out_dir=out2) == {}
     assert (out2 / "keypoints_net_results.json").is_file()
     assert not (out2 / "metrics_net.json").exists()
 
@@ -153,7 +152,7 @@ def test_evaluate_predictions_writes_files_and_format_only(sample_data, tmp_path
 def test_verbose_prints_summary(sample_data, capsys):
     ann = sample_data / AIC_JSON
     recs, coords, maxvals = _gt_predictions(ann)
-    res = build_coco_results(recs, coords, maxvals, sigmas=AIC14.sigmas)
+    res = build_coco_results(recs, coords, maxvals, **crops(recs), sigmas=AIC14.sigmas)
     evaluate_coco_keypoints(load_coco_gt(ann), res, sigmas=AIC14.sigmas, verbose=True)
     assert "Average Precision" in capsys.readouterr().out
 
@@ -170,7 +169,7 @@ def test_keypoint_count_mismatch_in_evaluation(sample_data):
     ann = sample_data / AIC_JSON
     gt = load_coco_gt(ann)
     recs, coords, maxvals = _gt_predictions(ann)
-    res = build_coco_results(recs, coords, maxvals, sigmas=AIC14.sigmas)
+    res = build_coco_results(recs, coords, maxvals, **crops(recs), sigmas=AIC14.sigmas)
     with pytest.raises(ValueError, match="14 keypoints but 17 sigmas"):
         evaluate_coco_keypoints(gt, res, sigmas=COCO17.sigmas)
     bad = [dict(res[0], image_id=123456789)]
@@ -248,7 +247,6 @@ def test_results_carry_the_person_box_for_the_area_ranges(tmp_path):
     against AP(L); from the keypoint extent (semipose before) it counted against AP(M)."""
     from semipose.data.records import PoseRecord
     from semipose.evaluation.coco import build_coco_results, evaluate_coco_keypoints, evaluate_predictions
-    from semipose.geometry import box_to_center_scale
     from semipose.skeletons import COCO17
 
     rng = np.random.default_rng(0)
@@ -271,13 +269,12 @@ def test_results_carry_the_person_box_for_the_area_ranges(tmp_path):
     maxvals = np.array([[0.8] * 17, [0.8] * 17, [0.9] * 17], np.float32)  # the false positive ranks first
     records = []
     for b in boxes:
-        c, s = box_to_center_scale(np.asarray(b, np.float32), 0.75)
-        records.append(PoseRecord("a.jpg", 1, c, s, np.zeros((17, 3), np.float32), np.asarray(b, np.float32)))
-    m = evaluate_predictions(records, coords, maxvals, tmp_path / "gt.json", skeleton=COCO17, use_nms=False)
+        records.append(PoseRecord("a.jpg", 1, np.asarray(b, np.float32), np.zeros((17, 3), np.float32)))
+    m = evaluate_predictions(records, coords, maxvals, tmp_path / "gt.json", **crops(records), skeleton=COCO17, use_nms=False)
     assert m["AP"] == pytest.approx(0.6667, abs=1e-3)
     assert m["APm"] == pytest.approx(1.0) and m["APl"] == pytest.approx(0.5)
     # the official keypoint result format without a box: the area comes from the keypoints
-    res = build_coco_results(records, coords, maxvals, sigmas=COCO17.sigmas, use_nms=False)
+    res = build_coco_results(records, coords, maxvals, **crops(records), sigmas=COCO17.sigmas, use_nms=False)
     assert all(r["bbox"] == b for r, b in zip(res, boxes))
     old = evaluate_coco_keypoints(tmp_path / "gt.json", [{k: v for k, v in r.items() if k != "bbox"} for r in res], sigmas=COCO17.sigmas)
     assert old["AP"] == pytest.approx(m["AP"]) and old["APm"] == pytest.approx(0.5) and old["APl"] == pytest.approx(1.0)

@@ -22,7 +22,7 @@ from semipose.skeletons import COCO17
 @pytest.mark.parametrize("flip", [False, True])
 def test_same_keypoints_as_the_eval_pipeline(model_file, sample_data, flip):
     coco = sample_data / "coco"
-    recs = load_coco_keypoints(coco / "person_keypoints_sample.json", coco / "images", skeleton=COCO17, aspect_ratio=1.0).records
+    recs = load_coco_keypoints(coco / "person_keypoints_sample.json", coco / "images", skeleton=COCO17).records
     codec = HeatmapCodec((64, 64), (16, 16))
     ds = TopDownDataset(recs, TopDownTransform(codec, COCO17, train=False))
     net = read_model_file(model_file).build_nets()[0]
@@ -32,8 +32,8 @@ def test_same_keypoints_as_the_eval_pipeline(model_file, sample_data, flip):
     paths = sorted({r.image_path for r in recs})
     outs = est.predict_crops(
         [read_image(p) for p in paths],
-        [np.stack([r.center for r in recs if r.image_path == p]) for p in paths],
-        [np.stack([r.scale for r in recs if r.image_path == p]) for p in paths],
+        [np.stack([ds.transform.crop_box(r)[0] for r in recs if r.image_path == p]) for p in paths],
+        [np.stack([ds.transform.crop_box(r)[1] for r in recs if r.image_path == p]) for p in paths],
     )
     order = [i for p in paths for i, r in enumerate(recs) if r.image_path == p]
     got_xy = np.concatenate([o[0] for o in outs])

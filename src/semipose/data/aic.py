@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFormatError
-from ..geometry import box_to_center_scale
 from ..skeletons import AIC14
 from .cocojson import read_json
 from .records import CocoKeypointSet, PoseRecord
@@ -102,8 +101,6 @@ def load_aic(
     ann_file: str | os.PathLike[str],
     image_dir: str | os.PathLike[str],
     *,
-    aspect_ratio: float = 0.75,
-    padding: float = 1.25,
     max_instances: int | None = None,
 ) -> CocoKeypointSet:
     """Read the ground-truth people of an official-format AI Challenger annotation file.
@@ -111,8 +108,6 @@ def load_aic(
     Args:
         ann_file: the official JSON list.
         image_dir: folder holding ``<image_id>.jpg``.
-        aspect_ratio: network input ``W / H``; boxes are padded to it.
-        padding: box enlargement (1.25).
         max_instances: keep only the first N people in file order.
 
     Returns:
@@ -142,11 +137,10 @@ def load_aic(
                 skipped["empty box"] += 1
                 continue
             box = np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32)
-            center, scale = box_to_center_scale(box, aspect_ratio, padding)
             records.append(
                 PoseRecord(
-                    image_path=str(root / f"{e['image_id']}.jpg"), image_id=i + 1, center=center, scale=scale,
-                    keypoints=kpts.astype(np.float32), bbox=box, box_score=1.0, ann_id=ann_id,
+                    image_path=str(root / f"{e['image_id']}.jpg"), image_id=i + 1, bbox=box,
+                    keypoints=kpts.astype(np.float32), box_score=1.0, ann_id=ann_id,
                 )
             )
             if max_instances is not None and len(records) >= max_instances:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFormatError
-from ..geometry import box_to_center_scale, sanitize_box
+from ..geometry import sanitize_box
 from ..skeletons import Skeleton
 from .cocojson import DEFAULT_SIGMA, as_int, as_numbers, images_by_id, read_coco_file, read_json
 from .records import CocoKeypointSet, PoseRecord
@@ -38,15 +38,12 @@ log = logging.getLogger(__name__)
 
 
 def _record(
-    root: Path, img: Mapping[str, Any], box: tuple[float, float, float, float], kpts: np.ndarray,
-    aspect_ratio: float, padding: float, *, score: float, ann_id: int,
+    root: Path, img: Mapping[str, Any], box: tuple[float, float, float, float], kpts: np.ndarray, *, score: float, ann_id: int,
 ) -> PoseRecord:
-    """One record from an image entry and a sanitised box."""
-    b = np.asarray(box, dtype=np.float32)
-    center, scale = box_to_center_scale(b, aspect_ratio, padding)
+    """One record from an image entry and a box."""
     return PoseRecord(
-        image_path=str(root / img["file_name"]), image_id=int(img["id"]), center=center, scale=scale,
-        keypoints=kpts, bbox=b, box_score=score, ann_id=ann_id,
+        image_path=str(root / img["file_name"]), image_id=int(img["id"]), bbox=np.asarray(box, dtype=np.float32),
+        keypoints=kpts, box_score=score, ann_id=ann_id,
         image_size=(int(img.get("width", 0) or 0), int(img.get("height", 0) or 0)),
     )
 
@@ -56,8 +53,6 @@ def load_coco_keypoints(
     image_dir: str | os.PathLike[str],
     *,
     skeleton: Skeleton | str | Mapping[str, Any] | None = None,
-    aspect_ratio: float = 0.75,
-    padding: float = 1.25,
     category_id: int | None = None,
     max_instances: int | None = None,
     default_sigma: float | None = DEFAULT_SIGMA,
@@ -69,8 +64,6 @@ def load_coco_keypoints(
         image_dir: folder the ``file_name`` entries are relative to.
         skeleton: the keypoint set; ``None`` reads it from the file's keypoint category.
             Every annotation must carry exactly ``3 * K`` keypoint numbers.
-        aspect_ratio: network input ``W / H``; boxes are padded to it.
-        padding: box enlargement factor (1.25 in the reference code).
         category_id: the keypoint category to read (default: the one category with a
             ``keypoints`` list, or the one named ``person``).
         max_instances: keep only the first N instances in file order (label subsets).
@@ -122,7 +115,7 @@ def load_coco_keypoints(
                 skipped["empty box"] += 1
                 continue
             kpts[kpts[:, 2] <= 0] = 0.0
-            records.append(_record(root, img, clean, kpts, aspect_ratio, padding, score=1.0, ann_id=int(ann_id)))
+            records.append(_record(root, img, clean, kpts, score=1.0, ann_id=int(ann_id)))
             if max_instances is not None and len(records) >= max_instances:
                 break
         if max_instances is not None and len(records) >= max_instances:
@@ -141,8 +134,6 @@ def load_detections(
     *,
     num_keypoints: int,
     score_thr: float = 0.0,
-    aspect_ratio: float = 0.75,
-    padding: float = 1.25,
     category_id: int = 1,
 ) -> tuple[list[PoseRecord], dict[str, int]]:
     """Person-detector boxes as records.
@@ -207,7 +198,7 @@ def load_detections(
                 skipped["empty box"] += 1
                 continue
             kpts = np.zeros((num_keypoints, 3), np.float32)
-            records.append(_record(root, img, tuple(bbox), kpts, aspect_ratio, padding, score=score, ann_id=-1))
+            records.append(_record(root, img, tuple(bbox), kpts, score=score, ann_id=-1))
     if any(skipped.values()):
         log.info(
             "%s: kept %d detections; skipped %s",

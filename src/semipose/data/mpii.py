@@ -12,8 +12,10 @@ with ``joints_vis`` 0. The test set has no ``joints`` / ``joints_vis``.
 
 Conversion (reference ``MPIIDataset._get_db``, spec §2.4 and B10):
 
-* ``scale = [s, s]`` (square, no aspect-ratio padding by default);
-* if ``center[0] != -1``: ``center_y += 15·s`` and ``scale ×= 1.25``;
+* the person box is the square of side ``s · 200`` around the centre; the crop pads it to the
+  input's aspect ratio and enlarges it by ``data.padding`` (1.25), like any box;
+* if ``center[0] != -1``: ``center_y += 15·s``; otherwise the box is not enlarged (the
+  reference scales by 1.25 only then);
 * then ``center −= 1`` and ``joints −= 1`` (1-based → 0-based pixels). The evaluation adds the
   1 back (:func:`semipose.evaluation.pckh.evaluate_pckh`);
 * a joint with ``joints_vis > 0`` becomes ``v = 2`` (labelled), the others ``(0, 0, 0)``.
@@ -68,10 +70,8 @@ def mpii_entry_to_record(
     *,
     where: str = "entry",
     index: int = 0,
-    padding: float = 1.25,
     center_shift: float = 15.0,
     one_based: bool = True,
-    aspect_ratio: float | None = None,
 ) -> PoseRecord:
     """Convert one MPII JSON entry to a record (see the module docstring for the rules).
 
@@ -80,11 +80,8 @@ def mpii_entry_to_record(
         image_dir: folder the ``image`` names are relative to.
         where: location used in error messages (file and entry).
         index: the entry's position (``ann_id``; ``image_id`` when the file name is not numeric).
-        padding: scale enlargement (1.25 in the reference).
         center_shift: ``center_y += center_shift · s`` (15 in the reference).
         one_based: subtract 1 from the centre and the joints (the reference's MATLAB → 0-based).
-        aspect_ratio: ``None`` keeps the reference's square ``[s, s]``; a value ``W/H`` widens
-            (or heightens) the box to that aspect ratio as the COCO reader does.
 
     Returns:
         A :class:`PoseRecord` with ``(16, 3)`` keypoints in 0-based image pixels, ``bbox`` the
@@ -119,29 +116,20 @@ def mpii_entry_to_record(
         kpts[:, 2] = 2.0
         kpts[~labelled] = 0.0
     box_side = s * PIXEL_STD
-    scale = np.array([s, s], dtype=np.float64)
-    if c[0] != -1:
+    enlarged = bool(c[0] != -1)
+    if enlarged:
         c[1] += center_shift * s
-        scale = scale * padding
     if one_based:
         c = c - 1.0
-    if aspect_ratio is not None:
-        w, h = scale
-        if w > aspect_ratio * h:
-            h = w / aspect_ratio
-        else:
-            w = h * aspect_ratio
-        scale = np.array([w, h])
     bbox = np.array([c[0] - box_side / 2, c[1] - box_side / 2, box_side, box_side], dtype=np.float32)
     return PoseRecord(
         image_path=str(Path(image_dir) / image),
         image_id=_image_id(image, index),
-        center=c.astype(np.float32),
-        scale=scale.astype(np.float32),
-        keypoints=kpts.astype(np.float32),
         bbox=bbox,
+        keypoints=kpts.astype(np.float32),
         box_score=1.0,
         ann_id=int(index),
+        padding=None if enlarged else 1.0,
     )
 
 
@@ -149,10 +137,8 @@ def load_mpii(
     ann_file: str | os.PathLike[str],
     image_dir: str | os.PathLike[str],
     *,
-    padding: float = 1.25,
     center_shift: float = 15.0,
     one_based: bool = True,
-    aspect_ratio: float | None = None,
     require_joints: bool = False,
 ) -> CocoKeypointSet:
     """Read an MPII annotation file in the HRNet JSON layout.
@@ -160,7 +146,7 @@ def load_mpii(
     Args:
         ann_file: the JSON list (``train.json``, ``valid.json``, ``test.json``).
         image_dir: the ``mpii/images`` folder.
-        padding, center_shift, one_based, aspect_ratio: see :func:`mpii_entry_to_record`.
+        center_shift, one_based: see :func:`mpii_entry_to_record`.
         require_joints: raise if an entry has no ``joints`` (labelled sets); by default a
             test-set entry without joints gives a record with all-zero keypoints.
 
@@ -183,8 +169,7 @@ def load_mpii(
             raise DataFormatError(f"{where} ({entry.get('image', '?')}): no 'joints' in a labelled set")
         records.append(
             mpii_entry_to_record(
-                entry, image_dir, where=where, index=i, padding=padding, center_shift=center_shift,
-                one_based=one_based, aspect_ratio=aspect_ratio,
+                entry, image_dir, where=where, index=i, center_shift=center_shift, one_based=one_based,
             )
         )
     if not records:

@@ -1,8 +1,8 @@
 """Top-down person records: the plain data every reader produces and every consumer reads.
 
-A record is one person instance to crop: an image path, the person box expressed as a centre
-and a scale (box size / ``PIXEL_STD``, padded to the network's aspect ratio and enlarged by the
-padding factor), and K keypoints in original-image pixels.
+A record is one person instance to crop: an image path, the raw person box and K keypoints in
+original-image pixels. The crop's aspect ratio and padding are the transform's
+(:meth:`PoseRecord.crop_box`), so one reading of a file serves any input size.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..geometry import PIXEL_STD
+from ..geometry import box_to_center_scale
 from ..skeletons import Skeleton
 
 __all__ = ["PoseRecord", "CocoKeypointSet"]
@@ -24,36 +24,37 @@ class PoseRecord:
     Attributes:
         image_path: path of the image file.
         image_id: the COCO image id (used in results files and evaluation).
-        center: ``(2,)`` float32 box centre ``(x, y)`` in image pixels.
-        scale: ``(2,)`` float32 box ``(w, h) / PIXEL_STD`` after aspect padding and enlargement.
+        bbox: ``(4,)`` float32 the person box ``(x, y, w, h)`` (ground truth: sanitised; detector:
+            as given; MPII: the square of side ``scale · 200`` around the shifted centre).
         keypoints: ``(K, 3)`` float32 ``(x, y, v)`` in image pixels; ``v`` is the COCO flag
             (0 = not labelled, 1 = labelled but occluded, 2 = visible). All zeros for
             detection boxes and unlabelled images.
-        bbox: ``(4,)`` float32 the original ``(x, y, w, h)`` box (sanitised).
         box_score: detector score, 1.0 for ground-truth boxes.
         ann_id: annotation id for GT instances, -1 for detections.
         image_size: ``(width, height)`` of the image as given by the annotation file
             (0, 0 when unknown).
+        padding: this person's box enlargement when it is not the crop's (MPII entries without
+            a centre are not enlarged, as in the reference); None: the crop's.
     """
 
     image_path: str
     image_id: int
-    center: np.ndarray
-    scale: np.ndarray
+    bbox: np.ndarray
     keypoints: np.ndarray
-    bbox: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     box_score: float = 1.0
     ann_id: int = -1
     image_size: tuple[int, int] = (0, 0)
+    padding: float | None = None
 
     @property
     def num_keypoints(self) -> int:
         return int(self.keypoints.shape[0])
 
-    @property
-    def area(self) -> float:
-        """Area of the padded box in pixels² (used by OKS-NMS, as in the reference code)."""
-        return float(np.prod(self.scale * PIXEL_STD))
+    def crop_box(self, aspect_ratio: float, padding: float) -> tuple[np.ndarray, np.ndarray]:
+        """The crop of this person: ``center (2,)`` and ``scale (2,)`` float32, the box padded to
+        ``aspect_ratio = W / H`` and enlarged by ``padding`` (or the record's own)
+        (:func:`~semipose.geometry.box_to_center_scale`)."""
+        return box_to_center_scale(self.bbox, aspect_ratio, padding if self.padding is None else self.padding)
 
 
 @dataclass

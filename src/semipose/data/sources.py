@@ -58,10 +58,6 @@ def build_skeleton(cfg: Config) -> Skeleton:
     return skeleton_from_coco_file(ann, default_sigma=cfg.data.default_sigma)
 
 
-def _aspect(cfg: Config) -> float:
-    return cfg.data.input_size[0] / cfg.data.input_size[1]
-
-
 def _union_mapping(source: Skeleton) -> SkeletonMapping:
     """The mapping of a dataset skeleton into the 24-joint union (matched by keypoint names)."""
     for m in UNION_MAPPINGS.values():
@@ -86,11 +82,11 @@ def load_split(cfg: Config, split: Any, skeleton: Skeleton, *, key: str) -> tupl
         raise ConfigError(f"data.{key}.ann_file is not set")
     union = skeleton.name == "union24"
     if split.format == "mpii":
-        data = load_mpii(ann, img_dir, padding=d.padding, aspect_ratio=_aspect(cfg))
+        data = load_mpii(ann, img_dir)
     elif split.format == "aic":
-        data = load_aic(ann, img_dir, aspect_ratio=_aspect(cfg), padding=d.padding)
+        data = load_aic(ann, img_dir)
     else:
-        data = load_coco_keypoints(ann, img_dir, skeleton=None if union else skeleton, aspect_ratio=_aspect(cfg), padding=d.padding,
+        data = load_coco_keypoints(ann, img_dir, skeleton=None if union else skeleton,
                                    default_sigma=d.default_sigma)
     src = data.skeleton
     if union and src.num_keypoints != skeleton.num_keypoints:
@@ -173,11 +169,11 @@ def build_unlabelled_records(cfg: Config, skeleton: Skeleton, everyone: list[Pos
         what = f"GT boxes of {ann} ({d.unlabeled.format})"
     elif det:
         records, skipped = load_detections(
-            det, ann, img_dir or "", num_keypoints=k, score_thr=d.unlabeled_det_score_thr, aspect_ratio=_aspect(cfg), padding=d.padding,
+            det, ann, img_dir or "", num_keypoints=k, score_thr=d.unlabeled_det_score_thr,
         )
         what = f"detector boxes {det} (score ≥ {d.unlabeled_det_score_thr}; skipped {sum(skipped.values())})"
     else:
-        records = load_coco_keypoints(ann, img_dir or "", skeleton=None, aspect_ratio=_aspect(cfg), padding=d.padding).records
+        records = load_coco_keypoints(ann, img_dir or "", skeleton=None).records
         what = f"GT boxes of {ann}"
     if d.max_unlabeled_instances:
         records = records[: d.max_unlabeled_instances]
@@ -253,6 +249,12 @@ class EvalData:
     mapping: Any = None
     gt_file: str | None = None
 
+    def crop_boxes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(centers, scales)`` ``(N, 2)`` of the crops of :attr:`records`, as the dataset's
+        transform takes them (what the predictions are mapped back through)."""
+        boxes = [self.dataset.transform.crop_box(r) for r in self.records]
+        return np.stack([c for c, _ in boxes]), np.stack([s for _, s in boxes])
+
     @property
     def score_key(self) -> str:
         """The metric that picks the best checkpoint: ``AP`` or PCKh ``Mean``."""
@@ -283,7 +285,6 @@ def build_eval_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, use
             mapping = _union_mapping(eval_skeleton)
         records, _ = load_detections(
             det, ann, img_dir or "", num_keypoints=skeleton.num_keypoints, score_thr=e.det_score_thr,
-            aspect_ratio=_aspect(cfg), padding=d.padding,
         )
         if not records:
             raise ConfigError(f"{det}: no detections at or above eval.det_score_thr={e.det_score_thr}")

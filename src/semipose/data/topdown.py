@@ -42,7 +42,8 @@ class TopDownTransform:
             (the reference code's accidental input order, for checkpoint parity).
         mean, std: normalisation statistics in the channel order of ``color``'s RGB
             convention (they are reordered for BGR input).
-        aspect_ratio: crop ``W / H`` (for half-body box padding).
+        padding: person boxes are enlarged by this factor (1.25 in the reference) after being
+            padded to the input's aspect ratio.
     """
 
     def __init__(
@@ -75,6 +76,12 @@ class TopDownTransform:
     def input_size(self) -> tuple[int, int]:
         return self.codec.input_size
 
+    def crop_box(self, record: PoseRecord) -> tuple[np.ndarray, np.ndarray]:
+        """``(center, scale)`` of ``record``'s crop: its box padded to the input's aspect ratio
+        and enlarged by ``padding`` (:meth:`PoseRecord.crop_box`)."""
+        w, h = self.input_size
+        return record.crop_box(w / h, self.padding)
+
     # -- parameter draws ------------------------------------------------------------------
     def _half_body(self, kpts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
         vis = kpts[:, 2] > 0
@@ -98,7 +105,7 @@ class TopDownTransform:
     def draw_params(self, record: PoseRecord, rng: np.random.Generator) -> dict[str, Any]:
         """Random ``center``, ``scale``, ``rotation``, ``flip`` for one training crop."""
         a = self.aug
-        center, scale = record.center.copy(), record.scale.copy()
+        center, scale = self.crop_box(record)
         kp = record.keypoints
         if (
             a.half_body_prob > 0
@@ -138,7 +145,8 @@ class TopDownTransform:
                     raise DataFormatError("a training transform needs a random generator")
                 params = self.draw_params(record, rng)
             else:
-                params = {"center": record.center, "scale": record.scale, "rotation": 0.0, "flip": False}
+                center, scale = self.crop_box(record)
+                params = {"center": center, "scale": scale, "rotation": 0.0, "flip": False}
         center = np.asarray(params["center"], np.float64).copy()
         scale = np.asarray(params["scale"], np.float64)
         rot, flip = float(params["rotation"]), bool(params["flip"])

@@ -107,8 +107,10 @@ def validate(
             write_metrics_json(Path(out_dir) / f"metrics_{name}.json", metrics)
             np.save(Path(out_dir) / f"pred_{name}.npy", np.concatenate([coords, maxvals[..., None]], axis=-1))
     else:
+        centers, scales = data.crop_boxes()
         metrics = evaluate_predictions(
-            data.records, coords, maxvals, data.ann_file, skeleton=data.eval_skeleton or skeleton, out_dir=out_dir,
+            data.records, coords, maxvals, data.ann_file, centers=centers, scales=scales, skeleton=data.eval_skeleton or skeleton,
+            out_dir=out_dir,
             in_vis_thr=cfg.eval.in_vis_thr, oks_thr=cfg.eval.oks_nms_thr, use_nms=cfg.eval.use_nms, name=name,
         )
     return NetResult(metrics, preds)

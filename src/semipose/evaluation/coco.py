@@ -37,6 +37,7 @@ from pycocotools.cocoeval import COCOeval
 from semipose.data.cocojson import read_coco_file
 from semipose.data.records import PoseRecord
 from semipose.evaluation.nms import oks_nms
+from semipose.geometry import PIXEL_STD
 from semipose.skeletons import Skeleton, get_skeleton
 
 from .._typing import PathLike
@@ -190,6 +191,8 @@ def build_coco_results(
     coords: np.ndarray,
     maxvals: np.ndarray,
     *,
+    centers: np.ndarray,
+    scales: np.ndarray,
     sigmas: Sequence[float] | np.ndarray,
     in_vis_thr: float = 0.2,
     oks_thr: float = 0.9,
@@ -200,9 +203,11 @@ def build_coco_results(
 
     Args:
         records: the N person records the predictions belong to (``image_id``,
-            ``box_score``, ``area``, ``center``, ``scale`` are read).
+            ``box_score``, ``bbox`` are read).
         coords: ``(N, K, 2)`` predicted keypoints in original-image pixels.
         maxvals: ``(N, K)`` (or ``(N, K, 1)``) keypoint confidences.
+        centers, scales: ``(N, 2)`` the crops predicted (written to the results; the area of
+            the padded crop box, ``prod(scale · 200)``, is OKS-NMS's area, as in the reference).
         sigmas: ``(K,)`` OKS sigmas for the NMS.
         in_vis_thr: rescoring threshold (see :func:`rescore`).
         oks_thr: OKS-NMS threshold; an instance with OKS above it to a higher-scored one in
@@ -228,7 +233,9 @@ def build_coco_results(
     kpts = np.concatenate([xy, mv[..., None]], axis=-1)  # (N, K, 3)
     box_scores = np.array([float(r.box_score) for r in records], dtype=np.float64)
     scores = rescore(mv, box_scores, in_vis_thr)
-    areas = np.array([r.area for r in records], dtype=np.float64)
+    cen = np.asarray(centers, dtype=np.float64).reshape(n, 2)
+    sca = np.asarray(scales, dtype=np.float64).reshape(n, 2)
+    areas = np.prod(np.asarray(scales, dtype=np.float32).reshape(n, 2) * np.float32(PIXEL_STD), axis=1).astype(np.float64)
 
     groups: dict[int, list[int]] = {}
     for i, r in enumerate(records):
@@ -249,8 +256,8 @@ def build_coco_results(
                     "category_id": int(category_id),
                     "keypoints": [float(v) for v in kpts[i].reshape(-1)],
                     "score": float(scores[i]),
-                    "center": [float(v) for v in np.asarray(r.center).reshape(-1)],
-                    "scale": [float(v) for v in np.asarray(r.scale).reshape(-1)],
+                    "center": [float(v) for v in cen[int(i)]],
+                    "scale": [float(v) for v in sca[int(i)]],
                     # the person box: pycocotools then takes the detection's area from it (as the
                     # reference and mmpose do), not from the keypoints' extent
                     "bbox": [float(v) for v in np.asarray(r.bbox).reshape(-1)],
@@ -442,6 +449,8 @@ def evaluate_predictions(
     maxvals: np.ndarray,
     ann_file: PathLike | COCO | None,
     *,
+    centers: np.ndarray,
+    scales: np.ndarray,
     skeleton: SkeletonSpec,
     out_dir: PathLike | None = None,
     in_vis_thr: float = 0.2,
@@ -456,6 +465,7 @@ def evaluate_predictions(
         records: the N person records predicted on.
         coords: ``(N, K, 2)`` keypoints in image pixels.
         maxvals: ``(N, K)`` (or ``(N, K, 1)``) confidences.
+        centers, scales: ``(N, 2)`` the crops predicted (see :func:`build_coco_results`).
         ann_file: ground truth (path or :class:`COCO`), or ``None`` for format-only runs
             (e.g. test-dev): the results are written (if ``out_dir``) and ``{}`` is returned.
         skeleton: the keypoint set (its sigmas drive NMS and COCOeval).
@@ -471,7 +481,8 @@ def evaluate_predictions(
     """
     sk = get_skeleton(skeleton)
     results = build_coco_results(
-        records, coords, maxvals, sigmas=sk.sigmas, in_vis_thr=in_vis_thr, oks_thr=oks_thr, use_nms=use_nms
+        records, coords, maxvals, centers=centers, scales=scales, sigmas=sk.sigmas, in_vis_thr=in_vis_thr, oks_thr=oks_thr,
+        use_nms=use_nms,
     )
     if out_dir is not None:
         res_path = write_results_json(Path(out_dir) / results_filename(name), results)

@@ -89,11 +89,12 @@ class CocoBoxes(BoxSource):
 
     def __init__(self, ann_file: str, det_file: str | None, *, aspect: float, padding: float, score_thr: float = 0.0) -> None:
         self.file = det_file or ann_file
+        self.aspect, self.padding = aspect, padding
         if det_file:
-            records, _ = load_detections(det_file, ann_file, "", num_keypoints=1, score_thr=score_thr, aspect_ratio=aspect, padding=padding)
+            records, _ = load_detections(det_file, ann_file, "", num_keypoints=1, score_thr=score_thr)
             self.description = f"detector boxes of {det_file} (score ≥ {score_thr})"
         else:
-            records = load_coco_keypoints(ann_file, "", skeleton=None, aspect_ratio=aspect, padding=padding).records
+            records = load_coco_keypoints(ann_file, "", skeleton=None).records
             self.description = f"ground-truth boxes of {ann_file}"
         info = read_json(ann_file)
         self.images: dict[str, Mapping[str, Any]] = {}
@@ -115,8 +116,9 @@ class CocoBoxes(BoxSource):
         if not recs:
             z2 = np.zeros((0, 2), np.float32)
             return ImageBoxes(int(im["id"]), z2, z2, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+        crops = [r.crop_box(self.aspect, self.padding) for r in recs]
         return ImageBoxes(
-            int(im["id"]), np.stack([r.center for r in recs]), np.stack([r.scale for r in recs]),
+            int(im["id"]), np.stack([c for c, _ in crops]), np.stack([s for _, s in crops]),
             np.stack([r.bbox for r in recs]).astype(np.float32), np.array([r.box_score for r in recs], np.float32),
         )
 

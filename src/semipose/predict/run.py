@@ -112,10 +112,12 @@ def coco_results(est: PoseEstimator, items: list[_Item], outs: list[tuple[np.nda
     for it, (kp, conf, _) in zip(items, outs):
         b = it.boxes
         records = [
-            PoseRecord(it.name, it.image_id, b.centers[i], b.scales[i], np.zeros((k, 3), np.float32), b.boxes[i], float(b.scores[i]))
-            for i in range(len(b.centers))
+            PoseRecord(it.name, it.image_id, b.boxes[i], np.zeros((k, 3), np.float32), float(b.scores[i])) for i in range(len(b.centers))
         ]
-        per_item.append(build_coco_results(records, kp, conf, sigmas=est.skeleton.sigmas, use_nms=nms) if records else [])
+        per_item.append(
+            build_coco_results(records, kp, conf, centers=b.centers, scales=b.scales, sigmas=est.skeleton.sigmas, use_nms=nms)
+            if records else []
+        )
     return per_item
 
 
