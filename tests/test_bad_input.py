@@ -93,3 +93,26 @@ def test_missing_validation_images_are_found_before_loading(tmp_path, capsys, sa
     err = capsys.readouterr().err
     assert "data.val" in err and "4 of 4 images are unusable" in err and "nowhere/" in err and "image file not found" in err
     assert "Traceback" not in err and not (tmp_path / "runs" / "bad").exists()
+
+
+def test_output_folder_that_cannot_be_made(tmp_path, capsys, sample_data):
+    (tmp_path / "runs").write_text("a file where the output folder should be")
+    assert main(["train", _cfg(tmp_path, sample_data), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot create the run folder" in err and "Traceback" not in err, err
+
+
+def test_resume_with_another_number_of_networks(tmp_path, capsys, sample_data):
+    cfg = _cfg(tmp_path, sample_data, "eval: {batch_size: 4}\n")
+    assert main(["train", cfg, "train.max_iters_per_epoch=1", "--no-progress"]) == 0
+    capsys.readouterr()
+    run = tmp_path / "runs" / "bad"
+    assert main(["train", cfg, "train.max_iters_per_epoch=1", "ssl.method=posedual", "--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot change on resume" in err and "ssl.method ('supervised' → 'posedual')" in err and "Traceback" not in err, err
+
+
+def test_non_finite_loss_is_one_line(tmp_path, capsys, sample_data):
+    assert main(["train", _cfg(tmp_path, sample_data), "train.lr=1e30", "train.max_iters_per_epoch=2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error: loss is" in err and "no checkpoint was written yet" in err and "Traceback" not in err, err

@@ -136,3 +136,21 @@ def test_truncated_images_are_errors_or_counted_skips(sample_data, tmp_path, cap
     assert main(["data", "check", str(tmp_path / "c.yaml"), *over]) == 2
     out = capsys.readouterr()
     assert f"data.train: {victim}: truncated JPEG" in out.out and "1 unusable image(s)" in out.out and "problem(s)" in out.err
+
+
+def test_one_reading_serves_any_input_size(coco):
+    """The records hold the raw box: two transforms of other input sizes crop the same person
+    at their own aspect ratio (the keypoints land at the same relative place)."""
+    rec = coco.records[0]
+    img = read_image(rec.image_path)
+    wide = TopDownTransform(HeatmapCodec((192, 256), (48, 64)), COCO17, train=False)
+    square = TopDownTransform(HeatmapCodec((128, 128), (32, 32)), COCO17, train=False)
+    (cw, sw), (cs, ss) = wide.crop_box(rec), square.crop_box(rec)
+    np.testing.assert_allclose(cw, cs)  # the same box centre
+    assert sw[0] / sw[1] == pytest.approx(0.75) and ss[0] / ss[1] == pytest.approx(1.0)
+    a, b = wide(img, rec), square(img, rec)
+    vis = rec.keypoints[:, 2] > 0
+    # relative to the crop centre, in box units, the joints agree where both crops are limited by the height
+    rel_a = (a["joints"][vis, :2].numpy() - [96, 128]) / 256 * sw[1]
+    rel_b = (b["joints"][vis, :2].numpy() - [64, 64]) / 128 * ss[1]
+    np.testing.assert_allclose(rel_a, rel_b, atol=1e-3)

@@ -147,3 +147,52 @@ def test_loss_matches_reference_definition():
     # per-joint 0.5·MSE of weighted maps, averaged over all J channels (zero weights included)
     ref = sum(0.5 * torch.mean((pred[:, j] * w[:, j, None, None] - target[:, j] * w[:, j, None, None]) ** 2) for j in range(3)) / 3
     assert math.isclose(joints_mse_loss(pred, target, w).item(), ref.item(), rel_tol=1e-6)
+
+
+def test_lr_at_is_warmup_times_multistep():
+    from semipose.config import TrainConfig
+    from semipose.engine.trainer import lr_at
+
+    t = TrainConfig(lr=1e-3, lr_steps=[2, 4], lr_factor=0.1, warmup_iters=10)
+    assert lr_at(t, 0, 0) == pytest.approx(1e-4) and lr_at(t, 9, 0) == pytest.approx(1e-3)
+    assert lr_at(t, 10, 1) == 1e-3 and lr_at(t, 50, 2) == 1e-3 * 0.1 and lr_at(t, 90, 5) == 1e-3 * 0.1 * 0.1
+    # the multi-step part is the chained product torch's MultiStepLR computes
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 4], gamma=0.1)
+    for epoch in range(6):
+        assert opt.param_groups[0]["lr"] == lr_at(TrainConfig(lr=1e-3, lr_steps=[2, 4], lr_factor=0.1), 100, epoch)
+        opt.step()
+        sched.step()
+
+
+def test_callbacks_see_every_hook(synth_dir, tmp_path):
+    from semipose.engine.callbacks import Callback
+
+    class Record(Callback):
+        def __init__(self) -> None:
+            self.events: list[str] = []
+
+        def on_step(self, info) -> None:
+            self.events.append(f"step {info.epoch}.{info.iteration} loss={'y' if info.loss is not None else 'n'}")
+
+        def on_val_end(self, epoch, results, improved) -> None:
+            self.events.append(f"val {epoch} {sorted(results)} {improved}")
+
+        def on_epoch_end(self, info) -> None:
+            self.events.append(f"epoch {info.epoch} {info.row()['loss_sup'] > 0}")
+
+        def on_save(self, info) -> None:
+            self.events.append(f"saved {info.epoch}")
+
+        def on_train_end(self, best_metrics, best_epoch) -> None:
+            self.events.append(f"end {sorted(best_metrics)} {best_epoch}")
+
+    rec = Record()
+    cfg = synth_config(synth_dir, tmp_path, "train.epochs=2", "train.max_iters_per_epoch=2", "train.val_every=2", "train.log_every=2")
+    result = train(cfg, progress=False, callbacks=[rec])
+    assert rec.events == [
+        "step 0.0 loss=n", "step 0.1 loss=y", "epoch 1 True", "saved 1",
+        "step 1.0 loss=n", "step 1.1 loss=y", "val 2 ['net'] True", "epoch 2 True", "saved 2", "end ['net'] 2",
+    ]
+    # only the given callbacks report: no metrics.csv, but the checkpoints are the loop's own
+    assert not (result.run_dir / "metrics.csv").exists() and (result.run_dir / "checkpoints" / "best.pt").is_file()

@@ -263,21 +263,21 @@ def read_coco_file(
         if kp is not None:
             if a.get("category_id") in cat_k:
                 k: int | None = cat_k[a.get("category_id")]
+                of = f" of category {a.get('category_id')}"
             elif sk is not None and (cat_id is None or a.get("category_id", cat_id) == cat_id):
-                k = sk.num_keypoints
+                k, of = sk.num_keypoints, f" of skeleton {sk.name!r}"
             elif sk is None and cat_id is None:
                 if first_k is None:
                     if not isinstance(kp, list) or not kp or len(kp) % 3:
                         raise DataFormatError(f"{path}: {where} has {len(kp) if isinstance(kp, list) else kp!r:.20} keypoint numbers, "
                                               "not a positive multiple of 3")
                     first_k = len(kp) // 3
-                k = first_k
+                k, of = first_k, " of the first annotation"
             else:
                 k = None  # another category, without a keypoint list: not read
             if k is not None:
                 if isinstance(kp, list) and len(kp) != 3 * k:
-                    name = f" for skeleton {sk.name!r}" if sk is not None else ""
-                    raise DataFormatError(f"{path}: {where} has {len(kp)} keypoint numbers, expected {3 * k} (K={k}{name})")
+                    raise DataFormatError(f"{path}: {where} has {len(kp)} keypoint numbers, expected {3 * k} (K={k}{of})")
                 if not np.isfinite(as_numbers(kp, 3 * k, path, where, "keypoints")).all():
                     raise DataFormatError(f"{path}: {where} has non-finite keypoint values")
         if a.get("bbox") is not None:

@@ -19,8 +19,6 @@ from .layout import (
     _HAT,
     _K,
     _MOUTH,
-    _N_MATERIALS,
-    _PART_BITS,
     _POSE_PROBS,
     _PUPIL,
     _SHIRT,
@@ -568,52 +566,3 @@ def _make_figure(rng: np.random.Generator, height_px: float) -> _Figure:
     return _Figure(kp=kp2, parts=parts.items, own=owners, selfvis=selfvis, textures=look.textures, attrs=attrs,
                    height_px=view.S, pose=kind, seat=(kind == "sit" and rng.random() < 0.6),
                    light=float(rng.normal(0.0, 0.12)))
-
-
-def _draw_figure(rng: np.random.Generator, canvas: np.ndarray, owner: np.ndarray, fig: _Figure,
-                 pidx: int) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-    """Paint a figure; returns its ROI and in-ROI silhouette mask (None when off-image)."""
-    H, W = owner.shape
-    ex0, ey0, ex1, ey1 = fig.extent()
-    x0, y0 = max(int(math.floor(ex0)) - 1, 0), max(int(math.floor(ey0)) - 1, 0)
-    x1, y1 = min(int(math.ceil(ex1)) + 2, W), min(int(math.ceil(ey1)) + 2, H)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    h, w = y1 - y0, x1 - x0
-    lab = np.zeros((h, w), np.uint8)
-    off = np.array([x0, y0], np.float64)
-    for p in fig.parts:
-        p.draw(lab, off, int(p.pid))
-    m = lab > 0
-    if not m.any():
-        return None
-    mat_lut = np.zeros(256, np.uint8)
-    shade_lut = np.ones(256, np.float32)
-    for p in fig.parts:
-        mat_lut[p.pid] = p.material
-        shade_lut[p.pid] = p.shade
-    mat = mat_lut[lab]
-    col = np.zeros((h, w, 3), np.float32)
-    for mi in range(1, _N_MATERIALS):
-        sel = mat == mi
-        if sel.any():
-            np.copyto(col, fig.textures[mi].render(rng, h, w), where=sel[..., None])
-    fac = shade_lut[lab]
-    # outlines: internal part boundaries and the silhouette contour
-    e = np.zeros((h, w), bool)
-    e[:, 1:] |= lab[:, 1:] != lab[:, :-1]
-    e[1:, :] |= lab[1:, :] != lab[:-1, :]
-    e[:, :-1] |= lab[:, 1:] == 0
-    e[:-1, :] |= lab[1:, :] == 0
-    e &= m
-    fac[e] *= 0.72 if fig.height_px >= 40 else 0.85
-    if fig.light != 0.0:
-        fac *= (1.0 + fig.light * (np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]))
-    col *= fac[..., None]
-    np.clip(col, 0, 255, out=col)
-    canvas[y0:y1, x0:x1][m] = col[m].astype(np.uint8)
-    owner[y0:y1, x0:x1][m] = ((pidx + 1) << _PART_BITS) + lab[m].astype(owner.dtype)
-    return (x0, y0, x1, y1), m
-
-
-# --------------------------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""The floors: the torch-free leaves import no torch or OpenCV, ``semipose --version`` and
+``--help`` start without them, and every user-facing error is one family."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import semipose
+from semipose import errors
+
+SRC = Path(semipose.__file__).parent
+
+
+def _heavy_after(code: str) -> list[str]:
+    """The heavy modules (torch, cv2) imported after running ``code`` in a fresh interpreter."""
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'cv2'))))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["train", "--help"]])
+def test_cli_starts_without_torch_or_opencv(args):
+    code = f"from semipose.cli import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass"
+    assert _heavy_after(code) == []
+
+
+def test_version_is_printed_from_one_place(capsys):
+    from semipose.cli import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == semipose.__version__
+
+
+@pytest.mark.parametrize("module", ["semipose.errors", "semipose.params", "semipose.geometry", "semipose.config", "semipose._typing"])
+def test_leaves_import_no_torch_or_opencv(module):
+    assert _heavy_after(f"import {module}") == []
+
+
+def _imports(path: Path) -> set[str]:
+    """The semipose modules a source file imports (relative imports resolved)."""
+    pkg = path.relative_to(SRC.parent).with_suffix("").parts
+    if pkg[-1] == "__init__":
+        pkg = pkg[:-1]
+    else:
+        pkg = pkg[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg[: len(pkg) - node.level + 1]
+                out.add(".".join([*base, *(node.module.split(".") if node.module else [])]))
+            elif node.module and node.module.startswith("semipose"):
+                out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("semipose")}
+    return out
+
+
+#: floor of each top-level room; a room imports only rooms on its own floor or below
+FLOORS = {
+    "_typing": 0, "errors": 0, "params": 1, "geometry": 1, "config": 2, "image": 1, "skeletons": 1, "device": 1,
+    "codec": 2, "losses": 2, "models": 3, "data": 3, "synth": 3, "ssl": 4, "evaluation": 4, "visualize": 4,
+    "engine": 5, "predict": 5, "bench": 6, "cli": 7,
+}
+
+
+def test_no_import_runs_up_a_floor():
+    wrong = []
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC)
+        if rel.name == "__init__.py" and len(rel.parts) == 1:
+            continue  # the package face: lazy attribute access only
+        room = rel.parts[0].removesuffix(".py")
+        for mod in _imports(path):
+            parts = mod.split(".")
+            if len(parts) < 2 or parts[1] == room:
+                continue
+            if FLOORS[parts[1]] > FLOORS[room]:
+                wrong.append(f"{rel} imports {mod}")
+    assert wrong == []
+
+
+def test_every_error_is_a_semipose_error():
+    classes = [getattr(errors, n) for n in errors.__all__]
+    assert all(issubclass(c, errors.SemiposeError) for c in classes)
+    # each keeps its Python meaning, so `except ValueError` / `except OSError` code still works
+    assert issubclass(errors.ConfigError, ValueError) and issubclass(errors.ImageReadError, OSError)
+    assert issubclass(errors.MissingImageError, FileNotFoundError) and issubclass(errors.MissingJsonError, errors.DataFormatError)
+    # no other module defines an exception class
+    defined = [
+        f"{p.relative_to(SRC)}:{n.name}" for p in SRC.rglob("*.py") if p.name != "errors.py"
+        for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.ClassDef) and any(
+            getattr(b, "id", "").endswith(("Error", "Exception")) for b in n.bases)
+    ]
+    assert defined == []
+
+
+def test_no_source_file_over_600_lines():
+    long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py") if (n := len(p.read_text().splitlines())) > 600}
+    assert long == {}
