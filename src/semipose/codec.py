@@ -5,7 +5,7 @@ size (stride ``W / w``, 4 for every network here).
 
 The crop geometry (box → crop affine) is :mod:`semipose.geometry`'s.
 
-Targets (spec §2.9): an unnormalised Gaussian (peak 1) of standard deviation ``sigma`` heatmap
+Targets: an unnormalised Gaussian (peak 1) of standard deviation ``sigma`` heatmap
 pixels, truncated to a ``(2·⌊3σ⌋+1)²`` window, centred on the keypoint's heatmap cell
 ``int(x/stride + 0.5)`` (the reference's rounding, truncating toward zero, so it differs from
 rounding for joints left of or above the crop) or, with ``unbiased=True``, on the exact
@@ -13,7 +13,7 @@ sub-pixel position. A keypoint whose window lies wholly outside the heatmap (the
 ``ul >= size or br < 0`` test), or that is not labelled, gets weight 0; a joint whose window
 ends exactly at the left/top edge keeps weight 1 with an all-zero map, as in the reference.
 
-Decoding (spec §7.2): per-channel argmax, then either a quarter-pixel step towards the higher
+Decoding: per-channel argmax, then either a quarter-pixel step towards the higher
 neighbour (``method="shift"``, the reference default) or DARK's second-order Taylor step on the
 log of the Gaussian-smoothed heatmap (``method="dark"``, :func:`dark_refine`), then back to
 original-image pixels through the inverse affine. :func:`decode_heatmaps` is the one entry point;
@@ -137,7 +137,7 @@ def flip_back(heatmaps: torch.Tensor, flip_index: Sequence[int] | np.ndarray | t
 
     Mirrors the width axis, swaps left/right channels (``out[:, k] = flipped[:, flip_index[k]]``)
     and, with ``shift``, moves the result one heatmap pixel to the right (column 0 keeps its
-    value), which compensates the half-pixel misalignment of the mirrored crop (spec §7.1).
+    value), which compensates the half-pixel misalignment of the mirrored crop.
 
     Args:
         heatmaps: ``(N, K, h, w)`` predictions on flipped inputs.
@@ -176,12 +176,12 @@ def _gather(maps: torch.Tensor, yy: torch.Tensor, xx: torch.Tensor) -> torch.Ten
 def gaussian_blur_heatmaps(heatmaps: torch.Tensor, kernel: int = 11, sigma: float | None = None) -> torch.Tensor:
     """DARK's heatmap smoothing, batched: one depthwise (separable) Gaussian convolution.
 
-    Matches the reference ``gaussian_blur`` (spec §7.2 step 2): each map is zero-padded by
+    Matches the reference ``gaussian_blur``: each map is zero-padded by
     ``(kernel - 1) // 2``, blurred with a ``kernel × kernel`` Gaussian whose σ, when not given,
     is OpenCV's automatic ``0.3·((kernel − 1)/2 − 1) + 0.8`` (2.0 for 11), cropped back and
     rescaled so that its maximum equals the original map's maximum. Unlike the reference, the
     input is not modified and a map whose blurred maximum is 0 (e.g. all zeros) is left
-    unscaled instead of becoming NaN (quirk Q26).
+    unscaled instead of becoming NaN (``docs/differences.md``).
 
     Args:
         heatmaps: ``(N, K, h, w)`` floating tensor.
@@ -217,7 +217,7 @@ def gaussian_blur_heatmaps(heatmaps: torch.Tensor, kernel: int = 11, sigma: floa
 
 
 def dark_refine(heatmaps: torch.Tensor, coords: torch.Tensor, kernel: int = 11) -> torch.Tensor:
-    """DARK sub-pixel refinement (Zhang et al. 2020; spec §7.2 ``POST_TYPE = 'dark'``), batched.
+    """DARK sub-pixel refinement (Zhang et al. 2020; the reference's ``POST_TYPE = 'dark'``), batched.
 
     The heatmaps are smoothed (:func:`gaussian_blur_heatmaps`), clamped to ≥ 1e-10 and
     log-transformed; at the integer position ``(px, py) = int(coords)`` of each joint, with
@@ -271,7 +271,7 @@ def dark_refine(heatmaps: torch.Tensor, coords: torch.Tensor, kernel: int = 11) 
 
 
 def decode_heatmaps(heatmaps: torch.Tensor, method: str = "shift", *, blur_kernel: int = 11) -> tuple[torch.Tensor, torch.Tensor]:
-    """Heatmaps → peak coordinates and confidences (spec §7.2), batched over ``(N, K)``.
+    """Heatmaps → peak coordinates and confidences, batched over ``(N, K)``.
 
     Args:
         heatmaps: ``(N, K, h, w)`` floating tensor (any device).

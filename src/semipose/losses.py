@@ -13,7 +13,7 @@ __all__ = ["joints_mse_loss"]
 def joints_mse_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Weighted heatmap MSE, ``0.5 · mean_{n,k,y,x} w_nk (pred − target)²``.
 
-    Equal to the reference ``JointsMSELoss`` with target weights (spec §5.1) for weights in
+    Equal to the reference ``JointsMSELoss`` with target weights for weights in
     {0, 1}: zero-weight channels still count in the mean's divisor. One fused expression,
     no per-joint loop.
 

@@ -7,7 +7,7 @@ sigmas, and the drawing code uses its edges.
 
 Built-in sets: ``coco17`` (COCO person keypoints), ``aic14`` (AI Challenger), ``mpii16``
 (MPII Human Pose) and ``union24``, the 24-joint union of all three that the reference networks
-predict (spec §2.2). :class:`SkeletonMapping` (:func:`get_union_mapping`) moves keypoint arrays
+predict. :class:`SkeletonMapping` (:func:`get_union_mapping`) moves keypoint arrays
 between a dataset's order and the union order. Any other
 COCO-format keypoint set works through :meth:`Skeleton.from_coco_category` (names, skeleton
 edges and, if present, ``flip_pairs`` / ``sigmas`` read from the JSON ``categories`` entry)
@@ -249,7 +249,7 @@ AIC14 = Skeleton(
     flip_pairs=((0, 3), (1, 4), (2, 5), (6, 9), (7, 10), (8, 11)),
     # The AI Challenger evaluation constants c_k, used as COCO-style sigmas (as mmpose does).
     # The official AIC OKS is exp(-d² / (2 δ² (s + 1))) with δ = 2 c_k and s = the box area
-    # (spec §7.5); COCOeval computes exp(-d² / (2 (2σ)² A)), so σ = c_k (= δ/2) gives the same
+    #; COCOeval computes exp(-d² / (2 (2σ)² A)), so σ = c_k (= δ/2) gives the same
     # value when the GT "area" A is the box area + 1 (what data.aic.aic_to_coco writes).
     sigmas=np.array(
         [0.01388152, 0.01515228, 0.01057665, 0.01417709, 0.01497891, 0.01402144, 0.03909642,
@@ -292,7 +292,7 @@ _UNION_NAMES = (
 
 _COCO_SIG = dict(zip(_COCO_NAMES, COCO17.sigmas))
 
-#: The 24-joint union skeleton of the reference (``JointsDataset.py:63-92``, spec §2.2): every
+#: The 24-joint union skeleton of the reference (``JointsDataset.py:63-92``): every
 #: dataset is remapped into it and the networks always output 24 channels. Ids 0–6 are lower
 #: body, 7–23 upper body. The sigmas are COCO's for the 17 COCO joints; the others (pelvis,
 #: belly: hip value; thorax, neck, upper neck: shoulder value; head, head top: ear value) are
@@ -315,7 +315,7 @@ UNION24 = Skeleton(
 
 BUILTIN_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, AIC14, MPII16, UNION24)}
 
-#: Union channel of each COCO-17 joint (spec §2.2 table).
+#: Union channel of each COCO-17 joint.
 COCO_TO_UNION: tuple[int, ...] = (11, 21, 20, 23, 22, 14, 17, 15, 18, 16, 19, 4, 1, 5, 2, 6, 3)
 #: Union channel of each MPII-16 joint.
 MPII_TO_UNION: tuple[int, ...] = (3, 2, 1, 4, 5, 6, 0, 8, 10, 13, 19, 18, 17, 14, 15, 16)
@@ -335,7 +335,7 @@ class SkeletonMapping:
     Derived: :attr:`inverse` ``(U,)`` (source joint of each target channel, −1 where the
     dataset has none — the reference's ``combine_evaluate`` list for COCO) and
     :attr:`supervised` ``(U,)`` bool (channels the dataset labels; the others get zero
-    visibility and hence zero target weight, spec B2).
+    visibility and hence zero target weight; see ``docs/differences.md``).
     """
 
     source: Skeleton
@@ -392,7 +392,7 @@ class SkeletonMapping:
 
     def from_union(self, x: Any, axis: int = -2) -> Any:
         """Gather ``(..., U, ...)`` union-order values back into ``(..., K, ...)`` dataset order
-        (applied before evaluation, spec §2.2). numpy or torch; ``axis`` as in :meth:`to_union`."""
+        (applied before evaluation). numpy or torch; ``axis`` as in :meth:`to_union`."""
         u = self.target.num_keypoints
         ax = axis % x.ndim
         if x.shape[ax] != u:

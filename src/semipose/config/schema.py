@@ -211,7 +211,7 @@ class SSLConfig:
     #: one consistency loss on the mean of the paths' heatmaps instead of one per path
     heat_fusion: bool = False
     #: run all student views of a network as one concatenated batch (faster; changes
-    #: BatchNorm statistics, so off by default — spec B7)
+    #: BatchNorm statistics, so off by default; see ``docs/differences.md``)
     concat_views: bool = False
     #: a teacher joint whose heatmap peak is below this counts as "lost" in the collapse log
     collapse_thr: float = 0.1

@@ -10,7 +10,7 @@ image::
 in the :data:`~semipose.skeletons.AIC14` joint order, with the AIC flag ``v``: 1 = visible,
 2 = occluded, 3 = not labelled. Converted to the COCO flag used everywhere in semipose:
 1 → 2, 2 → 1, 3 → 0 (:data:`AIC_TO_COCO_VISIBILITY`). The reference loader
-(``ai_challenger.py``, spec §2.5) counts flags 1 and 2 as labelled, as this does.
+(``ai_challenger.py``) counts flags 1 and 2 as labelled, as this does.
 
 Records (:func:`load_aic`): box ``[x1, y1, x2 − x1, y2 − y1]`` (not clipped, as the
 reference), then the COCO centre/scale rule (aspect padding, /200, ×1.25). Unlike the reference,
@@ -20,7 +20,7 @@ reader does. Image ids are the 1-based positions of the images in the file, the 
 
 :func:`aic_to_coco` writes a COCO keypoint file for pycocotools' COCOeval. With the AIC
 constants as sigmas (:data:`~semipose.skeletons.AIC14`) COCOeval's per-pair OKS equals the
-official AIC OKS ``exp(−d² / (2 δ² (s + 1)))``, δ = 2σ, s = box area (spec §7.5), when the GT
+official AIC OKS ``exp(−d² / (2 δ² (s + 1)))``, δ = 2σ, s = box area, when the GT
 ``area`` is the box area + 1 (the default) and — since the official OKS uses only *visible*
 joints — occluded joints are left out (``occluded_as_labelled=False``); checked pair by pair in
 ``tests/data/test_aic.py``. Two differences remain: a ground truth with no visible joint has

@@ -5,7 +5,7 @@ Two sources of person boxes:
 * :func:`load_coco_keypoints` — ground-truth instances of a COCO-format keypoint file (COCO,
   COCO subsets, AI Challenger in COCO layout, any custom keypoint set). Kept: non-crowd
   instances of the keypoint category with at least one labelled keypoint and a non-empty box
-  after clipping to the image (spec §2.3). Missing ``area`` / ``iscrowd`` / ``num_keypoints``
+  after clipping to the image. Missing ``area`` / ``iscrowd`` / ``num_keypoints``
   fields (as in AI Challenger conversions) are not needed.
 * :func:`load_detections` — person-detector results (COCO results format) over the images of
   a COCO-format file (a keypoint file or an ``image_info`` file without annotations), kept

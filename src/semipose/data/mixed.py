@@ -2,7 +2,7 @@
 
 One epoch is one pass over the **unlabelled** set; every batch pairs ``B_u`` unlabelled crops
 (the easy views) with ``B_l`` labelled crops drawn **with replacement** from the labelled set,
-redrawn every epoch (spec §2.6, B3). ``B_l = B_u`` reproduces the reference pairing of one
+redrawn every epoch. ``B_l = B_u`` reproduces the reference pairing of one
 labelled crop per unlabelled crop.
 
 The dataset is one index space, ``[0, U)`` unlabelled and ``[U, U + L)`` labelled, so a single
@@ -14,7 +14,7 @@ form a batch and :func:`mixed_collate` splits a batch into its two halves::
                     set supervises, index
 
 Label subsets (:func:`select_labelled`): the first N person instances in file order (the
-papers' 1K/5K/10K protocol, spec §2.3) or a seeded random N; the chosen annotation ids can be
+papers' 1K/5K/10K protocol) or a seeded random N; the chosen annotation ids can be
 written (:func:`write_label_subset`) and read back (:func:`read_label_ids`) to reuse a split.
 """
 
@@ -113,7 +113,7 @@ class MixedDataset(Dataset):
         unlabelled: crops of the unlabelled persons (a training transform: the dataset's
             random scale/rotation/flip make the easy view).
         supervised: ``(K,)`` bool, the joints the labelled set supervises; the unlabelled
-            crops' consistency weight is 1 there and 0 elsewhere (spec B2).
+            crops' consistency weight is 1 there and 0 elsewhere (see ``docs/differences.md``).
     """
 
     def __init__(self, labelled: TopDownDataset, unlabelled: TopDownDataset, supervised: np.ndarray | Sequence[bool]) -> None:

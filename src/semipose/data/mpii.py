@@ -10,7 +10,7 @@ entry per person::
 and, like the centre, in MATLAB's 1-based pixel convention; unlabelled joints are ``[-1, -1]``
 with ``joints_vis`` 0. The test set has no ``joints`` / ``joints_vis``.
 
-Conversion (reference ``MPIIDataset._get_db``, spec §2.4 and B10):
+Conversion (reference ``MPIIDataset._get_db``, ``docs/differences.md``):
 
 * the person box is the square of side ``s · 200`` around the centre; the crop pads it to the
   input's aspect ratio and enlarges it by ``data.padding`` (1.25), like any box;

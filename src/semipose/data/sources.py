@@ -70,7 +70,7 @@ def load_split(cfg: Config, split: Any, skeleton: Skeleton, *, key: str) -> tupl
     """Ground-truth persons of one split in the run's keypoint order.
 
     The split is read in its own layout (``split.format``) and keypoint set; with the
-    ``union24`` skeleton its keypoints are scattered into union order (spec §2.2).
+    ``union24`` skeleton its keypoints are scattered into union order.
 
     Returns:
         ``(records, supervised, source_skeleton)``: ``supervised`` ``(K,)`` bool marks the

@@ -77,5 +77,5 @@ def build_optimizer(cfg: Config, params: Any) -> torch.optim.Optimizer:
 
 
 def build_scheduler(cfg: Config, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-    """Multi-step decay, stepped once per epoch (spec §6)."""
+    """Multi-step decay, stepped once per epoch."""
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.train.lr_steps), gamma=cfg.train.lr_factor)

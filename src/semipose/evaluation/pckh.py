@@ -1,4 +1,4 @@
-"""MPII PCKh evaluation, as the reference ``MPIIDataset.evaluate`` computes it (spec §7.4, B10).
+"""MPII PCKh evaluation, as the reference ``MPIIDataset.evaluate`` computes it.
 
 Steps, for predictions ``(N, 16, 2)`` in MPII joint order and 0-based image pixels:
 
@@ -20,7 +20,7 @@ The ground truth is the ``gt_valid.mat`` of the HRNet/SimpleBaseline MPII releas
 such file.
 
 Values are percentages, as printed by the reference. :func:`format_pckh_table` prints them in
-the reference's markdown layout (spec §7.7).
+the reference's markdown layout.
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ def format_pckh_table(
     title_col: str = "Arch",
     columns: Sequence[str] = PCKH_KEYS,
 ) -> str:
-    """Markdown table of PCKh results in the reference's layout (spec §7.7).
+    """Markdown table of PCKh results in the reference's layout.
 
     Args:
         rows: ``{row name: evaluate_pckh result}``, e.g. ``{"net1": m1, "net2": m2, "ensemble": m3}``.

@@ -248,7 +248,7 @@ def load_dual_imagenet_backbones(
     """Initialise the backbones of the two networks of a dual model (PoseDual) for training.
 
     * A PoseDual initialisation file (``resnet.*`` and ``resnet2.*`` ImageNet-style backbone
-      keys, e.g. ``resnet18_5c_gluon_posedual.pth``, spec §3.3): net 1 gets ``resnet.*`` and
+      keys, e.g. ``resnet18_5c_gluon_posedual.pth``): net 1 gets ``resnet.*`` and
       net 2 ``resnet2.*``, so the two backbones start different.
     * A plain ImageNet file (torchvision ResNet or HRNet): both nets get the same backbone,
       as in the reference.

@@ -131,11 +131,11 @@ def cutout(
     half_size: tuple[int, int] = (10, 19),
     fill: float = 0.0,
 ) -> Tensor:
-    """CutOut (CO, spec §4.3): fill ``num_holes`` random boxes per image with ``fill``.
+    """CutOut (CO): fill ``num_holes`` random boxes per image with ``fill``.
 
     Hole centres are uniform over the whole image (x in ``[0, W)``, y in ``[0, H)``), half sizes
     are independent integers uniform in ``half_size`` per axis, and the box
-    ``[c − s, c + s)`` is clipped to the image. Unlike the reference (Q4) the holes reach every
+    ``[c − s, c + s)`` is clipped to the image. Unlike the reference (``docs/differences.md``) the holes reach every
     part of a non-square image, including its bottom rows.
 
     Args:
@@ -170,11 +170,11 @@ def cutmix(
     num_holes: int = 2,
     half_size: tuple[int, int] = (10, 19),
 ) -> Tensor:
-    """CutMix (CM, spec §4.4): holes as in :func:`cutout`, filled from a partner image.
+    """CutMix (CM): holes as in :func:`cutout`, filled from a partner image.
 
     The partner of image ``i`` is ``images[perm[i]]`` for one random permutation ``perm`` of the
     batch (it can be ``i`` itself, as in the reference); each hole takes the partner's pixels at
-    the same location. Hole placement has the Q4 fix of :func:`cutout`.
+    the same location. Hole placement has the same fix as :func:`cutout`.
 
     Args:
         images: ``(N, C, H, W)``.
@@ -238,7 +238,7 @@ def mixup(
     min_lambda: float = 0.75,
     per_sample: bool = False,
 ) -> Tensor:
-    """MixUp (MU, spec §4.5): ``λ'·x + (1 − λ')·x[perm]`` with ``λ' ∈ (min_lambda, 1)``.
+    """MixUp (MU): ``λ'·x + (1 − λ')·x[perm]`` with ``λ' ∈ (min_lambda, 1)``.
 
     ``λ ~ Beta(alpha, alpha)`` (sampled exactly from ``generator`` draws, see
     :func:`_sample_beta`) is remapped to ``λ' = 1 − (1 − min_lambda)·λ`` so the image itself
@@ -276,13 +276,13 @@ def joint_cutout(
     jitter: float = 10.0,
     fill: float = 0.0,
 ) -> Tensor:
-    """Joint CutOut (JC, spec §4.1): fill boxes around randomly chosen valid joints.
+    """Joint CutOut (JC): fill boxes around randomly chosen valid joints.
 
-    Per sample, ``num_joints`` joints are drawn with replacement among the valid ones (Q10 fix:
+    Per sample, ``num_joints`` joints are drawn with replacement among the valid ones (fixed, see ``docs/differences.md``:
     never among invalid / unsupervised channels; a sample with no valid joint is left
     unchanged). Each centre is jittered by ``N(0, 1)·jitter`` px per axis and rounded, gets its
     own integer half sizes uniform in ``half_size``, and the box ``[c − s, c + s)`` clipped to the
-    true ``H × W`` (Q4 fix) is set to ``fill``.
+    true ``H × W`` (fixed, ``docs/differences.md``) is set to ``fill``.
 
     Args:
         images: ``(N, C, H, W)``.
@@ -318,7 +318,7 @@ def joint_cut_occlusion(
     half_size: tuple[int, int] = (10, 19),
     jitter: float = 10.0,
 ) -> Tensor:
-    """Joint Cut-Occlusion (JO, spec §4.2): paste another image's joint patches onto this image's joints.
+    """Joint Cut-Occlusion (JO): paste another image's joint patches onto this image's joints.
 
     Per sample ``i`` one source image ``src = (i + r) mod N`` with ``r`` uniform in ``1 … N−1``
     (so always another image when ``N > 1``; the image itself when ``N == 1``). For each of
@@ -329,8 +329,8 @@ def joint_cut_occlusion(
     is centred on the destination joint. Content always comes from the unmodified input batch;
     later pairs overwrite earlier ones where they overlap.
 
-    Fixes relative to the reference: patches are centred on the joints (Q5 x/y transposition),
-    the last row/column are reachable, joints come only from valid ones (Q10), the source is
+    Fixes relative to the reference: patches are centred on the joints (the reference transposed x and y),
+    the last row/column are reachable, joints come only from valid ones (``docs/differences.md``), the source is
     never the image itself when ``N > 1``, and destination pixels whose source position falls
     outside the source image are left unchanged (no zero-fill fallback). Pairs involving an
     image without valid joints are skipped.
@@ -383,7 +383,7 @@ def joint_cut_occlusion(
 
 
 def yoco(images: Tensor, aux: Tensor, *, generator: torch.Generator) -> Tensor:
-    """YOCO (spec §4.6): per image, one half comes from ``aux``.
+    """YOCO: per image, one half comes from ``aux``.
 
     With probability 0.5 the bottom rows ``[H//2, H)`` are taken from ``aux``, otherwise the
     right columns ``[W//2, W)``. Unlike the reference, ``images`` is not modified in place.

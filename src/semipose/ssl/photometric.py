@@ -18,7 +18,7 @@ from ._batch import check_batch, check_count, const_like
 
 __all__ = ["rand_augment", "trivial_augment", "RA_OPS", "TA_OPS"]
 
-#: RandAugment's 11 photometric ops (spec §2.10), in the reference's order.
+#: RandAugment's 11 photometric ops, in the reference's order.
 RA_OPS: tuple[str, ...] = (
     "AutoContrast",
     "Equalize",
@@ -32,7 +32,7 @@ RA_OPS: tuple[str, ...] = (
     "Sharpness",
     "CutoutAbs",
 )
-#: TrivialAugment's 9 ops (spec §2.11, the "standard" list without geometric ops).
+#: TrivialAugment's 9 ops (the reference, the "standard" list without geometric ops).
 TA_OPS: tuple[str, ...] = (
     "Identity",
     "AutoContrast",
@@ -129,7 +129,7 @@ def _solarize(x: Tensor, threshold: Tensor | float) -> Tensor:
 
 
 def _solarize_add(x: Tensor, addition: Tensor | float, threshold: float = 128.0) -> Tensor:
-    """Add ``addition`` and clip to ``[0, 255]``, then solarize at ``threshold`` (spec §2.10)."""
+    """Add ``addition`` and clip to ``[0, 255]``, then solarize at ``threshold``."""
     return _solarize((x + _per_sample(addition, x)).clamp(0.0, 255.0), threshold)
 
 
@@ -209,11 +209,11 @@ def rand_augment(
     std: Sequence[float] = IMAGENET_STD,
     ops: Sequence[str] | None = None,
 ) -> Tensor:
-    """RandAugment (RA, spec §2.10): ``num_ops`` photometric ops per image, fixed magnitude.
+    """RandAugment (RA): ``num_ops`` photometric ops per image, fixed magnitude.
 
     Each image independently picks ``num_ops`` ops uniformly *with replacement* from the 11 ops
     of :data:`RA_OPS` and applies them in sequence. Each op's value is
-    ``v = magnitude/30·(max − min) + min`` with the ranges of spec §2.10:
+    ``v = magnitude/30·(max − min) + min`` with the reference's ranges:
 
     * Posterize: ``v ∈ [0, 4]``, keep ``max(2, 6 − int(v))`` bits (4 bits at m = 20);
     * Solarize: ``v ∈ [0, 256]``, threshold ``256 − v``;
@@ -293,7 +293,7 @@ def trivial_augment(
     std: Sequence[float] = IMAGENET_STD,
     ops: Sequence[str] | None = None,
 ) -> Tensor:
-    """TrivialAugment (TA, spec §2.11): one random op at a random level per image.
+    """TrivialAugment (TA): one random op at a random level per image.
 
     Each image picks one op of :data:`TA_OPS` uniformly and a level ``l`` uniform in
     ``{0, …, 30}`` and always applies it:

@@ -13,7 +13,7 @@ direction :func:`torch.nn.functional.grid_sample` needs::
 Pixel ``i`` has its centre at coordinate ``i``; heatmap coordinate ``u`` corresponds to image
 coordinate ``u · stride`` (the codec's convention, :class:`semipose.codec.HeatmapCodec`).
 
-What differs from the reference (spec §3.4, B5, Q22): the reference passes the OpenCV rotation
+What differs from the reference: the reference passes the OpenCV rotation
 matrix directly as ``affine_grid``'s normalised θ, which on a non-square crop is a rotation
 plus a shear (x and y are normalised by different sizes), and rotates the image and the
 heatmap about centres 1.5 input pixels apart. Here the rotation and scale are built in pixels
