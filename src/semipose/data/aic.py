@@ -147,11 +147,7 @@ def load_aic(
                 break
         if max_instances is not None and len(records) >= max_instances:
             break
-    out = CocoKeypointSet(records, AIC14, path, root, len(entries), skipped)
-    if not records:
-        raise DataFormatError(f"{path}: no usable person instances ({out.summary()})")
-    log.info("%s", out.summary())
-    return out
+    return CocoKeypointSet(records, AIC14, path, root, len(entries), skipped).checked()
 
 
 def aic_to_coco(

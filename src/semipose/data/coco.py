@@ -120,11 +120,7 @@ def load_coco_keypoints(
                 break
         if max_instances is not None and len(records) >= max_instances:
             break
-    out = CocoKeypointSet(records, sk, path, root, len(images), skipped)
-    if not records:
-        raise DataFormatError(f"{path}: no usable person instances ({out.summary()})")
-    log.info("%s", out.summary())
-    return out
+    return CocoKeypointSet(records, sk, path, root, len(images), skipped).checked()
 
 
 def load_detections(

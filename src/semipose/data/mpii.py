@@ -175,6 +175,4 @@ def load_mpii(
     if not records:
         raise DataFormatError(f"{path}: no MPII entries")
     n_images = len({r.image_path for r in records})
-    out = CocoKeypointSet(records, MPII16, path, Path(image_dir), n_images, {})
-    log.info("%s", out.summary())
-    return out
+    return CocoKeypointSet(records, MPII16, path, Path(image_dir), n_images, {}).checked()

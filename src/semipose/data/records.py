@@ -7,15 +7,19 @@ original-image pixels. The crop's aspect ratio and padding are the transform's
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataFormatError
 from ..geometry import box_to_center_scale
 from ..skeletons import Skeleton
 
 __all__ = ["PoseRecord", "CocoKeypointSet"]
+
+log = logging.getLogger(__name__)
 
 @dataclass
 class PoseRecord:
@@ -77,3 +81,14 @@ class CocoKeypointSet:
             f"{self.ann_file.name}: {len(self.records)} instances from {self.num_images} images "
             f"({self.skeleton.name}, K={self.skeleton.num_keypoints}); skipped: {skip}"
         )
+
+    def checked(self) -> CocoKeypointSet:
+        """This set, its summary logged; an empty set is an error naming the file.
+
+        Raises:
+            DataFormatError: no usable person instances.
+        """
+        if not self.records:
+            raise DataFormatError(f"{self.ann_file}: no usable person instances ({self.summary()})")
+        log.info("%s", self.summary())
+        return self
