@@ -86,6 +86,15 @@ def test_no_import_runs_up_a_floor():
     assert wrong == []
 
 
+def test_the_package_imports_itself_relatively():
+    absolute = [
+        f"{p.relative_to(SRC)}:{n.lineno}" for p in SRC.rglob("*.py") for n in ast.walk(ast.parse(p.read_text()))
+        if (isinstance(n, ast.ImportFrom) and n.level == 0 and (n.module or "").split(".")[0] == "semipose")
+        or (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "semipose" for a in n.names))
+    ]
+    assert absolute == []
+
+
 def test_every_error_is_a_semipose_error():
     classes = [getattr(errors, n) for n in errors.__all__]
     assert all(issubclass(c, errors.SemiposeError) for c in classes)

@@ -1,6 +1,6 @@
 """Evaluation: OKS / OKS-NMS and COCO keypoint evaluation through pycocotools."""
 
-from semipose.evaluation.coco import (
+from .coco import (
     METRIC_DISPLAY_NAMES,
     METRIC_KEYS,
     build_coco_results,
@@ -14,7 +14,7 @@ from semipose.evaluation.coco import (
     write_metrics_json,
     write_results_json,
 )
-from semipose.evaluation.nms import oks_iou, oks_matrix, oks_nms
+from .nms import oks_iou, oks_matrix, oks_nms
 
 __all__ = [
     "METRIC_KEYS",

@@ -34,14 +34,13 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from semipose.data.cocojson import read_coco_file
-from semipose.data.records import PoseRecord
-from semipose.evaluation.nms import oks_nms
-from semipose.geometry import PIXEL_STD
-from semipose.skeletons import Skeleton, get_skeleton
-
 from .._typing import PathLike
+from ..data.cocojson import read_coco_file
+from ..data.records import PoseRecord
 from ..errors import DataFormatError
+from ..geometry import PIXEL_STD
+from ..skeletons import Skeleton, get_skeleton
+from .nms import oks_nms
 
 __all__ = [
     "METRIC_KEYS",

@@ -202,7 +202,7 @@ def evaluate_pckh(
     if p.ndim != 3 or p.shape[-1] < 2 or p.shape[1] not in (16, 24):
         raise InputError(f"evaluate_pckh: preds must be (N, 16, 2) (MPII order) or (N, 24, 2) (union), got {p.shape}")
     if p.shape[1] == 24:
-        from semipose.skeletons import get_union_mapping
+        from ..skeletons import get_union_mapping
 
         p = get_union_mapping("mpii16").from_union(p)
     if p.shape[0] != g.num_persons:
