@@ -192,9 +192,6 @@ class TrainData:
     mixed: MixedDataset | None
     description: str
 
-    def set_epoch(self, epoch: int) -> None:
-        (self.mixed or self.labelled).set_epoch(epoch)
-
 
 def build_train_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, run_dir: Path | None = None) -> TrainData:
     """Labelled crops, plus unlabelled easy views when the method is semi-supervised.

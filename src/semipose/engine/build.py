@@ -1,5 +1,5 @@
 """Config → the training objects: codec, networks (with their initial weights), the method's
-step model, optimizer and learning-rate schedule. (Config → data lives in
+step model and optimizer (the learning rate is :func:`semipose.engine.trainer.lr_at`). (Config → data lives in
 :mod:`semipose.data.sources`.)"""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..codec import HeatmapCodec
 from ..config import Config
 from ..models import build_pose_model, load_imagenet_backbone
 
-__all__ = ["build_codec", "build_model", "build_ssl_model", "build_optimizer", "build_scheduler"]
+__all__ = ["build_codec", "build_model", "build_ssl_model", "build_optimizer"]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,3 @@ def build_optimizer(cfg: Config, params: Any) -> torch.optim.Optimizer:
     if t.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
     return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, nesterov=True)
-
-
-def build_scheduler(cfg: Config, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-    """Multi-step decay, stepped once per epoch."""
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.train.lr_steps), gamma=cfg.train.lr_factor)
