@@ -1,1 +1,2 @@
-"""Semi-supervised learning components: batch-level augmentations (:mod:`semipose.ssl.augment`)."""
+"""The semi-supervised step on the device: hard-view augmentations (occlusion, photometric,
+recipes), the hard-view affine (views) and the teacher-student methods (methods)."""
