@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .codec import HeatmapCodec
+from .device import autocast, resolve_precision, to_memory_format
 from .losses import joints_mse_loss
 from .models import build_pose_model
 
@@ -52,7 +53,8 @@ def bench_step(
     steps: int = 5,
     warmup: int = 2,
     device: torch.device | str = "cpu",
-    amp: bool = False,
+    precision: str = "fp32",
+    channels_last: bool = False,
     num_joints: int = 17,
 ) -> dict[str, Any]:
     """Time one training step (forward + MSE loss + backward + Adam) on random data.
@@ -60,29 +62,35 @@ def bench_step(
     Args:
         arch: network name (``resnet18`` …).
         input_size: ``(W, H)``.
+        precision: ``fp32``, ``bf16``, ``fp16`` (CUDA) or ``auto``; the loss is fp32.
+        channels_last: the network and its input in NHWC memory.
 
     Returns:
-        dict with ``step_ms`` (median), ``forward_ms`` (median, no-grad forward) and
-        ``samples_per_s``.
+        dict with ``step_ms`` (median), ``forward_ms`` (median, no-grad forward),
+        ``samples_per_s`` and the resolved ``precision`` / ``channels_last``.
     """
     device = torch.device(device)
     w, h = int(input_size[0]), int(input_size[1])
+    prec = resolve_precision(precision, device)
     model = build_pose_model(arch, num_joints).to(device).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(batch_size, 3, h, w, generator=gen).to(device)
+    x = to_memory_format(torch.randn(batch_size, 3, h, w, generator=gen).to(device), channels_last)
     target = torch.rand(batch_size, num_joints, h // 4, w // 4, generator=gen).to(device)
     weight = torch.ones(batch_size, num_joints, device=device)
-    use_amp = amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=prec == "fp16")
     times: list[float] = []
     for i in range(warmup + steps):
         _sync(device)
         t0 = time.perf_counter()
-        with torch.autocast(device_type=device.type, enabled=use_amp):
+        with autocast(prec, device):
             loss = joints_mse_loss(model(x).float(), target, weight)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         _sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
@@ -92,7 +100,7 @@ def bench_step(
         for i in range(warmup + steps):
             _sync(device)
             t0 = time.perf_counter()
-            with torch.autocast(device_type=device.type, enabled=use_amp):
+            with autocast(prec, device):
                 model(x)
             _sync(device)
             if i >= warmup:
@@ -102,6 +110,8 @@ def bench_step(
         "arch": arch,
         "input": f"{w}x{h}",
         "batch_size": batch_size,
+        "precision": prec,
+        "channels_last": bool(channels_last),
         "step_ms": round(step * 1e3, 1),
         "forward_ms": round(sorted(fwd)[len(fwd) // 2] * 1e3, 1),
         "samples_per_s": round(batch_size / step, 1),

@@ -8,11 +8,9 @@ from contextlib import AbstractContextManager
 import torch
 
 from .errors import DeviceError
+from .params import CHANNELS_LAST, PRECISIONS
 
-__all__ = ["PRECISIONS", "resolve_device", "fast_bf16", "resolve_precision", "autocast"]
-
-#: Accepted precision names: ``auto`` = bf16 where the device runs it fast, else fp32.
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
+__all__ = ["resolve_device", "fast_bf16", "resolve_precision", "resolve_channels_last", "autocast", "to_memory_format"]
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -52,6 +50,19 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "fp16" and device.type != "cuda":
         raise DeviceError("precision fp16 needs a CUDA device (use bf16 on a CPU)")
     return precision
+
+
+def resolve_channels_last(channels_last: bool | str, precision: str) -> bool:
+    """Whether the networks run channels_last: as given, or (``auto``) with a reduced resolved
+    ``precision`` (oneDNN's bf16 and the tensor cores' kernels want NHWC)."""
+    if channels_last not in CHANNELS_LAST:
+        raise DeviceError(f"channels_last: expected true, false or auto, got {channels_last!r}")
+    return precision != "fp32" if channels_last == "auto" else bool(channels_last)
+
+
+def to_memory_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """``(N, C, H, W)`` ``x`` in channels_last (NHWC) memory when asked, else as it is."""
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def autocast(precision: str, device: torch.device) -> AbstractContextManager[object]:

@@ -14,6 +14,8 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
+    "PRECISIONS",
+    "CHANNELS_LAST",
     "DECODERS",
     "METHODS",
     "SELECT_MODES",
@@ -36,6 +38,12 @@ __all__ = [
     "COMBOS",
     "parse_recipe",
 ]
+
+#: Numeric precisions of the networks: ``auto`` = bf16 where the device runs it fast (CUDA with
+#: bf16, CPUs with AMX / AVX512-BF16), else fp32. Losses, decoding and statistics stay fp32.
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
+#: Memory format of the networks and their inputs: ``auto`` = channels_last with bf16 / fp16.
+CHANNELS_LAST: tuple[bool | str, ...] = (True, False, "auto")
 
 #: Heatmap decoders (:meth:`semipose.codec.HeatmapCodec.decode`): integer peak, the reference's
 #: quarter-pixel shift, DARK's Taylor step.

@@ -196,3 +196,24 @@ def test_callbacks_see_every_hook(synth_dir, tmp_path):
     ]
     # only the given callbacks report: no metrics.csv, but the checkpoints are the loop's own
     assert not (result.run_dir / "metrics.csv").exists() and (result.run_dir / "checkpoints" / "best.pt").is_file()
+
+
+def test_bf16_channels_last_training_step(synth_dir, tmp_path):
+    """train.precision=bf16 (autocast on the CPU) with channels_last networks: the run trains,
+    the loss terms and the collapse statistics stay fp32, and validation runs the same way."""
+    cfg = synth_config(synth_dir, tmp_path, "train.epochs=1", "train.max_iters_per_epoch=2", "train.precision=bf16",
+                       "train.channels_last=auto", "eval.precision=bf16", "name=bf16")
+    result = train(cfg, progress=False)
+    log = (result.run_dir / "train.log").read_text()
+    assert "bf16, channels_last" in log
+    rows = list(csv.DictReader(open(result.run_dir / "metrics.csv")))
+    assert math.isfinite(float(rows[0]["train_loss"])) and float(rows[0]["AP"]) >= 0
+
+
+def test_old_configs_migrate(tmp_path):
+    from semipose.config import config_from_dict
+
+    assert config_from_dict({"train": {"amp": True}}).train.precision == "auto"
+    assert config_from_dict({"train": {"amp": False}}).train.precision == "fp32"
+    with pytest.raises(ConfigError, match="train.precision: expected one of fp32, bf16, fp16, auto"):
+        config_from_dict({"train": {"precision": "fp8"}})

@@ -20,7 +20,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..params import DECODERS
+from ..params import DECODERS, PRECISIONS
 from .bench import cmd_bench
 from .commands import cmd_data_check, cmd_data_synth, cmd_eval, cmd_export, cmd_predict, cmd_train
 
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--decoder", choices=DECODERS, help="heatmap decoding (default: the model card's)")
     pr.add_argument("--net", help="two-network models: 1, 2 or ensemble (default: the model card's)")
     pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help="autocast precision of the network")
+    pr.add_argument("--precision", default="fp32", choices=PRECISIONS, help="autocast precision of the network")
     pr.add_argument("--batch-size", type=int, default=32, help="persons per forward pass")
     pr.add_argument("--max-frames", type=int, default=None, help="videos and cameras: stop after this many frames")
     pr.add_argument("--no-progress", action="store_true")
@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--image-dir")
     b.add_argument("--device", default="auto")
     b.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    b.add_argument("--amp", action="store_true")
+    b.add_argument("--modes", default="fp32,bf16,bf16+cl",
+                   help="network: comma-separated precisions, +cl for channels_last (fp32, bf16, fp16, fp32+cl, bf16+cl ...)")
     b.add_argument("--json", help="also write the results to this JSON file")
     b.set_defaults(func=cmd_bench)
     return p

@@ -35,12 +35,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = []
         batch = args.batch or 32
         print(f"\nnetwork training step (forward + backward + Adam), batch {batch}, device {device}")
-        print(f"{'arch':<10} {'input':>8} {'step ms':>9} {'fwd ms':>8} {'samples/s':>10}")
+        print(f"{'arch':<10} {'input':>8} {'mode':<9} {'step ms':>9} {'fwd ms':>8} {'samples/s':>10} {'vs fp32':>8}")
         for arch in (args.arch or "resnet18,resnet50").split(","):
             for size in args.input or [(192, 256), (96, 128)]:
-                r = bench_step(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device, amp=args.amp)
-                rows.append(r)
-                print(f"{r['arch']:<10} {r['input']:>8} {r['step_ms']:>9.1f} {r['forward_ms']:>8.1f} {r['samples_per_s']:>10.1f}", flush=True)
+                base = None
+                for mode in args.modes.split(","):
+                    prec, _, cl = mode.partition("+")
+                    r = bench_step(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device,
+                                   precision=prec, channels_last=cl == "cl")
+                    base = base or r["step_ms"]
+                    r["mode"], r["speedup_vs_first"] = mode, round(base / r["step_ms"], 2)
+                    rows.append(r)
+                    print(f"{r['arch']:<10} {r['input']:>8} {mode:<9} {r['step_ms']:>9.1f} {r['forward_ms']:>8.1f} {r['samples_per_s']:>10.1f} "
+                          f"{r['speedup_vs_first']:>7.2f}x", flush=True)
         report["network"] = rows
     if "data" in what:
         rows = []

@@ -15,7 +15,7 @@ import yaml
 from ..errors import ConfigError
 from .schema import Config
 
-__all__ = ["load_config", "apply_overrides", "config_to_dict", "config_from_dict", "dump_config"]
+__all__ = ["load_config", "apply_overrides", "config_to_dict", "config_from_dict", "dump_config", "migrate", "RENAMED"]
 
 
 def _type_name(tp: Any) -> str:
@@ -92,9 +92,24 @@ def _from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
+#: Keys renamed since 0.2 (configs, run folders and model cards of 0.2 still load).
+RENAMED: dict[str, str] = {"train.amp": "train.precision"}
+
+
+def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Config data of an earlier version in today's keys: ``train.amp: true`` (fp16 autocast on
+    CUDA, ignored on a CPU) becomes ``train.precision: auto``, ``false`` becomes ``fp32``."""
+    out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in data.items()}
+    train = out.get("train")
+    if isinstance(train, dict) and "amp" in train:
+        amp = train.pop("amp")
+        train.setdefault("precision", "auto" if amp else "fp32")
+    return out
+
+
 def config_from_dict(data: Mapping[str, Any]) -> Config:
-    """Build and validate a :class:`Config` from plain data."""
-    return _from_dict(Config, data).validate()
+    """Build and validate a :class:`Config` from plain data (keys of earlier versions migrated)."""
+    return _from_dict(Config, migrate(data)).validate()
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

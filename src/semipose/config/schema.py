@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from ..errors import ConfigError
 from ..params import (
     ARCHITECTURES,
+    CHANNELS_LAST,
     COLORS,
     DATA_FORMATS,
     DECODERS,
     DECONV_LAYERS,
     METHODS,
     OPTIMIZERS,
+    PRECISIONS,
     SELECT_MODES,
     AugmentConfig,
     AugmentParams,
@@ -140,7 +142,10 @@ class TrainConfig:
     warmup_iters: int = 0
     #: validate (and pick ``best``) every N epochs; the last epoch is always validated
     val_every: int = 1
-    amp: bool = False
+    #: network precision: fp32, bf16, fp16 (CUDA) or auto (bf16 where it is fast, else fp32)
+    precision: str = "fp32"
+    #: channels_last (NHWC) networks and inputs: true, false or auto (with bf16 / fp16)
+    channels_last: bool | str = "auto"
     #: convert BatchNorm to SyncBatchNorm when training with several processes
     sync_bn: bool = False
     grad_clip: float = 0.0
@@ -160,6 +165,9 @@ class EvalConfig:
     """Evaluation protocol."""
 
     batch_size: int = 64
+    #: precision and memory format of validation and ``semipose eval`` (as ``train.*``)
+    precision: str = "fp32"
+    channels_last: bool | str = "auto"
     flip_test: bool = False
     shift_heatmap: bool = True
     #: heatmap decoding: ``shift`` (argmax + quarter-pixel offset), ``dark`` (DARK Taylor
@@ -288,6 +296,10 @@ class Config:
                 raise ConfigError(f"{key}: width and height must be multiples of 32 (the backbone's stride), got {d.input_size}")
         q = self.ssl
         _choice("eval.decoder", e.decoder, DECODERS)
+        for key, prec, cl in (("train", t.precision, t.channels_last), ("eval", e.precision, e.channels_last)):
+            _choice(f"{key}.precision", prec, PRECISIONS)
+            if cl not in CHANNELS_LAST:
+                raise ConfigError(f"{key}.channels_last: expected true, false or auto, got {cl!r}")
         _choice("ssl.method", q.method, tuple(METHODS))
         _choice("ssl.select", q.select, SELECT_MODES)
         for key, sp in (("train", d.train), ("val", d.val), ("unlabeled", d.unlabeled)):

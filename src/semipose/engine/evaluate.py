@@ -22,6 +22,7 @@ from ..codec import HeatmapCodec
 from ..config import Config
 from ..data.loaders import eval_loader
 from ..data.sources import EvalData
+from ..device import resolve_channels_last, resolve_precision
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, write_metrics_json
 from ..evaluation.inference import Predictions, run_inference
 from ..evaluation.pckh import evaluate_pckh, format_pckh_table
@@ -84,11 +85,13 @@ def validate(
     Returns:
         The :class:`NetResult` (None on ranks other than 0).
     """
+    precision = resolve_precision(cfg.eval.precision, device)
+    channels_last = resolve_channels_last(cfg.eval.channels_last, precision)
     loader = eval_loader(data.dataset, cfg.eval.batch_size, cfg.data.workers, rank=dist_info.rank,
                          world_size=dist_info.world_size, pin_memory=device.type == "cuda")
     preds: Predictions | None = run_inference(
         model, loader, codec, device=device, flip_index=skeleton.flip_index if cfg.eval.flip_test else None,
-        shift_heatmap=cfg.eval.shift_heatmap, amp=cfg.train.amp, progress=progress, desc=f"val {name}",
+        shift_heatmap=cfg.eval.shift_heatmap, precision=precision, channels_last=channels_last, progress=progress, desc=f"val {name}",
         num_keypoints=skeleton.num_keypoints, require_all=not dist_info.enabled,
     )
     if dist_info.enabled:

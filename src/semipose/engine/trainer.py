@@ -28,9 +28,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..codec import HeatmapCodec
 from ..config import Config, TrainConfig, config_to_dict
+from ..config.loader import migrate
 from ..data.loaders import TrainLoader
 from ..data.sources import EvalData, TrainData, build_eval_data, build_skeleton, build_train_data
-from ..device import resolve_device
+from ..device import autocast, resolve_channels_last, resolve_device, resolve_precision, to_memory_format
 from ..errors import ConfigError, TrainingError
 from ..models.modelfile import ModelCard
 from ..skeletons import Skeleton
@@ -99,7 +100,8 @@ class _Run:
     scaler: torch.amp.GradScaler
     view_gen: torch.Generator
     loader: TrainLoader
-    use_amp: bool
+    precision: str  # resolved: fp32, bf16 or fp16
+    channels_last: bool
     progress: bool = True
     start_epoch: int = 0
     global_step: int = 0
@@ -212,8 +214,8 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
         lr = lr_at(cfg.train, run.global_step, epoch)
         for g in run.optimizer.param_groups:
             g["lr"] = lr
-        with torch.autocast(device_type=run.device.type, enabled=run.use_amp):
-            out = run.step_model(**_batch_inputs(batch, run.device), generator=run.view_gen,
+        with autocast(run.precision, run.device):
+            out = run.step_model(**_batch_inputs(batch, run.device, run.channels_last), generator=run.view_gen,
                                  unsup_scale=sigmoid_rampup(run.global_step, q.rampup_iters))
         run.optimizer.zero_grad(set_to_none=True)
         run.scaler.scale(out.loss).backward()
@@ -292,11 +294,15 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
         workers=cfg.data.workers, seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
         max_iters=cfg.train.max_iters_per_epoch, pin_memory=device.type == "cuda",
     )
-    use_amp = cfg.train.amp and device.type == "cuda"
+    precision = resolve_precision(cfg.train.precision, device)
+    channels_last = resolve_channels_last(cfg.train.channels_last, precision)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     # the step goes through DDP (one call computes every network pass and the loss); the rest uses the bare model
     step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if dist_info.enabled else model
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")  # loss scaling only for fp16
     run = _Run(cfg, folder, dist_info, device, skeleton, codec, data, val_data, model, step_model,  # type: ignore[arg-type]
-               build_optimizer(cfg, model.parameters()), torch.amp.GradScaler("cuda", enabled=use_amp), view_gen, loader, use_amp)
+               build_optimizer(cfg, model.parameters()), scaler, view_gen, loader, precision, channels_last)
     if ckpt is not None:
         _restore(run, ckpt)
     else:
@@ -307,9 +313,10 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
         f"{q.method} ({'affine + ' if q.hard_affine else ''}paths {q.paths}{f' ×{q.repeat}' if q.repeat > 1 else ''})"
     )
     log.info(
-        "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val instances | device %s%s",
+        "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val instances | device %s%s, %s%s",
         folder.root, method, cfg.model.arch, model.num_nets, n_params / 1e6, f"{cfg.data.input_size[0]}x{cfg.data.input_size[1]}",
         data.description, len(val_data.records), device, f" × {dist_info.world_size} processes" if dist_info.enabled else "",
+        run.precision, ", channels_last" if run.channels_last else "",
     )
     return run
 
@@ -335,7 +342,7 @@ def _restore(run: _Run, ckpt: Any) -> None:
 def _resume_config(cfg: Config, old: dict[str, Any], ckpt_path: Path) -> Config:
     """The config of a resumed run: changes of :data:`~semipose.engine.runfolder.RESUME_APPLIED`
     keys are applied (and logged), any other change is refused with the list of keys."""
-    applied, refused = config_changes(old, config_to_dict(cfg))
+    applied, refused = config_changes(migrate(old), config_to_dict(cfg))
     if refused:
         raise ConfigError(
             f"--resume {ckpt_path}: the config differs from the run's in {describe_changes(refused)}; these cannot change "
@@ -361,17 +368,17 @@ def _train_state(run: _Run, epoch: int) -> dict[str, Any]:
     }
 
 
-def _batch_inputs(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+def _batch_inputs(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
     """Move a (supervised or mixed) batch to the device as the step model's arguments."""
     sup = batch.get("sup", batch)
     out: dict[str, Any] = {
-        "sup_images": sup["image"].to(device, non_blocking=True),
+        "sup_images": to_memory_format(sup["image"].to(device, non_blocking=True), channels_last),
         "sup_target": sup["target"].to(device, non_blocking=True),
         "sup_weight": sup["target_weight"].to(device, non_blocking=True),
     }
     uns = batch.get("unsup")
     if uns is not None:
-        out["unsup_images"] = uns["image"].to(device, non_blocking=True)
+        out["unsup_images"] = to_memory_format(uns["image"].to(device, non_blocking=True), channels_last)
         out["unsup_weight"] = uns["weight"].to(device, non_blocking=True)
     return out
 

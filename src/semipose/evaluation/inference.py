@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..codec import HeatmapCodec, flip_back
+from ..device import autocast, to_memory_format
 
 __all__ = ["Predictions", "predict_heatmaps", "run_inference"]
 
@@ -76,7 +77,8 @@ def run_inference(
     device: torch.device | str,
     flip_index: Sequence[int] | np.ndarray | None = None,
     shift_heatmap: bool = True,
-    amp: bool = False,
+    precision: str = "fp32",
+    channels_last: bool = False,
     progress: bool = True,
     desc: str = "eval",
     num_keypoints: int | None = None,
@@ -88,7 +90,8 @@ def run_inference(
     :class:`~semipose.data.topdown.TopDownDataset`). Results are placed by ``index``, so any
     sampler order works; with ``require_all=False`` the loader may visit only a shard
     (rows it did not visit stay zero and ``filled`` is False there). The codec's ``decoder``
-    refines the peaks.
+    refines the peaks. ``precision`` (resolved: fp32, bf16, fp16) and ``channels_last`` are the
+    network's; heatmaps are decoded in fp32.
 
     Returns:
         :class:`Predictions` with ``N = len(loader.dataset)`` rows.
@@ -102,10 +105,9 @@ def run_inference(
     maxvals = np.zeros((n, k), np.float32)
     filled = np.zeros(n, bool)
     t0 = time.perf_counter()
-    autocast = torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda")
     for batch in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
-        images = batch["image"].to(device, non_blocking=True)
-        with autocast:
+        images = to_memory_format(batch["image"].to(device, non_blocking=True), channels_last)
+        with autocast(precision, device):
             hm = predict_heatmaps(model, images, flip_index=flip_index, shift_heatmap=shift_heatmap)
         c, m = codec.decode(hm.float())
         idx = batch["index"].numpy()
