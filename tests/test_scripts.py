@@ -81,3 +81,14 @@ def test_ssl_test_needs_generator_metadata(tmp_path: Path) -> None:
                            "--test-data", str(tmp_path / "test")], capture_output=True, text=True)
     assert proc.returncode != 0
     assert "synth.json" in proc.stderr and "not found" in proc.stderr
+
+
+def test_gpu_check_says_why_without_cuda():
+    """The prepared GPU check imports, and on a machine without CUDA says so in one line."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine runs the real check")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root / "scripts/gpu_check.py")], capture_output=True, text=True)
+    assert out.returncode == 2 and "no CUDA device here" in out.stderr and "Traceback" not in out.stderr

@@ -71,26 +71,59 @@ def _half_sizes(n: int, m: int, half_size: tuple[int, int], generator: torch.Gen
     return torch.randint(lo, hi + 1, (n, m, 2), generator=generator, device=device)
 
 
-def _box_mask(cx: Tensor, cy: Tensor, sx: Tensor, sy: Tensor, height: int, width: int, active: Tensor | None = None) -> Tensor:
-    """Union of the boxes ``[cx − sx, cx + sx) × [cy − sy, cy + sy)`` clipped to the image.
+def _box_cells(cx: Tensor, cy: Tensor, sx: Tensor, sy: Tensor, side: int, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The pixels of boxes ``[cx − sx, cx + sx) × [cy − sy, cy + sy)`` on a ``side × side`` grid
+    per box (``side`` ≥ the largest box side), so the work grows with the box area, not the image's.
 
     Args:
         cx, cy, sx, sy: ``(N, M)`` integer centres / half sizes (x = column, y = row).
-        active: optional ``(N, M)`` bool; inactive boxes are ignored.
 
     Returns:
-        ``(N, H, W)`` bool mask.
+        ``rows (N, M, side, 1)``, ``cols (N, M, 1, side)`` (long, possibly outside the image) and
+        ``inside (N, M, side, side)`` bool: the cell belongs to the box and lies in the image.
     """
-    device = cx.device
-    ys = torch.arange(height, device=device)
-    xs = torch.arange(width, device=device)
-    rows = (ys >= (cy - sy).unsqueeze(-1)) & (ys < (cy + sy).unsqueeze(-1))  # (N, M, H)
-    cols = (xs >= (cx - sx).unsqueeze(-1)) & (xs < (cx + sx).unsqueeze(-1))  # (N, M, W)
-    if active is not None:
-        rows = rows & active.unsqueeze(-1)
-    # Σ_m rows[m, y]·cols[m, x] > 0  ⇔  (y, x) lies in at least one box
-    cover = torch.bmm(rows.transpose(1, 2).float(), cols.float())  # (N, H, W)
-    return cover > 0.5
+    p = torch.arange(side, device=cx.device)
+    rows = (cy - sy).unsqueeze(-1) + p  # (N, M, side)
+    cols = (cx - sx).unsqueeze(-1) + p
+    row_in = (p < 2 * sy.unsqueeze(-1)) & (rows >= 0) & (rows < height)
+    col_in = (p < 2 * sx.unsqueeze(-1)) & (cols >= 0) & (cols < width)
+    return rows.unsqueeze(-1), cols.unsqueeze(-2), row_in.unsqueeze(-1) & col_in.unsqueeze(-2)
+
+
+class _Canvas:
+    """A copy of ``(N, C, H, W)`` images as rows of pixels, ``(N·H·W + 1, C)``, with one spare
+    row at the end, into which boxes of cells are written with one ``index_fill_`` /
+    ``index_copy_`` over pixels (no mask over the whole image, no host sync). Cells outside
+    their box or the image go to the spare row. The result is a channels_last tensor."""
+
+    def __init__(self, images: Tensor) -> None:
+        self.n, self.c, self.h, self.w = images.shape
+        self.hw = self.h * self.w
+        self.spare = self.n * self.hw
+        self.rows = images.new_empty(self.spare + 1, self.c)
+        self.image().copy_(images)
+
+    def image(self) -> Tensor:
+        """The images, ``(N, C, H, W)`` in channels_last memory."""
+        return self.rows[: self.spare].view(self.n, self.h, self.w, self.c).permute(0, 3, 1, 2)
+
+    def index(self, image: Tensor, rows: Tensor, cols: Tensor, inside: Tensor) -> Tensor:
+        """Pixel-row index of every cell: ``(N, cells)`` long for cells of image ``image`` (``(N,)``)
+        at ``rows`` / ``cols`` (the spare row where not ``inside``)."""
+        pix = (rows * self.w + cols).reshape(self.n, -1)
+        flat = image.reshape(self.n, 1) * self.hw + pix
+        return torch.where(inside.reshape(self.n, -1), flat, self.spare)
+
+    def fill(self, index: Tensor, value: float) -> None:
+        self.rows.index_fill_(0, index.reshape(-1), value)
+
+    def gather(self, index: Tensor) -> Tensor:
+        """The pixel rows at ``index`` as they are now (a copy: later writes do not change it)."""
+        return self.rows.index_select(0, index.reshape(-1))
+
+    def copy(self, index: Tensor, values: Tensor) -> None:
+        """Write pixel rows ``values`` (from :meth:`gather`) at ``index``."""
+        self.rows.index_copy_(0, index.reshape(-1), values)
 
 
 def _choose_valid(valid: Tensor, m: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -151,16 +184,20 @@ def cutout(
     n, _, h, w = check_batch(images)
     m = check_count("num_holes", num_holes)
     hs = _check_half_size(half_size)
-    mask = _random_holes(n, m, h, w, hs, generator, images.device)
-    return torch.where(mask.unsqueeze(1), torch.full_like(images, float(fill)), images)
+    canvas = _Canvas(images)
+    rows, cols, inside = _random_holes(n, m, h, w, hs, generator, images.device)
+    canvas.fill(canvas.index(torch.arange(n, device=images.device), rows, cols, inside), float(fill))
+    return canvas.image()
 
 
-def _random_holes(n: int, m: int, h: int, w: int, half_size: tuple[int, int], generator: torch.Generator, device: torch.device) -> Tensor:
-    """``(N, H, W)`` bool union of ``m`` uniformly placed boxes per image."""
+def _random_holes(
+    n: int, m: int, h: int, w: int, half_size: tuple[int, int], generator: torch.Generator, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The cells of ``m`` uniformly placed boxes per image (see :func:`_box_cells`)."""
     cx = torch.randint(0, w, (n, m), generator=generator, device=device)
     cy = torch.randint(0, h, (n, m), generator=generator, device=device)
     s = _half_sizes(n, m, half_size, generator, device)
-    return _box_mask(cx, cy, s[..., 0], s[..., 1], h, w)
+    return _box_cells(cx, cy, s[..., 0], s[..., 1], 2 * half_size[1], h, w)
 
 
 def cutmix(
@@ -189,8 +226,12 @@ def cutmix(
     m = check_count("num_holes", num_holes)
     hs = _check_half_size(half_size)
     perm = permutation(n, generator, images.device)
-    mask = _random_holes(n, m, h, w, hs, generator, images.device)
-    return torch.where(mask.unsqueeze(1), images[perm], images)
+    rows, cols, inside = _random_holes(n, m, h, w, hs, generator, images.device)
+    canvas = _Canvas(images)
+    dst = canvas.index(torch.arange(n, device=images.device), rows, cols, inside)
+    src = canvas.index(perm, rows, cols, inside)  # the partner's pixels at the same place
+    canvas.copy(dst, canvas.gather(src))  # read before any write: the unmodified partner
+    return canvas.image()
 
 
 def _sample_gamma_log(
@@ -304,8 +345,10 @@ def joint_cutout(
     idx, ok = _choose_valid(valid, m, generator)
     centres = _jittered_centres(joints, idx, jitter, generator)
     s = _half_sizes(n, m, hs, generator, images.device)
-    mask = _box_mask(centres[..., 0], centres[..., 1], s[..., 0], s[..., 1], h, w, active=ok)
-    return torch.where(mask.unsqueeze(1), torch.full_like(images, float(fill)), images)
+    rows, cols, inside = _box_cells(centres[..., 0], centres[..., 1], s[..., 0], s[..., 1], 2 * hs[1], h, w)
+    canvas = _Canvas(images)
+    canvas.fill(canvas.index(torch.arange(n, device=images.device), rows, cols, inside & ok[..., None, None]), float(fill))
+    return canvas.image()
 
 
 def joint_cut_occlusion(
@@ -363,23 +406,19 @@ def joint_cut_occlusion(
     s = _half_sizes(n, m, hs, generator, device)  # (N, M, 2)
     ok = dst_ok & src_ok
 
-    source = images[src]  # (N, C, H, W): the unmodified partner of each image
-    ys = torch.arange(h, device=device)
-    xs = torch.arange(w, device=device)
-    out = images
-    for k in range(m):  # small constant number of joint pairs
-        dx, dy = dst[:, k, 0:1], dst[:, k, 1:2]  # (N, 1)
-        sx, sy = s[:, k, 0:1], s[:, k, 1:2]
-        src_rows = ys + (srcc[:, k, 1:2] - dy)  # (N, H) source row for each destination row
-        src_cols = xs + (srcc[:, k, 0:1] - dx)  # (N, W)
-        row_ok = (ys >= dy - sy) & (ys < dy + sy) & (src_rows >= 0) & (src_rows < h) & ok[:, k : k + 1]
-        col_ok = (xs >= dx - sx) & (xs < dx + sx) & (src_cols >= 0) & (src_cols < w)
-        mask = row_ok.unsqueeze(-1) & col_ok.unsqueeze(-2)  # (N, H, W)
-        rows_idx = src_rows.clamp(0, h - 1).view(n, 1, h, 1).expand(n, c, h, w)
-        cols_idx = src_cols.clamp(0, w - 1).view(n, 1, 1, w).expand(n, c, h, w)
-        patch = source.gather(2, rows_idx).gather(3, cols_idx)
-        out = torch.where(mask.unsqueeze(1), patch, out)
-    return out if m > 0 else images.clone()
+    canvas = _Canvas(images)
+    rows, cols, inside = _box_cells(dst[..., 0], dst[..., 1], s[..., 0], s[..., 1], 2 * hs[1], h, w)
+    off = srcc - dst  # (N, M, 2): source position − destination position
+    src_rows = rows + off[..., 1, None, None]
+    src_cols = cols + off[..., 0, None, None]
+    inside = inside & ok[..., None, None] & (src_rows >= 0) & (src_rows < h) & (src_cols >= 0) & (src_cols < w)
+    here = torch.arange(n, device=device)
+    to = [canvas.index(here, rows[:, k], cols[:, k], inside[:, k]) for k in range(m)]
+    # every patch is read from the unmodified batch before any is written
+    patches = [canvas.gather(canvas.index(src, src_rows[:, k], src_cols[:, k], inside[:, k])) for k in range(m)]
+    for t, patch in zip(to, patches):  # a small constant number of pairs; a later one overwrites an earlier one
+        canvas.copy(t, patch)
+    return canvas.image()
 
 
 def yoco(images: Tensor, aux: Tensor, *, generator: torch.Generator) -> Tensor:
