@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import socket
 import subprocess
@@ -63,3 +64,70 @@ ssl: {{method: posedual, paths: [JC, CO]}}
     assert [r["epoch"] for r in rows] == ["1", "2"] and "AP" in rows[-1]
     assert rows[-1]["AP_ensemble"] != "" and float(rows[-1]["loss_cons2_p2"]) > 0 and float(rows[-1]["teacher_conf1"]) > 0
     assert "× 2 processes" in (runs[0] / "train.log").read_text()
+
+
+DUMP = '''
+import hashlib, json, os, sys
+import torch
+from semipose.config import load_config
+from semipose.data.sources import build_label_records, build_skeleton
+from semipose.engine.callbacks import Callback, default_callbacks
+from semipose.engine.trainer import train
+
+class Dump(Callback):
+    """Per rank: a hash of every network's weights after the last epoch, and the label subset."""
+    def on_epoch_end(self, info):
+        if info.epoch == info.epochs:
+            h = [hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes() for t in n.state_dict().values())).hexdigest() for n in info.nets]
+            cfg = load_config(sys.argv[1])
+            labelled, _, _ = build_label_records(cfg, build_skeleton(cfg))
+            out = {"weights": h, "labels": sorted(r.ann_id for r in labelled), "rank": int(os.environ["RANK"])}
+            open(sys.argv[2] + f"/rank{os.environ['RANK']}.json", "w").write(json.dumps(out))
+
+train(load_config(sys.argv[1]), progress=False, callbacks=[Dump()])
+'''
+
+
+def test_two_nodes_on_one_machine(synth_dir, tmp_path):
+    """Two torchrun invocations as two "nodes" (--nnodes 2, node ranks 0 and 1, a rendezvous on
+    127.0.0.1): PoseDual trains a few steps and validates once; at the end both ranks hold the
+    same weights of both networks and the same label subset."""
+    cfg = tmp_path / "nodes.yaml"
+    cfg.write_text(
+        f"""
+name: nodes
+output_dir: {tmp_path / 'runs'}
+device: cpu
+data:
+  root: {synth_dir}
+  train: {{ann_file: annotations/person_keypoints_train.json, image_dir: images/train}}
+  val: {{ann_file: annotations/person_keypoints_val.json, image_dir: images/val}}
+  input_size: [64, 64]
+  workers: 0
+  max_train_instances: 6
+  label_subset: random
+model: {{arch: resnet18, deconv_filters: [16, 16, 16]}}
+train: {{epochs: 1, batch_size: 4, max_iters_per_epoch: 2, log_every: 1}}
+eval: {{batch_size: 8, num_vis_images: 1}}
+ssl: {{method: posedual, paths: [JOCO]}}
+"""
+    )
+    driver = tmp_path / "driver.py"
+    driver.write_text(DUMP)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    port = _free_port()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node_rank={rank}", "--nproc_per_node=1",
+             "--master_addr=127.0.0.1", f"--master_port={port}", str(driver), str(cfg), str(tmp_path)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n".join(o[-3000:] for o in outs)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert len(ranks[0]["weights"]) == 2 and ranks[0]["weights"] == ranks[1]["weights"]
+    assert ranks[0]["labels"] == ranks[1]["labels"] and len(ranks[0]["labels"]) == 6
+    rows = list(csv.DictReader(open(tmp_path / "runs" / "nodes" / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["1"] and rows[0]["AP_ensemble"] != ""

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.sources import EvalData
@@ -67,6 +69,7 @@ class EpochInfo:
         metrics: the selection metrics (empty without validation); per_net: the score of
             each network and the ensemble (two networks); score_key: ``AP`` or ``Mean``.
         best_score, best_epoch: so far; improved: this epoch is the new best; eta_s: estimate.
+        nets: the networks themselves (not in the row).
     """
 
     epoch: int
@@ -86,6 +89,8 @@ class EpochInfo:
     best_epoch: int = -1
     improved: bool = False
     eta_s: float = 0.0
+    #: the run's networks after the epoch (for callbacks that keep or compare weights)
+    nets: Sequence[nn.Module] = field(default_factory=list, repr=False)
 
     def row(self) -> dict[str, Any]:
         """The epoch's ``metrics.csv`` row (the column names the docs list)."""

@@ -178,7 +178,7 @@ def _loop(run: _Run, callbacks: Sequence[Callback]) -> TrainResult:
             _take_validation(run, info, results)
             for cb in callbacks:
                 cb.on_val_end(epoch + 1, results, info.improved)
-        info.best_score, info.best_epoch = round(run.best_ap, 5), run.best_epoch
+        info.best_score, info.best_epoch, info.nets = round(run.best_ap, 5), run.best_epoch, list(run.model.nets)
         done = epoch + 1 - run.start_epoch
         info.eta_s = (time.perf_counter() - run.t_start) / done * (cfg.train.epochs - epoch - 1)
         run.history.append(info.row())
