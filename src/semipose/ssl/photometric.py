@@ -225,8 +225,8 @@ def rand_augment(
     * AutoContrast, Equalize, Invert: no parameter.
 
     The images are de-normalised with ``mean``/``std`` to RGB pixel values in ``[0, 255]``
-    (clipped), processed in float32, and re-normalised. Every op is computed for the whole
-    batch and selected per image with ``torch.where``. Differences from the reference: RGB data
+    (clipped), processed in float32, and re-normalised. Each op runs on the images that drew it
+    (on an accelerator: on the batch, selected with ``torch.where``). Differences from the reference: RGB data
     (not BGR read as RGB), float instead of uint8 arithmetic (values are only rounded where an op
     needs integers: Posterize, Equalize).
 
@@ -260,28 +260,53 @@ def rand_augment(
     x = _to_pixels(images, mean, std)
     for slot in range(k):
         factor = 1.0 + sign[:, slot] * enhance
-        table: dict[str, Callable[[Tensor], Tensor]] = {
-            "AutoContrast": _auto_contrast,
-            "Equalize": _equalize,
-            "Invert": _invert,
-            "Posterize": lambda t: _posterize(t, bits),
-            "Solarize": lambda t: _solarize(t, threshold),
-            "SolarizeAdd": lambda t: _solarize_add(t, addition),
-            "Color": lambda t: _color(t, factor),
-            "Contrast": lambda t: _contrast(t, factor),
-            "Brightness": lambda t: _brightness(t, factor),
-            "Sharpness": lambda t: _sharpness(t, factor),
-            "CutoutAbs": lambda t: _cutout_abs(t, cut, centre[:, slot]),
+        where = centre[:, slot]
+        table: dict[str, _Op] = {
+            "AutoContrast": lambda t, sel: _auto_contrast(t),
+            "Equalize": lambda t, sel: _equalize(t),
+            "Invert": lambda t, sel: _invert(t),
+            "Posterize": lambda t, sel: _posterize(t, bits),
+            "Solarize": lambda t, sel: _solarize(t, threshold),
+            "SolarizeAdd": lambda t, sel: _solarize_add(t, addition),
+            "Color": lambda t, sel: _color(t, _pick(factor, sel)),
+            "Contrast": lambda t, sel: _contrast(t, _pick(factor, sel)),
+            "Brightness": lambda t, sel: _brightness(t, _pick(factor, sel)),
+            "Sharpness": lambda t, sel: _sharpness(t, _pick(factor, sel)),
+            "CutoutAbs": lambda t, sel: _cutout_abs(t, cut, _pick(where, sel)),
         }
         x = _apply_selected(x, choice[:, slot], pool, table)
     return _from_pixels(x, mean, std, images.dtype)
 
 
-def _apply_selected(x: Tensor, choice: Tensor, pool: tuple[str, ...], table: dict[str, Callable[[Tensor], Tensor]]) -> Tensor:
-    """Apply op ``pool[choice[i]]`` to image ``i``: every op runs on the batch, ``torch.where`` selects."""
-    out = x
-    for j, name in enumerate(pool):
-        out = torch.where((choice == j).view(-1, 1, 1, 1), table[name](x), out)
+#: ``(images, sel) -> images``: an op on the images ``sel`` of the batch (``sel`` None: all).
+_Op = Callable[[Tensor, "Tensor | None"], Tensor]
+
+
+def _pick(v: Tensor, sel: Tensor | None) -> Tensor:
+    """The per-image parameters of the images an op runs on."""
+    return v if sel is None else v.index_select(0, sel)
+
+
+def _apply_selected(x: Tensor, choice: Tensor, pool: tuple[str, ...], table: dict[str, _Op]) -> Tensor:
+    """Apply op ``pool[choice[i]]`` to image ``i``.
+
+    On a CPU each op runs once, on the images that drew it (gathered by index). On an
+    accelerator every op runs on the whole batch and ``torch.where`` selects: no data-dependent
+    shapes, so no host synchronisation."""
+    if x.device.type != "cpu":
+        out = x
+        for j, name in enumerate(pool):
+            out = torch.where((choice == j).view(-1, 1, 1, 1), table[name](x, None), out)
+        return out
+    out = torch.empty_like(x)
+    order = torch.argsort(choice, stable=True)
+    counts = torch.bincount(choice, minlength=len(pool)).tolist()  # a CPU tensor: no device sync
+    start = 0
+    for name, count in zip(pool, counts):
+        if count:
+            sel = order[start : start + count]
+            out.index_copy_(0, sel, table[name](x.index_select(0, sel), sel))
+        start += count
     return out
 
 
@@ -327,16 +352,16 @@ def trivial_augment(
     factor = level.float() * (1.8 / 30.0) + 0.1
 
     x = _to_pixels(images, mean, std)
-    table: dict[str, Callable[[Tensor], Tensor]] = {
-        "Identity": _identity,
-        "AutoContrast": _auto_contrast,
-        "Equalize": _equalize,
-        "Solarize": lambda t: _solarize(t, threshold),
-        "Color": lambda t: _color(t, factor),
-        "Posterize": lambda t: _posterize(t, bits),
-        "Contrast": lambda t: _contrast(t, factor),
-        "Brightness": lambda t: _brightness(t, factor),
-        "Sharpness": lambda t: _sharpness(t, factor),
+    table: dict[str, _Op] = {
+        "Identity": lambda t, sel: _identity(t),
+        "AutoContrast": lambda t, sel: _auto_contrast(t),
+        "Equalize": lambda t, sel: _equalize(t),
+        "Solarize": lambda t, sel: _solarize(t, _pick(threshold, sel)),
+        "Color": lambda t, sel: _color(t, _pick(factor, sel)),
+        "Posterize": lambda t, sel: _posterize(t, _pick(bits, sel)),
+        "Contrast": lambda t, sel: _contrast(t, _pick(factor, sel)),
+        "Brightness": lambda t, sel: _brightness(t, _pick(factor, sel)),
+        "Sharpness": lambda t, sel: _sharpness(t, _pick(factor, sel)),
     }
     x = _apply_selected(x, choice, pool, table)
     return _from_pixels(x, mean, std, images.dtype)
