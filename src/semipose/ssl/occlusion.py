@@ -303,7 +303,8 @@ def mixup(
     perm = permutation(n, generator, images.device)
     lam = _sample_beta(alpha, alpha, (n if per_sample else 1,), generator, images.device)
     lam = (1.0 - (1.0 - float(min_lambda)) * lam).to(images.dtype).view(-1, 1, 1, 1)
-    return lam * images + (1.0 - lam) * images[perm]
+    # λ'·x + (1 − λ')·x[perm] as one gather and one in-place lerp (two passes over the batch)
+    return images.index_select(0, perm).lerp_(images, lam)
 
 
 def joint_cutout(
