@@ -75,13 +75,16 @@ from semipose.engine.callbacks import Callback, default_callbacks
 from semipose.engine.trainer import train
 
 class Dump(Callback):
-    """Per rank: a hash of every network's weights after the last epoch, and the label subset."""
+    """Per rank: a hash of every network's parameters after the last epoch (BatchNorm's running
+    statistics are each rank's own after its last forward; DDP broadcasts rank 0's at every
+    forward and rank 0 saves them), and the label subset."""
     def on_epoch_end(self, info):
         if info.epoch == info.epochs:
-            h = [hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes() for t in n.state_dict().values())).hexdigest() for n in info.nets]
+            h = [hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes() for t in n.parameters())).hexdigest() for n in info.nets]
             cfg = load_config(sys.argv[1])
             labelled, _, _ = build_label_records(cfg, build_skeleton(cfg))
-            out = {"weights": h, "labels": sorted(r.ann_id for r in labelled), "rank": int(os.environ["RANK"])}
+            out = {"weights": h, "labels": sorted(r.ann_id for r in labelled), "rank": int(os.environ["RANK"]),
+                   "metrics": info.metrics, "per_net": info.per_net}
             open(sys.argv[2] + f"/rank{os.environ['RANK']}.json", "w").write(json.dumps(out))
 
 train(load_config(sys.argv[1]), progress=False, callbacks=[Dump()])
@@ -129,5 +132,6 @@ ssl: {{method: posedual, paths: [JOCO]}}
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert len(ranks[0]["weights"]) == 2 and ranks[0]["weights"] == ranks[1]["weights"]
     assert ranks[0]["labels"] == ranks[1]["labels"] and len(ranks[0]["labels"]) == 6
-    rows = list(csv.DictReader(open(tmp_path / "runs" / "nodes" / "metrics.csv")))
-    assert [r["epoch"] for r in rows] == ["1"] and rows[0]["AP_ensemble"] != ""
+    # rank 0 validated once (net 1, net 2, the ensemble) and wrote the checkpoint; rank 1 wrote nothing
+    assert "AP" in ranks[0]["metrics"] and set(ranks[0]["per_net"]) == {"net1", "net2", "ensemble"} and ranks[1]["metrics"] == {}
+    assert (tmp_path / "runs" / "nodes" / "checkpoints" / "last.pt").is_file()
