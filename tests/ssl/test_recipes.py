@@ -7,7 +7,7 @@ import torch
 from _augment_helpers import H, W, _single_thread, coded_images, gen, rand_images, random_joints, run_code, to_norm, to_pix  # noqa: F401 - _single_thread is an autouse fixture
 
 from semipose.params import COMBOS, AugmentParams, parse_recipe
-from semipose.ssl.occlusion import cutmix, cutout, joint_cutout, mixup, yoco
+from semipose.ssl.occlusion import cutmix, cutout, joint_cut_occlusion, joint_cutout, mixup, yoco
 from semipose.ssl.recipes import AUGMENTATIONS, AugmentContext, Recipe
 
 
@@ -121,3 +121,22 @@ def test_functions_need_an_explicit_generator_and_validate_arguments():
     assert torch.equal(cutout(x, generator=gen(0), num_holes=0), x)
     assert torch.allclose(mixup(x[:1], generator=gen(0)), x[:1], atol=1e-6)
     assert torch.equal(cutmix(x[:1], generator=gen(0)), x[:1])
+
+
+def test_a_recipe_chains_box_augmentations_in_place_without_touching_its_input():
+    """JO+CO+CM through a recipe (the later parts write into the recipe's own intermediate
+    result) equals the functions applied one after another, and the easy view is unchanged."""
+    x = rand_images(6)
+    before = x.clone()
+    joints = random_joints(6, 5)
+    p = AugmentParams()
+    chained = Recipe("JO+CO+CM", p)(x, AugmentContext(generator=gen(4), joints=joints))
+    g = gen(4)
+    step = joint_cut_occlusion(x, joints, None, generator=g, num_joints=p.jo_joints, half_size=p.half_size, jitter=p.jitter)
+    step = cutout(step, generator=g, num_holes=p.co_holes, half_size=p.half_size, fill=p.fill)
+    step = cutmix(step, generator=g, num_holes=p.cm_holes, half_size=p.half_size)
+    assert torch.equal(chained, step) and torch.equal(x, before)
+    # called directly, a box augmentation never writes into its argument, even its own result
+    once = cutout(x, generator=gen(1))
+    again = cutout(once, generator=gen(2))
+    assert not torch.equal(once, again) and torch.equal(once, cutout(x, generator=gen(1)))

@@ -94,18 +94,29 @@ class _Canvas:
     """A copy of ``(N, C, H, W)`` images as rows of pixels, ``(N·H·W + 1, C)``, with one spare
     row at the end, into which boxes of cells are written with one ``index_fill_`` /
     ``index_copy_`` over pixels (no mask over the whole image, no host sync). Cells outside
-    their box or the image go to the spare row. The result is a channels_last tensor."""
+    their box or the image go to the spare row. The result is a channels_last tensor.
 
-    def __init__(self, images: Tensor) -> None:
+    With ``inplace``, images that are themselves a canvas's result (channels_last, with the
+    spare row in their storage) are written in place: a recipe's chain of box augmentations
+    copies the batch once."""
+
+    def __init__(self, images: Tensor, inplace: bool = False) -> None:
         self.n, self.c, self.h, self.w = images.shape
         self.hw = self.h * self.w
         self.spare = self.n * self.hw
-        self.rows = images.new_empty(self.spare + 1, self.c)
-        self.image().copy_(images)
+        storage = images.untyped_storage()
+        if inplace and images.storage_offset() == 0 and images.is_contiguous(memory_format=torch.channels_last) and (
+            storage.nbytes() == (self.spare + 1) * self.c * images.element_size()
+        ):
+            self.rows = images.new_empty(0).set_(storage, 0, (self.spare + 1, self.c), (self.c, 1))
+        else:
+            self.rows = images.new_empty(self.spare + 1, self.c)
+            self.image().copy_(images)
 
     def image(self) -> Tensor:
         """The images, ``(N, C, H, W)`` in channels_last memory."""
         return self.rows[: self.spare].view(self.n, self.h, self.w, self.c).permute(0, 3, 1, 2)
+
 
     def index(self, image: Tensor, rows: Tensor, cols: Tensor, inside: Tensor) -> Tensor:
         """Pixel-row index of every cell: ``(N, cells)`` long for cells of image ``image`` (``(N,)``)
@@ -124,6 +135,7 @@ class _Canvas:
     def copy(self, index: Tensor, values: Tensor) -> None:
         """Write pixel rows ``values`` (from :meth:`gather`) at ``index``."""
         self.rows.index_copy_(0, index.reshape(-1), values)
+
 
 
 def _choose_valid(valid: Tensor, m: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -163,6 +175,7 @@ def cutout(
     num_holes: int = 5,
     half_size: tuple[int, int] = (10, 19),
     fill: float = 0.0,
+    inplace: bool = False,
 ) -> Tensor:
     """CutOut (CO): fill ``num_holes`` random boxes per image with ``fill``.
 
@@ -178,13 +191,16 @@ def cutout(
         half_size: ``(min, max)`` integer half size in pixels.
         fill: value written into the holes (``0`` = the mean colour in normalised space).
 
+        inplace: write into ``images`` when it is a box augmentation's own result (a recipe
+            passes it for its second and later parts); otherwise ``images`` is never modified.
+
     Returns:
-        ``(N, C, H, W)`` new tensor.
+        ``(N, C, H, W)`` channels_last tensor.
     """
     n, _, h, w = check_batch(images)
     m = check_count("num_holes", num_holes)
     hs = _check_half_size(half_size)
-    canvas = _Canvas(images)
+    canvas = _Canvas(images, inplace)
     rows, cols, inside = _random_holes(n, m, h, w, hs, generator, images.device)
     canvas.fill(canvas.index(torch.arange(n, device=images.device), rows, cols, inside), float(fill))
     return canvas.image()
@@ -206,6 +222,7 @@ def cutmix(
     generator: torch.Generator,
     num_holes: int = 2,
     half_size: tuple[int, int] = (10, 19),
+    inplace: bool = False,
 ) -> Tensor:
     """CutMix (CM): holes as in :func:`cutout`, filled from a partner image.
 
@@ -219,15 +236,18 @@ def cutmix(
         num_holes: holes per image.
         half_size: ``(min, max)`` integer half size in pixels.
 
+        inplace: write into ``images`` when it is a box augmentation's own result (a recipe
+            passes it for its second and later parts); otherwise ``images`` is never modified.
+
     Returns:
-        ``(N, C, H, W)`` new tensor.
+        ``(N, C, H, W)`` channels_last tensor.
     """
     n, _, h, w = check_batch(images)
     m = check_count("num_holes", num_holes)
     hs = _check_half_size(half_size)
     perm = permutation(n, generator, images.device)
     rows, cols, inside = _random_holes(n, m, h, w, hs, generator, images.device)
-    canvas = _Canvas(images)
+    canvas = _Canvas(images, inplace)
     dst = canvas.index(torch.arange(n, device=images.device), rows, cols, inside)
     src = canvas.index(perm, rows, cols, inside)  # the partner's pixels at the same place
     canvas.copy(dst, canvas.gather(src))  # read before any write: the unmodified partner
@@ -317,6 +337,7 @@ def joint_cutout(
     half_size: tuple[int, int] = (10, 19),
     jitter: float = 10.0,
     fill: float = 0.0,
+    inplace: bool = False,
 ) -> Tensor:
     """Joint CutOut (JC): fill boxes around randomly chosen valid joints.
 
@@ -347,7 +368,7 @@ def joint_cutout(
     centres = _jittered_centres(joints, idx, jitter, generator)
     s = _half_sizes(n, m, hs, generator, images.device)
     rows, cols, inside = _box_cells(centres[..., 0], centres[..., 1], s[..., 0], s[..., 1], 2 * hs[1], h, w)
-    canvas = _Canvas(images)
+    canvas = _Canvas(images, inplace)
     canvas.fill(canvas.index(torch.arange(n, device=images.device), rows, cols, inside & ok[..., None, None]), float(fill))
     return canvas.image()
 
@@ -361,6 +382,7 @@ def joint_cut_occlusion(
     num_joints: int = 2,
     half_size: tuple[int, int] = (10, 19),
     jitter: float = 10.0,
+    inplace: bool = False,
 ) -> Tensor:
     """Joint Cut-Occlusion (JO): paste another image's joint patches onto this image's joints.
 
@@ -407,7 +429,7 @@ def joint_cut_occlusion(
     s = _half_sizes(n, m, hs, generator, device)  # (N, M, 2)
     ok = dst_ok & src_ok
 
-    canvas = _Canvas(images)
+    canvas = _Canvas(images, inplace)
     rows, cols, inside = _box_cells(dst[..., 0], dst[..., 1], s[..., 0], s[..., 1], 2 * hs[1], h, w)
     off = srcc - dst  # (N, M, 2): source position − destination position
     src_rows = rows + off[..., 1, None, None]

@@ -37,6 +37,9 @@ class AugmentContext:
     joint_valid: Tensor | None = None
     mean: tuple[float, ...] = field(default=IMAGENET_MEAN)
     std: tuple[float, ...] = field(default=IMAGENET_STD)
+    #: the recipe's own intermediate result, which box augmentations may write into (set by
+    #: :class:`Recipe` for its second and later parts)
+    owned: Tensor | None = None
 
 
 #: ``(images, ctx, params) -> images``
@@ -50,11 +53,11 @@ def _require_joints(ctx: AugmentContext, code: str) -> Tensor:
 
 
 def _aug_co(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
-    return cutout(images, generator=ctx.generator, num_holes=p.co_holes, half_size=p.half_size, fill=p.fill)
+    return cutout(images, generator=ctx.generator, num_holes=p.co_holes, half_size=p.half_size, fill=p.fill, inplace=ctx.owned is images)
 
 
 def _aug_cm(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
-    return cutmix(images, generator=ctx.generator, num_holes=p.cm_holes, half_size=p.half_size)
+    return cutmix(images, generator=ctx.generator, num_holes=p.cm_holes, half_size=p.half_size, inplace=ctx.owned is images)
 
 
 def _aug_mu(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
@@ -72,13 +75,15 @@ def _aug_jc(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
         half_size=p.half_size,
         jitter=p.jitter,
         fill=p.fill,
+        inplace=ctx.owned is images,
     )
 
 
 def _aug_jo(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
     joints = _require_joints(ctx, "JO")
     return joint_cut_occlusion(
-        images, joints, ctx.joint_valid, generator=ctx.generator, num_joints=p.jo_joints, half_size=p.half_size, jitter=p.jitter
+        images, joints, ctx.joint_valid, generator=ctx.generator, num_joints=p.jo_joints, half_size=p.half_size, jitter=p.jitter,
+        inplace=ctx.owned is images,
     )
 
 
@@ -163,8 +168,12 @@ class Recipe:
         if self.needs_joints and ctx.joints is None:
             raise ValueError(f"recipe {self.name!r} contains joint-driven augmentations and needs ctx.joints (N, K, 2); got None")
         out = images
-        for fn in self._fns:
+        for i, fn in enumerate(self._fns):
+            # every part after the first gets the recipe's own intermediate result: box
+            # augmentations may write into it instead of copying the batch again
+            ctx.owned = out if i > 0 else None
             out = fn(out, ctx, self.params)
+        ctx.owned = None
         return out if self._fns else images.clone()
 
     def __repr__(self) -> str:
