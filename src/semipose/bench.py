@@ -270,6 +270,8 @@ def bench_ssl_step(
     steps: int = 5,
     warmup: int = 2,
     device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    channels_last: bool = False,
     num_joints: int = 17,
 ) -> list[dict[str, Any]]:
     """Time one full training step per method next to the bare network passes it contains.
@@ -280,18 +282,19 @@ def bench_ssl_step(
     passes with autograd, teacher passes without) with a trivial loss + backward + Adam.
     ``overhead_ms = step_ms − network_ms`` is the cost of view building, augmentations and
     losses; ``overhead_pct`` is its share of the step. ``batch_size`` labelled + as many
-    unlabelled crops.
+    unlabelled crops. ``precision`` / ``channels_last``: the networks' (both measurements).
     """
     from .params import HardAffineParams, num_nets_of
     from .ssl.methods import SemiSupervisedModel
 
     device = torch.device(device)
+    prec = resolve_precision(precision, device)
     w, h = int(input_size[0]), int(input_size[1])
     gen = torch.Generator().manual_seed(0)
-    sup = torch.randn(batch_size, 3, h, w, generator=gen).to(device)
+    sup = to_memory_format(torch.randn(batch_size, 3, h, w, generator=gen).to(device), channels_last)
     target = torch.rand(batch_size, num_joints, h // 4, w // 4, generator=gen).to(device) * 0.1
     wsup = torch.ones(batch_size, num_joints, device=device)
-    unsup = torch.randn(batch_size, 3, h, w, generator=gen).to(device)
+    unsup = to_memory_format(torch.randn(batch_size, 3, h, w, generator=gen).to(device), channels_last)
     wun = torch.ones(batch_size, num_joints, device=device)
     rows = []
     for name in methods:
@@ -299,6 +302,8 @@ def bench_ssl_step(
         torch.manual_seed(0)
         n_nets = num_nets_of(method)
         nets = [build_pose_model(arch, num_joints).to(device).train() for _ in range(n_nets)]
+        if channels_last:
+            nets = [n.to(memory_format=torch.channels_last) for n in nets]  # type: ignore[call-overload]
         model = SemiSupervisedModel(
             nets, method=method, paths=paths or ("none",), hard_affine=HardAffineParams(),
         ).to(device)
@@ -306,22 +311,24 @@ def bench_ssl_step(
         vgen = torch.Generator(device=device).manual_seed(0)
 
         def step() -> None:
-            out = model(sup, target, wsup, unsup if method != "supervised" else None, wun, generator=vgen)
+            with autocast(prec, device):
+                out = model(sup, target, wsup, unsup if method != "supervised" else None, wun, generator=vgen)
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             opt.step()
 
         def network_only() -> None:
             loss = sup.new_zeros(())
-            for net in nets:
-                loss = loss + net(sup).mean()
-            if method != "supervised":
-                with torch.no_grad():
-                    for net in nets:
-                        net(unsup)
+            with autocast(prec, device):
                 for net in nets:
-                    for _ in paths:
-                        loss = loss + net(unsup).mean()
+                    loss = loss + net(sup).float().mean()
+                if method != "supervised":
+                    with torch.no_grad():
+                        for net in nets:
+                            net(unsup)
+                    for net in nets:
+                        for _ in paths:
+                            loss = loss + net(unsup).float().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -336,6 +343,7 @@ def bench_ssl_step(
         passes = n_nets * (1 + (1 + len(paths) if method != "supervised" else 0))
         rows.append({
             "method": name, "paths": list(paths), "arch": arch, "input": f"{w}x{h}", "batch_size": batch_size,
+            "precision": prec, "channels_last": bool(channels_last),
             "network_passes": passes, "step_ms": s_ms, "network_ms": n_ms, "overhead_ms": round(s_ms - n_ms, 1),
             "overhead_pct": round(100.0 * (s_ms - n_ms) / s_ms, 2),
         })

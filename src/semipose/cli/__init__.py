@@ -153,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--image-dir")
     b.add_argument("--device", default="auto")
     b.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    b.add_argument("--modes", default="fp32,bf16,bf16+cl",
-                   help="network: comma-separated precisions, +cl for channels_last (fp32, bf16, fp16, fp32+cl, bf16+cl ...)")
+    b.add_argument("--modes", default=None,
+                   help="network / step: comma-separated precisions, +cl for channels_last (fp32, bf16, fp16, bf16+cl ...; "
+                        "default network fp32,bf16,bf16+cl, step fp32)")
     b.add_argument("--json", help="also write the results to this JSON file")
     b.set_defaults(func=cmd_bench)
     return p

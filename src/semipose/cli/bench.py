@@ -39,7 +39,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for arch in (args.arch or "resnet18,resnet50").split(","):
             for size in args.input or [(192, 256), (96, 128)]:
                 base = None
-                for mode in args.modes.split(","):
+                for mode in (args.modes or "fp32,bf16,bf16+cl").split(","):
                     prec, _, cl = mode.partition("+")
                     r = bench_step(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device,
                                    precision=prec, channels_last=cl == "cl")
@@ -74,19 +74,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
         methods = args.methods.split(",") if args.methods else list(STEP_BENCH)
         unknown = [m for m in methods if m not in STEP_BENCH]
         if unknown:
-
             raise ConfigError(f"--methods: unknown {unknown[0]!r}; known: {', '.join(STEP_BENCH)}")
         rows = []
         for arch in (args.arch or "resnet18").split(","):
             for size in args.input or [(96, 128)]:
-                print(f"\ntraining step per method, {arch} {size[0]}x{size[1]}, batch {batch} labelled + {batch} unlabelled, device {device}")
-                print(f"{'method':<12} {'passes':>6} {'step ms':>9} {'network ms':>11} {'overhead ms':>12} {'overhead':>9}")
-                for r in bench_ssl_step(arch, size, batch_size=batch, methods=methods, steps=args.steps, warmup=args.warmup, device=device):
-                    rows.append(r)
-                    print(
-                        f"{r['method']:<12} {r['network_passes']:>6} {r['step_ms']:>9.1f} {r['network_ms']:>11.1f} "
-                        f"{r['overhead_ms']:>12.1f} {r['overhead_pct']:>8.2f}%", flush=True,
-                    )
+                for mode in (args.modes or "fp32").split(","):
+                    prec, _, cl = mode.partition("+")
+                    print(f"\ntraining step per method, {arch} {size[0]}x{size[1]} {mode}, batch {batch} labelled + {batch} unlabelled, "
+                          f"device {device}")
+                    print(f"{'method':<12} {'passes':>6} {'step ms':>9} {'network ms':>11} {'overhead ms':>12} {'overhead':>9}")
+                    for r in bench_ssl_step(arch, size, batch_size=batch, methods=methods, steps=args.steps, warmup=args.warmup, device=device,
+                                            precision=prec, channels_last=cl == "cl"):
+                        r["mode"] = mode
+                        rows.append(r)
+                        print(
+                            f"{r['method']:<12} {r['network_passes']:>6} {r['step_ms']:>9.1f} {r['network_ms']:>11.1f} "
+                            f"{r['overhead_ms']:>12.1f} {r['overhead_pct']:>8.2f}%", flush=True,
+                        )
         report["step"] = rows
     if "eval" in what:
         r = bench_eval(args.persons, steps=args.steps, device=device)
