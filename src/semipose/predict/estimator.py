@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..device import autocast, resolve_device, resolve_precision
+from ..device import autocast, resolve_channels_last, resolve_device, resolve_precision, to_memory_format
 from ..errors import CheckpointError, InputError
 from ..evaluation.inference import predict_heatmaps
 from ..geometry import affine_matrix, box_to_center_scale
@@ -82,14 +82,16 @@ class PoseResult:
 class _TorchBackend:
     """A torch module run in eval mode under the chosen autocast."""
 
-    def __init__(self, module: nn.Module, device: torch.device, precision: str) -> None:
+    def __init__(self, module: nn.Module, device: torch.device, precision: str, channels_last: bool = False) -> None:
         self.module = module.to(device).eval()
+        if channels_last:
+            self.module = self.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.device = device
-        self.precision = precision
+        self.precision, self.channels_last = precision, channels_last
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad(), autocast(self.precision, self.device):
-            return self.module(x).float()
+            return self.module(to_memory_format(x, self.channels_last)).float()
 
 
 @dataclass
@@ -143,6 +145,7 @@ class PoseEstimator:
         *,
         device: str = "cpu",
         precision: str = "fp32",
+        channels_last: bool | str = "auto",
         flip_test: bool | None = None,
         decoder: str | None = None,
         net: str | int | None = None,
@@ -161,6 +164,7 @@ class PoseEstimator:
             device: ``cpu``, ``cuda``, ``cuda:1`` or ``auto``.
             precision: ``fp32``, ``bf16``, ``fp16`` (CUDA) or ``auto`` (bf16 where fast).
                 ONNX files run in fp32.
+            channels_last: NHWC network and inputs: ``True``, ``False`` or ``"auto"`` (with bf16 / fp16).
             flip_test, decoder: override the card's.
             net: two-network models: ``1``, ``2`` or ``"ensemble"`` (default: the card's).
             batch_size: persons per forward pass.
@@ -185,7 +189,8 @@ class PoseEstimator:
         module = mf.card.predictor(mf.build_nets(dev), use)
         prec = resolve_precision(precision, dev)
         card = mf.card.with_use(use, str(p))
-        return cls(_TorchBackend(module, dev, prec), card, dev, flip_test, decoder, batch_size, prec, "torch")
+        backend = _TorchBackend(module, dev, prec, resolve_channels_last(channels_last, prec))
+        return cls(backend, card, dev, flip_test, decoder, batch_size, prec, "torch")
 
     # -- prediction --------------------------------------------------------------------------
     def __call__(
