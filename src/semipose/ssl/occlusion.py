@@ -190,9 +190,7 @@ def cutout(
         num_holes: holes per image.
         half_size: ``(min, max)`` integer half size in pixels.
         fill: value written into the holes (``0`` = the mean colour in normalised space).
-
-        inplace: write into ``images`` when it is a box augmentation's own result (a recipe
-            passes it for its second and later parts); otherwise ``images`` is never modified.
+        inplace: see :class:`_Canvas` (a recipe's later parts); otherwise ``images`` is never modified.
 
     Returns:
         ``(N, C, H, W)`` channels_last tensor.
@@ -235,9 +233,7 @@ def cutmix(
         generator: random source on ``images.device``.
         num_holes: holes per image.
         half_size: ``(min, max)`` integer half size in pixels.
-
-        inplace: write into ``images`` when it is a box augmentation's own result (a recipe
-            passes it for its second and later parts); otherwise ``images`` is never modified.
+        inplace: see :class:`_Canvas` (a recipe's later parts); otherwise ``images`` is never modified.
 
     Returns:
         ``(N, C, H, W)`` channels_last tensor.
