@@ -352,9 +352,10 @@ def joint_cutout(
         half_size: ``(min, max)`` integer half size in pixels.
         jitter: centre jitter standard deviation in pixels.
         fill: hole value.
+        inplace: see :class:`_Canvas` (a recipe's later parts); otherwise ``images`` is never modified.
 
     Returns:
-        ``(N, C, H, W)`` new tensor.
+        ``(N, C, H, W)`` channels_last tensor.
     """
     n, _, h, w = check_batch(images)
     m = check_count("num_joints", num_joints)
@@ -405,6 +406,7 @@ def joint_cut_occlusion(
         num_joints: pasted patches per image (a small constant; looped over).
         half_size: ``(min, max)`` integer half size in pixels.
         jitter: centre jitter standard deviation in pixels.
+        inplace: see :class:`_Canvas` (a recipe's later parts); otherwise ``images`` is never modified.
 
     Returns:
         ``(N, C, H, W)`` new tensor.
