@@ -200,6 +200,7 @@ STEP_BENCH: dict[str, tuple[str, tuple[str, ...]]] = {
     "posedual": ("posedual", ("none",)),
     "multiaugs-2": ("posecons", ("JOCO", "JCCM")),
     "multiaugs-4": ("posecons", ("JOCO", "JCCM", "JC", "JO")),
+    "multiaugs-dual": ("posedual", ("JOCO", "JCCM")),
 }
 
 
