@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 from .codec import HeatmapCodec
 from .device import autocast, resolve_precision, to_memory_format
@@ -138,7 +137,7 @@ def bench_data(
         dict with ``samples_per_s`` and ``ms_per_sample`` (per worker).
     """
     from .data.coco import load_coco_keypoints
-    from .data.loaders import worker_init_for
+    from .data.loaders import make_loader
     from .data.topdown import TopDownDataset, TopDownTransform
 
     w, h = int(input_size[0]), int(input_size[1])
@@ -157,10 +156,7 @@ def bench_data(
         skeleton = data.skeleton
         codec = HeatmapCodec((w, h), (w // 4, h // 4), 2.0)
         ds = TopDownDataset(data.records, TopDownTransform(codec, skeleton, train=True), seed=0)
-        loader = DataLoader(
-            ds, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=False,
-            worker_init_fn=worker_init_for(workers), generator=torch.Generator().manual_seed(0),
-        )
+        loader = make_loader(ds, batch_size, workers, shuffle=True, generator=torch.Generator().manual_seed(0))
         n, t0, it = 0, None, 0
         while it < batches + 1:
             for batch in loader:

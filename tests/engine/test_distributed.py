@@ -30,14 +30,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_torchrun_two_processes(synth_dir, tmp_path):
-    """A PoseDual job with two hard-view paths: one DDP forward per step holds every network
-    pass; each rank draws its own unlabelled shard and views; rank 0 evaluates net 1, net 2
-    and the ensemble."""
-    cfg = tmp_path / "ddp.yaml"
+def _job_config(tmp_path, synth_dir, name: str, *, epochs: int, paths: str, label_subset: str = "first"):
+    """A small PoseDual job on the synthetic set, on the CPU, written to ``<name>.yaml``."""
+    cfg = tmp_path / f"{name}.yaml"
     cfg.write_text(
         f"""
-name: ddp
+name: {name}
 output_dir: {tmp_path / 'runs'}
 device: cpu
 data:
@@ -47,12 +45,21 @@ data:
   input_size: [64, 64]
   workers: 0
   max_train_instances: 6
+  label_subset: {label_subset}
 model: {{arch: resnet18, deconv_filters: [16, 16, 16]}}
-train: {{epochs: 2, batch_size: 4, max_iters_per_epoch: 2, log_every: 1}}
+train: {{epochs: {epochs}, batch_size: 4, max_iters_per_epoch: 2, log_every: 1}}
 eval: {{batch_size: 8, num_vis_images: 1}}
-ssl: {{method: posedual, paths: [JC, CO]}}
+ssl: {{method: posedual, paths: {paths}}}
 """
     )
+    return cfg
+
+
+def test_torchrun_two_processes(synth_dir, tmp_path):
+    """A PoseDual job with two hard-view paths: one DDP forward per step holds every network
+    pass; each rank draws its own unlabelled shard and views; rank 0 evaluates net 1, net 2
+    and the ensemble."""
+    cfg = _job_config(tmp_path, synth_dir, "ddp", epochs=2, paths="[JC, CO]")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
            "-m", "semipose.cli", "train", str(cfg), "--no-progress"]
@@ -95,26 +102,7 @@ def test_two_nodes_on_one_machine(synth_dir, tmp_path):
     """Two torchrun invocations as two "nodes" (--nnodes 2, node ranks 0 and 1, a rendezvous on
     127.0.0.1): PoseDual trains a few steps and validates once; at the end both ranks hold the
     same weights of both networks and the same label subset."""
-    cfg = tmp_path / "nodes.yaml"
-    cfg.write_text(
-        f"""
-name: nodes
-output_dir: {tmp_path / 'runs'}
-device: cpu
-data:
-  root: {synth_dir}
-  train: {{ann_file: annotations/person_keypoints_train.json, image_dir: images/train}}
-  val: {{ann_file: annotations/person_keypoints_val.json, image_dir: images/val}}
-  input_size: [64, 64]
-  workers: 0
-  max_train_instances: 6
-  label_subset: random
-model: {{arch: resnet18, deconv_filters: [16, 16, 16]}}
-train: {{epochs: 1, batch_size: 4, max_iters_per_epoch: 2, log_every: 1}}
-eval: {{batch_size: 8, num_vis_images: 1}}
-ssl: {{method: posedual, paths: [JOCO]}}
-"""
-    )
+    cfg = _job_config(tmp_path, synth_dir, "nodes", epochs=1, paths="[JOCO]", label_subset="random")
     driver = tmp_path / "driver.py"
     driver.write_text(DUMP)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -15,7 +15,7 @@ import yaml
 from ..errors import ConfigError
 from .schema import Config
 
-__all__ = ["load_config", "apply_overrides", "config_to_dict", "config_from_dict", "dump_config", "migrate", "RENAMED"]
+__all__ = ["load_config", "apply_overrides", "config_to_dict", "config_from_dict", "dump_config", "migrate"]
 
 
 def _type_name(tp: Any) -> str:
@@ -90,10 +90,6 @@ def _from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
         )
     kwargs = {k: _convert(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in data.items()}
     return cls(**kwargs)
-
-
-#: Keys renamed since 0.2 (configs, run folders and model cards of 0.2 still load).
-RENAMED: dict[str, str] = {"train.amp": "train.precision"}
 
 
 def migrate(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -245,12 +245,15 @@ class EvalData:
     eval_skeleton: Skeleton | None = None  # set by build_eval_data: the dataset's keypoint set
     mapping: Any = None
     gt_file: str | None = None
+    _crops: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
 
     def crop_boxes(self) -> tuple[np.ndarray, np.ndarray]:
         """``(centers, scales)`` ``(N, 2)`` of the crops of :attr:`records`, as the dataset's
-        transform takes them (what the predictions are mapped back through)."""
-        boxes = [self.dataset.transform.crop_box(r) for r in self.records]
-        return np.stack([c for c, _ in boxes]), np.stack([s for _, s in boxes])
+        transform takes them (what the predictions are mapped back through); computed once."""
+        if self._crops is None:
+            boxes = [self.dataset.transform.crop_box(r) for r in self.records]
+            self._crops = (np.stack([c for c, _ in boxes]), np.stack([s for _, s in boxes]))
+        return self._crops
 
     @property
     def score_key(self) -> str:

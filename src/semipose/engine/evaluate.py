@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pycocotools.coco import COCO
 from torch import nn
 
 from ..codec import HeatmapCodec
@@ -23,7 +24,7 @@ from ..config import Config
 from ..data.loaders import eval_loader
 from ..data.sources import EvalData
 from ..device import resolve_channels_last, resolve_precision
-from ..evaluation.coco import evaluate_predictions, format_metrics_table, write_metrics_json
+from ..evaluation.coco import evaluate_predictions, format_metrics_table, load_coco_gt, write_metrics_json
 from ..evaluation.inference import Predictions, run_inference
 from ..evaluation.pckh import evaluate_pckh, format_pckh_table
 from ..models.ensemble import EnsembleNet
@@ -75,12 +76,13 @@ def _gather(preds: Predictions, k: int, device: torch.device, dist_info: DistInf
 
 def validate(
     model: nn.Module, cfg: Config, data: EvalData, codec: HeatmapCodec, skeleton: Skeleton, device: torch.device,
-    out_dir: Path | None, *, progress: bool = True, dist_info: DistInfo = DistInfo(), name: str = "net",
+    out_dir: Path | None, *, progress: bool = True, dist_info: DistInfo = DistInfo(), name: str = "net", gt: COCO | None = None,
 ) -> NetResult | None:
     """Predict the split with one network and score it.
 
     Results and metrics are written to ``out_dir`` as ``keypoints_<name>_results.json`` /
-    ``metrics_<name>.json`` (PCKh: ``metrics_<name>.json`` and ``pred_<name>.npy``).
+    ``metrics_<name>.json`` (PCKh: ``metrics_<name>.json`` and ``pred_<name>.npy``). ``gt``: the
+    split's ground truth already loaded (default: read from ``data.ann_file``).
 
     Returns:
         The :class:`NetResult` (None on ranks other than 0).
@@ -112,7 +114,8 @@ def validate(
     else:
         centers, scales = data.crop_boxes()
         metrics = evaluate_predictions(
-            data.records, coords, maxvals, data.ann_file, centers=centers, scales=scales, skeleton=data.eval_skeleton or skeleton,
+            data.records, coords, maxvals, gt if gt is not None else data.ann_file, centers=centers, scales=scales,
+            skeleton=data.eval_skeleton or skeleton,
             out_dir=out_dir,
             in_vis_thr=cfg.eval.in_vis_thr, oks_thr=cfg.eval.oks_nms_thr, use_nms=cfg.eval.use_nms, name=name,
         )
@@ -131,9 +134,11 @@ def validate_nets(
     models = list(nets)
     if len(models) > 1:
         models.append(EnsembleNet(list(nets)))
+    # the ground truth is read and checked once for every network scored on it
+    gt = load_coco_gt(data.ann_file, skeleton=data.eval_skeleton or skeleton) if data.ann_file and dist_info.is_main else None
     out: dict[str, NetResult] = {}
     for name, m in zip(net_names(len(nets)), models):
-        res = validate(m, cfg, data, codec, skeleton, device, out_dir, progress=progress, dist_info=dist_info, name=name)
+        res = validate(m, cfg, data, codec, skeleton, device, out_dir, progress=progress, dist_info=dist_info, name=name, gt=gt)
         if res is not None:
             out[name] = res
     return out

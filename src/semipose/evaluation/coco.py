@@ -115,7 +115,8 @@ def load_coco_gt(
         ann_file, skeleton=skeleton, need_file_name=False, read_skeleton=False,
         required=("id", "image_id", "category_id", "bbox", "keypoints"),
     )
-    data = copy.deepcopy(dict(cf.data))
+    # a caller's dict is not modified; data read from a file is this call's own
+    data = copy.deepcopy(dict(cf.data)) if isinstance(ann_file, Mapping) else dict(cf.data)
     if not data.get("categories"):
         cat_ids = sorted({a.get("category_id", 1) for a in data["annotations"]}) or [1]
         data["categories"] = [{"id": int(c), "name": "person", "supercategory": "person"} for c in cat_ids]

@@ -409,7 +409,7 @@ def joint_cut_occlusion(
         inplace: see :class:`_Canvas` (a recipe's later parts); otherwise ``images`` is never modified.
 
     Returns:
-        ``(N, C, H, W)`` new tensor.
+        ``(N, C, H, W)`` channels_last tensor.
     """
     n, c, h, w = check_batch(images)
     m = check_count("num_joints", num_joints)
