@@ -72,6 +72,8 @@ def test_base_inheritance(tmp_path):
         ("data.input_size=[1]", "data.input_size: expected [width, height]"),
         ("data.color=grey", "data.color: expected one of rgb, bgr"),
         ("train.lr_steps=[5,2]", "train.lr_steps: must be increasing"),
+        ("data.image_cache_mb=-1", "data.image_cache_mb: must be ≥ 0 MiB"),
+        ("data.image_cache_mb=lots", "data.image_cache_mb: expected a number"),
         ("train", "expected key=value"),
     ],
 )

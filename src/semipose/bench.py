@@ -127,14 +127,17 @@ def bench_data(
     workers: int = 2,
     batches: int = 10,
     synth_image_size: Sequence[int] = (640, 480),
+    image_cache_mb: float = 0,
 ) -> dict[str, Any]:
     """Throughput of the training data pipeline (read + decode + augment + crop + targets).
 
     Without ``ann_file`` a small synthetic COCO-format set (``synth_image_size`` images, the
-    size of typical COCO photos) is generated in a temporary folder first.
+    size of typical COCO photos) is generated in a temporary folder first. ``image_cache_mb``
+    is the decoded-image cache per process (``data.image_cache_mb``; 0 = decode every time).
 
     Returns:
-        dict with ``samples_per_s`` and ``ms_per_sample`` (per worker).
+        dict with ``samples_per_s``, ``ms_per_sample`` (per worker) and, with 0 workers,
+        ``decodes_per_sample`` (the cache's misses per sample delivered; None with workers).
     """
     from .data.coco import load_coco_keypoints
     from .data.loaders import make_loader
@@ -155,13 +158,14 @@ def bench_data(
         data = load_coco_keypoints(ann_file, image_dir or "")
         skeleton = data.skeleton
         codec = HeatmapCodec((w, h), (w // 4, h // 4), 2.0)
-        ds = TopDownDataset(data.records, TopDownTransform(codec, skeleton, train=True), seed=0)
+        ds = TopDownDataset(data.records, TopDownTransform(codec, skeleton, train=True), seed=0, image_cache_mb=image_cache_mb)
         loader = make_loader(ds, batch_size, workers, shuffle=True, generator=torch.Generator().manual_seed(0))
-        n, t0, it = 0, None, 0
+        n, t0, it, misses0 = 0, None, 0, 0
         while it < batches + 1:
             for batch in loader:
                 if t0 is None:  # skip the first batch (worker start-up)
                     t0 = time.perf_counter()
+                    misses0 = ds.images.misses
                 else:
                     n += batch["image"].shape[0]
                 it += 1
@@ -179,6 +183,8 @@ def bench_data(
         "samples": n,
         "samples_per_s": round(sps, 1),
         "ms_per_sample_per_worker": round(1e3 * max(workers, 1) / sps, 2) if sps == sps else None,
+        "image_cache_mb": image_cache_mb,
+        "decodes_per_sample": round((ds.images.misses - misses0) / n, 3) if workers == 0 and n else None,
         "source": ann_file if tmp is None else f"synthetic {synth_image_size[0]}x{synth_image_size[1]} images",
     }
 
@@ -222,7 +228,8 @@ def bench_augment(
     device: torch.device | str = "cpu",
     num_joints: int = 17,
 ) -> list[dict[str, Any]]:
-    """Time each hard-view augmentation, and the hard affine warp of images + heatmaps, on a
+    """Time each hard-view augmentation, one copy of the batch (the floor of any view that
+    leaves its input unchanged), and the hard affine warp of images + heatmaps, on a
     ``(batch_size, 3, H, W)`` batch with random joints.
 
     Returns:
@@ -246,6 +253,11 @@ def bench_augment(
             recipe = Recipe(spec)
             ms = _median_ms(lambda: recipe(x, ctx), device, steps, warmup)
             rows.append({"recipe": spec, "input": f"{w}x{h}", "batch_size": batch_size, "ms": ms, "us_per_image": round(ms * 1e3 / batch_size, 1)})
+
+        # the floor of every out-of-place view: one copy of the batch (the reference clones too)
+        ms = _median_ms(lambda: x.clone(), device, steps, warmup)
+        rows.append({"recipe": "copy (batch clone)", "input": f"{w}x{h}", "batch_size": batch_size, "ms": ms,
+                     "us_per_image": round(ms * 1e3 / batch_size, 1)})
 
         def affine() -> None:
             m = sample_hard_affine(batch_size, (w, h), HardAffineParams(), generator=g, device=device)

@@ -8,6 +8,7 @@ with :func:`read_image`, so a picture is always drawn on the pixels the network 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 
 import cv2
 import numpy as np
@@ -21,6 +22,8 @@ __all__ = [
     "image_problem",
     "check_image_file",
     "warp_crop",
+    "normalize_crop",
+    "ImageCache",
     "single_threaded_cv2",
 ]
 
@@ -98,6 +101,79 @@ def warp_crop(image: np.ndarray, mat: np.ndarray, size: tuple[int, int]) -> np.n
     (bilinear, black outside the image); ``size`` is ``(W, H)``. The one crop of training,
     evaluation and prediction."""
     return cv2.warpAffine(image, mat, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def normalize_crop(crop: np.ndarray, mean: np.ndarray, std: np.ndarray, *, reverse_channels: bool) -> np.ndarray:
+    """``(3, H, W)`` float32 network input ``(crop - mean) / std`` of an ``(H, W, 3)`` uint8 crop.
+
+    One pass per channel straight into the channel-first output (no float copy of the whole
+    crop, no transpose copy); the values are those of the plain NumPy expression.
+
+    Args:
+        crop: ``(H, W, 3)`` uint8.
+        mean, std: ``(3,)`` float32 statistics on the 0..255 scale, in output channel order.
+        reverse_channels: output channel ``c`` is crop channel ``2 - c`` (BGR crop → RGB).
+    """
+    h, w = crop.shape[:2]
+    out = np.empty((3, h, w), np.float32)
+    m, s = np.asarray(mean, np.float32).reshape(3), np.asarray(std, np.float32).reshape(3)
+    for c in range(3):
+        np.subtract(crop[:, :, 2 - c if reverse_channels else c], m[c], out=out[c], dtype=np.float32)
+        np.divide(out[c], s[c], out=out[c])
+    return out
+
+
+class ImageCache:
+    """Decoded images of one process, least recently used first out, within a byte budget.
+
+    Evaluation visits the persons of one image one after another (with detector boxes, 20 per
+    COCO image), and a small training set may fit whole; both then decode each file once
+    instead of once per person. The arrays handed out are read-only, so no caller can change
+    a cached picture. Each DataLoader worker has its own cache.
+
+    Args:
+        max_mb: budget in MiB (0: no caching, every call decodes).
+    """
+
+    def __init__(self, max_mb: float = 0) -> None:
+        if not max_mb >= 0:
+            raise ValueError(f"image cache budget must be >= 0 MiB, got {max_mb}")
+        self._empty(int(max_mb * 2**20))
+
+    def _empty(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._images: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def __getstate__(self) -> dict[str, int]:  # a pickled cache (a spawned worker's copy) starts empty
+        return {"max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        self._empty(int(state["max_bytes"]))
+
+    def read(self, path: str | os.PathLike[str]) -> np.ndarray:
+        """:func:`read_image` of ``path``, from the cache when it holds it (read-only array)."""
+        p = os.fspath(path)
+        img = self._images.get(p)
+        if img is not None:
+            self._images.move_to_end(p)
+            self.hits += 1
+            return img
+        self.misses += 1
+        img = read_image(p)
+        if img.nbytes <= self.max_bytes:
+            img.flags.writeable = False
+            self._images[p] = img
+            self.nbytes += img.nbytes
+            while self.nbytes > self.max_bytes:
+                _, old = self._images.popitem(last=False)
+                self.nbytes -= old.nbytes
+        return img
 
 
 def single_threaded_cv2() -> None:

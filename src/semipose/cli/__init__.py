@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--ann-file", help="bench the data pipeline on this COCO file instead of synthetic data")
     b.add_argument("--image-dir")
+    b.add_argument("--cache-mb", default="0,256",
+                   help="data: comma-separated decoded-image cache budgets per process in MiB, one row each (default 0,256)")
     b.add_argument("--device", default="auto")
     b.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     b.add_argument("--modes", default=None,

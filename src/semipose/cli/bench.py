@@ -53,11 +53,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = []
         batch = args.batch or 32
         print(f"\ndata pipeline (read + decode + augment + crop + targets), {args.workers} workers")
-        print(f"{'input':>8} {'samples/s':>10} {'ms/sample/worker':>17}")
+        print(f"{'input':>8} {'cache MiB':>9} {'samples/s':>10} {'ms/sample/worker':>17} {'decodes/sample':>15}")
+        budgets = [float(v) for v in str(args.cache_mb).split(",") if v.strip()]
         for size in args.input or [(192, 256), (96, 128)]:
-            r = bench_data(size, ann_file=args.ann_file, image_dir=args.image_dir, batch_size=batch, workers=args.workers, batches=args.batches)
-            rows.append(r)
-            print(f"{r['input']:>8} {r['samples_per_s']:>10.1f} {r['ms_per_sample_per_worker']:>17}", flush=True)
+            for mb in budgets:
+                r = bench_data(size, ann_file=args.ann_file, image_dir=args.image_dir, batch_size=batch, workers=args.workers,
+                               batches=args.batches, image_cache_mb=mb)
+                rows.append(r)
+                print(f"{r['input']:>8} {mb:>9g} {r['samples_per_s']:>10.1f} {r['ms_per_sample_per_worker']:>17} "
+                      f"{r['decodes_per_sample'] if r['decodes_per_sample'] is not None else '-':>15}", flush=True)
         report["data"] = rows
     if "augment" in what:
         batch = args.batch or 32

@@ -103,6 +103,9 @@ class DataConfig:
     #: false = stop with the list; true = skip their persons, counted in the log
     skip_bad_images: bool = False
     workers: int = 2
+    #: decoded images kept per process (training and evaluation loaders, each worker its own),
+    #: so an image is decoded once for all its persons while it stays in the budget; 0 = off
+    image_cache_mb: float = 256
 
     def resolve(self, path: str | None) -> str | None:
         """``path`` joined to :attr:`root` unless it is absolute (or empty/None)."""
@@ -284,6 +287,8 @@ class Config:
             raise ConfigError(f"train.lr_steps: must be increasing, got {t.lr_steps}")
         if d.workers < 0:
             raise ConfigError(f"data.workers: must be ≥ 0, got {d.workers}")
+        if not d.image_cache_mb >= 0:
+            raise ConfigError(f"data.image_cache_mb: must be ≥ 0 MiB, got {d.image_cache_mb}")
         if len(self.model.deconv_filters) != len(self.model.deconv_kernels):
             raise ConfigError("model.deconv_filters and model.deconv_kernels must have the same length")
         if len(self.model.deconv_filters) not in DECONV_LAYERS:

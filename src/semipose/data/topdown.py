@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from ..codec import HeatmapCodec
 from ..errors import DataFormatError
 from ..geometry import PIXEL_STD, affine_matrix, apply_affine
-from ..image import IMAGENET_MEAN, IMAGENET_STD, read_image, warp_crop
+from ..image import IMAGENET_MEAN, IMAGENET_STD, ImageCache, normalize_crop, warp_crop
 from ..params import COLORS, AugmentConfig, scale_rotation
 from ..skeletons import Skeleton
 from .records import PoseRecord
@@ -67,8 +67,8 @@ class TopDownTransform:
         self.color = color
         # Normalisation is applied to the RGB image; with "bgr" the reference code normalised
         # BGR data with the RGB statistics, which we reproduce by using the stats as given.
-        self.mean = np.asarray(mean, np.float32).reshape(1, 1, 3) * 255.0
-        self.std = np.asarray(std, np.float32).reshape(1, 1, 3) * 255.0
+        self.mean = np.asarray(mean, np.float32).reshape(3) * np.float32(255.0)
+        self.std = np.asarray(std, np.float32).reshape(3) * np.float32(255.0)
         self.padding = padding
         self.flip_index = skeleton.flip_index
 
@@ -163,16 +163,14 @@ class TopDownTransform:
         mat = affine_matrix(center, scale, rot, (W, H))  # (mirrored) image -> crop
         warp = mat @ mirror if flip else mat
         crop = warp_crop(image, warp, (W, H))
-        if self.color == "rgb":
-            crop = crop[:, :, ::-1]
-        x = (crop.astype(np.float32) - self.mean) / self.std
+        x = normalize_crop(crop, self.mean, self.std, reverse_channels=self.color == "rgb")
         vis = kpts[:, 2] > 0
         joints = np.zeros_like(kpts)
         joints[:, :2] = np.where(vis[:, None], apply_affine(kpts[:, :2], mat), 0.0)
         joints[:, 2] = kpts[:, 2]
         target, weight = self.codec.encode(joints[:, :2], vis)
         return {
-            "image": torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))),
+            "image": torch.from_numpy(x),
             "target": torch.from_numpy(target),
             "target_weight": torch.from_numpy(weight),
             "joints": torch.from_numpy(joints.astype(np.float32)),
@@ -195,9 +193,13 @@ class TopDownDataset(Dataset):
         records: the persons.
         transform: a :class:`TopDownTransform`.
         seed: base seed.
+        image_cache_mb: decoded images kept per process (:class:`~semipose.image.ImageCache`;
+            0: decode the file for every person).
     """
 
-    def __init__(self, records: Sequence[PoseRecord], transform: TopDownTransform, *, seed: int = 0) -> None:
+    def __init__(
+        self, records: Sequence[PoseRecord], transform: TopDownTransform, *, seed: int = 0, image_cache_mb: float = 0
+    ) -> None:
         if len(records) == 0:
             raise DataFormatError("TopDownDataset: no records")
         k = transform.skeleton.num_keypoints
@@ -211,6 +213,7 @@ class TopDownDataset(Dataset):
         self.transform = transform
         self.seed = int(seed)
         self.epoch = 0
+        self.images = ImageCache(image_cache_mb)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -223,6 +226,6 @@ class TopDownDataset(Dataset):
         # set); the augmentation stays seeded by the full index, so each pass differs
         rec = self.records[index % len(self.records)]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        sample = self.transform(read_image(rec.image_path), rec, rng)
+        sample = self.transform(self.images.read(rec.image_path), rec, rng)
         sample["index"] = torch.tensor(index, dtype=torch.int64)
         return sample
