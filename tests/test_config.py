@@ -62,6 +62,15 @@ def test_base_inheritance(tmp_path):
     assert (cfg.name, cfg.train.epochs, cfg.train.lr) == ("child", 5, 0.01)
 
 
+def test_ema_teacher_needs_a_consistency_method():
+    with pytest.raises(ConfigError, match="ssl.teacher: ema needs a consistency method"):
+        load_config(CONFIGS[0], ["ssl.method=supervised", "ssl.teacher=ema"])
+    cfg = load_config(CONFIGS[0], ["ssl.method=posecons", "ssl.teacher=ema", "ssl.select=ema", "ssl.ema_decay=0.99"])
+    assert (cfg.ssl.teacher, cfg.ssl.select, cfg.ssl.ema_decay, cfg.ssl.ema_warmup) == ("ema", "ema", 0.99, True)
+    with pytest.raises(ConfigError, match=r"ssl.ema_decay: must be in \[0, 1\)"):
+        load_config(CONFIGS[0], ["ssl.method=posecons", "ssl.teacher=ema", "ssl.ema_decay=1"])
+
+
 @pytest.mark.parametrize(
     "override,message",
     [
@@ -74,6 +83,8 @@ def test_base_inheritance(tmp_path):
         ("train.lr_steps=[5,2]", "train.lr_steps: must be increasing"),
         ("data.image_cache_mb=-1", "data.image_cache_mb: must be ≥ 0 MiB"),
         ("data.image_cache_mb=lots", "data.image_cache_mb: expected a number"),
+        ("ssl.teacher=mean", "ssl.teacher: expected one of online, ema"),
+        ("ssl.select=ema", "ssl.select: ema needs ssl.teacher: ema"),
         ("train", "expected key=value"),
     ],
 )

@@ -19,6 +19,7 @@ __all__ = [
     "DECODERS",
     "METHODS",
     "SELECT_MODES",
+    "TEACHERS",
     "COLORS",
     "DATA_FORMATS",
     "OPTIMIZERS",
@@ -53,8 +54,13 @@ DECODERS: tuple[str, ...] = ("shift", "dark", "argmax")
 #: PoseCons with crossed pairs; a new method is a new pairing.
 METHODS: dict[str, tuple[int, ...]] = {"supervised": (), "posecons": (0,), "posedual": (1, 0)}
 
-#: Which validation metrics pick ``best.pt`` for two networks.
-SELECT_MODES: tuple[str, ...] = ("mean", "net1", "ensemble")
+#: Which validation metrics pick ``best.pt``: for two networks the ``mean`` of the two, ``net1``
+#: or the ``ensemble``; ``ema``: the EMA teacher(s) (their mean for two), whose weights then
+#: go into ``best.pt``.
+SELECT_MODES: tuple[str, ...] = ("mean", "net1", "ensemble", "ema")
+#: Where the consistency teachers come from: the ``online`` networks themselves (the
+#: reference) or an ``ema`` (exponential moving average) copy of them (mean teacher).
+TEACHERS: tuple[str, ...] = ("online", "ema")
 #: Input channel orders.
 COLORS: tuple[str, ...] = ("rgb", "bgr")
 #: Annotation file formats of a data split.

@@ -30,7 +30,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _job_config(tmp_path, synth_dir, name: str, *, epochs: int, paths: str, label_subset: str = "first"):
+def _job_config(tmp_path, synth_dir, name: str, *, epochs: int, paths: str, label_subset: str = "first", teacher: str = "online"):
     """A small PoseDual job on the synthetic set, on the CPU, written to ``<name>.yaml``."""
     cfg = tmp_path / f"{name}.yaml"
     cfg.write_text(
@@ -49,7 +49,7 @@ data:
 model: {{arch: resnet18, deconv_filters: [16, 16, 16]}}
 train: {{epochs: {epochs}, batch_size: 4, max_iters_per_epoch: 2, log_every: 1}}
 eval: {{batch_size: 8, num_vis_images: 1}}
-ssl: {{method: posedual, paths: {paths}}}
+ssl: {{method: posedual, paths: {paths}, teacher: {teacher}}}
 """
     )
     return cfg
@@ -87,7 +87,8 @@ class Dump(Callback):
     forward and rank 0 saves them), and the label subset."""
     def on_epoch_end(self, info):
         if info.epoch == info.epochs:
-            h = [hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes() for t in n.parameters())).hexdigest() for n in info.nets]
+            h = [hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes() for t in n.parameters())).hexdigest()
+                 for n in [*info.nets, *info.ema_nets]]
             cfg = load_config(sys.argv[1])
             labelled, _, _ = build_label_records(cfg, build_skeleton(cfg))
             out = {"weights": h, "labels": sorted(r.ann_id for r in labelled), "rank": int(os.environ["RANK"]),
@@ -100,9 +101,10 @@ train(load_config(sys.argv[1]), progress=False, callbacks=[Dump()])
 
 def test_two_nodes_on_one_machine(synth_dir, tmp_path):
     """Two torchrun invocations as two "nodes" (--nnodes 2, node ranks 0 and 1, a rendezvous on
-    127.0.0.1): PoseDual trains a few steps and validates once; at the end both ranks hold the
-    same weights of both networks and the same label subset."""
-    cfg = _job_config(tmp_path, synth_dir, "nodes", epochs=1, paths="[JOCO]", label_subset="random")
+    127.0.0.1): PoseDual with EMA teachers trains a few steps and validates once; at the end
+    both ranks hold the same weights of both networks and of both EMA teachers, and the same
+    label subset."""
+    cfg = _job_config(tmp_path, synth_dir, "nodes", epochs=1, paths="[JOCO]", label_subset="random", teacher="ema")
     driver = tmp_path / "driver.py"
     driver.write_text(DUMP)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -118,8 +120,9 @@ def test_two_nodes_on_one_machine(synth_dir, tmp_path):
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), "\n".join(o[-3000:] for o in outs)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert len(ranks[0]["weights"]) == 2 and ranks[0]["weights"] == ranks[1]["weights"]
+    assert len(ranks[0]["weights"]) == 4 and ranks[0]["weights"] == ranks[1]["weights"]
     assert ranks[0]["labels"] == ranks[1]["labels"] and len(ranks[0]["labels"]) == 6
     # rank 0 validated once (net 1, net 2, the ensemble) and wrote the checkpoint; rank 1 wrote nothing
-    assert "AP" in ranks[0]["metrics"] and set(ranks[0]["per_net"]) == {"net1", "net2", "ensemble"} and ranks[1]["metrics"] == {}
+    assert "AP" in ranks[0]["metrics"] and set(ranks[0]["per_net"]) == {"net1", "net2", "ensemble", "ema1", "ema2"}
+    assert ranks[1]["metrics"] == {}
     assert (tmp_path / "runs" / "nodes" / "checkpoints" / "last.pt").is_file()

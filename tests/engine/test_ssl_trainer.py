@@ -87,6 +87,31 @@ def test_posecons_detector_unlabelled_and_exact_resume(synth_dir, tmp_path):
         (full.run_dir / "label_subset.json").read_text())["ann_ids"]
 
 
+def test_ema_teacher_run_resumes_exactly_and_is_selectable(synth_dir, tmp_path):
+    """PoseCons with an EMA teacher: the EMA weights are saved in last.pt and resumed exactly;
+    validation scores the network and its EMA; with ``ssl.select: ema`` best.pt holds the EMA
+    weights and the selection AP is the EMA's."""
+    extra = [*SSL, "ssl.method=posecons", "ssl.paths=[JOCO]", "ssl.teacher=ema", "ssl.ema_decay=0.9", "ssl.select=ema",
+             "train.val_every=1", "data.max_train_instances=8"]
+    full = train(synth_config(synth_dir, tmp_path / "a", *extra, "train.epochs=2"), progress=False)
+    half = train(synth_config(synth_dir, tmp_path / "b", *extra, "train.epochs=1"), progress=False)
+    ema_epoch1 = torch.load(half.run_dir / "checkpoints" / "last.pt", weights_only=True)["train_state"]["ema_states"][0]
+    resumed = train(synth_config(synth_dir, tmp_path / "b", *extra, "train.epochs=2"), resume=half.run_dir, progress=False)
+    a = torch.load(full.run_dir / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(resumed.run_dir / "checkpoints" / "last.pt", weights_only=True)
+    for key in ("nets", "ema_states"):
+        sa = a[key][0] if key == "nets" else a["train_state"][key][0]
+        sb = b[key][0] if key == "nets" else b["train_state"][key][0]
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), key
+    ema, net = a["train_state"]["ema_states"][0], a["nets"][0]
+    assert not all(torch.equal(ema[k], net[k]) for k in net)  # the average lags the network
+    rows = _rows(full.run_dir)
+    assert rows[-1]["AP"] == rows[-1]["AP_ema"] and rows[-1]["AP_net"] != ""
+    best = torch.load(full.run_dir / "checkpoints" / "best.pt", weights_only=True)
+    chosen = ema if full.best_epoch == 2 else ema_epoch1  # best.pt holds the best epoch's EMA weights
+    assert all(torch.equal(best["nets"][0][k], chosen[k]) for k in chosen)
+
+
 def test_warm_start_and_equal_steps_supervised(synth_dir, tmp_path):
     first = train(synth_config(synth_dir, tmp_path, *SSL), progress=False)
     ck = first.run_dir / "checkpoints" / "last.pt"

@@ -19,6 +19,7 @@ from ..params import (
     OPTIMIZERS,
     PRECISIONS,
     SELECT_MODES,
+    TEACHERS,
     AugmentConfig,
     AugmentParams,
     HardAffineParams,
@@ -226,8 +227,18 @@ class SSLConfig:
     concat_views: bool = False
     #: a teacher joint whose heatmap peak is below this counts as "lost" in the collapse log
     collapse_thr: float = 0.1
-    #: two networks: pick ``best`` by ``mean`` of the two APs, ``net1`` or ``ensemble``
+    #: pick ``best`` by: two networks, the ``mean`` of the two APs, ``net1`` or the
+    #: ``ensemble``; ``ema``: the EMA teacher(s) (``teacher: ema``), whose weights ``best.pt``
+    #: then holds
     select: str = "mean"
+    #: the consistency teachers: ``online`` (the networks, as the papers) or ``ema`` (a moving
+    #: average of them: PoseCons' teacher is the student's EMA, PoseDual's the other network's)
+    teacher: str = "online"
+    #: decay of the EMA teacher, per optimiser step
+    ema_decay: float = 0.999
+    #: warm the decay up as min(ema_decay, (1 + step) / (10 + step)), so the average follows
+    #: the networks quickly at first
+    ema_warmup: bool = True
 
 
 @dataclass
@@ -307,6 +318,13 @@ class Config:
                 raise ConfigError(f"{key}.channels_last: expected true, false or auto, got {cl!r}")
         _choice("ssl.method", q.method, tuple(METHODS))
         _choice("ssl.select", q.select, SELECT_MODES)
+        _choice("ssl.teacher", q.teacher, TEACHERS)
+        if q.teacher == "ema" and not self.semi_supervised:
+            raise ConfigError("ssl.teacher: ema needs a consistency method (ssl.method: posecons or posedual)")
+        if q.select == "ema" and q.teacher != "ema":
+            raise ConfigError("ssl.select: ema needs ssl.teacher: ema")
+        if not 0 <= q.ema_decay < 1:
+            raise ConfigError(f"ssl.ema_decay: must be in [0, 1), got {q.ema_decay}")
         for key, sp in (("train", d.train), ("val", d.val), ("unlabeled", d.unlabeled)):
             _choice(f"data.{key}.format", sp.format, DATA_FORMATS)
         if d.val.format == "aic":

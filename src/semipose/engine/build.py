@@ -5,7 +5,7 @@ step model and optimizer (the learning rate is :func:`semipose.engine.trainer.lr
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -13,6 +13,9 @@ from torch import nn
 from ..codec import HeatmapCodec
 from ..config import Config
 from ..models import build_pose_model, load_imagenet_backbone
+
+if TYPE_CHECKING:
+    from ..ssl.methods import SemiSupervisedModel
 
 __all__ = ["build_codec", "build_model", "build_ssl_model", "build_optimizer"]
 
@@ -38,7 +41,7 @@ def build_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, t
     return model
 
 
-def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False) -> nn.Module:
+def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False) -> SemiSupervisedModel:
     """The run's network(s) wrapped with the configured method's step loss
     (:class:`semipose.ssl.methods.SemiSupervisedModel`); ``model.pretrained`` and
     ``model.init_weights`` are read safely unless ``trust``."""
@@ -63,7 +66,7 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
         nets, method=q.method, paths=q.paths, repeat=q.repeat, hard_affine=q.affine if q.hard_affine else None,
         augment=q.augment, sup_weight=q.sup_weight, unsup_weight=q.unsup_weight,
         consistency=ConsistencyLoss(conf_masking=q.conf_masking, conf_thresh=q.conf_thresh, sharpen=q.sharpen, heat_fusion=q.heat_fusion),
-        concat_views=q.concat_views, collapse_thr=q.collapse_thr,
+        concat_views=q.concat_views, collapse_thr=q.collapse_thr, teacher=q.teacher, ema_decay=q.ema_decay, ema_warmup=q.ema_warmup,
     )
 
 

@@ -69,7 +69,8 @@ class EpochInfo:
         metrics: the selection metrics (empty without validation); per_net: the score of
             each network and the ensemble (two networks); score_key: ``AP`` or ``Mean``.
         best_score, best_epoch: so far; improved: this epoch is the new best; eta_s: estimate.
-        nets: the networks themselves (not in the row).
+        nets: the networks themselves (not in the row); ema_nets: their EMA teachers
+            (``ssl.teacher: ema``; empty otherwise).
     """
 
     epoch: int
@@ -91,6 +92,7 @@ class EpochInfo:
     eta_s: float = 0.0
     #: the run's networks after the epoch (for callbacks that keep or compare weights)
     nets: Sequence[nn.Module] = field(default_factory=list, repr=False)
+    ema_nets: Sequence[nn.Module] = field(default_factory=list, repr=False)
 
     def row(self) -> dict[str, Any]:
         """The epoch's ``metrics.csv`` row (the column names the docs list)."""

@@ -24,6 +24,7 @@ from ..config import Config
 from ..data.loaders import eval_loader
 from ..data.sources import EvalData
 from ..device import resolve_channels_last, resolve_precision
+from ..errors import ConfigError
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, load_coco_gt, write_metrics_json
 from ..evaluation.inference import Predictions, run_inference
 from ..evaluation.pckh import evaluate_pckh, format_pckh_table
@@ -34,6 +35,7 @@ from .distributed import DistInfo, all_reduce_sum
 __all__ = [
     "NetResult",
     "net_names",
+    "ema_names",
     "validate",
     "validate_nets",
     "selection_metrics",
@@ -57,6 +59,11 @@ class NetResult:
 def net_names(num_nets: int) -> list[str]:
     """Row names of an evaluation: ``["net"]`` or ``["net1", "net2", "ensemble"]``."""
     return ["net"] if num_nets == 1 else [f"net{i + 1}" for i in range(num_nets)] + ["ensemble"]
+
+
+def ema_names(num_nets: int) -> list[str]:
+    """Row names of the EMA teachers: ``["ema"]`` or ``["ema1", "ema2"]``."""
+    return ["ema"] if num_nets == 1 else [f"ema{i + 1}" for i in range(num_nets)]
 
 
 def _gather(preds: Predictions, k: int, device: torch.device, dist_info: DistInfo) -> Predictions | None:
@@ -124,20 +131,24 @@ def validate(
 
 def validate_nets(
     nets: Sequence[nn.Module], cfg: Config, data: EvalData, codec: HeatmapCodec, skeleton: Skeleton, device: torch.device,
-    out_dir: Path | None, *, progress: bool = True, dist_info: DistInfo = DistInfo(),
+    out_dir: Path | None, *, progress: bool = True, dist_info: DistInfo = DistInfo(), ema_nets: Sequence[nn.Module] = (),
 ) -> dict[str, NetResult]:
-    """Evaluate every network and, for several, their ensemble (mean heatmaps).
+    """Evaluate every network and, for several, their ensemble (mean heatmaps), then every EMA
+    teacher in ``ema_nets``.
 
     Returns:
-        ``{name: result}`` for the names of :func:`net_names` (``{}`` on non-main ranks).
+        ``{name: result}`` for the names of :func:`net_names` and :func:`ema_names` (``{}`` on
+        non-main ranks).
     """
     models = list(nets)
     if len(models) > 1:
         models.append(EnsembleNet(list(nets)))
+    models += list(ema_nets)
+    names = net_names(len(nets)) + (ema_names(len(ema_nets)) if ema_nets else [])
     # the ground truth is read and checked once for every network scored on it
     gt = load_coco_gt(data.ann_file, skeleton=data.eval_skeleton or skeleton) if data.ann_file and dist_info.is_main else None
     out: dict[str, NetResult] = {}
-    for name, m in zip(net_names(len(nets)), models):
+    for name, m in zip(names, models):
         res = validate(m, cfg, data, codec, skeleton, device, out_dir, progress=progress, dist_info=dist_info, name=name, gt=gt)
         if res is not None:
             out[name] = res
@@ -147,7 +158,12 @@ def validate_nets(
 def selection_metrics(metrics: dict[str, dict[str, float]], select: str) -> dict[str, float]:
     """The metrics that pick ``best`` from ``{name: metrics}`` of :func:`net_names`: the one
     network's; for two, the mean of the nets' (MultiAugs), net 1's (Semi_Human_Pose) or the
-    ensemble's, by ``select``."""
+    ensemble's, by ``select``; ``ema``: the EMA teacher's (the mean of two)."""
+    if select == "ema":
+        src = [m for k, m in metrics.items() if k.startswith("ema")]
+        if not src:
+            raise ConfigError("ssl.select: ema, but no EMA teacher was evaluated (ssl.teacher: ema)")
+        return {k: float(np.mean([m[k] for m in src])) for k in src[0]}
     if "net" in metrics:
         return dict(metrics["net"])
     if select == "ensemble":

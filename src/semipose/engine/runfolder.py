@@ -272,9 +272,13 @@ class RunFolder:
 
         return SummaryWriter(str(self.root / "tb"))
 
-    def save(self, card: Any, nets: Sequence[Mapping[str, Any]], train_state: Mapping[str, Any], *, best: bool) -> None:
+    def save(
+        self, card: Any, nets: Sequence[Mapping[str, Any]], train_state: Mapping[str, Any], *, best: bool,
+        best_nets: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         """``last.pt`` (the model file of ``card`` and the networks' state dicts, plus
-        ``train_state``) and, when ``best``, ``best.pt`` (the model file alone); each written
+        ``train_state``) and, when ``best``, ``best.pt`` (the model file alone, of
+        ``best_nets`` when given: the EMA networks a run selects by); each written
         atomically."""
         from ..models.modelfile import model_file_payload
         from .checkpoint import save_checkpoint
@@ -283,4 +287,4 @@ class RunFolder:
             return
         save_checkpoint(self.last, model_file_payload(card, nets, train_state))
         if best:
-            save_checkpoint(self.best, model_file_payload(card, nets))
+            save_checkpoint(self.best, model_file_payload(card, best_nets if best_nets is not None else nets))

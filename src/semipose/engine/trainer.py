@@ -154,7 +154,7 @@ def train(
     try:
         run = _setup(cfg, ckpt, folder, dist_info, device, trust=trust_checkpoint)
         run.progress = progress and main
-        shown = "net" if run.model.num_nets == 1 else ("ensemble" if cfg.ssl.select == "ensemble" else "net1")
+        shown = _shown(run.model.num_nets, cfg.ssl.select)
         cbs = list(callbacks) if callbacks is not None else default_callbacks(
             folder, run.val_data, run.skeleton, progress=progress and main, arch=cfg.model.arch,
             num_images=cfg.eval.num_vis_images, shown=shown,
@@ -174,17 +174,20 @@ def _loop(run: _Run, callbacks: Sequence[Callback]) -> TrainResult:
         info = _train_one_epoch(run, epoch, callbacks)
         if (epoch + 1) % cfg.train.val_every == 0 or epoch + 1 == cfg.train.epochs:
             results = validate_nets(list(run.model.nets), cfg, run.val_data, run.codec, run.skeleton, run.device,
-                                    run.folder.eval_dir, progress=run.progress, dist_info=run.dist)
+                                    run.folder.eval_dir, progress=run.progress, dist_info=run.dist, ema_nets=list(run.model.ema_nets or ()))
             _take_validation(run, info, results)
             for cb in callbacks:
                 cb.on_val_end(epoch + 1, results, info.improved)
         info.best_score, info.best_epoch, info.nets = round(run.best_ap, 5), run.best_epoch, list(run.model.nets)
+        info.ema_nets = list(run.model.ema_nets or ())
         done = epoch + 1 - run.start_epoch
         info.eta_s = (time.perf_counter() - run.t_start) / done * (cfg.train.epochs - epoch - 1)
         run.history.append(info.row())
         for cb in callbacks:
             cb.on_epoch_end(info)
-        run.folder.save(_card(run, info), [n.state_dict() for n in run.model.nets], _train_state(run, epoch + 1), best=info.improved)
+        best_nets = [n.state_dict() for n in run.model.ema_nets] if cfg.ssl.select == "ema" and run.model.ema_nets is not None else None
+        run.folder.save(_card(run, info), [n.state_dict() for n in run.model.nets], _train_state(run, epoch + 1), best=info.improved,
+                        best_nets=best_nets)
         for cb in callbacks:
             cb.on_save(info)
     barrier(run.dist)
@@ -192,7 +195,7 @@ def _loop(run: _Run, callbacks: Sequence[Callback]) -> TrainResult:
         torch.distributed.destroy_process_group()
     for cb in callbacks:
         cb.on_train_end(run.best_metrics if run.dist.is_main else {}, run.best_epoch)
-    flat = (run.best_metrics.get("net") or selection_metrics(run.best_metrics, cfg.ssl.select)) if run.best_metrics else {}
+    flat = selection_metrics(run.best_metrics, cfg.ssl.select) if run.best_metrics else {}
     return TrainResult(run.folder.root, run.best_ap, run.best_epoch, flat if run.dist.is_main else {}, run.history)
 
 
@@ -221,9 +224,10 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
         run.scaler.scale(out.loss).backward()
         if cfg.train.grad_clip > 0:
             run.scaler.unscale_(run.optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+            torch.nn.utils.clip_grad_norm_(model.student_parameters(), cfg.train.grad_clip)
         run.scaler.step(run.optimizer)
         run.scaler.update()
+        model.update_ema(run.global_step)
         loss_sum += out.loss.detach()
         for k, v in out.terms.items():
             term_sums[k] = term_sums.get(k, 0) + v
@@ -252,6 +256,13 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
         {k: [mean(v) for v in vs] for k, vs in path_sums.items()}, _collapse_signal(model, teacher_sums, run.dist),
         lr, time.perf_counter() - t_epoch, data_time / n_iter * 1e3, step_time / n_iter * 1e3, score_key=run.val_data.score_key,
     )
+
+
+def _shown(num_nets: int, select: str) -> str:
+    """The evaluation row whose predictions are drawn: the selected network."""
+    if select == "ema":
+        return "ema" if num_nets == 1 else "ema1"
+    return "net" if num_nets == 1 else ("ensemble" if select == "ensemble" else "net1")
 
 
 def _take_validation(run: _Run, info: EpochInfo, results: dict[str, NetResult]) -> None:
@@ -301,13 +312,13 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
     # the step goes through DDP (one call computes every network pass and the loss); the rest uses the bare model
     step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if dist_info.enabled else model
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")  # loss scaling only for fp16
-    run = _Run(cfg, folder, dist_info, device, skeleton, codec, data, val_data, model, step_model,  # type: ignore[arg-type]
-               build_optimizer(cfg, model.parameters()), scaler, view_gen, loader, precision, channels_last)
+    run = _Run(cfg, folder, dist_info, device, skeleton, codec, data, val_data, model, step_model,
+               build_optimizer(cfg, model.student_parameters()), scaler, view_gen, loader, precision, channels_last)
     if ckpt is not None:
         _restore(run, ckpt)
     else:
         folder.write_start(cfg, skeleton.to_dict())
-    n_params = sum(p.numel() for p in model.parameters())
+    n_params = sum(p.numel() for p in model.student_parameters())
     q = cfg.ssl
     method = q.method if not cfg.semi_supervised else (
         f"{q.method} ({'affine + ' if q.hard_affine else ''}paths {q.paths}{f' ×{q.repeat}' if q.repeat > 1 else ''})"
@@ -328,6 +339,11 @@ def _restore(run: _Run, ckpt: Any) -> None:
     for net, sd in zip(run.model.nets, ckpt.states):
         net.load_state_dict(sd)
     st = ckpt.train_state or {}
+    if run.model.ema_nets is not None:
+        if "ema_states" not in st:
+            raise ConfigError(f"{ckpt.path}: the run has an EMA teacher (ssl.teacher: ema) but the checkpoint holds no EMA weights")
+        for ema, sd in zip(run.model.ema_nets, st["ema_states"]):
+            ema.load_state_dict(sd)
     run.optimizer.load_state_dict(st["optimizer"])
     run.scaler.load_state_dict(st["scaler"])
     restore_rng(st["rng"])
@@ -365,6 +381,7 @@ def _train_state(run: _Run, epoch: int) -> dict[str, Any]:
         "epoch": epoch, "global_step": run.global_step, "optimizer": run.optimizer.state_dict(), "scaler": run.scaler.state_dict(),
         "best_ap": run.best_ap, "best_epoch": run.best_epoch, "best_metrics": run.best_metrics, "rng": capture_rng(),
         "view_generator": run.view_gen.get_state(),
+        **({"ema_states": [n.state_dict() for n in run.model.ema_nets]} if run.model.ema_nets is not None else {}),
     }
 
 

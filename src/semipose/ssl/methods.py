@@ -9,7 +9,11 @@ Every method is the same computation with different pairs:
   views, and each network's hard views are occluded at the other network's predicted joints
   (``teacher_of = [1, 0]``);
 * **multi-path / repeat** (MultiAugs) — a list of hard-view recipes per student, one student
-  pass and one consistency loss each, summed.
+  pass and one consistency loss each, summed;
+* **EMA teacher** (mean teacher) — any of the consistency methods with ``teacher="ema"``: the
+  teacher passes use an exponential moving average of the networks instead of the networks
+  themselves (PoseCons: the student's own EMA; PoseDual: the EMA of the *other* network),
+  updated after every optimiser step by :meth:`SemiSupervisedModel.update_ema`.
 
 One step (:meth:`SemiSupervisedModel.forward`), shape symbols N labelled, M unlabelled crops,
 K keypoints, ``[H, W]`` input, ``[h, w]`` heatmaps:
@@ -32,8 +36,10 @@ the step (losses are returned as tensors).
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -43,7 +49,7 @@ from ..codec import argmax_heatmaps
 from ..errors import ConfigError
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..losses import joints_mse_loss
-from ..params import METHODS, AugmentParams, HardAffineParams
+from ..params import METHODS, TEACHERS, AugmentParams, HardAffineParams
 from .recipes import AugmentContext, Recipe
 from .views import sample_hard_affine, warp
 
@@ -55,6 +61,7 @@ __all__ = [
     "argmax_joints",
     "sigmoid_rampup",
     "spatial_softmax",
+    "ema_decay_at",
 ]
 
 
@@ -83,6 +90,30 @@ def sigmoid_rampup(step: int, length: int) -> float:
         return 1.0
     t = min(max(step / length, 0.0), 1.0)
     return float(math.exp(-5.0 * (1.0 - t) ** 2))
+
+
+@contextlib.contextmanager
+def _still_bn_statistics(module: nn.Module | None) -> Iterator[None]:
+    """Within: ``module``'s BatchNorm layers normalise with the batch statistics (training
+    mode) but leave their running statistics unchanged (momentum 0), so an EMA network's
+    statistics stay the average of its network's."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if module is not None else []
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+
+
+def ema_decay_at(step: int, decay: float, warmup: bool = True) -> float:
+    """The EMA decay of update ``step`` (0-based): ``decay``, or with ``warmup``
+    ``min(decay, (1 + step) / (10 + step))`` (the schedule of TensorFlow's
+    ``ExponentialMovingAverage(num_updates=…)``), so the average first follows the network
+    quickly (0.1 at the first update, 0.9 at the 81st, 0.99 at the 891st)."""
+    return min(float(decay), (1.0 + step) / (10.0 + step)) if warmup else float(decay)
 
 
 @dataclass
@@ -175,6 +206,9 @@ class SemiSupervisedModel(nn.Module):
             statistics; off by default).
         collapse_thr: a teacher peak below this counts as "lost" in the collapse statistics.
         mean, std: the images' normalisation (for the photometric augmentations).
+        teacher: ``online`` (the networks teach) or ``ema`` (their moving averages teach;
+            a consistency method only).
+        ema_decay, ema_warmup: the average's decay and its warm-up (:func:`ema_decay_at`).
     """
 
     def __init__(
@@ -193,10 +227,19 @@ class SemiSupervisedModel(nn.Module):
         collapse_thr: float = 0.1,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
+        teacher: str = "online",
+        ema_decay: float = 0.999,
+        ema_warmup: bool = True,
     ) -> None:
         super().__init__()
         if method not in METHODS:
             raise ConfigError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+        if teacher not in TEACHERS:
+            raise ConfigError(f"unknown teacher {teacher!r}; known: {', '.join(TEACHERS)}")
+        if teacher == "ema" and not METHODS[method]:
+            raise ConfigError("an EMA teacher needs a consistency method (posecons or posedual), not supervised")
+        if not 0.0 <= ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.teacher_of = list(METHODS[method])
         need = max(len(self.teacher_of), 1)
         if method == "supervised" and len(nets) not in (1, 2):
@@ -218,6 +261,41 @@ class SemiSupervisedModel(nn.Module):
         self.concat_views = concat_views
         self.collapse_thr = float(collapse_thr)
         self.mean, self.std = tuple(mean), tuple(std)
+        self.teacher = teacher
+        self.ema_decay, self.ema_warmup = float(ema_decay), bool(ema_warmup)
+        #: the moving averages of ``nets`` (``teacher="ema"``), never trained by the optimiser
+        self.ema_nets: nn.ModuleList | None = None
+        if teacher == "ema":
+            self.ema_nets = nn.ModuleList(copy.deepcopy(n) for n in nets)
+            self.ema_nets.requires_grad_(False)
+
+    def student_parameters(self) -> list[nn.Parameter]:
+        """The trained parameters: the networks' (not their moving averages)."""
+        return list(self.nets.parameters())
+
+    def teacher_nets(self) -> list[nn.Module]:
+        """The modules whose easy-view predictions teach: the EMA copies, else the networks."""
+        return list(self.ema_nets if self.ema_nets is not None else self.nets)
+
+    @torch.no_grad()
+    def update_ema(self, step: int) -> None:
+        """Move every EMA network towards its network after optimiser step ``step`` (0-based):
+        ``ema ← d·ema + (1 − d)·net`` with ``d = ema_decay_at(step)``, for the parameters and
+        the floating-point buffers (BatchNorm statistics); integer buffers are copied. One fused
+        update on the device, no host sync. No-op without an EMA teacher."""
+        if self.ema_nets is None:
+            return
+        w = 1.0 - ema_decay_at(step, self.ema_decay, self.ema_warmup)
+        ema_f, net_f = [], []
+        for ema, net in zip(self.ema_nets, self.nets):
+            for e, n in zip(ema.state_dict(keep_vars=True).values(), net.state_dict(keep_vars=True).values()):
+                if e.dtype.is_floating_point:
+                    ema_f.append(e.data)
+                    net_f.append(n.data)
+                else:
+                    e.copy_(n)
+        if ema_f:
+            torch._foreach_lerp_(ema_f, net_f, w)
 
     @property
     def num_nets(self) -> int:
@@ -267,8 +345,8 @@ class SemiSupervisedModel(nn.Module):
         if unsup_weight is None:
             unsup_weight = unsup_images.new_ones(m, 1)
         supervised = unsup_weight > 0
-        with torch.no_grad():
-            teach = [net(unsup_images).float() for net in self.nets]
+        with torch.no_grad(), _still_bn_statistics(self.ema_nets):
+            teach = [net(unsup_images).float() for net in self.teacher_nets()]
             joints, peaks = zip(*(argmax_joints(t) for t in teach))
             for p in peaks:
                 sel = supervised.expand_as(p).float()
