@@ -62,6 +62,15 @@ def test_base_inheritance(tmp_path):
     assert (cfg.name, cfg.train.epochs, cfg.train.lr) == ("child", 5, 0.01)
 
 
+def test_view_pairs():
+    cfg = load_config(CONFIGS[0], ["ssl.method=posecons", "ssl.paths=[CO]", "ssl.repeat=1", "ssl.teacher_view=hard", "ssl.student_view=easy"])
+    assert (cfg.ssl.teacher_view, cfg.ssl.student_view) == ("hard", "easy")
+    with pytest.raises(ConfigError, match="ssl.teacher_view: hard needs exactly one path"):
+        load_config(CONFIGS[0], ["ssl.method=posecons", "ssl.paths=[CO, JC]", "ssl.teacher_view=hard"])
+    with pytest.raises(ConfigError, match="ssl.student_view: expected one of easy, hard"):
+        load_config(CONFIGS[0], ["ssl.student_view=both"])
+
+
 def test_ema_teacher_needs_a_consistency_method():
     with pytest.raises(ConfigError, match="ssl.teacher: ema needs a consistency method"):
         load_config(CONFIGS[0], ["ssl.method=supervised", "ssl.teacher=ema"])

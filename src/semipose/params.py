@@ -20,6 +20,7 @@ __all__ = [
     "METHODS",
     "SELECT_MODES",
     "TEACHERS",
+    "VIEWS",
     "COLORS",
     "DATA_FORMATS",
     "OPTIMIZERS",
@@ -61,6 +62,8 @@ SELECT_MODES: tuple[str, ...] = ("mean", "net1", "ensemble", "ema")
 #: Where the consistency teachers come from: the ``online`` networks themselves (the
 #: reference) or an ``ema`` (exponential moving average) copy of them (mean teacher).
 TEACHERS: tuple[str, ...] = ("online", "ema")
+#: What a consistency teacher or student sees: the dataset crop or a hard view.
+VIEWS: tuple[str, ...] = ("easy", "hard")
 #: Input channel orders.
 COLORS: tuple[str, ...] = ("rgb", "bgr")
 #: Annotation file formats of a data split.

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from semipose.errors import ConfigError
 from semipose.losses import joints_mse_loss
 from semipose.models.ensemble import EnsembleNet
 from semipose.params import AugmentParams, HardAffineParams
@@ -185,3 +186,73 @@ def test_rampup_and_ensemble_and_errors() -> None:
         SemiSupervisedModel([a], method="meanteacher")
     with pytest.raises(ValueError, match="Generator"):
         SemiSupervisedModel([a], method="posecons")(*_batch())
+
+
+class SpyLoss(ConsistencyLoss):
+    """The consistency loss, keeping what it was given."""
+
+    def __call__(self, preds, target, weight):
+        self.seen = (preds, target)
+        return super().__call__(preds, target, weight)
+
+
+class Pool(nn.Module):
+    """Heatmap = the image average-pooled to the heatmap grid: it moves with the image."""
+
+    output_stride = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.avg_pool2d(x, 4) + 0.0 * self.dummy
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+
+def _blob_images(n: int = 4) -> torch.Tensor:
+    """Images with one bright Gaussian blob, the same on every channel, off the centre."""
+    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32), torch.arange(W, dtype=torch.float32), indexing="ij")
+    cx = torch.tensor([5.0, 17.0, 8.0, 15.0])[:n]  # 6-8 px from the centre (11.5, 15.5): rotations move them
+    cy = torch.tensor([12.0, 20.0, 9.0, 22.0])[:n]
+    blob = torch.exp(-((xs - cx.view(-1, 1, 1)) ** 2 + (ys - cy.view(-1, 1, 1)) ** 2) / (2 * 2.0**2))
+    return blob.unsqueeze(1).expand(n, 3, H, W).contiguous()
+
+
+def test_view_pairs_map_the_teacher_into_the_student_frame() -> None:
+    """A hard teacher view gets its own affine; its heatmaps, mapped into the student's frame,
+    peak where the student's view has the blob, for hard → easy and hard → hard."""
+    easy = _blob_images()
+    sup, target, wsup, _, wun = _batch()
+    for teacher_view, student_view in (("hard", "easy"), ("hard", "hard"), ("easy", "hard")):
+        spy = SpyLoss()
+        model = SemiSupervisedModel([Pool()], method="posecons", paths=["none"], hard_affine=HardAffineParams(),
+                                    teacher_view=teacher_view, student_view=student_view, consistency=spy)
+        model(sup, target, wsup, easy, wun, generator=torch.Generator().manual_seed(3))
+        (pred,), tgt = spy.seen
+        if student_view == "easy":
+            assert torch.equal(pred, nn.functional.avg_pool2d(easy, 4))
+        p_arg = pred.flatten(2).argmax(-1)
+        t_arg = tgt.flatten(2).argmax(-1)
+        px, py, tx, ty = p_arg % (W // 4), p_arg // (W // 4), t_arg % (W // 4), t_arg // (W // 4)
+        assert ((px - tx).abs() <= 1).all() and ((py - ty).abs() <= 1).all(), (teacher_view, student_view)
+
+
+def test_hard_teacher_view_sees_its_own_occluded_view() -> None:
+    net = Recorder((2, 3), 0)
+    params = AugmentParams(co_holes=8, half_size_min=3, half_size_max=4)
+    model = SemiSupervisedModel([net], method="posecons", paths=["CO"], hard_affine=None, augment=params,
+                                teacher_view="hard", student_view="easy")
+    sup, target, wsup, unsup, wun = _batch()
+    unsup = unsup + 5.0  # nothing near the hole value 0
+    out = model(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
+    sup_call, easy_teacher, hard_teacher, student = net.calls
+    assert not hard_teacher["grad"] and student["grad"]
+    assert (hard_teacher["input"] == 0).any() and torch.equal(student["input"], unsup)  # teacher occluded, student easy
+    with torch.no_grad():
+        t = net.conv(nn.functional.avg_pool2d(hard_teacher["input"], 4)) + net.bump
+        s = net.conv(nn.functional.avg_pool2d(unsup, 4)) + net.bump
+    assert torch.allclose(out.terms["cons"], joints_mse_loss(s, t, wun))
+    with pytest.raises(ConfigError, match="exactly one path"):
+        SemiSupervisedModel([net], method="posecons", paths=["CO", "JC"], teacher_view="hard")
+    with pytest.raises(ConfigError, match="teacher_view must be one of easy, hard"):
+        SemiSupervisedModel([net], method="posecons", teacher_view="medium")

@@ -10,7 +10,7 @@ import torch
 
 from semipose.codec import HeatmapCodec
 from semipose.params import HardAffineParams
-from semipose.ssl.views import affine_to_theta, invert_affine, sample_hard_affine, warp, warp_points
+from semipose.ssl.views import affine_to_theta, compose_affine, invert_affine, sample_hard_affine, warp, warp_points
 
 
 def _fixed(n: int, w: int, h: int, deg: float, s: float) -> torch.Tensor:
@@ -109,3 +109,16 @@ def test_image_and_heatmap_agree() -> None:
     c_hm = torch.tensor([flat % (w // 4), flat // (w // 4)], dtype=torch.float32) * 4
     assert img.sum() > 1 and 0 < c_img[0] < w and 0 < c_img[1] < h
     assert torch.linalg.norm(c_img - c_hm) <= 4.0
+
+
+def test_compose_affine_applies_the_second_first():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(3, 2, 3, generator=g), torch.randn(3, 2, 3, generator=g)
+    pts = torch.randn(3, 5, 2, generator=g)
+
+    def apply(m, p):
+        return p @ m[:, :, :2].transpose(1, 2) + m[:, None, :, 2]
+
+    torch.testing.assert_close(apply(compose_affine(a, b), pts), apply(a, apply(b, pts)))
+    eye = torch.eye(2, 3).expand(3, 2, 3)
+    torch.testing.assert_close(compose_affine(a, invert_affine(a)), eye, atol=1e-5, rtol=0)

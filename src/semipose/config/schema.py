@@ -20,6 +20,7 @@ from ..params import (
     PRECISIONS,
     SELECT_MODES,
     TEACHERS,
+    VIEWS,
     AugmentConfig,
     AugmentParams,
     HardAffineParams,
@@ -239,6 +240,12 @@ class SSLConfig:
     #: warm the decay up as min(ema_decay, (1 + step) / (10 + step)), so the average follows
     #: the networks quickly at first
     ema_warmup: bool = True
+    #: what the teacher and the student see: ``easy`` (the dataset crop) or ``hard`` (the
+    #: path's recipe + the affine). The methods are easy → hard; the collapse study's
+    #: controls are hard → hard (independent hard views, no easy–hard gap) and hard → easy
+    #: (reversed). A hard teacher view needs one path.
+    teacher_view: str = "easy"
+    student_view: str = "hard"
 
 
 @dataclass
@@ -325,6 +332,10 @@ class Config:
             raise ConfigError("ssl.select: ema needs ssl.teacher: ema")
         if not 0 <= q.ema_decay < 1:
             raise ConfigError(f"ssl.ema_decay: must be in [0, 1), got {q.ema_decay}")
+        _choice("ssl.teacher_view", q.teacher_view, VIEWS)
+        _choice("ssl.student_view", q.student_view, VIEWS)
+        if q.teacher_view == "hard" and len(q.paths) * q.repeat != 1:
+            raise ConfigError(f"ssl.teacher_view: hard needs exactly one path, got ssl.paths {q.paths} × repeat {q.repeat}")
         for key, sp in (("train", d.train), ("val", d.val), ("unlabeled", d.unlabeled)):
             _choice(f"data.{key}.format", sp.format, DATA_FORMATS)
         if d.val.format == "aic":

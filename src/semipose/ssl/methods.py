@@ -49,9 +49,9 @@ from ..codec import argmax_heatmaps
 from ..errors import ConfigError
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..losses import joints_mse_loss
-from ..params import METHODS, TEACHERS, AugmentParams, HardAffineParams
+from ..params import METHODS, TEACHERS, VIEWS, AugmentParams, HardAffineParams
 from .recipes import AugmentContext, Recipe
-from .views import sample_hard_affine, warp
+from .views import compose_affine, invert_affine, sample_hard_affine, warp
 
 __all__ = [
     "SemiSupervisedModel",
@@ -208,6 +208,11 @@ class SemiSupervisedModel(nn.Module):
         mean, std: the images' normalisation (for the photometric augmentations).
         teacher: ``online`` (the networks teach) or ``ema`` (their moving averages teach;
             a consistency method only).
+        teacher_view, student_view: what each side sees, ``easy`` (the dataset crop) or
+            ``hard`` (a path's recipe + the affine). The methods are ``easy`` → ``hard``; the
+            collapse study's controls are ``hard`` → ``hard`` (two independent hard views of
+            the same difficulty) and ``hard`` → ``easy`` (the reversed pair). A ``hard``
+            teacher view needs one path; its heatmaps are mapped into the student's frame.
         ema_decay, ema_warmup: the average's decay and its warm-up (:func:`ema_decay_at`).
     """
 
@@ -230,6 +235,8 @@ class SemiSupervisedModel(nn.Module):
         teacher: str = "online",
         ema_decay: float = 0.999,
         ema_warmup: bool = True,
+        teacher_view: str = "easy",
+        student_view: str = "hard",
     ) -> None:
         super().__init__()
         if method not in METHODS:
@@ -259,6 +266,12 @@ class SemiSupervisedModel(nn.Module):
         self.unsup_weight = float(unsup_weight)
         self.consistency = consistency or ConsistencyLoss()
         self.concat_views = concat_views
+        for key, v in (("teacher_view", teacher_view), ("student_view", student_view)):
+            if v not in VIEWS:
+                raise ConfigError(f"{key} must be one of {', '.join(VIEWS)}, got {v!r}")
+        if teacher_view == "hard" and len(self.recipes) != 1:
+            raise ConfigError(f"a hard teacher view needs exactly one path (one hard view each side), got {len(self.recipes)}")
+        self.teacher_view, self.student_view = teacher_view, student_view
         self.collapse_thr = float(collapse_thr)
         self.mean, self.std = tuple(mean), tuple(std)
         self.teacher = teacher
@@ -268,6 +281,26 @@ class SemiSupervisedModel(nn.Module):
         if teacher == "ema":
             self.ema_nets = nn.ModuleList(copy.deepcopy(n) for n in nets)
             self.ema_nets.requires_grad_(False)
+
+    def _hard_teacher(
+        self, teacher: nn.Module, easy: Tensor, ctx: AugmentContext, student_affine: Tensor | None, generator: torch.Generator,
+    ) -> tuple[Tensor, Tensor]:
+        """The teacher's heatmaps on a hard view of its own (the path's recipe and an affine
+        drawn independently of the student's), mapped into the student's frame, and its
+        ``(M, K)`` peaks."""
+        m, _, h_in, w_in = easy.shape
+        own = (
+            sample_hard_affine(m, (w_in, h_in), self.hard_affine, generator=generator, device=easy.device)
+            if self.hard_affine is not None else None
+        )
+        v = self.recipes[0](easy, ctx)
+        hm = teacher(warp(v, own) if own is not None else v).float()
+        peaks = hm.amax(dim=(2, 3))
+        # a student-frame point → the easy frame (its affine) → the teacher's frame (inverse of own)
+        if own is None:
+            return (warp(hm, student_affine, self.stride) if student_affine is not None else hm), peaks
+        mat = compose_affine(invert_affine(own), student_affine) if student_affine is not None else invert_affine(own)
+        return warp(hm, mat, self.stride), peaks
 
     def student_parameters(self) -> list[nn.Parameter]:
         """The trained parameters: the networks' (not their moving averages)."""
@@ -356,20 +389,27 @@ class SemiSupervisedModel(nn.Module):
                 if self.hard_affine is not None else None
             )
         w_cons = self.unsup_weight * unsup_scale
+        student_affine = affine if self.student_view == "hard" else None
         for s, student in enumerate(self.nets):
             t = self.teacher_of[s]
-            with torch.no_grad():
-                warped = warp(teach[t], affine, self.stride) if affine is not None else teach[t]
-                weight = unsup_weight.expand(m, warped.shape[1]).to(warped.dtype)
-                target, weight = self.consistency.target(warped, weight, peaks[t])
+            with torch.no_grad(), _still_bn_statistics(self.ema_nets):
                 ctx = AugmentContext(
                     joints=joints[t] * self.stride, joint_valid=supervised.expand_as(peaks[t]) & (peaks[t] > 0),
                     generator=generator, mean=self.mean, std=self.std,
                 )
+                if self.teacher_view == "easy":
+                    warped, t_peaks = (warp(teach[t], student_affine, self.stride) if student_affine is not None else teach[t]), peaks[t]
+                else:
+                    warped, t_peaks = self._hard_teacher(self.teacher_nets()[t], unsup_images, ctx, student_affine, generator)
+                weight = unsup_weight.expand(m, warped.shape[1]).to(warped.dtype)
+                target, weight = self.consistency.target(warped, weight, t_peaks)
                 views = []
-                for recipe in self.recipes:
-                    v = recipe(unsup_images, ctx)
-                    views.append(warp(v, affine) if affine is not None else v)
+                if self.student_view == "easy":
+                    views.append(unsup_images)
+                else:
+                    for recipe in self.recipes:
+                        v = recipe(unsup_images, ctx)
+                        views.append(warp(v, affine) if affine is not None else v)
             if self.concat_views and len(views) > 1:
                 preds = list(student(torch.cat(views)).float().split(m))
             else:

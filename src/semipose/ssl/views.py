@@ -29,7 +29,7 @@ from torch import Tensor
 
 from ..params import HardAffineParams, scale_rotation
 
-__all__ = ["sample_hard_affine", "affine_to_theta", "warp", "warp_points", "invert_affine"]
+__all__ = ["sample_hard_affine", "affine_to_theta", "warp", "warp_points", "invert_affine", "compose_affine"]
 
 
 def sample_hard_affine(
@@ -109,6 +109,13 @@ def invert_affine(m: Tensor) -> Tensor:
     inv = torch.linalg.inv(lin)
     t = -(inv @ m[:, :, 2:])
     return torch.cat([inv, t], dim=2)
+
+
+def compose_affine(a: Tensor, b: Tensor) -> Tensor:
+    """``(N, 2, 3)`` transforms ``x ↦ a(b(x))`` (``b`` first)."""
+    lin = a[:, :, :2] @ b[:, :, :2]
+    t = a[:, :, :2] @ b[:, :, 2:] + a[:, :, 2:]
+    return torch.cat([lin, t], dim=2)
 
 
 def warp_points(points: Tensor, m: Tensor) -> Tensor:
