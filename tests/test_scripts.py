@@ -92,3 +92,33 @@ def test_gpu_check_says_why_without_cuda():
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, str(root / "scripts/gpu_check.py")], capture_output=True, text=True)
     assert out.returncode == 2 and "no CUDA device here" in out.stderr and "Traceback" not in out.stderr
+
+
+COLLAPSE_PLOT = Path(__file__).resolve().parents[1] / "scripts" / "collapse_plot.py"
+
+
+def test_collapse_plot_figure_and_table(tmp_path: Path) -> None:
+    """The collapse study's figure and table from stored metrics.csv files; PoseDual's two
+    teachers are averaged; a run that is not there shows as dashes."""
+    import csv
+
+    def write(name: str, rows: list[dict]) -> None:
+        (tmp_path / name).mkdir()
+        with open(tmp_path / name / "metrics.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+
+    write("warmup", [{"epoch": 1, "AP": 0.05}, {"epoch": 2, "AP": 0.08}])
+    write("same", [{"epoch": 1, "AP": 0.07, "teacher_conf": 0.5, "teacher_low": 0.1},
+                   {"epoch": 2, "AP": 0.02, "teacher_conf": 0.1, "teacher_low": 0.7}])
+    write("posedual", [{"epoch": 1, "AP": 0.09, "teacher_conf1": 0.6, "teacher_conf2": 0.4, "teacher_low1": 0.1, "teacher_low2": 0.3},
+                       {"epoch": 2, "AP": 0.11, "teacher_conf1": 0.7, "teacher_conf2": 0.5, "teacher_low1": 0.0, "teacher_low2": 0.2}])
+    out = subprocess.run([sys.executable, str(COLLAPSE_PLOT), str(tmp_path), "--figure", str(tmp_path / "fig" / "c.png")],
+                         capture_output=True, text=True, check=True).stdout
+    assert (tmp_path / "collapse_study.png").stat().st_size > 10_000 and (tmp_path / "fig" / "c.png").is_file()
+    lines = {line.split(" | ")[0][2:]: line for line in out.splitlines() if line.startswith("| (")}
+    assert "warm-up AP: 0.0800" in out
+    assert "0.500 → 0.100 | 0.100 → 0.700 | 0.0700 → 0.0200" in lines["(a) same difficulty, hard → hard"]
+    assert "0.500 → 0.600 | 0.200 → 0.100 | 0.0900 → 0.1100" in lines["(d) PoseDual, easy → hard"]
+    assert lines["(b) reversed, hard → easy"].endswith("| — | — | — |")

@@ -19,6 +19,7 @@ __all__ = [
     "DECODERS",
     "METHODS",
     "SELECT_MODES",
+    "SSPCMParams",
     "TEACHERS",
     "VIEWS",
     "COLORS",
@@ -51,9 +52,13 @@ CHANNELS_LAST: tuple[bool | str, ...] = (True, False, "auto")
 #: quarter-pixel shift, DARK's Taylor step.
 DECODERS: tuple[str, ...] = ("shift", "dark", "argmax")
 
-#: Method name → the teacher of each student network (empty: no consistency term). PoseDual is
-#: PoseCons with crossed pairs; a new method is a new pairing.
-METHODS: dict[str, tuple[int, ...]] = {"supervised": (), "posecons": (0,), "posedual": (1, 0)}
+#: Method name → the teacher of each student network (empty: no consistency term): a network
+#: index, or a tuple of indices whose mean heatmap teaches. PoseDual is PoseCons with crossed
+#: pairs; SSPCM is PoseDual plus an auxiliary third network taught by the mean of the two
+#: (with the agreement corrections of :class:`SSPCMParams`); a new method is a new pairing.
+METHODS: dict[str, tuple[int | tuple[int, ...], ...]] = {
+    "supervised": (), "posecons": (0,), "posedual": (1, 0), "sspcm": (1, 0, (0, 1)),
+}
 
 #: Which validation metrics pick ``best.pt``: for two networks the ``mean`` of the two, ``net1``
 #: or the ``ensemble``; ``ema``: the EMA teacher(s) (their mean for two), whose weights then
@@ -87,6 +92,35 @@ def output_stride(num_deconv_layers: int) -> int:
 def num_nets_of(method: str) -> int:
     """Networks a method trains: one per student of its pairing (at least one)."""
     return max(len(METHODS[method]), 1)
+
+
+@dataclass
+class SSPCMParams:
+    """SSPCM's pseudo-label corrections (Huang et al., CVPR 2023; the reference's defaults, from
+    its configs): computed from the two interactive networks' easy-view predictions of every
+    unlabelled joint — their peaks ``p1``, ``p2`` and argmax joints ``j1``, ``j2``.
+
+    Attributes:
+        score_filter, score_thr: keep a joint only where ``(p1 + p2) / 2 > score_thr`` (every
+            consistency term).
+        score_reweight: weight every term by ``clip(1 − |p1 − p2|, 0, 1)``.
+        dist_filter, dist_thr: the auxiliary network's term keeps a joint only where
+            ``|j1 − j2|`` (heatmap pixels) is below ``dist_thr`` × the heatmap diagonal.
+        dist_reweight: weight the auxiliary term by ``1 − |j1 − j2| / diagonal``.
+        temporal: the temporal correction: per joint, the auxiliary network's target is the
+            mean of the pair, among (net 1, net 2) × (now, the previous epoch's model), whose
+            joints agree best (from epoch ``temporal_warmup_epochs + 1`` on; before, and
+            without it, the mean of the two current networks).
+    """
+
+    score_filter: bool = True
+    score_thr: float = 0.1
+    score_reweight: bool = False
+    dist_filter: bool = False
+    dist_thr: float = 0.6
+    dist_reweight: bool = False
+    temporal: bool = True
+    temporal_warmup_epochs: int = 0
 
 
 @dataclass

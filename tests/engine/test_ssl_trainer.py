@@ -112,6 +112,37 @@ def test_ema_teacher_run_resumes_exactly_and_is_selectable(synth_dir, tmp_path):
     assert all(torch.equal(best["nets"][0][k], chosen[k]) for k in chosen)
 
 
+def test_sspcm_run_three_networks_and_the_reference_layout(synth_dir, tmp_path, capsys):
+    """SSPCM end to end: three networks, two teachers, the temporal correction in epoch 2;
+    the three-network checkpoint evaluates as net 1-3 + ensemble, and the same weights in the
+    reference layout (resnet. / resnet2. / final_resnet., final_layer_1) give the same table."""
+    cfg = synth_config(synth_dir, tmp_path, *SSL, "train.epochs=2", "ssl.method=sspcm", "ssl.paths=[JO]",
+                       "data.max_train_instances=6", "train.unlabeled_batch_size=3")
+    res = train(cfg, progress=False)
+    rows = _rows(res.run_dir)
+    for key in ("loss_sup3", "loss_cons1", "loss_cons3", "teacher_conf1", "teacher_conf2", "AP_net3", "AP_ensemble"):
+        assert rows[-1].get(key, "") != "", key
+    assert "teacher_conf3" not in rows[-1]  # the auxiliary network teaches nobody
+    ck = torch.load(res.run_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert len(ck["nets"]) == 3 and ck["card"]["method"] == "sspcm"
+    from semipose.cli import main
+
+    ref = {}
+    for prefix, sd in zip(("resnet.", "resnet2.", "final_resnet."), ck["nets"]):
+        for k, v in sd.items():
+            ref[prefix + k.replace("final_layer.", "final_layer_1.")] = v
+    torch.save({"state_dict": ref}, tmp_path / "pose_triple_ref.pth")
+    tables = []
+    for path in (res.run_dir / "checkpoints" / "last.pt", tmp_path / "pose_triple_ref.pth"):
+        assert main(["eval", str(res.run_dir / "config.yaml"), "--checkpoint", str(path), "--out", str(tmp_path / path.stem),
+                     "--no-progress"]) == 0
+        out = capsys.readouterr().out
+        tables.append([line for line in out.splitlines() if line.startswith("|")])
+        assert set(json.loads((tmp_path / path.stem / "metrics.json").read_text())) == {
+            "resnet18 net1", "resnet18 net2", "resnet18 net3", "resnet18 ensemble"}
+    assert tables[0] == tables[1]
+
+
 def test_warm_start_and_equal_steps_supervised(synth_dir, tmp_path):
     first = train(synth_config(synth_dir, tmp_path, *SSL), progress=False)
     ck = first.run_dir / "checkpoints" / "last.pt"

@@ -273,7 +273,7 @@ def test_loader_argument_errors(nets) -> None:
     with pytest.raises(ValueError, match="2 indices for 1 models"):
         load_pose_checkpoint(copy.deepcopy(template), sd, nets=[1, 2])
     with pytest.raises(CheckpointError, match="unknown pose checkpoint layout"):
-        load_pose_checkpoint(copy.deepcopy(template), sd, layout="pose_triple")
+        load_pose_checkpoint(copy.deepcopy(template), sd, layout="pose_quad")
     imagenet = OrderedDict((k, v) for k, v in sd.items() if not k.startswith(("deconv", "final")))
     imagenet["fc.weight"] = torch.zeros(1000, 512)
     with pytest.raises(CheckpointError, match="load_imagenet_backbone"):
@@ -303,7 +303,7 @@ def test_detect_imagenet_layouts(nets) -> None:
     assert detect_checkpoint_layout({"state_dict": dual}) == "pose_dual_imagenet"
     assert set(LAYOUTS) == {
         "torchvision_resnet", "hrnet_imagenet", "pose_resnet", "pose_hrnet", "pose_cons",
-        "pose_dual", "pose_dual_imagenet",
+        "pose_dual", "pose_dual_imagenet", "pose_triple",
     }
 
 
@@ -418,3 +418,23 @@ def test_plain_imagenet_file_initialises_both_nets_alike(nets, arch: str) -> Non
     # the single-model path picks the same key map by model type
     single = load_imagenet_backbone(net1, a)
     assert single.ok and single.key_map == r1.key_map and single.dropped == r1.dropped
+
+
+@pytest.mark.parametrize("arch", ["resnet", "hrnet"])
+def test_sspcm_three_network_layout(nets, arch: str) -> None:
+    """SSPCM's MyPoseTriple: resnet. / resnet2. / final_resnet.; each network gets its own
+    weights (the third one here is network 1's again, under final_resnet.)."""
+    n = nets[arch]
+    dual = reference_state(arch, "pose_dual", n.src1.state_dict(), n.src2.state_dict())
+    triple = OrderedDict(dual)
+    triple.update(("final_resnet." + k[len("resnet."):], v) for k, v in dual.items() if k.startswith("resnet."))
+    raw = wrap(triple, "state_dict+module")
+    assert detect_checkpoint_layout(raw) == "pose_triple"
+    dst1, dst2 = n.scrubbed()
+    dst3, _ = n.scrubbed()
+    reports = load_pose_checkpoint([dst1, dst2, dst3], raw)
+    assert [r.key_map for r in reports] == ["pose_triple_resnet", "pose_triple_resnet2", "pose_triple_final_resnet"]
+    assert all(r.ok for r in reports)
+    assert torch.equal(_out(dst1), n.out1) and torch.equal(_out(dst2), n.out2) and torch.equal(_out(dst3), n.out1)
+    with pytest.raises(CheckpointError, match="networks 1..3"):
+        load_pose_checkpoint(dst1, raw, nets=4)

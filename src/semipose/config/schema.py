@@ -24,6 +24,7 @@ from ..params import (
     AugmentConfig,
     AugmentParams,
     HardAffineParams,
+    SSPCMParams,
     num_nets_of,
     output_stride,
     parse_recipe,
@@ -200,8 +201,9 @@ class SSLConfig:
     loss per path; ``repeat`` repeats the path list (MultiAugs' ``--repeat_aug``).
     """
 
-    #: ``supervised``, ``posecons`` (one network teaches itself) or ``posedual`` (two
-    #: networks teach each other)
+    #: ``supervised``, ``posecons`` (one network teaches itself), ``posedual`` (two
+    #: networks teach each other) or ``sspcm`` (PoseDual + an auxiliary third network taught
+    #: by the two, with SSPCM's corrections, ``ssl.sspcm``)
     method: str = "supervised"
     #: hard-view recipes, one student pass each: codes CO, CM, MU, JC, JO, RA, TA, YOCORA,
     #: YOCOTA, joined by ``+`` (applied in order); JOCO = JO+CO, JCCM = JC+CM; ``none``
@@ -246,6 +248,8 @@ class SSLConfig:
     #: (reversed). A hard teacher view needs one path.
     teacher_view: str = "easy"
     student_view: str = "hard"
+    #: SSPCM's pseudo-label corrections (``method: sspcm``; the reference's defaults)
+    sspcm: SSPCMParams = field(default_factory=SSPCMParams)
 
 
 @dataclass
@@ -334,6 +338,13 @@ class Config:
             raise ConfigError(f"ssl.ema_decay: must be in [0, 1), got {q.ema_decay}")
         _choice("ssl.teacher_view", q.teacher_view, VIEWS)
         _choice("ssl.student_view", q.student_view, VIEWS)
+        pc = q.sspcm
+        if not 0 <= pc.score_thr <= 1 or not 0 < pc.dist_thr <= 1:
+            raise ConfigError(f"ssl.sspcm: score_thr must be in [0, 1] and dist_thr in (0, 1], got {pc.score_thr}, {pc.dist_thr}")
+        if pc.temporal_warmup_epochs < 0:
+            raise ConfigError(f"ssl.sspcm.temporal_warmup_epochs: must be ≥ 0, got {pc.temporal_warmup_epochs}")
+        if q.method == "sspcm" and q.teacher_view == "hard":
+            raise ConfigError("ssl.teacher_view: hard is not defined for sspcm (its auxiliary network's teacher is the mean of two)")
         if q.teacher_view == "hard" and len(q.paths) * q.repeat != 1:
             raise ConfigError(f"ssl.teacher_view: hard needs exactly one path, got ssl.paths {q.paths} × repeat {q.repeat}")
         for key, sp in (("train", d.train), ("val", d.val), ("unlabeled", d.unlabeled)):

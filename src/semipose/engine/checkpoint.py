@@ -95,7 +95,8 @@ def load_nets_weights(nets: Sequence[nn.Module], source: str | os.PathLike[str] 
     A semipose model file gives network ``i`` its own weights when it holds as many networks as
     ``nets``; a one-network file (or a plain state_dict / reference ``pose_resnet`` /
     ``pose_hrnet`` / ``pose_cons`` file) initialises every network with the same weights; a
-    two-network file (or a reference ``pose_dual`` file) gives a single network its network 1.
+    two-network file (or a reference ``pose_dual`` / SSPCM ``pose_triple`` file) gives a single
+    network its network 1.
 
     Args:
         nets: the networks.
@@ -128,7 +129,8 @@ def load_nets_weights(nets: Sequence[nn.Module], source: str | os.PathLike[str] 
 
 
 def _load_reference(nets: list[nn.Module], p: Path, raw: Any, strict: bool) -> str:
-    """Reference wrapper files: ``resnet.*`` is network 1, ``resnet2.*`` network 2."""
+    """Reference wrapper files: ``resnet.*`` is network 1, ``resnet2.*`` network 2,
+    ``final_resnet.*`` (SSPCM) network 3."""
     from ..models.loading import normalize_state
     from ..models.reference import detect_checkpoint_layout, load_pose_checkpoint
 
@@ -137,8 +139,8 @@ def _load_reference(nets: list[nn.Module], p: Path, raw: Any, strict: bool) -> s
         layout: str | None = detect_checkpoint_layout(state)
     except CheckpointError:
         layout = None  # plain weights; load_weights below reports any mismatch
-    if layout in ("pose_cons", "pose_dual"):
-        n_file = 2 if layout == "pose_dual" else 1
+    if layout in ("pose_cons", "pose_dual", "pose_triple"):
+        n_file = {"pose_cons": 1, "pose_dual": 2, "pose_triple": 3}[layout]
         if len(nets) == n_file:
             reports = load_pose_checkpoint(nets, state, strict=strict, name=str(p))
         else:

@@ -203,6 +203,7 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
     """One epoch of steps; the mean terms and collapse statistics over every process."""
     cfg, q, model = run.cfg, run.cfg.ssl, run.model
     run.step_model.train()
+    model.start_epoch(epoch)
     n_iter = run.loader.iters_per_epoch
     loss_sum = torch.zeros((), device=run.device)
     term_sums: dict[str, torch.Tensor] = {}

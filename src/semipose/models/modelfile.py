@@ -236,7 +236,7 @@ class ModelCard:
             "model": model,
             "data": {"input_size": list(self.input_size), "skeleton": self.skeleton, "color": self.color, "padding": self.padding},
             "eval": {"decoder": self.decoder, "flip_test": self.flip_test},
-            "ssl": {"method": "posedual" if self.num_nets == 2 else "supervised"},
+            "ssl": {"method": {2: "posedual", 3: "sspcm"}.get(self.num_nets, "supervised")},
         }
 
     def with_use(self, use: str, where: str = "model card") -> ModelCard:

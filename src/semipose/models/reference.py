@@ -16,6 +16,9 @@ pose_dual            ``resnet.`` (net 1) and ``resnet2.`` (net 2) + a pose state
                      ``final_layer``), the HRNet one ``final_layer``
 pose_dual_imagenet   PoseDual initialisation file: ``resnet.`` / ``resnet2.`` + ImageNet
                      backbone keys (e.g. ``resnet2.conv1.weight``), no pose head
+pose_triple          SSPCM (``MyPoseTriple``): ``resnet.``, ``resnet2.`` (the interactive
+                     networks) and ``final_resnet.`` (the auxiliary one), each ResNet head
+                     conv ``final_layer_1`` as in ``pose_dual``
 ==================== ======================================================================
 
 Any of them may be wrapped in ``{"state_dict": ...}`` and/or carry a DataParallel ``module.``
@@ -24,6 +27,7 @@ prefix on every key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from torch import nn
@@ -40,6 +44,7 @@ __all__ = [
     "POSE_CONS",
     "POSE_DUAL_NET1",
     "POSE_DUAL_NET2",
+    "POSE_TRIPLE_NETS",
     "KEY_MAPS",
     "get_key_map",
     "LAYOUTS",
@@ -70,6 +75,21 @@ POSE_DUAL_NET2 = KeyMap(
     name="pose_dual_net2",
 )
 
+
+
+def _triple_net(prefix: str) -> KeyMap:
+    """One network of an SSPCM checkpoint: the keys under ``prefix`` (``final_layer_1`` →
+    ``final_layer``), the other two networks' keys dropped."""
+    p = re.escape(prefix)
+    others = [f"^{re.escape(q)}" for q in _TRIPLE_PREFIXES if q != prefix]
+    return KeyMap(rules=[(rf"^{p}final_layer_1\.", "final_layer."), (rf"^{p}", "")], drop=others,
+                  name=f"pose_triple_{prefix.rstrip('.')}")
+
+
+_TRIPLE_PREFIXES = ("resnet.", "resnet2.", "final_resnet.")
+#: The three networks of a reference SSPCM checkpoint, in its order (net 1, net 2, auxiliary).
+POSE_TRIPLE_NETS: tuple[KeyMap, ...] = tuple(_triple_net(p) for p in _TRIPLE_PREFIXES)
+
 #: Named key maps (for configs). Add new layouts here with one line.
 KEY_MAPS: dict[str, KeyMap] = {
     "identity": IDENTITY,
@@ -80,6 +100,7 @@ KEY_MAPS: dict[str, KeyMap] = {
     "pose_cons": POSE_CONS,
     "pose_dual_net1": POSE_DUAL_NET1,
     "pose_dual_net2": POSE_DUAL_NET2,
+    **{m.name: m for m in POSE_TRIPLE_NETS},
 }
 
 
@@ -103,6 +124,7 @@ LAYOUTS: dict[str, str] = {
     "pose_dual": "reference pose_dual (PoseCotrain): networks under resnet. and resnet2.",
     "pose_dual_imagenet": "PoseDual initialisation file: ImageNet backbones under resnet. and "
     "resnet2.",
+    "pose_triple": "reference SSPCM (MyPoseTriple): networks under resnet., resnet2. and final_resnet.",
 }
 
 #: Pose-checkpoint layout -> key map of network 1 (and network 2 for ``pose_dual``).
@@ -111,6 +133,7 @@ POSE_LAYOUT_KEY_MAPS: dict[str, tuple[KeyMap, ...]] = {
     "pose_hrnet": (POSE_HRNET,),
     "pose_cons": (POSE_CONS,),
     "pose_dual": (POSE_DUAL_NET1, POSE_DUAL_NET2),
+    "pose_triple": POSE_TRIPLE_NETS,
 }
 
 _IMAGENET_LAYOUTS = ("torchvision_resnet", "hrnet_imagenet", "pose_dual_imagenet")
@@ -124,6 +147,7 @@ def detect_checkpoint_layout(state: Source, *, trust: bool = False) -> str:
         state: a state_dict mapping (wrappers / ``module.`` are handled) or a checkpoint path.
 
     Returns:
+        ``"pose_triple"`` if there are ``final_resnet.*`` and ``resnet2.*`` keys (SSPCM);
         ``"pose_dual"`` if there are ``resnet2.*`` keys and a net-2 pose head
         (``resnet2.final_layer.weight`` or ``resnet2.final_layer_1.weight``);
         ``"pose_dual_imagenet"`` for ``resnet2.*`` keys without one; ``"pose_cons"`` for
@@ -140,6 +164,8 @@ def detect_checkpoint_layout(state: Source, *, trust: bool = False) -> str:
     def has(prefix: str) -> bool:
         return any(k.startswith(prefix) for k in keys)
 
+    if has("final_resnet.") and has("resnet2."):
+        return "pose_triple"
     if has("resnet2."):
         if "resnet2.final_layer.weight" in sd or "resnet2.final_layer_1.weight" in sd:
             return "pose_dual"

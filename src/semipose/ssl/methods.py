@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -49,8 +49,9 @@ from ..codec import argmax_heatmaps
 from ..errors import ConfigError
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..losses import joints_mse_loss
-from ..params import METHODS, TEACHERS, VIEWS, AugmentParams, HardAffineParams
+from ..params import METHODS, TEACHERS, VIEWS, AugmentParams, HardAffineParams, SSPCMParams
 from .recipes import AugmentContext, Recipe
+from .sspcm import agreement_weights, temporal_pair
 from .views import compose_affine, invert_affine, sample_hard_affine, warp
 
 __all__ = [
@@ -237,6 +238,7 @@ class SemiSupervisedModel(nn.Module):
         ema_warmup: bool = True,
         teacher_view: str = "easy",
         student_view: str = "hard",
+        sspcm: SSPCMParams | None = None,
     ) -> None:
         super().__init__()
         if method not in METHODS:
@@ -271,6 +273,18 @@ class SemiSupervisedModel(nn.Module):
                 raise ConfigError(f"{key} must be one of {', '.join(VIEWS)}, got {v!r}")
         if teacher_view == "hard" and len(self.recipes) != 1:
             raise ConfigError(f"a hard teacher view needs exactly one path (one hard view each side), got {len(self.recipes)}")
+        if teacher_view == "hard" and any(isinstance(t, tuple) for t in self.teacher_of):
+            raise ConfigError(f"a hard teacher view is not defined for {method}'s mean-of-networks teacher")
+        #: the networks whose easy-view predictions teach (all but SSPCM's auxiliary one)
+        self.teaching = sorted({i for t in self.teacher_of for i in (t if isinstance(t, tuple) else (t,))})
+        self.sspcm = (sspcm or SSPCMParams()) if method == "sspcm" else None
+        #: SSPCM's temporal correction: the interactive networks as they were at the start of
+        #: the epoch (:meth:`start_epoch`), and whether the correction is on this epoch
+        self.prev_nets: nn.ModuleList | None = None
+        self.temporal_active = False
+        if self.sspcm is not None and self.sspcm.temporal:
+            self.prev_nets = nn.ModuleList(copy.deepcopy(nets[i]) for i in (0, 1))
+            self.prev_nets.requires_grad_(False)
         self.teacher_view, self.student_view = teacher_view, student_view
         self.collapse_thr = float(collapse_thr)
         self.mean, self.std = tuple(mean), tuple(std)
@@ -301,6 +315,30 @@ class SemiSupervisedModel(nn.Module):
             return (warp(hm, student_affine, self.stride) if student_affine is not None else hm), peaks
         mat = compose_affine(invert_affine(own), student_affine) if student_affine is not None else invert_affine(own)
         return warp(hm, mat, self.stride), peaks
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called by the trainer before epoch ``epoch`` (0-based): SSPCM's temporal correction
+        copies the interactive networks as "the previous epoch's model" and is on from epoch
+        ``temporal_warmup_epochs + 1``. A resumed run calls it again at its first epoch, from
+        the restored networks, so nothing extra is saved. No-op for the other methods."""
+        if self.prev_nets is None or self.sspcm is None:
+            return
+        for prev, i in zip(self.prev_nets, (0, 1)):
+            prev.load_state_dict(self.nets[i].state_dict())
+        self.temporal_active = epoch > self.sspcm.temporal_warmup_epochs
+
+    def _mean_teacher(
+        self, idx: tuple[int, ...], teach: Mapping[int | tuple[int, ...], Tensor], joints: Mapping[int | tuple[int, ...], Tensor],
+        unsup_images: Tensor,
+    ) -> Tensor:
+        """The heatmaps of a mean-of-networks teacher (SSPCM's auxiliary target): the mean of
+        ``idx``'s, or with the temporal correction on, the best-agreeing pair per joint."""
+        if self.prev_nets is not None and self.temporal_active and idx == (0, 1):
+            with _still_bn_statistics(self.prev_nets):
+                prev = [net(unsup_images).float() for net in self.prev_nets]
+            prev_joints = [argmax_joints(p)[0] for p in prev]
+            return temporal_pair([teach[0], teach[1], *prev], [joints[0], joints[1], *prev_joints])
+        return torch.stack([teach[i] for i in idx]).mean(0)
 
     def student_parameters(self) -> list[nn.Parameter]:
         """The trained parameters: the networks' (not their moving averages)."""
@@ -379,11 +417,23 @@ class SemiSupervisedModel(nn.Module):
             unsup_weight = unsup_images.new_ones(m, 1)
         supervised = unsup_weight > 0
         with torch.no_grad(), _still_bn_statistics(self.ema_nets):
-            teach = [net(unsup_images).float() for net in self.teacher_nets()]
-            joints, peaks = zip(*(argmax_joints(t) for t in teach))
-            for p in peaks:
-                sel = supervised.expand_as(p).float()
-                out.teachers.append(TeacherStats((p * sel).sum(), ((p < self.collapse_thr).float() * sel).sum(), sel.sum()))
+            teacher_nets = self.teacher_nets()
+            teach: dict[int | tuple[int, ...], Tensor] = {i: teacher_nets[i](unsup_images).float() for i in self.teaching}
+            joints: dict[int | tuple[int, ...], Tensor] = {}
+            peaks: dict[int | tuple[int, ...], Tensor] = {}
+            for i, hm in teach.items():
+                joints[i], peaks[i] = argmax_joints(hm)
+                sel = supervised.expand_as(peaks[i]).float()
+                low = ((peaks[i] < self.collapse_thr).float() * sel).sum()
+                out.teachers.append(TeacherStats((peaks[i] * sel).sum(), low, sel.sum()))
+            for idx in {t for t in self.teacher_of if isinstance(t, tuple)}:  # mean-of-networks teachers
+                teach[idx] = self._mean_teacher(idx, teach, joints, unsup_images)
+                joints[idx], peaks[idx] = argmax_joints(teach[idx])
+            corrections: dict[int | tuple[int, ...], Tensor] = {}
+            if self.sspcm is not None:
+                hm_size = (int(teach[0].shape[2]), int(teach[0].shape[3]))
+                pair, aux = agreement_weights(joints[0], peaks[0], joints[1], peaks[1], hm_size, self.sspcm)
+                corrections = {t: (aux if isinstance(t, tuple) else pair) for t in self.teacher_of}
             affine = (
                 sample_hard_affine(m, (w_in, h_in), self.hard_affine, generator=generator, device=unsup_images.device)
                 if self.hard_affine is not None else None
@@ -400,8 +450,11 @@ class SemiSupervisedModel(nn.Module):
                 if self.teacher_view == "easy":
                     warped, t_peaks = (warp(teach[t], student_affine, self.stride) if student_affine is not None else teach[t]), peaks[t]
                 else:
+                    assert isinstance(t, int)  # a hard teacher view is refused for mean teachers
                     warped, t_peaks = self._hard_teacher(self.teacher_nets()[t], unsup_images, ctx, student_affine, generator)
                 weight = unsup_weight.expand(m, warped.shape[1]).to(warped.dtype)
+                if t in corrections:
+                    weight = weight * corrections[t].to(weight.dtype)
                 target, weight = self.consistency.target(warped, weight, t_peaks)
                 views = []
                 if self.student_view == "easy":
