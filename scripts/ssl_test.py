@@ -24,6 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = [("supervised", "supervised"), ("PoseCons", "posecons_jc"), ("PoseDual, reference weights", "posedual_jc"),
         ("PoseDual, equal weights", "posedual_jc_equal"), ("MultiAugs", "multiaugs_joco_jccm")]
+#: every method with and without the EMA teacher, and SSPCM (scripts/method_table.sh)
+RUNS_ALL = [("supervised", "supervised"), ("PoseCons", "posecons_jc"), ("PoseCons EMA", "posecons_jc_ema"),
+            ("PoseDual", "posedual_jc"), ("PoseDual EMA", "posedual_jc_ema"), ("MultiAugs", "multiaugs_joco_jccm"),
+            ("MultiAugs EMA", "multiaugs_joco_jccm_ema"), ("MultiAugs-dual", "multiaugs_dual_joco_jccm"),
+            ("MultiAugs-dual EMA", "multiaugs_dual_joco_jccm_ema"), ("SSPCM", "sspcm_jo")]
 TEST_IMAGES = 1200
 TEST_SEED = 1
 
@@ -78,15 +83,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("groups", nargs="+", type=Path, help="run groups (folders holding supervised/, posecons_jc/, ...)")
     p.add_argument("--train-data", type=Path, default=ROOT / "data/synthetic-ssl", help="the runs' synthetic set")
     p.add_argument("--test-data", type=Path, default=ROOT / "data/synthetic-ssl-test", help="where the test set is (made if missing)")
+    p.add_argument("--runs", choices=["ssl", "all"], default="ssl",
+                   help="the columns: the ssl_synthetic.sh runs (default) or every method with and without EMA (method_table.sh)")
     args = p.parse_args(argv)
+    runs = RUNS_ALL if args.runs == "all" else RUNS
     if not (args.test_data / "annotations/person_keypoints_val.json").is_file():
         make_test_set(args.train_data, args.test_data)
     test_root = args.test_data.resolve()
-    print("| runs | " + " | ".join(name for name, _ in RUNS) + " |")
-    print("|---" * (len(RUNS) + 1) + "|")
+    print("| runs | " + " | ".join(name for name, _ in runs) + " |")
+    print("|---" * (len(runs) + 1) + "|")
     for group in args.groups:
         cells = []
-        for _, folder in RUNS:
+        for _, folder in runs:
             run = group / folder
             if not (run / "config.yaml").is_file():
                 cells.append("—")

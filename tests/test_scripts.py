@@ -74,6 +74,28 @@ def test_ssl_test_table_from_stored_metrics(tmp_path: Path) -> None:
     assert row.split(" | ")[1:] == ["0.1000", "—", "0.1500 (0.2500)", "—", "— |"], row
 
 
+def test_ssl_test_every_method_table(tmp_path: Path) -> None:
+    """``--runs all``: ten columns, EMA runs and SSPCM's three networks (their mean, the
+    ensemble in brackets)."""
+    test_set = tmp_path / "synthetic-ssl-test"
+    (test_set / "annotations").mkdir(parents=True)
+    (test_set / "annotations" / "person_keypoints_val.json").write_text("{}")
+    group = tmp_path / "runs"
+    metrics = {"posecons_jc_ema": {"AP": 0.3},
+               "sspcm_jo": {"resnet18 net1": {"AP": 0.1}, "resnet18 net2": {"AP": 0.2}, "resnet18 net3": {"AP": 0.3},
+                            "resnet18 ensemble": {"AP": 0.25}}}
+    for run, m in metrics.items():
+        (group / run / "eval_synthetic-ssl-test").mkdir(parents=True)
+        (group / run / "config.yaml").write_text("name: x\n")
+        (group / run / "eval_synthetic-ssl-test" / "metrics.json").write_text(json.dumps(m))
+    out = subprocess.run([sys.executable, str(TEST_SCRIPT), str(group), "--test-data", str(test_set), "--runs", "all"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "| SSPCM |" in out.splitlines()[0] and "PoseCons EMA" in out.splitlines()[0]
+    row = next(line for line in out.splitlines() if line.startswith(f"| {group} |"))
+    cells = row.split(" | ")[1:]
+    assert len(cells) == 10 and cells[2] == "0.3000" and cells[-1] == "0.2000 (0.2500) |"
+
+
 def test_ssl_test_needs_generator_metadata(tmp_path: Path) -> None:
     """No test set yet and training data that is not a synthetic set: stop, naming the file."""
     (tmp_path / "train").mkdir()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One benchmark table for every method (docs/results.md): supervised, PoseCons, PoseDual,
+# MultiAugs single and dual (JOCO + JCCM), each consistency method with and without the EMA
+# teacher, and SSPCM, at LABELS labelled persons (100) of the synthetic SSL data, for each seed
+# in SEEDS (0 1 2), every run from the seed's own supervised warm-up and ITERS steps long
+# (default 800 = 8 epochs of 100), bf16 where the CPU has it; then the held-out test-set table
+# (scripts/ssl_test.py --runs all: each run's last.pt; for EMA runs that is the network the
+# EMA teacher trained).
+#
+#   bash scripts/method_table.sh                       # runs/method-table/s<seed>/...
+#   SEEDS=0 ITERS=400 bash scripts/method_table.sh     # a shorter first look
+#
+# Runs two at a time, one thread each. Cost per seed at 800 steps with bf16 on 2 cores: about
+# 2.5 CPU-hours (PoseDual-type runs cost twice PoseCons, SSPCM three times supervised and more);
+# each run's console output goes to <seed folder>/<name>.log and its compute time to
+# <seed folder>/times.tsv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/semipose ] || bash scripts/setup.sh
+SP=.venv/bin/semipose
+if [ ! -f data/synthetic-ssl/annotations/person_keypoints_train.json ]; then
+  $SP data synth data/synthetic-ssl --train 3000 --unlabeled 0 --val 300 --image-size 480x360 --difficulty 0.5 --seed 0
+fi
+labels=${LABELS:-100}
+iters=${ITERS:-800}
+root=${OUT:-runs/method-table}
+epochs=$(( iters / 100 ))
+for seed in ${SEEDS:-0 1 2}; do
+  out="$root/s$seed"
+  mkdir -p "$out"
+  if [ ! -f "$out/warmup/checkpoints/last.pt" ]; then
+    $SP train configs/synthetic/supervised_warmup.yaml --run-dir "$out/warmup" --overwrite --no-progress \
+      seed="$seed" data.max_train_instances="$labels" > "$out/warmup.log" 2>&1
+  fi
+  common=(seed="$seed" data.max_train_instances="$labels" model.init_weights="$out/warmup/checkpoints/last.pt"
+          train.epochs="$epochs" train.max_iters_per_epoch=100 "train.lr_steps=[$(( epochs * 3 / 4 ))]" num_threads=1)
+  run() {  # config, run name, overrides...
+    local config=$1 name=$2
+    shift 2
+    local t0=$SECONDS
+    $SP train "configs/synthetic/$config.yaml" --run-dir "$out/$name" --overwrite --no-progress "${common[@]}" "$@" \
+      > "$out/$name.log" 2>&1
+    printf '%s\t%s\n' "$name" "$(( SECONDS - t0 ))" >> "$out/times.tsv"
+  }
+  ema=(ssl.teacher=ema)
+  ( run supervised supervised; run posedual posedual_jc; run posedual posedual_jc_ema "${ema[@]}"
+    run multiaugs multiaugs_joco_jccm; run sspcm sspcm_jo ) &
+  ( run posecons posecons_jc; run posecons posecons_jc_ema "${ema[@]}"; run multiaugs multiaugs_joco_jccm_ema "${ema[@]}"
+    run multiaugs_dual multiaugs_dual_joco_jccm; run multiaugs_dual multiaugs_dual_joco_jccm_ema "${ema[@]}" ) &
+  wait
+done
+groups=()
+for seed in ${SEEDS:-0 1 2}; do groups+=("$root/s$seed"); done
+.venv/bin/python scripts/ssl_test.py --runs all "${groups[@]}"
