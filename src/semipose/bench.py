@@ -203,6 +203,7 @@ STEP_BENCH: dict[str, tuple[str, tuple[str, ...]]] = {
     "multiaugs-2": ("posecons", ("JOCO", "JCCM")),
     "multiaugs-4": ("posecons", ("JOCO", "JCCM", "JC", "JO")),
     "multiaugs-dual": ("posedual", ("JOCO", "JCCM")),
+    "sspcm": ("sspcm", ("JO",)),
 }
 
 
@@ -316,7 +317,7 @@ def bench_ssl_step(
         model = SemiSupervisedModel(
             nets, method=method, paths=paths or ("none",), hard_affine=HardAffineParams(),
         ).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        opt = torch.optim.Adam(model.student_parameters(), lr=1e-4)
         vgen = torch.Generator(device=device).manual_seed(0)
 
         def step() -> None:
@@ -333,8 +334,8 @@ def bench_ssl_step(
                     loss = loss + net(sup).float().mean()
                 if method != "supervised":
                     with torch.no_grad():
-                        for net in nets:
-                            net(unsup)
+                        for i in model.teaching:
+                            nets[i](unsup)
                     for net in nets:
                         for _ in paths:
                             loss = loss + net(unsup).float().mean()
@@ -349,7 +350,7 @@ def bench_ssl_step(
             step_t.append(_median_ms(step, device, 1, warmup if not step_t else 0))
             net_t.append(_median_ms(network_only, device, 1, warmup if not net_t else 0))
         s_ms, n_ms = sorted(step_t)[len(step_t) // 2], sorted(net_t)[len(net_t) // 2]
-        passes = n_nets * (1 + (1 + len(paths) if method != "supervised" else 0))
+        passes = n_nets * (1 + (len(paths) if method != "supervised" else 0)) + (len(model.teaching) if method != "supervised" else 0)
         rows.append({
             "method": name, "paths": list(paths), "arch": arch, "input": f"{w}x{h}", "batch_size": batch_size,
             "precision": prec, "channels_last": bool(channels_last),

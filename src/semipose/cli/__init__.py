@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--input", type=_sizes, default=None,
                    help="comma-separated WIDTHxHEIGHT (network/data: 192x256,96x128; augment: 192x256; step: 96x128)")
     b.add_argument("--batch", type=int, default=None, help="batch size (default 32; step: 16 labelled + 16 unlabelled)")
-    b.add_argument("--methods", default=None, help="step: comma-separated subset of supervised,posecons,posedual,multiaugs-2,multiaugs-4")
+    b.add_argument("--methods", default=None,
+                   help="step: comma-separated subset of supervised,posecons,posedual,multiaugs-2,multiaugs-4,multiaugs-dual,sspcm")
     b.add_argument("--steps", type=int, default=5, help="timed steps per setting")
     b.add_argument("--warmup", type=int, default=2)
     b.add_argument("--batches", type=int, default=10, help="timed batches for the data benchmark")
