@@ -19,11 +19,8 @@
 # About 35 minutes on a 2-core CPU with bf16 (600 steps each; PoseDual costs twice PoseCons).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/semipose ] || bash scripts/setup.sh
+. scripts/ssl_data.sh
 SP=.venv/bin/semipose
-if [ ! -f data/synthetic-ssl/annotations/person_keypoints_train.json ]; then
-  $SP data synth data/synthetic-ssl --train 3000 --unlabeled 0 --val 300 --image-size 480x360 --difficulty 0.5 --seed 0
-fi
 labels=${LABELS:-100}
 out=${OUT:-runs/collapse}
 steps=${STEPS:-100}    # per epoch

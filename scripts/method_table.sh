@@ -16,11 +16,8 @@
 # <seed folder>/times.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/semipose ] || bash scripts/setup.sh
+. scripts/ssl_data.sh
 SP=.venv/bin/semipose
-if [ ! -f data/synthetic-ssl/annotations/person_keypoints_train.json ]; then
-  $SP data synth data/synthetic-ssl --train 3000 --unlabeled 0 --val 300 --image-size 480x360 --difficulty 0.5 --seed 0
-fi
 labels=${LABELS:-100}
 iters=${ITERS:-800}
 root=${OUT:-runs/method-table}

@@ -16,11 +16,7 @@
 # network passes of a supervised step). Each run's console output goes to $OUT/<name>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/semipose ] || bash scripts/setup.sh
-# the data of every synthetic SSL result (not the demo's data/synthetic, which is difficulty 0.3)
-if [ ! -f data/synthetic-ssl/annotations/person_keypoints_train.json ]; then
-  .venv/bin/semipose data synth data/synthetic-ssl --train 3000 --unlabeled 0 --val 300 --image-size 480x360 --difficulty 0.5 --seed 0
-fi
+. scripts/ssl_data.sh
 labels=${LABELS:-300}
 if [ "$labels" = 300 ]; then out=${OUT:-runs/synthetic-ssl}; else out=${OUT:-runs/synthetic-ssl-l$labels}; fi
 warm=${WARMUP:-$out/warmup}
