@@ -11,7 +11,7 @@ offline. Using a trained model::
 
 from typing import Any
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 _LAZY = {"PoseEstimator", "PoseResult", "Detector"}
 
