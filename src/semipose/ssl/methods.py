@@ -8,6 +8,9 @@ Every method is the same computation with different pairs:
 * **PoseDual** — two networks; each one's easy-view prediction teaches the *other* one's hard
   views, and each network's hard views are occluded at the other network's predicted joints
   (``teacher_of = [1, 0]``);
+* **SSPCM** — three networks: PoseDual between networks 1 and 2, and an auxiliary network 3
+  taught by their mean heatmap (``teacher_of = [1, 0, (0, 1)]``), with the agreement and
+  temporal corrections of :mod:`semipose.ssl.sspcm`;
 * **multi-path / repeat** (MultiAugs) — a list of hard-view recipes per student, one student
   pass and one consistency loss each, summed;
 * **EMA teacher** (mean teacher) — any of the consistency methods with ``teacher="ema"``: the
