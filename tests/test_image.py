@@ -68,7 +68,7 @@ def test_cached_dataset_gives_the_same_samples(coco):
     codec = HeatmapCodec((192, 256), (48, 64), sigma=2.0)
     t = TopDownTransform(codec, COCO17, train=True, aug=AugmentConfig(rot_prob=1.0))
     plain = TopDownDataset(coco.records, t, seed=3)
-    cached = TopDownDataset(coco.records, t, seed=3, image_cache_mb=64)
+    cached = TopDownDataset(coco.records, t, seed=3, images=ImageCache(64))
     n = len(coco.records)
     for i in list(range(n)) + list(range(n)):
         a, b = plain[i], cached[i]

@@ -142,6 +142,7 @@ def bench_data(
     from .data.coco import load_coco_keypoints
     from .data.loaders import make_loader
     from .data.topdown import TopDownDataset, TopDownTransform
+    from .image import ImageCache
 
     w, h = int(input_size[0]), int(input_size[1])
     tmp = None
@@ -158,7 +159,7 @@ def bench_data(
         data = load_coco_keypoints(ann_file, image_dir or "")
         skeleton = data.skeleton
         codec = HeatmapCodec((w, h), (w // 4, h // 4), 2.0)
-        ds = TopDownDataset(data.records, TopDownTransform(codec, skeleton, train=True), seed=0, image_cache_mb=image_cache_mb)
+        ds = TopDownDataset(data.records, TopDownTransform(codec, skeleton, train=True), seed=0, images=ImageCache(image_cache_mb))
         loader = make_loader(ds, batch_size, workers, shuffle=True, generator=torch.Generator().manual_seed(0))
         n, t0, it, misses0 = 0, None, 0, 0
         while it < batches + 1:

@@ -19,7 +19,7 @@ import numpy as np
 from ..codec import HeatmapCodec
 from ..config import Config
 from ..errors import ConfigError, DataFormatError
-from ..image import check_image_file
+from ..image import ImageCache, check_image_file
 from ..skeletons import UNION_MAPPINGS, Skeleton, SkeletonMapping, get_skeleton
 from .aic import load_aic
 from .coco import load_coco_keypoints, load_detections
@@ -148,7 +148,7 @@ def build_train_dataset(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec) ->
     d = cfg.data
     records, _, _ = build_label_records(cfg, skeleton)
     transform = TopDownTransform(codec, skeleton, train=True, aug=d.augment, color=d.color, padding=d.padding)
-    return TopDownDataset(records, transform, seed=cfg.seed, image_cache_mb=d.image_cache_mb)
+    return TopDownDataset(records, transform, seed=cfg.seed, images=ImageCache(d.image_cache_mb))
 
 
 def _unlabel(r: PoseRecord, k: int) -> PoseRecord:
@@ -207,7 +207,8 @@ def build_train_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, ru
              "max_train_instances": d.max_train_instances, "seed": cfg.seed},
         )
     transform = TopDownTransform(codec, skeleton, train=True, aug=d.augment, color=d.color, padding=d.padding)
-    labelled = TopDownDataset(labelled_records, transform, seed=cfg.seed, image_cache_mb=d.image_cache_mb)
+    images = ImageCache(d.image_cache_mb)  # one budget for the labelled and unlabelled crops (often the same photos)
+    labelled = TopDownDataset(labelled_records, transform, seed=cfg.seed, images=images)
     desc = f"{len(labelled_records)} labelled persons of {len(everyone)}"
     if not cfg.semi_supervised:
         return TrainData(labelled, None, desc)
@@ -216,7 +217,7 @@ def build_train_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, ru
     u_transform = TopDownTransform(
         codec, skeleton, train=True, aug=dataclasses.replace(d.augment, half_body_prob=0.0), color=d.color, padding=d.padding,
     )
-    unlabelled = TopDownDataset(unl_records, u_transform, seed=cfg.seed * 7919 + 1, image_cache_mb=d.image_cache_mb)
+    unlabelled = TopDownDataset(unl_records, u_transform, seed=cfg.seed * 7919 + 1, images=images)
     mixed = MixedDataset(labelled, unlabelled, supervised)
     return TrainData(labelled, mixed, f"{desc}; {len(unl_records)} unlabelled: {what}")
 
@@ -310,7 +311,7 @@ def build_eval_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, use
             raise ConfigError("eval.format_only writes COCO results JSON; it does not apply to an MPII split")
         protocol["metric"] = "format only: results JSON written, not scored"
     return EvalData(
-        TopDownDataset(records, transform, seed=cfg.seed, image_cache_mb=d.image_cache_mb), records,
+        TopDownDataset(records, transform, seed=cfg.seed, images=ImageCache(d.image_cache_mb)), records,
         ann if metric == "coco" and not e.format_only else None, protocol,
         metric=metric, eval_skeleton=eval_skeleton, mapping=mapping, gt_file=gt_file,
     )

@@ -193,12 +193,12 @@ class TopDownDataset(Dataset):
         records: the persons.
         transform: a :class:`TopDownTransform`.
         seed: base seed.
-        image_cache_mb: decoded images kept per process (:class:`~semipose.image.ImageCache`;
-            0: decode the file for every person).
+        images: where decoded images are kept (:class:`~semipose.image.ImageCache`, which
+            datasets of one process may share; None: decode the file for every person).
     """
 
     def __init__(
-        self, records: Sequence[PoseRecord], transform: TopDownTransform, *, seed: int = 0, image_cache_mb: float = 0
+        self, records: Sequence[PoseRecord], transform: TopDownTransform, *, seed: int = 0, images: ImageCache | None = None
     ) -> None:
         if len(records) == 0:
             raise DataFormatError("TopDownDataset: no records")
@@ -213,7 +213,7 @@ class TopDownDataset(Dataset):
         self.transform = transform
         self.seed = int(seed)
         self.epoch = 0
-        self.images = ImageCache(image_cache_mb)
+        self.images = images if images is not None else ImageCache(0)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)

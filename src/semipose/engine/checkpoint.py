@@ -132,15 +132,15 @@ def _load_reference(nets: list[nn.Module], p: Path, raw: Any, strict: bool) -> s
     """Reference wrapper files: ``resnet.*`` is network 1, ``resnet2.*`` network 2,
     ``final_resnet.*`` (SSPCM) network 3."""
     from ..models.loading import normalize_state
-    from ..models.reference import detect_checkpoint_layout, load_pose_checkpoint
+    from ..models.reference import POSE_LAYOUT_KEY_MAPS, WRAPPED_LAYOUTS, detect_checkpoint_layout, load_pose_checkpoint
 
     state = normalize_state(raw, str(p))
     try:
         layout: str | None = detect_checkpoint_layout(state)
     except CheckpointError:
         layout = None  # plain weights; load_weights below reports any mismatch
-    if layout in ("pose_cons", "pose_dual", "pose_triple"):
-        n_file = {"pose_cons": 1, "pose_dual": 2, "pose_triple": 3}[layout]
+    if layout in WRAPPED_LAYOUTS:
+        n_file = len(POSE_LAYOUT_KEY_MAPS[layout])
         if len(nets) == n_file:
             reports = load_pose_checkpoint(nets, state, strict=strict, name=str(p))
         else:

@@ -163,10 +163,9 @@ def selection_metrics(metrics: dict[str, dict[str, float]], select: str) -> dict
         src = [m for k, m in metrics.items() if k.startswith("ema")]
         if not src:
             raise ConfigError("ssl.select: ema, but no EMA teacher was evaluated (ssl.teacher: ema)")
-        return {k: float(np.mean([m[k] for m in src])) for k in src[0]}
-    if "net" in metrics:
+    elif "net" in metrics:
         return dict(metrics["net"])
-    if select == "ensemble":
+    elif select == "ensemble":
         src = [metrics["ensemble"]]
     elif select == "net1":
         src = [metrics["net1"]]

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from ..codec import HeatmapCodec
 from ..errors import CheckpointError, InputError
 from ..image import IMAGENET_MEAN, IMAGENET_STD
-from ..params import DECODERS, output_stride
+from ..params import DECODERS, METHODS, num_nets_of, output_stride
 from ..skeletons import BUILTIN_SKELETONS, Skeleton, get_skeleton
 from .ensemble import EnsembleNet
 from .hrnet import HRNET_WIDTHS
@@ -236,7 +236,7 @@ class ModelCard:
             "model": model,
             "data": {"input_size": list(self.input_size), "skeleton": self.skeleton, "color": self.color, "padding": self.padding},
             "eval": {"decoder": self.decoder, "flip_test": self.flip_test},
-            "ssl": {"method": {2: "posedual", 3: "sspcm"}.get(self.num_nets, "supervised")},
+            "ssl": {"method": next((m for m in METHODS if num_nets_of(m) == self.num_nets), "supervised")},
         }
 
     def with_use(self, use: str, where: str = "model card") -> ModelCard:

@@ -45,6 +45,7 @@ __all__ = [
     "POSE_DUAL_NET1",
     "POSE_DUAL_NET2",
     "POSE_TRIPLE_NETS",
+    "WRAPPED_LAYOUTS",
     "KEY_MAPS",
     "get_key_map",
     "LAYOUTS",
@@ -61,34 +62,25 @@ POSE_RESNET = KeyMap(name="pose_resnet")
 POSE_HRNET = KeyMap(name="pose_hrnet")
 #: Reference ``pose_cons`` checkpoints (``PoseCons``): the one network sits under ``resnet.``.
 POSE_CONS = KeyMap(rules=[(r"^resnet\.", "")], name="pose_cons")
-#: Network 1 of a reference ``pose_dual`` checkpoint (``PoseCotrain``): ``resnet.*``; the
-#: PoseResNet head conv there is ``final_layer_1`` (HRNet keeps ``final_layer``).
-POSE_DUAL_NET1 = KeyMap(
-    rules=[(r"^resnet\.final_layer_1\.", "final_layer."), (r"^resnet\.", "")],
-    drop=[r"^resnet2\."],
-    name="pose_dual_net1",
-)
-#: Network 2 of a reference ``pose_dual`` checkpoint: ``resnet2.*`` (``final_layer_1`` too).
-POSE_DUAL_NET2 = KeyMap(
-    rules=[(r"^resnet2\.final_layer_1\.", "final_layer."), (r"^resnet2\.", "")],
-    drop=[r"^resnet\."],
-    name="pose_dual_net2",
-)
 
 
-
-def _triple_net(prefix: str) -> KeyMap:
-    """One network of an SSPCM checkpoint: the keys under ``prefix`` (``final_layer_1`` →
-    ``final_layer``), the other two networks' keys dropped."""
+def _wrapped_net(prefix: str, prefixes: Sequence[str], name: str) -> KeyMap:
+    """One network of a multi-network reference checkpoint: the keys under ``prefix`` (the
+    PoseResNet head conv ``final_layer_1`` → ``final_layer``; HRNet keeps ``final_layer``),
+    the other networks' keys (the other ``prefixes``) dropped."""
     p = re.escape(prefix)
-    others = [f"^{re.escape(q)}" for q in _TRIPLE_PREFIXES if q != prefix]
-    return KeyMap(rules=[(rf"^{p}final_layer_1\.", "final_layer."), (rf"^{p}", "")], drop=others,
-                  name=f"pose_triple_{prefix.rstrip('.')}")
+    others = [f"^{re.escape(q)}" for q in prefixes if q != prefix]
+    return KeyMap(rules=[(rf"^{p}final_layer_1\.", "final_layer."), (rf"^{p}", "")], drop=others, name=name)
 
 
+_DUAL_PREFIXES = ("resnet.", "resnet2.")
 _TRIPLE_PREFIXES = ("resnet.", "resnet2.", "final_resnet.")
+#: Network 1 of a reference ``pose_dual`` checkpoint (``PoseCotrain``): ``resnet.*``.
+POSE_DUAL_NET1 = _wrapped_net("resnet.", _DUAL_PREFIXES, "pose_dual_net1")
+#: Network 2 of a reference ``pose_dual`` checkpoint: ``resnet2.*``.
+POSE_DUAL_NET2 = _wrapped_net("resnet2.", _DUAL_PREFIXES, "pose_dual_net2")
 #: The three networks of a reference SSPCM checkpoint, in its order (net 1, net 2, auxiliary).
-POSE_TRIPLE_NETS: tuple[KeyMap, ...] = tuple(_triple_net(p) for p in _TRIPLE_PREFIXES)
+POSE_TRIPLE_NETS: tuple[KeyMap, ...] = tuple(_wrapped_net(p, _TRIPLE_PREFIXES, f"pose_triple_{p.rstrip('.')}") for p in _TRIPLE_PREFIXES)
 
 #: Named key maps (for configs). Add new layouts here with one line.
 KEY_MAPS: dict[str, KeyMap] = {
@@ -137,7 +129,8 @@ POSE_LAYOUT_KEY_MAPS: dict[str, tuple[KeyMap, ...]] = {
 }
 
 _IMAGENET_LAYOUTS = ("torchvision_resnet", "hrnet_imagenet", "pose_dual_imagenet")
-_DUAL_PREFIXES = ("resnet.", "resnet2.")
+#: The layouts whose networks sit under ``resnet.`` / ``resnet2.`` / ``final_resnet.`` prefixes.
+WRAPPED_LAYOUTS: tuple[str, ...] = ("pose_cons", "pose_dual", "pose_triple")
 
 
 def detect_checkpoint_layout(state: Source, *, trust: bool = False) -> str:
