@@ -11,7 +11,11 @@ table of AP per run group (PoseDual: the mean of its two networks, the ensemble 
     .venv/bin/python scripts/ssl_test.py runs/synthetic-ssl-l100 runs/synthetic-ssl-l100-s1
 
 The run names are those of configs/synthetic/ (the folders scripts/ssl_synthetic.sh writes);
-a missing run is shown as "—".
+a missing run is shown as "—". ``--score`` takes run folders instead of groups and prints one
+``<run><TAB><cell>`` line each (scripts/method_table.sh scores every run as soon as it ends);
+with no run it only makes the test set.
+
+    .venv/bin/python scripts/ssl_test.py --score runs/method-table/s1/posecons_jc
 """
 from __future__ import annotations
 
@@ -80,16 +84,24 @@ def cell(metrics: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("groups", nargs="+", type=Path, help="run groups (folders holding supervised/, posecons_jc/, ...)")
+    p.add_argument("groups", nargs="*", type=Path,
+                   help="run groups (folders holding supervised/, posecons_jc/, ...); with --score: run folders")
     p.add_argument("--train-data", type=Path, default=ROOT / "data/synthetic-ssl", help="the runs' synthetic set")
     p.add_argument("--test-data", type=Path, default=ROOT / "data/synthetic-ssl-test", help="where the test set is (made if missing)")
     p.add_argument("--runs", choices=["ssl", "all"], default="ssl",
                    help="the columns: the ssl_synthetic.sh runs (default) or every method with and without EMA (method_table.sh)")
+    p.add_argument("--score", action="store_true", help="score the given run folders, one tab-separated line each")
     args = p.parse_args(argv)
+    if not args.groups and not args.score:
+        p.error("give at least one run group")
     runs = RUNS_ALL if args.runs == "all" else RUNS
     if not (args.test_data / "annotations/person_keypoints_val.json").is_file():
         make_test_set(args.train_data, args.test_data)
     test_root = args.test_data.resolve()
+    if args.score:
+        for run in args.groups:
+            print(f"{run}\t{cell(json.loads(evaluate(run, test_root).read_text()))}", flush=True)
+        return
     print("| runs | " + " | ".join(name for name, _ in runs) + " |")
     print("|---" * (len(runs) + 1) + "|")
     for group in args.groups:

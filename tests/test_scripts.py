@@ -96,6 +96,25 @@ def test_ssl_test_every_method_table(tmp_path: Path) -> None:
     assert len(cells) == 10 and cells[2] == "0.3000" and cells[-1] == "0.2000 (0.2500) |"
 
 
+def test_ssl_test_score_prints_one_line_per_run(tmp_path: Path) -> None:
+    """``--score``: the arguments are run folders; one ``<run>\t<cell>`` line each, in order;
+    no run at all only checks (or makes) the test set and prints nothing."""
+    test_set = tmp_path / "synthetic-ssl-test"
+    (test_set / "annotations").mkdir(parents=True)
+    (test_set / "annotations" / "person_keypoints_val.json").write_text("{}")
+    runs = {"a": {"AP": 0.125}, "b": {"resnet18 net1": {"AP": 0.1}, "resnet18 net2": {"AP": 0.3},
+                                      "resnet18 ensemble": {"AP": 0.25}}}
+    for run, m in runs.items():
+        (tmp_path / run / "eval_synthetic-ssl-test").mkdir(parents=True)
+        (tmp_path / run / "eval_synthetic-ssl-test" / "metrics.json").write_text(json.dumps(m))
+    base = [sys.executable, str(TEST_SCRIPT), "--test-data", str(test_set), "--score"]
+    out = subprocess.run(base + [str(tmp_path / "b"), str(tmp_path / "a")], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [f"{tmp_path / 'b'}\t0.2000 (0.2500)", f"{tmp_path / 'a'}\t0.1250"]
+    assert subprocess.run(base, capture_output=True, text=True, check=True).stdout == ""
+    proc = subprocess.run([sys.executable, str(TEST_SCRIPT), "--test-data", str(test_set)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "give at least one run group" in proc.stderr
+
+
 def test_ssl_test_needs_generator_metadata(tmp_path: Path) -> None:
     """No test set yet and training data that is not a synthetic set: stop, naming the file."""
     (tmp_path / "train").mkdir()
