@@ -11,7 +11,7 @@
 #   SEEDS=0 ITERS=400 bash scripts/method_table.sh     # a shorter first look
 #
 # Runs two at a time, one thread each. Measured cost per seed at 200 steps with bf16 on 2 cores:
-# 4700 s of training in the two lanes (1.3 CPU-hours; PoseDual-type runs cost about twice
+# 4400–5100 s of training in the two lanes (1.2–1.4 CPU-hours; PoseDual-type runs cost about twice
 # PoseCons, SSPCM four times supervised) plus the warm-up and the test-set scoring; it grows
 # about linearly with ITERS. Each run is scored on the test set as soon as it ends, in its lane;
 # <seed folder>/times.tsv gets one line per finished run (name, training seconds, test AP,
