@@ -7,8 +7,8 @@
 # (scripts/ssl_test.py --runs all: each run's last.pt; for EMA runs that is the network the
 # EMA teacher trained).
 #
-#   bash scripts/method_table.sh                       # runs/method-table/s<seed>/...
-#   SEEDS=0 ITERS=400 bash scripts/method_table.sh     # a shorter first look
+#   bash scripts/method_table.sh                           # the planned 800 steps: runs/method-table/s<seed>/...
+#   SEEDS="0 1 2" ITERS=200 bash scripts/method_table.sh   # the table in docs/results.md (about 50 min a seed)
 #
 # Runs two at a time, one thread each. Measured cost per seed at 200 steps with bf16 on 2 cores:
 # 4400–5100 s of training in the two lanes (1.2–1.4 CPU-hours; PoseDual-type runs cost about twice

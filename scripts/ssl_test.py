@@ -82,6 +82,11 @@ def cell(metrics: dict) -> str:
     return text + (f" ({ens[0]:.4f})" if ens else "")
 
 
+def score(run: Path, test_root: Path) -> str:
+    """The table cell of one run folder on the test set (scored first if not yet)."""
+    return cell(json.loads(evaluate(run, test_root).read_text()))
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("groups", nargs="*", type=Path,
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     test_root = args.test_data.resolve()
     if args.score:
         for run in args.groups:
-            print(f"{run}\t{cell(json.loads(evaluate(run, test_root).read_text()))}", flush=True)
+            print(f"{run}\t{score(run, test_root)}", flush=True)
         return
     print("| runs | " + " | ".join(name for name, _ in runs) + " |")
     print("|---" * (len(runs) + 1) + "|")
@@ -111,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
             if not (run / "config.yaml").is_file():
                 cells.append("—")
                 continue
-            cells.append(cell(json.loads(evaluate(run, test_root).read_text())))
+            cells.append(score(run, test_root))
         print(f"| {group} | " + " | ".join(cells) + " |")
         sys.stdout.flush()
 

@@ -54,20 +54,28 @@ def test_oracle_rejects_keypoint_count_mismatch(tmp_path: Path) -> None:
 TEST_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ssl_test.py"
 
 
-def test_ssl_test_table_from_stored_metrics(tmp_path: Path) -> None:
-    """The table takes each run's stored test metrics: one network's AP, or two networks' mean
-    with the ensemble in brackets; a run that is not there shows as a dash."""
+def stored_test_metrics(tmp_path: Path, group: Path, metrics: dict, config: bool = True) -> Path:
+    """An (empty) test set in ``tmp_path`` and, per run of ``metrics``, ``<group>/<run>`` holding
+    its stored test metrics (and a config.yaml unless ``config`` is False); returns the test set."""
     test_set = tmp_path / "synthetic-ssl-test"
     (test_set / "annotations").mkdir(parents=True)
     (test_set / "annotations" / "person_keypoints_val.json").write_text("{}")
+    for run, m in metrics.items():
+        (group / run / "eval_synthetic-ssl-test").mkdir(parents=True)
+        if config:
+            (group / run / "config.yaml").write_text("name: x\n")
+        (group / run / "eval_synthetic-ssl-test" / "metrics.json").write_text(json.dumps(m))
+    return test_set
+
+
+def test_ssl_test_table_from_stored_metrics(tmp_path: Path) -> None:
+    """The table takes each run's stored test metrics: one network's AP, or two networks' mean
+    with the ensemble in brackets; a run that is not there shows as a dash."""
     group = tmp_path / "runs"
     metrics = {"supervised": {"AP": 0.1, "AR": 0.2},
                "posedual_jc": {"resnet18 net1": {"AP": 0.1}, "resnet18 net2": {"AP": 0.2},
                                "resnet18 ensemble": {"AP": 0.25}}}
-    for run, m in metrics.items():
-        (group / run / "eval_synthetic-ssl-test").mkdir(parents=True)
-        (group / run / "config.yaml").write_text("name: x\n")
-        (group / run / "eval_synthetic-ssl-test" / "metrics.json").write_text(json.dumps(m))
+    test_set = stored_test_metrics(tmp_path, group, metrics)
     out = subprocess.run([sys.executable, str(TEST_SCRIPT), str(group), "--test-data", str(test_set)],
                          capture_output=True, text=True, check=True).stdout
     row = next(line for line in out.splitlines() if line.startswith(f"| {group} |"))
@@ -77,17 +85,11 @@ def test_ssl_test_table_from_stored_metrics(tmp_path: Path) -> None:
 def test_ssl_test_every_method_table(tmp_path: Path) -> None:
     """``--runs all``: ten columns, EMA runs and SSPCM's three networks (their mean, the
     ensemble in brackets)."""
-    test_set = tmp_path / "synthetic-ssl-test"
-    (test_set / "annotations").mkdir(parents=True)
-    (test_set / "annotations" / "person_keypoints_val.json").write_text("{}")
     group = tmp_path / "runs"
     metrics = {"posecons_jc_ema": {"AP": 0.3},
                "sspcm_jo": {"resnet18 net1": {"AP": 0.1}, "resnet18 net2": {"AP": 0.2}, "resnet18 net3": {"AP": 0.3},
                             "resnet18 ensemble": {"AP": 0.25}}}
-    for run, m in metrics.items():
-        (group / run / "eval_synthetic-ssl-test").mkdir(parents=True)
-        (group / run / "config.yaml").write_text("name: x\n")
-        (group / run / "eval_synthetic-ssl-test" / "metrics.json").write_text(json.dumps(m))
+    test_set = stored_test_metrics(tmp_path, group, metrics)
     out = subprocess.run([sys.executable, str(TEST_SCRIPT), str(group), "--test-data", str(test_set), "--runs", "all"],
                          capture_output=True, text=True, check=True).stdout
     assert "| SSPCM |" in out.splitlines()[0] and "PoseCons EMA" in out.splitlines()[0]
@@ -99,14 +101,9 @@ def test_ssl_test_every_method_table(tmp_path: Path) -> None:
 def test_ssl_test_score_prints_one_line_per_run(tmp_path: Path) -> None:
     """``--score``: the arguments are run folders; one ``<run>\t<cell>`` line each, in order;
     no run at all only checks (or makes) the test set and prints nothing."""
-    test_set = tmp_path / "synthetic-ssl-test"
-    (test_set / "annotations").mkdir(parents=True)
-    (test_set / "annotations" / "person_keypoints_val.json").write_text("{}")
     runs = {"a": {"AP": 0.125}, "b": {"resnet18 net1": {"AP": 0.1}, "resnet18 net2": {"AP": 0.3},
                                       "resnet18 ensemble": {"AP": 0.25}}}
-    for run, m in runs.items():
-        (tmp_path / run / "eval_synthetic-ssl-test").mkdir(parents=True)
-        (tmp_path / run / "eval_synthetic-ssl-test" / "metrics.json").write_text(json.dumps(m))
+    test_set = stored_test_metrics(tmp_path, tmp_path, runs, config=False)
     base = [sys.executable, str(TEST_SCRIPT), "--test-data", str(test_set), "--score"]
     out = subprocess.run(base + [str(tmp_path / "b"), str(tmp_path / "a")], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [f"{tmp_path / 'b'}\t0.2000 (0.2500)", f"{tmp_path / 'a'}\t0.1250"]
