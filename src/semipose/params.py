@@ -103,10 +103,12 @@ class SSPCMParams:
     Attributes:
         score_filter, score_thr: keep a joint only where ``(p1 + p2) / 2 > score_thr`` (every
             consistency term).
-        score_reweight: weight every term by ``clip(1 − |p1 − p2|, 0, 1)``.
+        score_reweight: weight every term by ``r = clip(1 − |p1 − p2|, 0, 1)``, applied as the
+            reference applies it: to the prediction and the target, so ``r²`` on the squared error.
         dist_filter, dist_thr: the auxiliary network's term keeps a joint only where
             ``|j1 − j2|`` (heatmap pixels) is below ``dist_thr`` × the heatmap diagonal.
-        dist_reweight: weight the auxiliary term by ``1 − |j1 − j2| / diagonal``.
+        dist_reweight: weight the auxiliary term by ``1 − |j1 − j2| / diagonal`` (squared on the
+            error, as ``score_reweight``).
         temporal: the temporal correction: per joint, the auxiliary network's target is the
             mean of the pair, among (net 1, net 2) × (now, the previous epoch's model), whose
             joints agree best (from epoch ``temporal_warmup_epochs + 1`` on; before, and

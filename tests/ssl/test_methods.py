@@ -256,3 +256,19 @@ def test_hard_teacher_view_sees_its_own_occluded_view() -> None:
         SemiSupervisedModel([net], method="posecons", paths=["CO", "JC"], teacher_view="hard")
     with pytest.raises(ConfigError, match="teacher_view must be one of easy, hard"):
         SemiSupervisedModel([net], method="posecons", teacher_view="medium")
+
+
+def test_conf_masking_thresholds_the_warped_target() -> None:
+    """As the reference (lib/core/loss.py): the confidence mask is the peak of the target the
+    student sees, i.e. the teacher's heatmap after the hard view's warp, whose interpolation
+    lowers an off-grid peak; the un-warped teacher peak would keep the joint."""
+    from semipose.ssl.views import warp
+
+    hm = torch.zeros(1, 2, 16, 12)
+    hm[0, 0, 8, 6] = 0.56  # a sharp peak: interpolation lowers it below 0.5
+    hm[0, 1, 7:10, 5:8] = 0.9  # a flat-topped one keeps its peak
+    shift = torch.tensor([[[1.0, 0.0, 2.0], [0.0, 1.0, 2.0]]])  # half a heatmap pixel (stride 4) each way
+    warped = warp(hm, shift, 4.0)
+    assert warped[0, 0].max() < 0.5 < warped[0, 1].max()
+    target, weight = ConsistencyLoss(conf_masking=True, conf_thresh=0.5).target(warped, torch.ones(1, 2))
+    assert weight.tolist() == [[0.0, 1.0]] and torch.equal(target, warped)

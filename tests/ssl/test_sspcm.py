@@ -32,7 +32,7 @@ def test_agreeing_networks_keep_full_weight_and_disagreeing_ones_are_masked():
     assert aux[0, 1] == 0.0 and aux[0, 2] == 0.0  # at / beyond the threshold: masked
     loose = SSPCMParams(score_filter=False, dist_filter=False, dist_reweight=True)
     _, aux = agreement_weights(j1, p1, j2, p2, HM, loose)
-    assert aux[0, 1] == pytest.approx(0.9) and 0 < aux[0, 2] < 0.4  # 1 − distance / diagonal
+    assert aux[0, 1] == pytest.approx(0.81) and 0 < aux[0, 2] < 0.16  # (1 − distance / diagonal)², as the reference
 
 
 def test_peak_filter_and_peak_difference():
@@ -42,7 +42,22 @@ def test_peak_filter_and_peak_difference():
     torch.testing.assert_close(pair, torch.tensor([[0.0, 1.0]]))  # (0.05 + 0.1) / 2 < 0.1
     torch.testing.assert_close(aux, pair)
     pair, _ = agreement_weights(j, p1, j, p2, HM, SSPCMParams(score_filter=False, score_reweight=True))
-    torch.testing.assert_close(pair, torch.tensor([[0.95, 0.4]]))
+    torch.testing.assert_close(pair, torch.tensor([[0.95, 0.4]]) ** 2)
+
+
+def test_reweighting_is_the_references_weighted_prediction_and_target():
+    """The reference multiplies the prediction and the target by r (JointsMSELoss with target
+    weights): the weight on the squared error is r², which joints_mse_loss gets from pair."""
+    from semipose.losses import joints_mse_loss
+
+    g = torch.Generator().manual_seed(1)
+    j = _joints([1.0, 1.0], [2.0, 2.0])
+    p1, p2 = torch.tensor([[0.9, 0.7]]), torch.tensor([[0.5, 0.6]])
+    pair, _ = agreement_weights(j, p1, j, p2, HM, SSPCMParams(score_filter=False, score_reweight=True))
+    pred, target = torch.rand(1, 2, 8, 10, generator=g), torch.rand(1, 2, 8, 10, generator=g)
+    r = (1 - (p1 - p2).abs())[..., None, None]
+    reference = 0.5 * ((pred * r - target * r) ** 2).mean()
+    torch.testing.assert_close(joints_mse_loss(pred, target, pair), reference)
 
 
 def test_temporal_pair_takes_the_closest_pair_per_joint():

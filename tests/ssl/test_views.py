@@ -122,3 +122,47 @@ def test_compose_affine_applies_the_second_first():
     torch.testing.assert_close(apply(compose_affine(a, b), pts), apply(a, apply(b, pts)))
     eye = torch.eye(2, 3).expand(3, 2, 3)
     torch.testing.assert_close(compose_affine(a, invert_affine(a)), eye, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("size", [(192, 256), (48, 64), (64, 64)])
+def test_reference_geometry_is_the_reference_formula(size):
+    """ssl.reference_geometry: given the same (s, r) and crop, the hard view is
+    grid_sample(img, affine_grid(θ)) and the warped target grid_sample(hm, affine_grid(θ)), θ the
+    OpenCV matrix getRotationMatrix2D((0, 0), r, s) used as the normalised θ (the reference's
+    pose_dual.py), for the image and for the heatmap alike."""
+    import cv2
+    import torch.nn.functional as F
+
+    from semipose.ssl.views import hard_affine_matrix
+
+    w, h = size
+    g = torch.Generator().manual_seed(3)
+    img, hm = torch.rand(3, 3, h, w, generator=g), torch.rand(3, 17, h // 4, w // 4, generator=g)
+    s, r = torch.tensor([0.8, 1.2, 1.0]), torch.tensor([25.0, -50.0, 0.0])
+    theta = torch.tensor(np.stack([cv2.getRotationMatrix2D((0, 0), float(ri), float(si)) for si, ri in zip(s, r)]), dtype=torch.float32)
+    want_img = F.grid_sample(img, F.affine_grid(theta, list(img.shape), align_corners=False), align_corners=False)
+    want_hm = F.grid_sample(hm, F.affine_grid(theta, list(hm.shape), align_corners=False), align_corners=False)
+    m = hard_affine_matrix(s, r, (w, h), reference=True)
+    # equal up to float32 rounding (θ goes through the pixel matrix and back)
+    torch.testing.assert_close(warp(img, m), want_img, atol=1e-4, rtol=0)
+    torch.testing.assert_close(warp(hm, m, 4.0, reference=True), want_hm, atol=1e-4, rtol=0)
+    # the corrected geometry differs where the reference shears (non-square) or is off-centre (heatmaps)
+    fixed = hard_affine_matrix(s, r, (w, h))
+    assert not torch.allclose(warp(hm, fixed, 4.0), want_hm, atol=1e-3)
+    if w != h:
+        assert not torch.allclose(warp(img, fixed), want_img, atol=1e-3)
+
+
+def test_reference_geometry_through_the_model():
+    """The switch reaches the training step: the same generator gives the reference matrix."""
+    from semipose.ssl.views import hard_affine_matrix
+
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    params = HardAffineParams()
+    a = sample_hard_affine(4, (192, 256), params, generator=g1, reference=True)
+    b = sample_hard_affine(4, (192, 256), params, generator=g2)
+    theta_a = affine_to_theta(a, (256, 192))
+    assert torch.allclose(theta_a[:, :, 2], torch.zeros(4, 2), atol=1e-5)  # about the centre, no translation
+    assert torch.allclose(theta_a[:, 0, 0], theta_a[:, 1, 1]) and torch.allclose(theta_a[:, 0, 1], -theta_a[:, 1, 0])  # OpenCV's form
+    assert not torch.allclose(a, b)
+    assert torch.equal(hard_affine_matrix(torch.ones(1), torch.zeros(1), (192, 256), reference=True)[:, :, :2], torch.eye(2)[None])

@@ -250,6 +250,10 @@ class SSLConfig:
     student_view: str = "hard"
     #: SSPCM's pseudo-label corrections (``method: sspcm``; the reference's defaults)
     sspcm: SSPCMParams = field(default_factory=SSPCMParams)
+    #: the reference's hard-view geometry, to reproduce its tables: OpenCV's rotation matrix
+    #: used as affine_grid's normalised θ (a shear on non-square crops) and the heatmaps
+    #: warped with the image's θ (off-centre by up to 0.66 heatmap px); default: corrected
+    reference_geometry: bool = False
 
 
 @dataclass

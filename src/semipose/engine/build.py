@@ -67,7 +67,7 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
         augment=q.augment, sup_weight=q.sup_weight, unsup_weight=q.unsup_weight,
         consistency=ConsistencyLoss(conf_masking=q.conf_masking, conf_thresh=q.conf_thresh, sharpen=q.sharpen, heat_fusion=q.heat_fusion),
         concat_views=q.concat_views, collapse_thr=q.collapse_thr, teacher=q.teacher, ema_decay=q.ema_decay, ema_warmup=q.ema_warmup,
-        teacher_view=q.teacher_view, student_view=q.student_view, sspcm=q.sspcm,
+        teacher_view=q.teacher_view, student_view=q.student_view, sspcm=q.sspcm, reference_geometry=q.reference_geometry,
     )
 
 

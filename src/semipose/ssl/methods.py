@@ -162,7 +162,9 @@ class ConsistencyLoss:
     (warped) easy-view heatmaps.
 
     Args:
-        conf_masking, conf_thresh: drop the teacher joints whose peak is ≤ ``conf_thresh``.
+        conf_masking, conf_thresh: drop the joints whose target peak is ≤ ``conf_thresh``: the
+            maximum of the (warped) target heatmap, as the reference thresholds it (the warp's
+            interpolation lowers a peak, so this differs from the teacher's own maximum).
         sharpen: spatial softmax on both sides before the MSE.
         heat_fusion: one loss on the mean of the student's path heatmaps instead of one per path.
     """
@@ -172,11 +174,11 @@ class ConsistencyLoss:
     sharpen: bool = False
     heat_fusion: bool = False
 
-    def target(self, heatmaps: Tensor, weight: Tensor, peaks: Tensor) -> tuple[Tensor, Tensor]:
-        """The teacher's ``(M, K, h, w)`` heatmaps and ``(M, K)`` joint weights as the student's
-        target (``peaks``: the teacher's ``(M, K)`` maxima, for the confidence mask)."""
+    def target(self, heatmaps: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+        """The teacher's ``(M, K, h, w)`` heatmaps, warped into the student's view, and ``(M, K)``
+        joint weights as the student's target."""
         if self.conf_masking:
-            weight = weight * (peaks > self.conf_thresh).to(weight.dtype)
+            weight = weight * (heatmaps.amax(dim=(2, 3)) > self.conf_thresh).to(weight.dtype)
         return (spatial_softmax(heatmaps) if self.sharpen else heatmaps), weight
 
     def __call__(self, preds: Sequence[Tensor], target: Tensor, weight: Tensor) -> tuple[Tensor, list[Tensor]]:
@@ -218,6 +220,9 @@ class SemiSupervisedModel(nn.Module):
             the same difficulty) and ``hard`` → ``easy`` (the reversed pair). A ``hard``
             teacher view needs one path; its heatmaps are mapped into the student's frame.
         ema_decay, ema_warmup: the average's decay and its warm-up (:func:`ema_decay_at`).
+        sspcm: SSPCM's corrections (``method="sspcm"``).
+        reference_geometry: the reference's hard-view matrix and heatmap warp
+            (:func:`~semipose.ssl.views.hard_affine_matrix`), instead of the corrected ones.
     """
 
     def __init__(
@@ -242,6 +247,7 @@ class SemiSupervisedModel(nn.Module):
         teacher_view: str = "easy",
         student_view: str = "hard",
         sspcm: SSPCMParams | None = None,
+        reference_geometry: bool = False,
     ) -> None:
         super().__init__()
         if method not in METHODS:
@@ -267,6 +273,7 @@ class SemiSupervisedModel(nn.Module):
         self.recipes = [Recipe(p, params) for p in paths] * int(repeat)
         self.stride = float(strides.pop())  # type: ignore[arg-type]
         self.hard_affine = hard_affine
+        self.reference_geometry = bool(reference_geometry)
         self.sup_weight = (1.0 if len(nets) == 1 else 0.5) if sup_weight is None else float(sup_weight)
         self.unsup_weight = float(unsup_weight)
         self.consistency = consistency or ConsistencyLoss()
@@ -301,23 +308,26 @@ class SemiSupervisedModel(nn.Module):
 
     def _hard_teacher(
         self, teacher: nn.Module, easy: Tensor, ctx: AugmentContext, student_affine: Tensor | None, generator: torch.Generator,
-    ) -> tuple[Tensor, Tensor]:
+    ) -> Tensor:
         """The teacher's heatmaps on a hard view of its own (the path's recipe and an affine
-        drawn independently of the student's), mapped into the student's frame, and its
-        ``(M, K)`` peaks."""
+        drawn independently of the student's), mapped into the student's frame."""
         m, _, h_in, w_in = easy.shape
         own = (
-            sample_hard_affine(m, (w_in, h_in), self.hard_affine, generator=generator, device=easy.device)
+            sample_hard_affine(m, (w_in, h_in), self.hard_affine, generator=generator, device=easy.device, reference=self.reference_geometry)
             if self.hard_affine is not None else None
         )
         v = self.recipes[0](easy, ctx)
         hm = teacher(warp(v, own) if own is not None else v).float()
-        peaks = hm.amax(dim=(2, 3))
         # a student-frame point → the easy frame (its affine) → the teacher's frame (inverse of own)
         if own is None:
-            return (warp(hm, student_affine, self.stride) if student_affine is not None else hm), peaks
+            return self._warp_heatmaps(hm, student_affine) if student_affine is not None else hm
         mat = compose_affine(invert_affine(own), student_affine) if student_affine is not None else invert_affine(own)
-        return warp(hm, mat, self.stride), peaks
+        return self._warp_heatmaps(hm, mat)
+
+    def _warp_heatmaps(self, hm: Tensor, m: Tensor) -> Tensor:
+        """``(M, K, h, w)`` heatmaps through the image-pixel matrices ``m`` (with the image's θ
+        under ``reference_geometry``, as the reference)."""
+        return warp(hm, m, self.stride, reference=self.reference_geometry)
 
     def start_epoch(self, epoch: int) -> None:
         """Called by the trainer before epoch ``epoch`` (0-based): SSPCM's temporal correction
@@ -438,7 +448,8 @@ class SemiSupervisedModel(nn.Module):
                 pair, aux = agreement_weights(joints[0], peaks[0], joints[1], peaks[1], hm_size, self.sspcm)
                 corrections = {t: (aux if isinstance(t, tuple) else pair) for t in self.teacher_of}
             affine = (
-                sample_hard_affine(m, (w_in, h_in), self.hard_affine, generator=generator, device=unsup_images.device)
+                sample_hard_affine(m, (w_in, h_in), self.hard_affine, generator=generator, device=unsup_images.device,
+                                   reference=self.reference_geometry)
                 if self.hard_affine is not None else None
             )
         w_cons = self.unsup_weight * unsup_scale
@@ -451,14 +462,14 @@ class SemiSupervisedModel(nn.Module):
                     generator=generator, mean=self.mean, std=self.std,
                 )
                 if self.teacher_view == "easy":
-                    warped, t_peaks = (warp(teach[t], student_affine, self.stride) if student_affine is not None else teach[t]), peaks[t]
+                    warped = self._warp_heatmaps(teach[t], student_affine) if student_affine is not None else teach[t]
                 else:
                     assert isinstance(t, int)  # a hard teacher view is refused for mean teachers
-                    warped, t_peaks = self._hard_teacher(self.teacher_nets()[t], unsup_images, ctx, student_affine, generator)
+                    warped = self._hard_teacher(self.teacher_nets()[t], unsup_images, ctx, student_affine, generator)
                 weight = unsup_weight.expand(m, warped.shape[1]).to(warped.dtype)
                 if t in corrections:
                     weight = weight * corrections[t].to(weight.dtype)
-                target, weight = self.consistency.target(warped, weight, t_peaks)
+                target, weight = self.consistency.target(warped, weight)
                 views = []
                 if self.student_view == "easy":
                     views.append(unsup_images)

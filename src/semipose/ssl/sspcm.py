@@ -46,14 +46,16 @@ def agreement_weights(
         params: which filters and re-weightings apply.
 
     Returns:
-        ``(pair, aux)``: ``(M, K)`` float multipliers of the interactive networks' terms and of
-        the auxiliary network's term (``aux`` = ``pair`` × the distance corrections).
+        ``(pair, aux)``: ``(M, K)`` float multipliers of the squared errors of the interactive
+        networks' terms and of the auxiliary network's term (``aux`` = ``pair`` × the distance
+        corrections). A re-weighting ``r`` enters squared: the reference multiplies the
+        prediction and the target by ``r`` (``(r·p − r·t)² = r² (p − t)²``); the filters are 0/1.
     """
     pair = torch.ones_like(peaks1, dtype=torch.float32)
     if params.score_filter:
         pair = pair * ((peaks1 + peaks2) / 2 > params.score_thr).float()
     if params.score_reweight:
-        pair = pair * (1.0 - (peaks1 - peaks2).abs()).clamp(0.0, 1.0)
+        pair = pair * (1.0 - (peaks1 - peaks2).abs()).clamp(0.0, 1.0) ** 2
     aux = pair
     if params.dist_filter or params.dist_reweight:
         h, w = heatmap_size
@@ -62,7 +64,7 @@ def agreement_weights(
         if params.dist_filter:
             aux = aux * (frac < params.dist_thr).float()
         if params.dist_reweight:
-            aux = aux * (1.0 - frac)
+            aux = aux * (1.0 - frac) ** 2
     return pair, aux
 
 
