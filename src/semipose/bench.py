@@ -21,6 +21,7 @@ from .codec import HeatmapCodec
 from .device import autocast, resolve_precision, to_memory_format
 from .losses import joints_mse_loss
 from .models import build_pose_model
+from .threads import tick
 
 __all__ = ["machine_info", "bench_step", "bench_data"]
 
@@ -40,6 +41,8 @@ def machine_info(device: torch.device) -> dict[str, Any]:
 
 
 def _sync(device: torch.device) -> None:
+    """Wait for the device; on the CPU let the thread governor re-measure the free cores when due."""
+    tick()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -115,6 +118,7 @@ def bench_step(
         "forward_ms": round(sorted(fwd)[len(fwd) // 2] * 1e3, 1),
         "samples_per_s": round(batch_size / step, 1),
         "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
+        "threads": torch.get_num_threads(),
     }
 
 

@@ -14,14 +14,13 @@ log = logging.getLogger("semipose")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import torch
 
     from ..bench import STEP_BENCH, bench_augment, bench_data, bench_eval, bench_ssl_step, bench_step, machine_info
     from ..device import resolve_device
+    from ..threads import configure_threads
 
     device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    configure_threads(args.threads or 0)
     report: dict = {"machine": machine_info(device)}
     print(json.dumps(report["machine"]))
     what = {"all": ["network", "data", "augment", "step", "eval", "predict"]}.get(args.what, [args.what])

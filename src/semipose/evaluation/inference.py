@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from ..codec import HeatmapCodec, flip_back
 from ..device import autocast, to_memory_format
+from ..threads import tick
 
 __all__ = ["Predictions", "predict_heatmaps", "run_inference"]
 
@@ -106,6 +107,7 @@ def run_inference(
     filled = np.zeros(n, bool)
     t0 = time.perf_counter()
     for batch in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
+        tick()
         images = to_memory_format(batch["image"].to(device, non_blocking=True), channels_last)
         with autocast(precision, device):
             hm = predict_heatmaps(model, images, flip_index=flip_index, shift_heatmap=shift_heatmap)
