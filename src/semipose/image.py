@@ -51,6 +51,13 @@ def image_problem(data: bytes | np.ndarray) -> str | None:
     return None
 
 
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from a PNG's IHDR chunk, or None for other files."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def check_image_file(path: str | os.PathLike[str]) -> str | None:
     """A fast pre-flight check of one image file (exists, not empty, not cut short), reading
     only its first and last bytes; the problem as text, or None."""
@@ -90,7 +97,13 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     problem = image_problem(data)
     if problem:
         raise ImageReadError(f"{p}: {problem}")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error as e:  # e.g. a header claiming more pixels than OpenCV decodes (CV_IO_MAX_IMAGE_PIXELS)
+        size = _png_size(data)
+        claim = f"its header claims {size[0]}x{size[1]} pixels, " if size else ""
+        why = "more than OpenCV decodes" if "CV_IO_MAX_IMAGE_PIXELS" in str(e) else str(e).strip().splitlines()[-1][:160]
+        raise ImageReadError(f"{p}: cannot decode image ({claim}{why})") from None
     if img is None:
         raise ImageReadError(f"{p}: cannot decode image ({len(data)} bytes; corrupt or unsupported format)")
     return img

@@ -76,7 +76,7 @@ def test_input_forms_agree(model_file, sample_data):
 
 def test_bad_inputs_are_clear(model_file, tmp_path):
     est = PoseEstimator.from_file(model_file)
-    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 array, got float64"):
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) colour or \(H, W\) grey uint8 array, got float64 array of shape \(10, 10, 3\)"):
         est(np.zeros((10, 10, 3)))
     with pytest.raises(ValueError, match=r"boxes must be \(P, 4\)"):
         est(np.zeros((10, 10, 3), np.uint8), boxes=[[1, 2, 3]])

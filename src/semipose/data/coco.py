@@ -18,6 +18,7 @@ the order that decides the papers' "first N instances" label subsets.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import defaultdict
 from collections.abc import Mapping
@@ -39,12 +40,15 @@ log = logging.getLogger(__name__)
 
 def _record(
     root: Path, img: Mapping[str, Any], box: tuple[float, float, float, float], kpts: np.ndarray, *, score: float, ann_id: int,
+    raw: np.ndarray | None = None,
 ) -> PoseRecord:
-    """One record from an image entry and a box."""
+    """One record from an image entry and a box (``raw``: the file's box, when ``box`` is its
+    sanitised version)."""
     return PoseRecord(
         image_path=str(root / img["file_name"]), image_id=int(img["id"]), bbox=np.asarray(box, dtype=np.float32),
         keypoints=kpts, box_score=score, ann_id=ann_id,
         image_size=(int(img.get("width", 0) or 0), int(img.get("height", 0) or 0)),
+        raw_bbox=None if raw is None else np.asarray(raw, dtype=np.float32),
     )
 
 
@@ -115,7 +119,7 @@ def load_coco_keypoints(
                 skipped["empty box"] += 1
                 continue
             kpts[kpts[:, 2] <= 0] = 0.0
-            records.append(_record(root, img, clean, kpts, score=1.0, ann_id=int(ann_id)))
+            records.append(_record(root, img, clean, kpts, score=1.0, ann_id=int(ann_id), raw=bbox))
             if max_instances is not None and len(records) >= max_instances:
                 break
         if max_instances is not None and len(records) >= max_instances:
@@ -161,7 +165,7 @@ def load_detections(
     if not isinstance(idata, Mapping):
         raise DataFormatError(f"{ipath}: expected a COCO JSON object")
     images = images_by_id(idata, ipath)
-    skipped = {"other category": 0, "low score": 0, "unknown image": 0, "empty box": 0, "non-finite box": 0}
+    skipped = {"other category": 0, "non-finite score": 0, "low score": 0, "unknown image": 0, "empty box": 0, "non-finite box": 0}
     by_image: dict[int, list[tuple[np.ndarray, float]]] = defaultdict(list)
     for i, d in enumerate(dets):
         if not isinstance(d, Mapping) or not {"image_id", "bbox", "score"} <= d.keys():
@@ -174,6 +178,9 @@ def load_detections(
         bbox = as_numbers(d["bbox"], 4, dpath, where, "bbox")
         if as_int(d.get("category_id", category_id), dpath, where, "category_id") != category_id:
             skipped["other category"] += 1
+            continue
+        if not math.isfinite(score):
+            skipped["non-finite score"] += 1
             continue
         if not score >= score_thr:
             skipped["low score"] += 1

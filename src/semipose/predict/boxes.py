@@ -10,7 +10,10 @@
 * :class:`WholeImage` — one box covering each image.
 
 Each answers :meth:`lookup` with the crops of one image (centre/scale as the records hold
-them), or None when the image is not in the file.
+them), or None when the image is not in the file. A file's entries are matched to an input
+image by the longest common end of their paths (:class:`PathIndex`): ``val/vidA/000000.jpg``
+and ``val/vidB/000000.jpg`` go to their own entries; a base name that fits several entries
+equally well is an error naming them, never a guess.
 """
 
 from __future__ import annotations
@@ -18,16 +21,73 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from ..data.coco import load_coco_keypoints, load_detections
 from ..data.cocojson import read_json
-from ..errors import DataFormatError
+from ..errors import DataFormatError, SourceError
 from ..geometry import box_to_center_scale
 
-__all__ = ["ImageBoxes", "BoxSource", "WholeImage", "CocoBoxes", "PerImageBoxes", "box_source_for"]
+__all__ = ["ImageBoxes", "BoxSource", "WholeImage", "CocoBoxes", "PerImageBoxes", "PathIndex", "box_source_for"]
+
+T = TypeVar("T")
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(p for p in path.replace("\\", "/").split("/") if p not in ("", "."))
+
+
+class PathIndex(Generic[T]):
+    """File names of a box file → values, looked up by an input image's path.
+
+    The entry whose path shares the longest end with the input's (absolute) path wins:
+    ``images/val/vidA/000000.jpg`` matches ``/data/pt/images/val/vidA/000000.jpg`` by four
+    parts and ``…/vidB/000000.jpg`` by one. A tie between several entries at the best length
+    raises :class:`SourceError` naming them.
+    """
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self._by_base: dict[str, list[tuple[tuple[str, ...], T]]] = {}
+
+    def add(self, file_name: str, value: T) -> None:
+        parts = _parts(str(file_name))
+        if parts:
+            self._by_base.setdefault(parts[-1], []).append((parts, value))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_base.values())
+
+    def knows(self, path: str) -> bool:
+        return os.path.basename(path) in self._by_base
+
+    def find(self, path: str) -> T | None:
+        """The value of the entry matching ``path`` (None when no entry has its base name)."""
+        cands = self._by_base.get(os.path.basename(path))
+        if not cands:
+            return None
+        if len(cands) == 1:
+            return cands[0][1]
+        want = _parts(os.path.abspath(path))
+
+        def common(parts: tuple[str, ...]) -> int:
+            n = 0
+            while n < min(len(parts), len(want)) and parts[-1 - n] == want[-1 - n]:
+                n += 1
+            return n
+
+        scored = [(common(p), p, v) for p, v in cands]
+        best = max(s for s, _, _ in scored)
+        top = [(p, v) for s, p, v in scored if s == best]
+        if len(top) > 1:
+            names = ", ".join("/".join(p) for p, _ in top[:3])
+            raise SourceError(
+                f"{path}: {len(top)} entries of {self.file} fit this file name equally well ({names}{', ...' if len(top) > 3 else ''}); "
+                "give the image inside the folders that tell them apart"
+            )
+        return top[0][1]
 
 
 @dataclass
@@ -97,19 +157,19 @@ class CocoBoxes(BoxSource):
             records = load_coco_keypoints(ann_file, "", skeleton=None).records
             self.description = f"ground-truth boxes of {ann_file}"
         info = read_json(ann_file)
-        self.images: dict[str, Mapping[str, Any]] = {}
+        self.images: PathIndex[Mapping[str, Any]] = PathIndex(ann_file)
         for im in info.get("images", []) if isinstance(info, Mapping) else []:
             if isinstance(im, Mapping) and "file_name" in im:
-                self.images[os.path.basename(str(im["file_name"]))] = im
+                self.images.add(str(im["file_name"]), im)
         self.by_image: dict[int, list[Any]] = {}
         for r in records:
             self.by_image.setdefault(int(r.image_id), []).append(r)
 
     def knows(self, path: str) -> bool:
-        return os.path.basename(path) in self.images
+        return self.images.knows(path)
 
     def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes | None:
-        im = self.images.get(os.path.basename(path))
+        im = self.images.find(path)
         if im is None:
             return None
         recs = self.by_image.get(int(im["id"]), [])
@@ -119,7 +179,7 @@ class CocoBoxes(BoxSource):
         crops = [r.crop_box(self.aspect, self.padding) for r in recs]
         return ImageBoxes(
             int(im["id"]), np.stack([c for c, _ in crops]), np.stack([s for _, s in crops]),
-            np.stack([r.bbox for r in recs]).astype(np.float32), np.array([r.box_score for r in recs], np.float32),
+            np.stack([r.result_box for r in recs]).astype(np.float32), np.array([r.box_score for r in recs], np.float32),
         )
 
 
@@ -132,18 +192,18 @@ class PerImageBoxes(BoxSource):
         data = read_json(path)
         if not isinstance(data, Mapping):
             raise DataFormatError(f"{path}: expected {{\"file name\": [[x, y, w, h(, score)], ...]}} (or a COCO-format file)")
-        self.entries: dict[str, ImageBoxes] = {}
+        self.entries: PathIndex[ImageBoxes] = PathIndex(path)
         for name, boxes in data.items():
             arr = _box_array(boxes, path, name)
             b, s = arr[:, :4], (arr[:, 4] if arr.shape[1] == 5 else np.ones(len(arr), np.float32))
             c, sc = box_to_center_scale(b, aspect, padding) if len(b) else (np.zeros((0, 2), np.float32),) * 2
-            self.entries[os.path.basename(str(name))] = ImageBoxes(None, c, sc, b, s.astype(np.float32))
+            self.entries.add(str(name), ImageBoxes(None, c, sc, b, s.astype(np.float32)))
 
     def knows(self, path: str) -> bool:
-        return os.path.basename(path) in self.entries
+        return self.entries.knows(path)
 
     def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes | None:
-        return self.entries.get(os.path.basename(path))
+        return self.entries.find(path)
 
 
 def _box_array(boxes: Any, path: str, name: str) -> np.ndarray:

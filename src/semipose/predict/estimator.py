@@ -34,6 +34,7 @@ from ..image import read_image, warp_crop
 from ..models.modelfile import ModelCard, read_model_file
 from ..params import DECODERS
 from ..skeletons import Skeleton
+from ..threads import ensure_threads, tick
 
 __all__ = ["PoseResult", "Detector", "PoseEstimator", "ImageInput"]
 
@@ -114,6 +115,7 @@ class PoseEstimator:
         flip_test: average with the mirrored input (default: the card's).
         decoder: ``shift``, ``dark`` or ``argmax`` (default: the card's).
         batch_size: persons per forward pass.
+        num_threads: CPU threads (see :meth:`from_file`).
     """
 
     forward: Callable[[torch.Tensor], torch.Tensor]
@@ -124,8 +126,11 @@ class PoseEstimator:
     batch_size: int = 32
     precision: str = "fp32"
     backend: str = "torch"
+    num_threads: int | None = None
 
     def __post_init__(self) -> None:
+        if self.device.type == "cpu":
+            ensure_threads(self.num_threads)
         self.flip_test = self.card.flip_test if self.flip_test is None else bool(self.flip_test)
         self.decoder = self.decoder or self.card.decoder
         if self.decoder not in DECODERS:
@@ -155,6 +160,7 @@ class PoseEstimator:
         keypoints: Any = None,
         color: str | None = None,
         input_size: Sequence[int] | None = None,
+        num_threads: int | None = None,
     ) -> PoseEstimator:
         """Load a model file (``best.pt``, ``last.pt``, an exported ``model.pt``), a reference
         checkpoint, or an ``.onnx`` export.
@@ -171,6 +177,9 @@ class PoseEstimator:
             trust: allow a file that needs arbitrary unpickling (can run code from it).
             arch, keypoints, color, input_size: describe a reference checkpoint (see
                 :func:`~semipose.models.modelfile.read_model_file`).
+            num_threads: CPU threads of torch: N fixes them, 0 follows the free cores
+                (:mod:`semipose.threads`); None (default) keeps the process's set-up, or
+                starts the adaptive one when there is none.
 
         Raises:
             FileNotFoundError, CheckpointError: naming the file and the problem.
@@ -183,14 +192,14 @@ class PoseEstimator:
             ort = OnnxBackend(p, device=dev)
             if net is not None and _net_name(net) != ort.exported:
                 raise CheckpointError(f"{p}: exported with network {ort.exported!r}; export again for {_net_name(net)!r}")
-            return cls(ort, ort.card, dev, flip_test, decoder, batch_size, "fp32", "onnxruntime")
+            return cls(ort, ort.card, dev, flip_test, decoder, batch_size, "fp32", "onnxruntime", num_threads)
         mf = read_model_file(p, trust=trust, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
         use = _net_name(net) if net is not None else mf.card.use
         module = mf.card.predictor(mf.build_nets(dev), use)
         prec = resolve_precision(precision, dev)
         card = mf.card.with_use(use, str(p))
         backend = _TorchBackend(module, dev, prec, resolve_channels_last(channels_last, prec))
-        return cls(backend, card, dev, flip_test, decoder, batch_size, prec, "torch")
+        return cls(backend, card, dev, flip_test, decoder, batch_size, prec, "torch", num_threads)
 
     # -- prediction --------------------------------------------------------------------------
     def __call__(
@@ -206,7 +215,7 @@ class PoseEstimator:
         """Predict the poses of the persons in one image or a list of images.
 
         Args:
-            images: a path or an ``(H, W, 3)`` uint8 array, or a list of them.
+            images: a path, an ``(H, W, 3)`` uint8 colour or ``(H, W)`` grey array, or a list of them.
             boxes: ``(P, 4)`` ``(x, y, w, h)`` person boxes in pixels (a list of those for a
                 list of images); None: ``detector``'s boxes, or one box = the whole image.
             box_scores: ``(P,)`` scores of ``boxes`` (default 1), or a list of them.
@@ -218,7 +227,9 @@ class PoseEstimator:
         Returns:
             One :class:`PoseResult` per image (a list for a list input).
         """
-        single = isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim == 3)
+        if images is None:
+            self._as_bgr(None, color)  # raises the one-line error
+        single = isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim in (2, 3))
         items: list[Any] = [images] if single else list(images)  # type: ignore[arg-type]
         if single:
             boxes, box_scores = [boxes], [box_scores]
@@ -259,6 +270,7 @@ class PoseEstimator:
         Returns:
             Per image ``(keypoints (P_i, K, 2), scores (P_i, K), heatmaps (P_i, K, h, w) or None)``.
         """
+        tick()
         crops: list[_Crop] = []
         for i, (c, s) in enumerate(zip(centers, scales)):
             for cc, ss in zip(np.asarray(c, np.float32).reshape(-1, 2), np.asarray(s, np.float32).reshape(-1, 2)):
@@ -304,9 +316,15 @@ class PoseEstimator:
     def _as_bgr(image: ImageInput, color: str) -> np.ndarray:
         if isinstance(image, (str, os.PathLike)):
             return read_image(image)
+        if image is None:
+            raise InputError("the image is None (a failed cv2.imread? it returns None for a missing or unreadable file: pass the path instead)")
+        if not isinstance(image, (np.ndarray, torch.Tensor, list, tuple)):
+            raise InputError(f"an image must be a file path or an (H, W, 3) uint8 array, got {type(image).__name__}")
         arr = np.asarray(image)
+        if arr.dtype == np.uint8 and (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 1)) and min(arr.shape[:2]) > 0:
+            return np.ascontiguousarray(np.repeat(arr.reshape(arr.shape[0], arr.shape[1], 1), 3, axis=2))  # grey: the same in BGR and RGB
         if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) == 0:
-            raise InputError(f"an image must be an (H, W, 3) uint8 array, got {arr.dtype} {arr.shape}")
+            raise InputError(f"an image must be an (H, W, 3) colour or (H, W) grey uint8 array, got {arr.dtype} array of shape {arr.shape}")
         if color not in ("bgr", "rgb"):
             raise InputError(f"color: expected 'bgr' or 'rgb', got {color!r}")
         return np.ascontiguousarray(arr[:, :, ::-1]) if color == "rgb" else arr

@@ -30,6 +30,8 @@ __all__ = ["CARD_KEY", "export_onnx", "OnnxBackend", "require_onnx"]
 
 #: ONNX metadata key holding the model card JSON.
 CARD_KEY = "semipose_card"
+#: the oldest opset the networks export to (Resize and ConvTranspose as the graphs use them)
+MIN_OPSET = 11
 
 
 def require_onnx(*modules: str) -> None:
@@ -56,13 +58,38 @@ def export_onnx(mf: ModelFile, out: str | os.PathLike[str], *, net: str | None =
     require_onnx("onnx")
     import onnx
 
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise CheckpointError(f"--opset {opset}: the export needs an ONNX opset from {MIN_OPSET} to {newest} (default 18)")
     use = net or mf.card.use
     module = mf.card.predictor(mf.build_nets("cpu"), use).eval()
     card = mf.card.with_use(use, str(mf.path))
     w, h = card.input_size
     x = torch.zeros(2, 3, h, w)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    final = Path(out)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = final.with_name(final.name + ".part")  # renamed only once written, checked and carrying its card
+    try:
+        _export_graph(module, x, out, opset)
+        model = onnx.load(str(out))
+        onnx.checker.check_model(model)
+        meta = {p.key: p for p in model.metadata_props}
+        entry = meta.get(CARD_KEY) or model.metadata_props.add()
+        entry.key, entry.value = CARD_KEY, json.dumps(_card_for_onnx(card))
+        model.producer_name = "semipose"
+        onnx.save(model, str(out))
+        os.replace(out, final)
+    except CheckpointError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the exporters and onnx raise many types; nothing half-written is left
+        raise CheckpointError(f"{final}: ONNX export failed at opset {opset} ({str(e).strip().splitlines()[0][:200]}); nothing written") from None
+    finally:
+        out.unlink(missing_ok=True)
+    return final, card
+
+
+def _export_graph(module: torch.nn.Module, x: torch.Tensor, out: Path, opset: int) -> None:
+    """Write ``module``'s graph (dynamic batch) to ``out``, quietly."""
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the exporters' progress lines and registry warnings
@@ -82,13 +109,6 @@ def export_onnx(mf: ModelFile, out: str | os.PathLike[str], *, net: str | None =
                 )
     finally:
         quiet.setLevel(level)
-    model = onnx.load(str(out))
-    meta = {p.key: p for p in model.metadata_props}
-    entry = meta.get(CARD_KEY) or model.metadata_props.add()
-    entry.key, entry.value = CARD_KEY, json.dumps(_card_for_onnx(card))
-    model.producer_name = "semipose"
-    onnx.save(model, str(out))
-    return out, card
 
 
 def _card_for_onnx(card: ModelCard) -> dict[str, Any]:
@@ -126,8 +146,29 @@ class OnnxBackend:
         self.card.source = {**self.card.source, "exported_network": exported}
         self.exported = exported
         self.device = device
+        self.path = p
         self.input_name = self.session.get_inputs()[0].name
+        self._check_graph()
+
+    def _check_graph(self) -> None:
+        """The card must describe the graph: input ``(N, 3, H, W)`` at the card's input size,
+        output ``(N, K, h, w)`` with the card's keypoints (dimensions the graph leaves open
+        are not checked)."""
+        w, h = self.card.input_size
+        assert self.card.heatmap_size is not None  # set by the card
+        hw, hh = self.card.heatmap_size
+        want = {"input": (self.session.get_inputs()[0], (3, h, w)), "output": (self.session.get_outputs()[0], (self.card.num_keypoints, hh, hw))}
+        for what, (arg, dims) in want.items():
+            shape = list(arg.shape)
+            if len(shape) != 4 or any(isinstance(g, int) and g != d for g, d in zip(shape[1:], dims)):
+                raise CheckpointError(
+                    f"{self.path}: the model card does not fit the graph: its {what} {arg.name!r} is {shape}, the card says "
+                    f"[batch, {', '.join(map(str, dims))}] (a card copied from another model? export this model again)"
+                )
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.session.run(None, {self.input_name: np.ascontiguousarray(x.detach().float().cpu().numpy())})[0]
+        try:
+            out = self.session.run(None, {self.input_name: np.ascontiguousarray(x.detach().float().cpu().numpy())})[0]
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
+            raise CheckpointError(f"{self.path}: onnxruntime failed on a {tuple(x.shape)} input ({str(e).splitlines()[0][:200]})") from None
         return torch.from_numpy(out).to(self.device)

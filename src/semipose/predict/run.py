@@ -8,17 +8,21 @@ Outputs in the output folder:
   as evaluating the checkpoint would;
 * ``image_info.json`` — a COCO ``images`` list (id, file name, size) and the keypoint category
   of the predicted ids (frames of a video are ``<video>#<frame>``);
-* ``vis/<image>.jpg`` — the drawn poses (``--no-draw`` to skip), and for each video
-  ``<video>_pose.mp4`` with every frame drawn.
+* ``vis/<image>`` — the drawn poses (``--no-draw`` to skip), at the image's path relative to
+  its input root and in its own format (``vis/val/vidA/000000.jpg``, ``vis/photo.webp``), and
+  for each video ``<video>_pose.mp4`` with every frame drawn.
 
-Unreadable images are reported one line each, the others still processed; the summary counts
-them.
+Images and frames are keyed by their path relative to the input root (the folder or glob
+they were found under), never by base name alone. Unreadable images, images the box file does
+not tell apart, and images whose drawing fails are reported one line each; the others are
+still predicted, drawn and written, and the summary counts the failures.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -66,13 +70,43 @@ class PredictSummary:
 
 @dataclass
 class _Item:
-    """One image (or frame) waiting for its forward pass."""
+    """One image (or frame) waiting for its forward pass; ``file_name`` is its output key."""
 
     name: str
     file_name: str
     image: np.ndarray
     boxes: ImageBoxes
     image_id: int = 0
+
+
+class _Keys:
+    """Unique output keys: a source's path relative to its root; on a clash (two folders
+    holding ``x.jpg``) the root's folder name goes in front, then a counter."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __call__(self, src: Source) -> str:
+        key = src.rel
+        if key in self.used and src.root:
+            key = f"{Path(os.path.abspath(src.root)).name}/{key}"
+        base, n = key, 2
+        while key in self.used:
+            stem, dot, ext = base.rpartition(".")
+            key = f"{stem}-{n}.{ext}" if dot else f"{base}-{n}"
+            n += 1
+        self.used.add(key)
+        return key
+
+
+_WRITABLE = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _drawing_path(vis: Path, key: str) -> Path:
+    """Where the drawing of the image keyed ``key`` goes: ``vis/<key>``, as JPEG when its own
+    format is not one OpenCV writes."""
+    p = vis / key
+    return p if p.suffix.lower() in _WRITABLE else p.with_name(p.name + ".jpg")
 
 
 def draw_prediction(
@@ -127,7 +161,9 @@ def image_info(images: list[dict[str, Any]], skeleton: Skeleton) -> dict[str, An
         "info": {"description": "images predicted by semipose predict"},
         "images": images,
         "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(skeleton.keypoints),
-                        "skeleton": [[a + 1, b + 1] for a, b in skeleton.edges]}],
+                        "skeleton": [[a + 1, b + 1] for a, b in skeleton.edges],
+                        # the model's keypoint set, so that `semipose eval --results` scores with its sigmas
+                        "flip_pairs": [list(p) for p in skeleton.flip_pairs], "sigmas": [float(s) for s in skeleton.sigmas]}],
     }
 
 
@@ -170,6 +206,10 @@ def run_predict(
         item.image_id = iid
         images_info.append({"id": iid, "file_name": item.file_name, "width": int(item.image.shape[1]), "height": int(item.image.shape[0])})
 
+    def fail(message: str) -> None:
+        summary.failed.append(message)
+        print(f"semipose: error: {message}", file=sys.stderr, flush=True)
+
     def flush(batch: list[_Item], writer: Any = None) -> None:
         if not batch:
             return
@@ -180,13 +220,19 @@ def run_predict(
             all_results.extend(res)
             summary.persons += len(res)
             if draw or writer is not None:
-                heat = (_heat_overlay(it.image.shape, hm, it.boxes.centers, it.boxes.scales, est.card.heatmap_size)  # type: ignore[arg-type]
-                        if hm is not None and len(hm) else None)
-                pic = draw_prediction(it.image, res, est.skeleton, kpt_thr=kpt_thr, heat=heat)
-                if writer is not None:
-                    writer.write(pic)
-                else:
-                    cv2.imwrite(str(out / "vis" / (Path(it.name).stem + ".jpg")), pic, [cv2.IMWRITE_JPEG_QUALITY, 92])
+                try:
+                    heat = (_heat_overlay(it.image.shape, hm, it.boxes.centers, it.boxes.scales, est.card.heatmap_size)  # type: ignore[arg-type]
+                            if hm is not None and len(hm) else None)
+                    pic = draw_prediction(it.image, res, est.skeleton, kpt_thr=kpt_thr, heat=heat)
+                    if writer is not None:
+                        writer.write(pic)
+                    else:
+                        path = _drawing_path(out / "vis", it.file_name)
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        if not cv2.imwrite(str(path), pic, [cv2.IMWRITE_JPEG_QUALITY, 92]):
+                            raise OSError(f"OpenCV could not write {path}")
+                except (cv2.error, OSError, ValueError) as e:  # its predictions are kept; only the drawing is lost
+                    fail(f"{it.name}: drawing failed ({str(e).strip().splitlines()[-1][:160]}); its predictions are in predictions.json")
         batch.clear()
 
     if draw:
@@ -194,23 +240,23 @@ def run_predict(
     bar = tqdm(total=len(images) or None, desc="predict", unit="img", disable=not progress, dynamic_ncols=True)
     pending: list[_Item] = []
     n_pending = 0
+    keys = _Keys()
     for src in sources:
         if src.kind != "image":
             continue
         try:
             img = read_image(src.path)
-        except ImageReadError as e:
-            summary.failed.append(str(e))
-            print(f"semipose: error: {e}", file=sys.stderr, flush=True)
+            boxes = box_source.lookup(src.path, (img.shape[1], img.shape[0]))
+        except (ImageReadError, SourceError) as e:
+            fail(str(e))
             bar.update(1)
             continue
-        boxes = box_source.lookup(src.path, (img.shape[1], img.shape[0]))
         if boxes is None:
             summary.no_boxes.append(src.path)
             log.warning("%s: not listed in %s; skipped", src.path, box_source.file)
             bar.update(1)
             continue
-        item = _Item(src.path, Path(src.path).name, img, boxes)
+        item = _Item(src.path, keys(src), img, boxes)
         assign(item)
         pending.append(item)
         n_pending += len(boxes.centers)
@@ -226,10 +272,9 @@ def run_predict(
         if src.kind == "image":
             continue
         try:
-            _video(est, src, box_source, out, summary, assign, flush, max_frames, progress)
+            _video(est, src, keys(src), box_source, out, summary, assign, flush, max_frames, progress)
         except SourceError as e:
-            summary.failed.append(str(e))
-            print(f"semipose: error: {e}", file=sys.stderr, flush=True)
+            fail(str(e))
 
     summary.results_file = write_results_json(out / "predictions.json", all_results)
     (out / "image_info.json").write_text(json.dumps(image_info(images_info, est.skeleton)))
@@ -237,7 +282,7 @@ def run_predict(
     return summary
 
 
-def _video(est: PoseEstimator, src: Source, box_source: BoxSource, out: Path, summary: PredictSummary, assign: Any, flush: Any,
+def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out: Path, summary: PredictSummary, assign: Any, flush: Any,
            max_frames: int | None, progress: bool) -> None:
     cap = open_video(src)
     try:
@@ -250,7 +295,8 @@ def _video(est: PoseEstimator, src: Source, box_source: BoxSource, out: Path, su
         if first is None:
             raise SourceError(f"{src.path}: no frame could be decoded (empty or corrupt video)")
         h, w = first.shape[:2]
-        path = out / f"{Path(src.name).stem}_pose.mp4"
+        path = out / f"{Path(key).with_suffix('')}_pose.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps if fps > 0 else 25.0, (w, h))
         if not writer.isOpened():
             path = path.with_suffix(".avi")
@@ -259,10 +305,10 @@ def _video(est: PoseEstimator, src: Source, box_source: BoxSource, out: Path, su
         pending: list[_Item] = []
         n = 0
         for i, frame in enumerate(_chain(first, frames)):
-            boxes = box_source.lookup(f"{src.name}#{i + 1:06d}", (w, h)) or box_source.lookup(src.path, (w, h))
+            boxes = box_source.lookup(f"{key}#{i + 1:06d}", (w, h)) or box_source.lookup(src.path, (w, h))
             if boxes is None:
                 raise SourceError(f"{src.path}: videos take --whole-image boxes (or a Detector from Python)")
-            item = _Item(f"{src.name}#{i + 1:06d}", f"{src.name}#{i + 1:06d}", frame, boxes)
+            item = _Item(f"{key}#{i + 1:06d}", f"{key}#{i + 1:06d}", frame, boxes)
             assign(item)
             pending.append(item)
             n += len(boxes.centers)

@@ -138,8 +138,13 @@ _SHIFT = 4  # fixed-point bits for sub-pixel drawing
 _ONE = 1 << _SHIFT
 
 
+#: drawn coordinates are clamped to ±this many pixels: far outside any image, yet small enough
+#: for OpenCV's fixed-point int32 coordinates (a box at x = 1e9 is drawn, off the picture)
+_FAR = 1_000_000.0
+
+
 def _pt(x: float, y: float) -> tuple[int, int]:
-    return int(round(x * _ONE)), int(round(y * _ONE))
+    return int(round(min(max(x, -_FAR), _FAR) * _ONE)), int(round(min(max(y, -_FAR), _FAR) * _ONE))
 
 
 def draw_pose(
