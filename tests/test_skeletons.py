@@ -110,3 +110,40 @@ def test_coco_inverse_is_reference_list():
     ]
     with pytest.raises(ValueError, match="no union mapping"):
         get_union_mapping("union24")
+
+
+def test_edges_out_of_range_warn_and_are_dropped(caplog):
+    """Edges only draw: CrowdPose's files ship COCO's 17-joint skeleton with 14 keypoints."""
+    names = [f"j{i}" for i in range(14)]
+    coco_edges = [[a + 1, b + 1] for a, b in get_skeleton("coco17").edges]
+    with caplog.at_level("WARNING", logger="semipose"):
+        sk = Skeleton.from_coco_category({"name": "person", "keypoints": names, "skeleton": coco_edges}, default_sigma=0.05)
+    assert sk.num_keypoints == 14 and all(a < 14 and b < 14 for a, b in sk.edges)
+    assert len(sk.edges) == sum(1 for a, b in get_skeleton("coco17").edges if a < 14 and b < 14)
+    assert "edge(s) out of range for K=14 dropped (only used for drawing): (15, 13)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "name,k,first_sigma,pair",
+    [("crowdpose14", 14, 0.079, ("left_shoulder", "right_shoulder")), ("posetrack17", 17, 0.026, ("left_ear", "right_ear"))],
+)
+def test_crowdpose_and_posetrack_sets(name, k, first_sigma, pair):
+    sk = get_skeleton(name)
+    assert sk.num_keypoints == k and sk.sigmas[0] == pytest.approx(first_sigma)
+    a, b = sk.keypoints.index(pair[0]), sk.keypoints.index(pair[1])
+    assert (min(a, b), max(a, b)) in sk.flip_pairs
+    assert set(infer_flip_pairs(sk.keypoints)) == set(sk.flip_pairs)  # every left/right pair, nothing else
+    # a file whose names are the set's picks it up, with its official sigmas (not a default)
+    cat = {"name": "person", "keypoints": list(sk.keypoints), "skeleton": [[a + 1, b + 1] for a, b in get_skeleton("coco17").edges]}
+    assert Skeleton.from_coco_category(cat, default_sigma=0.025) is sk
+
+
+def test_keypoint_name_mismatch():
+    from semipose.skeletons import keypoint_name_mismatch
+
+    coco, pt = get_skeleton("coco17"), get_skeleton("posetrack17")
+    assert keypoint_name_mismatch(coco, coco) is None
+    msg = keypoint_name_mismatch(coco, pt)
+    assert msg == ("keypoint names differ: the model's coco17 has 'left_eye' where the data's posetrack17 has 'head_bottom' "
+                   "(keypoint 1; 2 of 17 differ)")
+    assert "predicts 17 keypoints (coco17), the data has 14 (crowdpose14)" in keypoint_name_mismatch(coco, get_skeleton("crowdpose14"))

@@ -5,10 +5,12 @@ semipose reads: the data readers check keypoint counts against it, the top-down 
 swaps its flip pairs, the flip test un-flips heatmaps with it, OKS-NMS and COCOeval use its
 sigmas, and the drawing code uses its edges.
 
-Built-in sets: ``coco17`` (COCO person keypoints), ``aic14`` (AI Challenger), ``mpii16``
-(MPII Human Pose) and ``union24``, the 24-joint union of all three that the reference networks
-predict. :class:`SkeletonMapping` (:func:`get_union_mapping`) moves keypoint arrays
-between a dataset's order and the union order. Any other
+Built-in sets: ``coco17`` (COCO person keypoints), ``aic14`` (AI Challenger), ``crowdpose14``
+(CrowdPose), ``posetrack17`` (PoseTrack 2017/18), ``mpii16`` (MPII Human Pose) and
+``union24``, the 24-joint union of COCO, MPII and AIC that the reference networks predict.
+:class:`SkeletonMapping` (:func:`get_union_mapping`) moves keypoint arrays between a
+dataset's order and the union order. A COCO file whose keypoint names
+equal a built-in set's gets that set (its flip pairs, official sigmas and edges). Any other
 COCO-format keypoint set works through :meth:`Skeleton.from_coco_category` (names, skeleton
 edges and, if present, ``flip_pairs`` / ``sigmas`` read from the JSON ``categories`` entry)
 or :meth:`Skeleton.from_dict` (the same fields given in a config file).
@@ -16,6 +18,7 @@ or :meth:`Skeleton.from_dict` (the same fields given in a config file).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +27,14 @@ import numpy as np
 
 from .errors import DataFormatError
 
+log = logging.getLogger("semipose")
+
 __all__ = [
     "Skeleton",
     "COCO17",
     "AIC14",
+    "CROWDPOSE14",
+    "POSETRACK17",
     "MPII16",
     "UNION24",
     "BUILTIN_SKELETONS",
@@ -39,6 +46,7 @@ __all__ = [
     "get_union_mapping",
     "get_skeleton",
     "infer_flip_pairs",
+    "keypoint_name_mismatch",
 ]
 
 
@@ -82,9 +90,11 @@ class Skeleton:
                 seen.add(i)
             if a == b:
                 raise DataFormatError(f"skeleton {self.name!r}: flip pair ({a}, {b}) maps a keypoint to itself")
-        for a, b in self.edges:
-            if not (0 <= a < k and 0 <= b < k):
-                raise DataFormatError(f"skeleton {self.name!r}: edge ({a}, {b}) out of range for K={k}")
+        bad = [(a, b) for a, b in self.edges if not (0 <= a < k and 0 <= b < k)]
+        if bad:  # edges only draw: a file's skeleton of another set (CrowdPose ships COCO's) must not block anything
+            log.warning("skeleton %r: %d edge(s) out of range for K=%d dropped (only used for drawing): %s",
+                        self.name, len(bad), k, ", ".join(f"({a}, {b})" for a, b in bad[:6]) + (" ..." if len(bad) > 6 else ""))
+            object.__setattr__(self, "edges", tuple(e for e in self.edges if e not in bad))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Skeleton) and self.to_dict() == other.to_dict()
@@ -260,6 +270,36 @@ AIC14 = Skeleton(
     upper_body=(0, 1, 2, 3, 4, 5, 12, 13),
 )
 
+_CROWDPOSE_NAMES = (
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "head", "neck",
+)
+
+#: CrowdPose (Li et al., CVPR 2019), in the order of its annotation files (whose ``skeleton``
+#: field holds COCO's 17-joint edges; these are its own). Sigmas: the CrowdPose API's.
+CROWDPOSE14 = Skeleton(
+    name="crowdpose14",
+    keypoints=_CROWDPOSE_NAMES,
+    flip_pairs=((0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11)),
+    sigmas=np.array([0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89, 0.79, 0.79]) / 10.0,
+    edges=((10, 8), (8, 6), (11, 9), (9, 7), (6, 7), (0, 6), (1, 7), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5),
+           (12, 13), (1, 13), (0, 13)),
+    upper_body=(0, 1, 2, 3, 4, 5, 12, 13),
+)
+
+#: PoseTrack 2017/2018 (the 17 joints of its COCO-format files: COCO's, with the eyes replaced
+#: by the bottom and top of the head). Sigmas: PoseTrack's evaluation (COCO's, 0.025 for both
+#: head points).
+POSETRACK17 = Skeleton(
+    name="posetrack17",
+    keypoints=("nose", "head_bottom", "head_top", *_COCO_NAMES[3:]),
+    flip_pairs=((3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
+    sigmas=np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89]) / 10.0,
+    edges=((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9), (8, 10),
+           (0, 1), (0, 2), (1, 5), (1, 6)),
+    upper_body=tuple(range(11)),
+)
+
 _MPII_NAMES = (
     "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis",
     "thorax", "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder",
@@ -313,7 +353,7 @@ UNION24 = Skeleton(
     upper_body=tuple(range(7, 24)),
 )
 
-BUILTIN_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, AIC14, MPII16, UNION24)}
+BUILTIN_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, AIC14, CROWDPOSE14, POSETRACK17, MPII16, UNION24)}
 
 #: Union channel of each COCO-17 joint.
 COCO_TO_UNION: tuple[int, ...] = (11, 21, 20, 23, 22, 14, 17, 15, 18, 16, 19, 4, 1, 5, 2, 6, 3)
@@ -423,6 +463,20 @@ def get_union_mapping(dataset: str | Skeleton) -> SkeletonMapping:
     if key not in UNION_MAPPINGS:
         raise DataFormatError(f"no union mapping for skeleton {key!r}; known: {sorted(UNION_MAPPINGS)}")
     return UNION_MAPPINGS[key]
+
+
+def keypoint_name_mismatch(model: Skeleton, data: Skeleton) -> str | None:
+    """Why a model predicting ``model``'s keypoints cannot be scored on data labelled with
+    ``data``'s, or None when the names agree (count and order)."""
+    if model.num_keypoints != data.num_keypoints:
+        return f"the model predicts {model.num_keypoints} keypoints ({model.name}), the data has {data.num_keypoints} ({data.name})"
+    if model.keypoints == data.keypoints:
+        return None
+    i = next(i for i, (a, b) in enumerate(zip(model.keypoints, data.keypoints)) if a != b)
+    return (
+        f"keypoint names differ: the model's {model.name} has {model.keypoints[i]!r} where the data's {data.name} has "
+        f"{data.keypoints[i]!r} (keypoint {i}; {sum(a != b for a, b in zip(model.keypoints, data.keypoints))} of {model.num_keypoints} differ)"
+    )
 
 
 def get_skeleton(spec: str | Mapping[str, Any] | Skeleton) -> Skeleton:

@@ -27,6 +27,12 @@ def _edits(data):
         (lambda d: d["annotations"][0].__setitem__("bbox", [1, 2, "w", 4]), r"'bbox' must be 4 numbers"),
         (lambda d: d["annotations"][0].__setitem__("image_id", 999999), r"1 annotation\(s\) refer to unknown image ids, e.g. \[999999\]"),
         (lambda d: d.pop("annotations"), r"missing 'annotations' list"),
+        # values pycocotools computes with, checked when the file is read (it would crash later, or
+        # count the string "no" as a crowd)
+        (lambda d: d["annotations"][0].__setitem__("area", "big"), rf"annotation {a0['id']}: 'area' must be a finite number, got 'big'"),
+        (lambda d: d["annotations"][0].__setitem__("iscrowd", "no"), rf"annotation {a0['id']}: 'iscrowd' must be 0 or 1, got 'no'"),
+        (lambda d: d["annotations"][0].__setitem__("num_keypoints", 2.5), r"'num_keypoints' must be an integer, got 2.5"),
+        (lambda d: d["images"][0].__setitem__("file_name", 785), r"'file_name' must be a string \(a path relative to the image folder\), got 785"),
     ]
 
 

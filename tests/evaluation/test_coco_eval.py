@@ -287,3 +287,17 @@ def test_ground_truth_with_duplicate_ids_is_refused(sample_data, tmp_path):
     (tmp_path / "dup.json").write_text(json.dumps(ann))
     with pytest.raises(ValueError, match=rf"dup.json: 1 duplicate annotation id\(s\), e.g. \[{ann['annotations'][2]['id']}\]; ids must be unique"):
         load_coco_gt(tmp_path / "dup.json")
+
+
+def test_results_carry_the_files_raw_box(sample_data):
+    """As the reference: each result's bbox is the annotation's own box, not the sanitised crop
+    box (1 px smaller per side), so an unmatched person stays in its AP(M)/AP(L) bin."""
+    from semipose.data.coco import load_coco_keypoints
+
+    ann = sample_data / COCO_JSON
+    raw = {a["id"]: a["bbox"] for a in json.loads(ann.read_text())["annotations"]}
+    recs = load_coco_keypoints(ann, sample_data / "coco/images", skeleton=COCO17).records
+    assert any(not np.allclose(r.bbox, raw[r.ann_id]) for r in recs)  # sanitised boxes differ from the file's
+    kp = np.stack([r.keypoints[:, :2] for r in recs])
+    results = build_coco_results(recs, kp, np.ones(kp.shape[:2], np.float32), **crops(recs), sigmas=COCO17.sigmas, use_nms=False)
+    assert [r["bbox"] for r in results] == [pytest.approx(raw[r.ann_id]) for r in recs]

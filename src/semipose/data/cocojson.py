@@ -78,6 +78,20 @@ def as_numbers(value: Any, n: int | None, path: Path | str, where: str, key: str
     return np.asarray(value, dtype=np.float64)
 
 
+def _check_scalars(a: Mapping[str, Any], path: Path | str, where: str) -> None:
+    """The annotation fields pycocotools computes with: ``area`` a finite number, ``iscrowd``
+    0 or 1 (a string such as "no" would count as crowd), ``num_keypoints`` an integer."""
+    area = a.get("area")
+    if area is not None and (isinstance(area, bool) or not isinstance(area, (int, float, np.integer, np.floating)) or not np.isfinite(area)):
+        raise DataFormatError(f"{path}: {where}: 'area' must be a finite number, got {area!r:.60}")
+    crowd = a.get("iscrowd")
+    if crowd is not None and not (isinstance(crowd, (bool, int, np.integer)) and int(crowd) in (0, 1)):
+        raise DataFormatError(f"{path}: {where}: 'iscrowd' must be 0 or 1, got {crowd!r:.60}")
+    nk = a.get("num_keypoints")
+    if nk is not None and (isinstance(nk, bool) or not isinstance(nk, (int, np.integer))):
+        raise DataFormatError(f"{path}: {where}: 'num_keypoints' must be an integer, got {nk!r:.60}")
+
+
 def check_unique(ids: list[int], path: Path | str, what: str) -> None:
     """Refuse repeated ids (pycocotools matches results by id)."""
     seen: set[int] = set()
@@ -104,6 +118,10 @@ def images_by_id(data: Mapping[str, Any], path: Path | str, *, need_file_name: b
         for key in ("width", "height"):
             if img.get(key) is not None:
                 as_int(img[key], path, f"image {img_id}", key)
+        if "file_name" in img and not isinstance(img["file_name"], str):
+            raise DataFormatError(
+                f"{path}: image {img_id}: 'file_name' must be a string (a path relative to the image folder), got {img['file_name']!r:.60}"
+            )
         out[img_id] = img
     return out
 
@@ -282,6 +300,7 @@ def read_coco_file(
                     raise DataFormatError(f"{path}: {where} has non-finite keypoint values")
         if a.get("bbox") is not None:
             as_numbers(a["bbox"], 4, path, where, "bbox")
+        _check_scalars(a, path, where)
     check_unique(ann_ids, path, "annotation")
     unknown = set(by_image) - set(images)
     if unknown:

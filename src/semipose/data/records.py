@@ -39,6 +39,9 @@ class PoseRecord:
             (0, 0 when unknown).
         padding: this person's box enlargement when it is not the crop's (MPII entries without
             a centre are not enlarged, as in the reference); None: the crop's.
+        raw_bbox: ``(4,)`` the box exactly as the file gives it, where ``bbox`` was sanitised
+            (ground truth); None: ``bbox`` is the file's. Results carry it (:attr:`result_box`),
+            as the reference writes the annotation's box.
     """
 
     image_path: str
@@ -49,6 +52,12 @@ class PoseRecord:
     ann_id: int = -1
     image_size: tuple[int, int] = (0, 0)
     padding: float | None = None
+    raw_bbox: np.ndarray | None = None
+
+    @property
+    def result_box(self) -> np.ndarray:
+        """The box a result of this person carries: the file's own (``raw_bbox``), else ``bbox``."""
+        return self.bbox if self.raw_bbox is None else self.raw_bbox
 
     @property
     def num_keypoints(self) -> int:

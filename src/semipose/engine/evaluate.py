@@ -202,6 +202,25 @@ def draw_predictions(path: Path, data: EvalData, preds: Predictions, skeleton: S
         save_prediction_grid(path, items, skeleton, score_thr=score_thr)
 
 
+def _check_names(model_file: Any, skeleton: Any, cfg: Config) -> None:
+    """The model's keypoint names must be the scored file's (a COCO-17 model on PoseTrack's
+    17 joints is refused); the ``union24`` set maps by names and is not compared."""
+    from ..data.cocojson import keypoint_category, read_json
+    from ..errors import CheckpointError
+    from ..skeletons import Skeleton, keypoint_name_mismatch
+
+    ann = cfg.data.resolve(cfg.data.val.ann_file)
+    if skeleton.name == "union24" or cfg.data.val.format != "coco" or not ann:
+        return
+    data = read_json(ann)
+    cat = keypoint_category(data, ann, None) if isinstance(data, dict) else None
+    if cat is None:
+        return
+    problem = keypoint_name_mismatch(model_file.card.keypoint_set, Skeleton.from_coco_category(cat, default_sigma=cfg.data.default_sigma))
+    if problem:
+        raise CheckpointError(f"{model_file.path} on {ann}: {problem}; score it on data of its own keypoint set")
+
+
 def evaluate_model_file(
     cfg: Config, model_file: Any, out_dir: Path, *, progress: bool = True,
 ) -> tuple[EvalData, dict[str, NetResult]]:
@@ -233,6 +252,7 @@ def evaluate_model_file(
             f"{model_file.path}: the file has {card.num_keypoints} output channels but the keypoint set {skeleton.name!r} has "
             f"{skeleton.num_keypoints}: {keypoints_hint(card.num_keypoints)}"
         )
+    _check_names(model_file, skeleton, cfg)
     codec = build_codec(cfg)
     data = build_eval_data(cfg, skeleton, codec)
     nets = [build_model(cfg, skeleton.num_keypoints, load_pretrained=False).to(device) for _ in range(card.num_nets)]

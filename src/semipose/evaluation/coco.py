@@ -35,7 +35,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from .._typing import PathLike
-from ..data.cocojson import read_coco_file
+from ..data.cocojson import as_int, as_numbers, read_coco_file
 from ..data.records import PoseRecord
 from ..errors import DataFormatError
 from ..geometry import PIXEL_STD
@@ -49,6 +49,9 @@ __all__ = [
     "rescore",
     "build_coco_results",
     "evaluate_coco_keypoints",
+    "check_results",
+    "crowd_bins",
+    "CROWD_BINS",
     "format_metrics_table",
     "write_results_json",
     "write_metrics_json",
@@ -258,9 +261,9 @@ def build_coco_results(
                     "score": float(scores[i]),
                     "center": [float(v) for v in cen[int(i)]],
                     "scale": [float(v) for v in sca[int(i)]],
-                    # the person box: pycocotools then takes the detection's area from it (as the
-                    # reference and mmpose do), not from the keypoints' extent
-                    "bbox": [float(v) for v in np.asarray(r.bbox).reshape(-1)],
+                    # the person box as the file gives it (not the sanitised crop box): pycocotools
+                    # then takes the detection's area from it (as the reference and mmpose do)
+                    "bbox": [float(v) for v in np.asarray(r.result_box).reshape(-1)],
                     "box_score": float(r.box_score),
                 }
             )
@@ -270,6 +273,43 @@ def build_coco_results(
 # --------------------------------------------------------------------------------------------
 # COCOeval
 # --------------------------------------------------------------------------------------------
+
+
+def check_results(results: Any, path: PathLike, num_keypoints: int) -> list[Mapping[str, Any]]:
+    """A COCO keypoint results list read from ``path``, checked before pycocotools sees it:
+    each entry an object with an integer ``image_id``, ``keypoints`` of ``3 K`` finite numbers,
+    a finite number ``score``, and (where present) an integer ``category_id`` and a 4-number
+    finite ``bbox``.
+
+    Raises:
+        DataFormatError: the first problem, naming the file, the entry, its image and the field.
+    """
+    path = Path(path)
+    if not isinstance(results, list):
+        raise DataFormatError(f"{path}: expected a COCO results list, got {type(results).__name__}")
+    if not results:
+        raise DataFormatError(f"{path}: no results to score")
+    for j, r in enumerate(results):
+        if not isinstance(r, Mapping) or not {"image_id", "keypoints", "score"} <= r.keys():
+            raise DataFormatError(f"{path}: result {j} needs 'image_id', 'keypoints' and 'score'")
+        iid = r["image_id"]
+        where = f"result {j} (image {iid!r:.30})"
+        as_int(iid, path, f"result {j}", "image_id")
+        if "category_id" in r:
+            as_int(r["category_id"], path, where, "category_id")
+        kp = r["keypoints"]
+        if isinstance(kp, list) and len(kp) != 3 * num_keypoints:
+            raise DataFormatError(
+                f"{path}: {where}: 'keypoints' has {len(kp)} numbers, expected 3 × {num_keypoints} = {3 * num_keypoints} (x, y, score per keypoint)"
+            )
+        if not np.isfinite(as_numbers(kp, 3 * num_keypoints, path, where, "keypoints")).all():
+            raise DataFormatError(f"{path}: {where}: 'keypoints' holds NaN or infinite values")
+        s = r["score"]
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s):
+            raise DataFormatError(f"{path}: {where}: 'score' must be a finite number, got {s!r:.60}")
+        if r.get("bbox") is not None and not np.isfinite(as_numbers(r["bbox"], 4, path, where, "bbox")).all():
+            raise DataFormatError(f"{path}: {where}: 'bbox' holds NaN or infinite values")
+    return results
 
 
 def evaluate_coco_keypoints(
@@ -338,7 +378,33 @@ def evaluate_coco_keypoints(
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    return {k: float(v) for k, v in zip(METRIC_KEYS, ev.stats)}
+    metrics = {k: float(v) for k, v in zip(METRIC_KEYS, ev.stats)}
+    for key, ids in (crowd_bins(coco_gt) or {}).items():  # CrowdPose: AP per crowdIndex bin
+        if not ids:
+            metrics[key] = -1.0
+            continue
+        with _quiet(not verbose):
+            ev.params.imgIds = ids
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        metrics[key] = float(ev.stats[0])
+    return metrics
+
+
+#: CrowdPose's difficulty bins of an image's ``crowdIndex`` (bounds inclusive, as the
+#: CrowdPose evaluation's area-range test treats them): AP(easy), AP(medium), AP(hard)
+CROWD_BINS: dict[str, tuple[float, float]] = {"AP_easy": (0.0, 0.1), "AP_medium": (0.1, 0.8), "AP_hard": (0.8, 1.0)}
+
+
+def crowd_bins(coco_gt: COCO) -> dict[str, list[int]] | None:
+    """The image ids of each :data:`CROWD_BINS` bin, or None when no image has a numeric
+    ``crowdIndex`` (not a CrowdPose file)."""
+    index = {im["id"]: im.get("crowdIndex") for im in coco_gt.dataset.get("images", [])}
+    numeric = {i: float(v) for i, v in index.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    if not numeric:
+        return None
+    return {key: [i for i, v in numeric.items() if lo <= v <= hi] for key, (lo, hi) in CROWD_BINS.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -376,6 +442,8 @@ def format_metrics_table(
         The table (header, ``|---|`` separator, rows; values to 4 decimals), no trailing
         newline.
     """
+    if tuple(keys) == tuple(METRIC_KEYS) and any(k in m for m in rows.values() for k in CROWD_BINS):
+        keys, headers = (*METRIC_KEYS, *CROWD_BINS), (*METRIC_DISPLAY_NAMES, "AP (E)", "AP (M)", "AP (H)")
     if headers is None:
         headers = METRIC_DISPLAY_NAMES if tuple(keys) == tuple(METRIC_KEYS) else keys
     lines = [

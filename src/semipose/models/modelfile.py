@@ -306,7 +306,11 @@ def model_file_payload(
 # Reference files: architecture and keypoint set from the tensors
 # --------------------------------------------------------------------------------------------
 
-_BY_CHANNELS = {sk.num_keypoints: name for name, sk in BUILTIN_SKELETONS.items()}
+#: the built-in set a reference checkpoint of so many channels is read with: the first of that
+#: size (coco17 before posetrack17, aic14 before crowdpose14: the reference trains on those)
+_BY_CHANNELS: dict[int, str] = {}
+for _name, _sk in BUILTIN_SKELETONS.items():
+    _BY_CHANNELS.setdefault(_sk.num_keypoints, _name)
 
 
 def keypoints_hint(channels: int) -> str:
