@@ -22,4 +22,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   rm -f "$log"
   .venv/bin/python -c "import torch, cv2, pycocotools, onnxruntime, semipose; print('[setup] torch', torch.__version__, '| semipose', semipose.__version__)"
   touch "$stamp"
+  echo "[setup] the semipose command: source .venv/bin/activate (once per shell), or call .venv/bin/semipose"
 fi

@@ -3,6 +3,8 @@ folder left behind."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -116,3 +118,77 @@ def test_non_finite_loss_is_one_line(tmp_path, capsys, sample_data):
     assert main(["train", _cfg(tmp_path, sample_data), "train.lr=1e30", "train.max_iters_per_epoch=2", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "error: loss is" in err and "no checkpoint was written yet" in err and "Traceback" not in err, err
+
+
+def test_first_epoch_explosion_warns_and_writes_no_best(tmp_path, capsys, sample_data, monkeypatch):
+    """A loss that explodes in the first epoch (no earlier epoch to compare with) is compared
+    with the run's first steps: a warning, and best.pt is not written from that epoch."""
+    import semipose.ssl.methods as methods
+    from semipose.engine.trainer import _diverging
+
+    assert _diverging(7.8e26, [], 4e-3).startswith("training loss 7.800e+26 is") and _diverging(5e-3, [], 4e-3) == ""
+    real, calls = methods.joints_mse_loss, [0]
+
+    def exploding(pred, target, weight):  # a finite loss 1e20 after 5 steps; the gradients stay the real ones
+        calls[0] += 1
+        return real(pred, target, weight) + (1e20 if calls[0] > 5 else 0.0)
+
+    monkeypatch.setattr(methods, "joints_mse_loss", exploding)
+    assert main(["train", _cfg(tmp_path, sample_data), "train.max_iters_per_epoch=6", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "the loss of the first 5 steps" in err and "diverging?" in err and "best.pt is not updated" in err, err
+    ckpts = tmp_path / "runs" / "bad" / "checkpoints"
+    assert (ckpts / "last.pt").is_file() and not (ckpts / "best.pt").exists()
+
+
+def test_hints_a_command_line_user_can_follow(tmp_path, capsys, sample_data):
+    from semipose.models import build_pose_model
+
+    # an ImageNet backbone file given as model.init_weights: use model.pretrained
+    net = build_pose_model("resnet18", 17)
+    backbone = {k: v for k, v in net.state_dict().items() if not k.startswith(("deconv_layers", "final_layer"))}
+    backbone["fc.weight"], backbone["fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)
+    torch.save(backbone, tmp_path / "resnet18-5c106cde.pth")
+    assert main(["train", _cfg(tmp_path, sample_data), f"model.init_weights={tmp_path / 'resnet18-5c106cde.pth'}", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "an ImageNet backbone file (torchvision_resnet)" in err and "give it as model.pretrained" in err and "Traceback" not in err
+
+    # a pose network of another shape: no "strict=False" advice a command-line user cannot follow
+    other = build_pose_model("resnet18", 14)
+    torch.save(other.state_dict(), tmp_path / "other.pth")
+    assert main(["train", _cfg(tmp_path, sample_data), f"model.init_weights={tmp_path / 'other.pth'}", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "check model.arch and the keypoint set" in err and "Pass strict=False" not in err
+
+    # data synth over an existing set names the flag, not the Python argument
+    assert main(["data", "synth", str(tmp_path / "s"), "--train", "2", "--unlabeled", "0", "--val", "1", "--workers", "0", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["data", "synth", str(tmp_path / "s"), "--train", "2", "--workers", "0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "give --overwrite" in err and "overwrite=True" not in err
+
+
+def test_data_check_and_eval_results_check_values(tmp_path, capsys, sample_data):
+    coco = json.loads((sample_data / "coco/person_keypoints_sample.json").read_text())
+    coco["images"][0]["file_name"] = 785
+    (tmp_path / "bad.json").write_text(json.dumps(coco))
+    (tmp_path / "c.yaml").write_text("model: {arch: resnet18}\n")
+    assert main(["data", "check", str(tmp_path / "c.yaml"), f"data.train.ann_file={tmp_path / 'bad.json'}",
+                 f"data.train.image_dir={sample_data / 'coco/images'}"]) == 2
+    cap = capsys.readouterr()
+    assert "bad.json: image " in cap.err + cap.out and "'file_name' must be a string" in cap.err + cap.out
+    assert "Traceback" not in cap.err + cap.out
+
+    gt = sample_data / "coco/person_keypoints_sample.json"
+    image_id = json.loads(gt.read_text())["annotations"][0]["image_id"]
+    good = {"image_id": image_id, "category_id": 1, "keypoints": [10.0, 20.0, 0.9] * 17, "score": 0.8}
+    cases = [
+        ({**good, "score": "high"}, "result 0 (image %d): 'score' must be a finite number, got 'high'"),
+        ({**good, "keypoints": [1.0] * 48}, "result 0 (image %d): 'keypoints' has 48 numbers, expected 3 × 17 = 51"),
+        ({**good, "keypoints": [float("nan")] + [1.0] * 50}, "result 0 (image %d): 'keypoints' holds NaN or infinite values"),
+    ]
+    for i, (result, message) in enumerate(cases):
+        (tmp_path / f"r{i}.json").write_text(json.dumps([result]))
+        assert main(["eval", "--results", str(tmp_path / f"r{i}.json"), "--gt", str(gt)]) == 2
+        err = capsys.readouterr().err
+        assert f"r{i}.json: {message % image_id}" in err and "Traceback" not in err, err

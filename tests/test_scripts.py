@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pycocotools")
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "oracle_ap.py"
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "oracle_ap.py"
 
 
 def _person(image_id: int, ann_id: int, x0: float) -> dict:
@@ -160,3 +161,16 @@ def test_collapse_plot_figure_and_table(tmp_path: Path) -> None:
     assert "0.500 → 0.100 | 0.100 → 0.700 | 0.0700 → 0.0200" in lines["(a) same difficulty, hard → hard"]
     assert "0.500 → 0.600 | 0.200 → 0.100 | 0.0900 → 0.1100" in lines["(d) PoseDual, easy → hard"]
     assert lines["(b) reversed, hard → easy"].endswith("| — | — | — |")
+
+
+def test_quick_start_puts_semipose_on_path() -> None:
+    """The quick start says what to type for the `semipose` command, and that line works."""
+    import semipose
+
+    quick = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("```", 2)[1]
+    assert "source .venv/bin/activate" in quick
+    assert "source .venv/bin/activate" in (ROOT / "scripts/setup.sh").read_text() + (ROOT / "scripts/demo.sh").read_text()
+    if not (ROOT / ".venv/bin/activate").is_file():
+        pytest.skip("no .venv here (set up by scripts/setup.sh)")
+    out = subprocess.run(["bash", "-c", "source .venv/bin/activate && semipose --version"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == semipose.__version__, out.stderr

@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     pr.add_argument("--precision", default="fp32", choices=PRECISIONS, help="autocast precision of the network")
     pr.add_argument("--batch-size", type=int, default=32, help="persons per forward pass")
+    pr.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the free cores, re-measured as the load changes)")
     pr.add_argument("--max-frames", type=int, default=None, help="videos and cameras: stop after this many frames")
     pr.add_argument("--no-progress", action="store_true")
     _model_flags(pr)
@@ -155,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--cache-mb", default="0,256",
                    help="data: comma-separated decoded-image cache budgets per process in MiB, one row each (default 0,256)")
     b.add_argument("--device", default="auto")
-    b.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    b.add_argument("--threads", type=int, default=0, help="torch threads (default 0: the free cores, re-measured as the load changes)")
     b.add_argument("--modes", default=None,
                    help="network / step: comma-separated precisions, +cl for channels_last (fp32, bf16, fp16, bf16+cl ...; "
                         "default network fp32,bf16,bf16+cl, step fp32)")

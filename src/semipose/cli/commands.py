@@ -91,6 +91,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cfg.eval.decoder = args.decoder
     if args.format_only:
         cfg.eval.format_only = True
+    from ..threads import configure_threads
+
+    configure_threads(cfg.num_threads)
     if not cfg.data.val.ann_file:
         raise ConfigError(f"{args.checkpoint}: no validation set to evaluate on: give CONFIG or data.val.ann_file=... data.val.image_dir=...")
     setup_logging(None)
@@ -143,16 +146,22 @@ def _save_eval_vis(out: Path, data, skeleton, name: str, kpt_thr: float, *, prog
 def _eval_results(args: argparse.Namespace) -> int:
     """Score a results JSON (e.g. from ``semipose predict``) against a COCO keypoint file."""
     from ..data.cocojson import read_json, skeleton_from_coco_file
-    from ..evaluation.coco import evaluate_coco_keypoints, format_metrics_table, load_coco_gt, write_metrics_json
+    from ..evaluation.coco import check_results, evaluate_coco_keypoints, format_metrics_table, load_coco_gt, write_metrics_json
+    from ..skeletons import keypoint_name_mismatch
 
     if not args.gt:
         raise ConfigError("--results needs --gt ANNOTATIONS.json (the COCO keypoint file to score against)")
-    results = read_json(args.results)
-    if not isinstance(results, list):
-        raise DataFormatError(f"{args.results}: expected a COCO results list")
-    if not results:
-        raise DataFormatError(f"{args.results}: no results to score")
     sk = skeleton_from_coco_file(args.gt)
+    model_sk, source = _results_keypoint_set(args)
+    if model_sk is not None:
+        problem = keypoint_name_mismatch(model_sk, sk)
+        if problem:
+            raise DataFormatError(f"{args.results} on {args.gt}: {problem}")
+        sigmas = model_sk.sigmas  # the same sigmas as semipose eval --checkpoint of that model
+    else:
+        sigmas, source = sk.sigmas, f"the keypoint set of {args.gt} ({sk.name})"
+    results = check_results(read_json(args.results), args.results, sk.num_keypoints)
+    print(f"OKS sigmas: {source}")
     try:
         gt = load_coco_gt(args.gt, skeleton=sk)
     except ValueError as e:
@@ -163,24 +172,52 @@ def _eval_results(args: argparse.Namespace) -> int:
         raise DataFormatError(
             f"{args.results}: {len(stray)} image id(s) are not in {args.gt} (e.g. {stray[0]}); predicted with the boxes of another file?"
         )
-    metrics = evaluate_coco_keypoints(gt, results, sigmas=sk.sigmas)
+    metrics = evaluate_coco_keypoints(gt, results, sigmas=sigmas)
     print(format_metrics_table({Path(args.results).name: metrics}))
     if args.out:
         write_metrics_json(Path(args.out) / "metrics.json", metrics)
     return 0
 
 
+def _results_keypoint_set(args: argparse.Namespace):  # -> tuple[Skeleton | None, str]
+    """The keypoint set the results were predicted with, and where it comes from: the model of
+    ``--checkpoint``, ``--keypoints``, or the ``image_info.json`` that ``semipose predict``
+    wrote beside the results (its category carries the model's sigmas); else ``(None, "")``."""
+    from ..data.cocojson import keypoint_category, read_json
+    from ..skeletons import Skeleton, get_skeleton
+
+    if args.checkpoint:
+        return _read_model(args, args.checkpoint).card.keypoint_set, f"the model card of {args.checkpoint}"
+    if args.keypoints:
+        spec = _keypoints_flag(args.keypoints)
+        return (spec if isinstance(spec, Skeleton) else get_skeleton(spec)), f"--keypoints {args.keypoints}"
+    info = Path(args.results).parent / "image_info.json"
+    if info.is_file():
+        data = read_json(info)
+        cat = keypoint_category(data, info, None) if isinstance(data, dict) else None
+        if cat is not None and cat.get("sigmas") is not None:
+            try:
+                return Skeleton.from_coco_category(cat), f"the model's keypoint set, from {info}"
+            except ValueError as e:
+                raise DataFormatError(f"{info}: {e}") from None
+    return None, ""
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    from ..engine.runfolder import setup_logging
     from ..predict.boxes import WholeImage, box_source_for
     from ..predict.estimator import PoseEstimator
     from ..predict.run import run_predict
     from ..predict.sources import expand_sources
 
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames: must be ≥ 1 (leave it out for every frame), got {args.max_frames}")
+    setup_logging(None)  # the readers' info lines (detections kept and skipped, by reason) as eval prints them
     sources = expand_sources(args.sources)
     est = PoseEstimator.from_file(
         args.model, device=args.device, precision=args.precision, flip_test=args.flip_test, decoder=args.decoder,
         net=args.net, batch_size=args.batch_size, trust=args.trust_checkpoint, arch=args.arch,
-        keypoints=_keypoints_flag(args.keypoints), color=args.color, input_size=args.input_size,
+        keypoints=_keypoints_flag(args.keypoints), color=args.color, input_size=args.input_size, num_threads=args.threads,
     )
     card = est.card
     aspect = card.input_size[0] / card.input_size[1]
@@ -230,7 +267,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         out = Path(args.output) if args.output else src.with_suffix(".onnx")
         path, card = export_onnx(mf, out, net=net, opset=args.opset)
         if not args.no_check:
-            _check_onnx(mf, path, card.use)
+            try:
+                _check_onnx(mf, path, card.use)
+            except Exception:
+                path.unlink(missing_ok=True)  # a file onnxruntime cannot run is not left behind as the export
+                raise
     else:
         import torch
 
@@ -276,6 +317,8 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
         )
     except ValueError as e:  # the argument checks at its top
         raise ConfigError(f"data synth: {e}") from None
+    except FileExistsError as e:
+        raise ConfigError(f"data synth: {str(e).replace('pass overwrite=True', 'give --overwrite')}") from None
     for split, c in summary.counts.items():
         print(f"{split:>10}: {c['images']} images, {c['persons']} persons")
     print(f"written to {summary.out_dir} in {summary.seconds:.1f}s")

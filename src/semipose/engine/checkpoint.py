@@ -132,13 +132,18 @@ def _load_reference(nets: list[nn.Module], p: Path, raw: Any, strict: bool) -> s
     """Reference wrapper files: ``resnet.*`` is network 1, ``resnet2.*`` network 2,
     ``final_resnet.*`` (SSPCM) network 3."""
     from ..models.loading import normalize_state
-    from ..models.reference import POSE_LAYOUT_KEY_MAPS, WRAPPED_LAYOUTS, detect_checkpoint_layout, load_pose_checkpoint
+    from ..models.reference import IMAGENET_LAYOUTS, POSE_LAYOUT_KEY_MAPS, WRAPPED_LAYOUTS, detect_checkpoint_layout, load_pose_checkpoint
 
     state = normalize_state(raw, str(p))
     try:
         layout: str | None = detect_checkpoint_layout(state)
     except CheckpointError:
         layout = None  # plain weights; load_weights below reports any mismatch
+    if layout in IMAGENET_LAYOUTS:
+        raise CheckpointError(
+            f"{p}: an ImageNet backbone file ({layout}), not the weights of a pose network: give it as model.pretrained "
+            "(the backbone the training starts from), not model.init_weights or --checkpoint"
+        )
     if layout in WRAPPED_LAYOUTS:
         n_file = len(POSE_LAYOUT_KEY_MAPS[layout])
         if len(nets) == n_file:

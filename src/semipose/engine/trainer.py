@@ -36,6 +36,7 @@ from ..errors import ConfigError, TrainingError
 from ..models.modelfile import ModelCard
 from ..skeletons import Skeleton
 from ..ssl.methods import SemiSupervisedModel, TeacherStats, sigmoid_rampup
+from ..threads import configure_threads, tick
 from .build import build_codec, build_optimizer, build_ssl_model
 from .callbacks import Callback, EpochInfo, StepInfo, default_callbacks
 from .checkpoint import capture_rng, load_training_state, restore_rng
@@ -49,6 +50,11 @@ log = logging.getLogger("semipose")
 
 #: An epoch's mean loss this many times the median of the earlier epochs' counts as diverging.
 DIVERGENCE_FACTOR = 10.0
+#: the first epoch has no earlier epoch to compare with: its mean loss is compared with the
+#: median of the run's first :data:`START_STEPS` step losses, with this (wider) factor, as the
+#: consistency terms ramp up from zero during it
+START_FACTOR = 100.0
+START_STEPS = 5
 
 
 @dataclass
@@ -110,6 +116,8 @@ class _Run:
     best_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     t_start: float = field(default_factory=time.perf_counter)
+    first_losses: list[torch.Tensor] = field(default_factory=list)  # the first steps' losses (kept on the device)
+    start_loss: float | None = None  # their median, once the first epoch ends
 
 
 def train(
@@ -135,13 +143,14 @@ def train(
         selection AP of ``cfg.ssl.select``).
     """
     ckpt = None
+    applied: dict[str, tuple[Any, Any]] = {}
     if resume is not None:
         rp = Path(resume)
         ckpt_path = rp / "checkpoints" / "last.pt" if rp.is_dir() else rp
         ckpt = load_training_state(ckpt_path, trust=trust_checkpoint)
         run_dir = ckpt_path.parent.parent if run_dir is None else run_dir
         check_resume_point(ckpt_path, int((ckpt.train_state or {}).get("epoch", 0)), Path(run_dir))
-        cfg = _resume_config(cfg, ckpt.card.config or {}, ckpt_path)
+        cfg, applied = _resume_config(cfg, ckpt.card.config or {}, ckpt_path)
     dist_info, device = init_distributed(resolve_device(cfg.device))
     main = dist_info.is_main
     if run_dir is None and not main:
@@ -151,6 +160,8 @@ def train(
         prepare_run_dir(Path(run_dir), resume=ckpt is not None, overwrite=overwrite)
     folder = RunFolder(Path(run_dir) if run_dir is not None else make_run_dir(cfg.output_dir, cfg.name), main=main)
     folder.start_logging()
+    if ckpt is not None and applied and main:
+        log.info("resume: applying the changed %s", describe_changes(applied))
     try:
         run = _setup(cfg, ckpt, folder, dist_info, device, trust=trust_checkpoint)
         run.progress = progress and main
@@ -215,6 +226,7 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
     for it, batch in enumerate(run.loader.epoch(epoch)):
         t_data = time.perf_counter()
         data_time += t_data - t_last
+        tick()
         lr = lr_at(cfg.train, run.global_step, epoch)
         for g in run.optimizer.param_groups:
             g["lr"] = lr
@@ -230,6 +242,8 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
         run.scaler.update()
         model.update_ema(run.global_step)
         loss_sum += out.loss.detach()
+        if epoch == 0 and len(run.first_losses) < START_STEPS:
+            run.first_losses.append(out.loss.detach().float())
         for k, v in out.terms.items():
             term_sums[k] = term_sums.get(k, 0) + v
         for k, vs in out.path_terms.items():
@@ -252,6 +266,9 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
     train_loss = mean(loss_sum)
     if not math.isfinite(train_loss):
         raise TrainingError(f"mean training loss of epoch {epoch + 1} is {train_loss}; {_last_good(run, epoch)}")
+    if run.first_losses and run.start_loss is None:
+        start = all_reduce_sum(torch.stack(run.first_losses).median().clone(), run.dist)
+        run.start_loss = float(start) / run.dist.world_size
     return EpochInfo(
         epoch + 1, cfg.train.epochs, train_loss, {k: mean(v) for k, v in term_sums.items()},
         {k: [mean(v) for v in vs] for k, vs in path_sums.items()}, _collapse_signal(model, teacher_sums, run.dist),
@@ -277,7 +294,7 @@ def _take_validation(run: _Run, info: EpochInfo, results: dict[str, NetResult]) 
 
     write_metrics_json(run.folder.eval_dir / "metrics.json", info.metrics)
     earlier = run.folder.metrics.column("train_loss", up_to=info.epoch - 1) if run.folder.metrics is not None else []
-    diverging = _diverging(info.loss, earlier)
+    diverging = _diverging(info.loss, earlier, run.start_loss)
     if diverging:
         log.warning("epoch %d: %s; best.pt is not updated from this epoch", info.epoch, diverging)
     info.improved = info.metrics[info.score_key] > run.best_ap and not diverging
@@ -289,8 +306,7 @@ def _take_validation(run: _Run, info: EpochInfo, results: dict[str, NetResult]) 
 def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, device: torch.device, *, trust: bool) -> _Run:
     """Build the run's data, networks and optimizer; restore the training state when resuming."""
     seed_everything(cfg.seed)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
+    configure_threads(cfg.num_threads)
     skeleton = build_skeleton(cfg)
     codec = build_codec(cfg)
     data = build_train_data(cfg, skeleton, codec, run_dir=folder.root if folder.main and ckpt is None else None)
@@ -353,12 +369,14 @@ def _restore(run: _Run, ckpt: Any) -> None:
     run.start_epoch, run.best_ap, run.best_epoch = st["epoch"], st["best_ap"], st["best_epoch"]
     run.global_step = st.get("global_step", 0)
     run.best_metrics = st.get("best_metrics", {})
-    log.info("resumed from %s at epoch %d (best AP %.4f at epoch %d)", ckpt.path, run.start_epoch, run.best_ap, run.best_epoch)
+    best = f"best AP {run.best_ap:.4f} at epoch {run.best_epoch}" if run.best_epoch >= 1 else "not validated yet"
+    log.info("resumed from %s at epoch %d (%s)", ckpt.path, run.start_epoch, best)
 
 
-def _resume_config(cfg: Config, old: dict[str, Any], ckpt_path: Path) -> Config:
-    """The config of a resumed run: changes of :data:`~semipose.engine.runfolder.RESUME_APPLIED`
-    keys are applied (and logged), any other change is refused with the list of keys."""
+def _resume_config(cfg: Config, old: dict[str, Any], ckpt_path: Path) -> tuple[Config, dict[str, tuple[Any, Any]]]:
+    """The config of a resumed run and the changes applied: changes of
+    :data:`~semipose.engine.runfolder.RESUME_APPLIED` keys are applied (logged by the caller
+    once the run's log is open), any other change is refused with the list of keys."""
     applied, refused = config_changes(migrate(old), config_to_dict(cfg))
     if refused:
         raise ConfigError(
@@ -366,9 +384,7 @@ def _resume_config(cfg: Config, old: dict[str, Any], ckpt_path: Path) -> Config:
             "on resume: start a new run, or give the run's own config (its config.yaml)"
         )
     applied = {k: v for k, v in applied.items() if k not in ("name", "output_dir")}
-    if applied:
-        log.info("resume: applying the changed %s", describe_changes(applied))
-    return cfg
+    return cfg, applied
 
 
 def _card(run: _Run, info: EpochInfo) -> ModelCard:
@@ -401,9 +417,13 @@ def _batch_inputs(batch: dict[str, Any], device: torch.device, channels_last: bo
     return out
 
 
-def _diverging(loss: float, earlier: list[float]) -> str:
-    """Why an epoch's mean training loss looks like divergence ('' when it does not)."""
+def _diverging(loss: float, earlier: list[float], start: float | None = None) -> str:
+    """Why an epoch's mean training loss looks like divergence ('' when it does not): far above
+    the median of the earlier epochs, or (first epoch) far above the run's first steps."""
     if not earlier:
+        if start is not None and start > 0 and loss > START_FACTOR * start:
+            return (f"training loss {loss:.3e} is {loss / start:.0f}x the loss of the first {START_STEPS} steps ({start:.3e}): "
+                    "diverging? (lower train.lr, or enable train.grad_clip)")
         return ""
     med = float(np.median(earlier))
     if med > 0 and loss > DIVERGENCE_FACTOR * med:

@@ -235,8 +235,9 @@ def load_weights(
             f"(key map {key_map.name!r}; {len(report.loaded)}/{total} required model tensors "
             "match; nothing was loaded):\n"
             + report.describe(summary=False)
-            + "\nPass strict=False to load the matching keys anyway, or adjust key_map / "
-            "allow_missing.",
+            + "\nThe file holds another network (architecture, width or keypoint count) than the one configured: "
+            "check model.arch and the keypoint set (or --arch / --keypoints for a reference checkpoint; "
+            "from Python, strict=False loads the matching tensors).",
             report,
         )
     with torch.no_grad():

@@ -128,7 +128,8 @@ POSE_LAYOUT_KEY_MAPS: dict[str, tuple[KeyMap, ...]] = {
     "pose_triple": POSE_TRIPLE_NETS,
 }
 
-_IMAGENET_LAYOUTS = ("torchvision_resnet", "hrnet_imagenet", "pose_dual_imagenet")
+#: The layouts of ImageNet backbone files (initialisations for ``model.pretrained``, not pose networks).
+IMAGENET_LAYOUTS: tuple[str, ...] = ("torchvision_resnet", "hrnet_imagenet", "pose_dual_imagenet")
 #: The layouts whose networks sit under ``resnet.`` / ``resnet2.`` / ``final_resnet.`` prefixes.
 WRAPPED_LAYOUTS: tuple[str, ...] = ("pose_cons", "pose_dual", "pose_triple")
 
@@ -235,7 +236,7 @@ def load_pose_checkpoint(
 
     state, where = read_source(source, name, trust)
     found = layout or detect_checkpoint_layout(state)
-    if found in _IMAGENET_LAYOUTS:
+    if found in IMAGENET_LAYOUTS:
         raise CheckpointError(
             f"{where} is an ImageNet initialisation file ({found!r}: {LAYOUTS[found]}), not a "
             "trained pose checkpoint; use load_imagenet_backbone or load_dual_imagenet_backbones"
@@ -297,7 +298,7 @@ def load_dual_imagenet_backbones(
         raise InputError(f"load_dual_imagenet_backbones needs two models, got {len(model_list)}")
     state, where = read_source(source, name, trust)
     found = detect_checkpoint_layout(state)
-    if found not in _IMAGENET_LAYOUTS:
+    if found not in IMAGENET_LAYOUTS:
         raise CheckpointError(
             f"{where} is a trained pose checkpoint ({found!r}: {LAYOUTS[found]}), not an "
             "ImageNet initialisation file; use load_pose_checkpoint"
