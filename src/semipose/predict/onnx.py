@@ -25,6 +25,7 @@ import torch
 
 from ..errors import CheckpointError, MissingFileError
 from ..models.modelfile import ModelCard, ModelFile
+from ..threads import ensure_threads
 
 __all__ = ["CARD_KEY", "export_onnx", "OnnxBackend", "require_onnx"]
 
@@ -130,8 +131,13 @@ class OnnxBackend:
         if not p.is_file():
             raise MissingFileError(f"{p}: model file not found")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
+        opts = ort.SessionOptions()
+        # onnxruntime keeps its own pool: size it as the thread governor sizes torch's, and let
+        # idle threads sleep rather than spin on a core another process needs
+        opts.intra_op_num_threads = ensure_threads().threads or 0
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(p), providers=[x for x in providers if x in ort.get_available_providers()])
+            self.session = ort.InferenceSession(str(p), sess_options=opts, providers=[x for x in providers if x in ort.get_available_providers()])
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
             raise CheckpointError(f"{p}: not a readable ONNX model ({str(e).splitlines()[0][:200]})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
