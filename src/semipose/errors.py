@@ -25,6 +25,7 @@ __all__ = [
     "SourceError",
     "InputError",
     "TrainingError",
+    "DownloadError",
 ]
 
 
@@ -95,3 +96,8 @@ class InputError(SemiposeError, ValueError):
 
 class TrainingError(SemiposeError, FloatingPointError):
     """Training cannot go on (a non-finite loss); the message says where it can resume from."""
+
+
+class DownloadError(SemiposeError, OSError):
+    """A model source could not be fetched or verified (offline, unreachable, 404, not a
+    checkpoint, hash mismatch); the message names the URL and where the file can be put by hand."""

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from ..params import DECODERS, PRECISIONS
 from .bench import cmd_bench
 from .commands import cmd_data_check, cmd_data_synth, cmd_eval, cmd_export, cmd_predict, cmd_train
+from .models import cmd_models
 
 __all__ = ["main", "build_parser"]
 
@@ -111,6 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-check", action="store_true", help="onnx: skip the onnxruntime-vs-torch comparison")
     _model_flags(ex)
     ex.set_defaults(func=cmd_export)
+
+    mo = sub.add_parser(
+        "models", help="the known models and backbones (source, cache); fetch one into the cache; list a hub repository",
+        description="Model sources: every option that takes a model or weights file (predict, eval --checkpoint, export, "
+        "model.pretrained, model.init_weights, PoseEstimator.from_file) also takes an http(s) URL, hf://OWNER/REPO/PATH[@REV] "
+        "or a name listed here; downloads are cached in $SEMIPOSE_CACHE, else torch.hub's $TORCH_HOME/hub/checkpoints.",
+    )
+    mo.add_argument("action", nargs="?", choices=["list", "fetch"], default="list",
+                    help="list (default): the known names; fetch: download NAME into the cache (then copy the cache to a machine without a network)")
+    mo.add_argument("name", nargs="*", help="fetch: names, URLs or hf:// paths")
+    mo.add_argument("--remote", help="list the checkpoint files of a hub repository: hf://OWNER/REPO[@REVISION]")
+    mo.add_argument("--no-progress", action="store_true")
+    mo.set_defaults(func=cmd_models)
 
     d = sub.add_parser("data", help="dataset tools")
     dsub = d.add_subparsers(dest="data_command", required=True)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError, DataFormatError
+from ..hub import is_remote
 
 log = logging.getLogger("semipose")
 
@@ -64,7 +65,7 @@ def _config_for_eval(args: argparse.Namespace, mf):  # -> Config
     if args.config:
         return load_config(args.config, args.overrides)
     run_cfg = Path(args.checkpoint).parent.parent / "config.yaml"
-    if run_cfg.is_file():
+    if not is_remote(args.checkpoint) and run_cfg.is_file():
         return load_config(run_cfg, args.overrides)
     base = mf.card.config_dict()
     base.setdefault("name", Path(args.checkpoint).stem)
@@ -97,7 +98,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not cfg.data.val.ann_file:
         raise ConfigError(f"{args.checkpoint}: no validation set to evaluate on: give CONFIG or data.val.ann_file=... data.val.image_dir=...")
     setup_logging(None)
-    out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent.parent / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    if args.out:
+        out = Path(args.out)
+    elif is_remote(args.checkpoint):  # a downloaded model: beside the shell, not in the cache
+        out = Path(f"eval-{Path(args.checkpoint.split('?')[0]).stem}-{stamp}")
+    else:
+        out = Path(args.checkpoint).resolve().parent.parent / f"eval-{stamp}"
     data, results = evaluate_model_file(cfg, mf, out, progress=not args.no_progress)
     names = net_names(mf.card.num_nets)
     proto = data.protocol
@@ -260,7 +267,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     mf = _read_model(args, args.model)
     net = _net_name(args.net) if args.net is not None else None
-    src = Path(args.model)
+    src = Path(Path(args.model.split("?")[0]).name) if is_remote(args.model) else Path(args.model)  # a download: export beside the shell
     if args.format == "onnx":
         from ..predict.onnx import export_onnx
 

@@ -122,11 +122,14 @@ class ModelConfig:
     """Network (plain arguments of :func:`semipose.models.build_pose_model`)."""
 
     arch: str = "resnet50"
-    #: ImageNet backbone checkpoint (torchvision layout); null = random initialisation.
+    #: ImageNet backbone checkpoint: a file, an http(s) URL, hf://OWNER/REPO/PATH, a name
+    #: ``semipose models`` lists, or ``imagenet`` (the architecture's backbone the seeds train
+    #: from, downloaded once into the cache); null = random initialisation.
     pretrained: str | None = None
     #: whole-network weights to start from (a semipose checkpoint, e.g. a supervised run's
     #: ``best.pt``, or a state_dict file); a two-network checkpoint initialises each network
-    #: from its own weights, a one-network file initialises every network of the run
+    #: from its own weights, a one-network file initialises every network of the run (a file,
+    #: URL or hf:// path, as ``pretrained``)
     init_weights: str | None = None
     deconv_filters: list[int] = field(default_factory=lambda: [256, 256, 256])
     deconv_kernels: list[int] = field(default_factory=lambda: [4, 4, 4])

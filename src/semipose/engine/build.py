@@ -5,6 +5,7 @@ step model and optimizer (the learning rate is :func:`semipose.engine.trainer.lr
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -12,12 +13,14 @@ from torch import nn
 
 from ..codec import HeatmapCodec
 from ..config import Config
+from ..errors import ConfigError
+from ..hub import IMAGENET_BACKBONES, resolve_source
 from ..models import build_pose_model, load_imagenet_backbone
 
 if TYPE_CHECKING:
     from ..ssl.methods import SemiSupervisedModel
 
-__all__ = ["build_codec", "build_model", "build_ssl_model", "build_optimizer"]
+__all__ = ["build_codec", "build_model", "build_ssl_model", "build_optimizer", "pretrained_source"]
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +39,23 @@ def build_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, t
         deconv_kernels=tuple(m.deconv_kernels), final_kernel=m.final_kernel,
     )
     if load_pretrained and m.pretrained:
-        report = load_imagenet_backbone(model, m.pretrained, trust=trust)
-        log.info("ImageNet backbone from %s: %s", m.pretrained, report)
+        source = pretrained_source(cfg)
+        report = load_imagenet_backbone(model, source, trust=trust)
+        log.info("ImageNet backbone from %s: %s", source, report)
     return model
+
+
+def pretrained_source(cfg: Config) -> Path:
+    """The local file of ``model.pretrained``: a path, URL, ``hf://`` path or known name
+    (:func:`semipose.hub.resolve_source`), or ``imagenet``: the architecture's ImageNet
+    backbone, the file the seeds train from."""
+    spec = cfg.model.pretrained
+    assert spec
+    if spec == "imagenet":
+        if cfg.model.arch not in IMAGENET_BACKBONES:
+            raise ConfigError(f"model.pretrained: imagenet: no ImageNet backbone is known for {cfg.model.arch!r}")
+        spec = IMAGENET_BACKBONES[cfg.model.arch]
+    return resolve_source(spec)
 
 
 def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False) -> SemiSupervisedModel:
@@ -48,7 +65,7 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
     from ..ssl.methods import ConsistencyLoss, SemiSupervisedModel
 
     q = cfg.ssl
-    pretrained = cfg.model.pretrained if load_pretrained else None
+    pretrained = pretrained_source(cfg) if load_pretrained and cfg.model.pretrained else None
     dual_init = pretrained is not None and cfg.num_nets == 2
     nets = [build_model(cfg, num_joints, load_pretrained=load_pretrained and not dual_init, trust=trust) for _ in range(cfg.num_nets)]
     if dual_init and pretrained:
@@ -61,7 +78,7 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
     if load_pretrained and cfg.model.init_weights:
         from .checkpoint import load_nets_weights
 
-        log.info("network weights from %s", load_nets_weights(nets, cfg.model.init_weights, trust=trust))
+        log.info("network weights from %s", load_nets_weights(nets, resolve_source(cfg.model.init_weights), trust=trust))
     return SemiSupervisedModel(
         nets, method=q.method, paths=q.paths, repeat=q.repeat, hard_affine=q.affine if q.hard_affine else None,
         augment=q.augment, sup_weight=q.sup_weight, unsup_weight=q.unsup_weight,

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from ..codec import HeatmapCodec
 from ..errors import CheckpointError, InputError
+from ..hub import resolve_source
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..params import DECODERS, METHODS, num_nets_of, output_stride
 from ..skeletons import BUILTIN_SKELETONS, Skeleton, get_skeleton
@@ -412,7 +413,9 @@ def read_model_file(
         path: a semipose model file (``best.pt``, ``last.pt``, an exported ``model.pt``), a
             semipose 0.1 training checkpoint (needs ``trust``), or a reference checkpoint
             (``pose_resnet``, ``pose_hrnet``, ``pose_cons``, ``pose_dual``; ``state_dict``
-            wrappers and ``module.`` prefixes allowed).
+            wrappers and ``module.`` prefixes allowed); as a local path, an ``http(s)://``
+            URL, an ``hf://OWNER/REPO/PATH[@REV]`` hub path or a known name
+            (:func:`semipose.hub.resolve_source`: downloaded once, then cached).
         trust: allow files that need arbitrary unpickling.
         arch: reference files: the architecture (default: inferred from the tensors; a
             contradicting value is an error).
@@ -426,7 +429,7 @@ def read_model_file(
         FileNotFoundError, UnsafeCheckpointError, CheckpointError: naming the file and the
             problem (for a head that does not fit ``keypoints``: which ``--keypoints`` would).
     """
-    p = Path(path)
+    p = resolve_source(path)
     return model_file_from_contents(p, load_checkpoint_file(p, trust=trust), arch=arch, keypoints=keypoints, color=color, input_size=input_size)
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, Union, runtime_checkable
 
 import numpy as np
@@ -30,6 +29,7 @@ from ..device import autocast, resolve_channels_last, resolve_device, resolve_pr
 from ..errors import CheckpointError, InputError
 from ..evaluation.inference import predict_heatmaps
 from ..geometry import affine_matrix, box_to_center_scale
+from ..hub import resolve_source
 from ..image import read_image, warp_crop
 from ..models.modelfile import ModelCard, read_model_file
 from ..params import DECODERS
@@ -166,7 +166,8 @@ class PoseEstimator:
         checkpoint, or an ``.onnx`` export.
 
         Args:
-            path: the file.
+            path: the file: a local path, an ``http(s)://`` URL, ``hf://OWNER/REPO/PATH[@REV]``
+                or a name ``semipose models`` lists (downloaded once into the cache).
             device: ``cpu``, ``cuda``, ``cuda:1`` or ``auto``.
             precision: ``fp32``, ``bf16``, ``fp16`` (CUDA) or ``auto`` (bf16 where fast).
                 ONNX files run in fp32.
@@ -185,7 +186,7 @@ class PoseEstimator:
             FileNotFoundError, CheckpointError: naming the file and the problem.
         """
         dev = resolve_device(device)
-        p = Path(path)
+        p = resolve_source(path)  # a URL / hf:// path / known name is downloaded once, then cached
         if p.suffix.lower() == ".onnx":
             from .onnx import OnnxBackend
 
@@ -197,7 +198,7 @@ class PoseEstimator:
         use = _net_name(net) if net is not None else mf.card.use
         module = mf.card.predictor(mf.build_nets(dev), use)
         prec = resolve_precision(precision, dev)
-        card = mf.card.with_use(use, str(p))
+        card = mf.card.with_use(use, os.fspath(path))
         backend = _TorchBackend(module, dev, prec, resolve_channels_last(channels_last, prec))
         return cls(backend, card, dev, flip_test, decoder, batch_size, prec, "torch", num_threads)
 

@@ -1,0 +1,38 @@
+"""``semipose models``: the known model names, where each comes from and whether it is cached;
+``fetch`` fills the cache; ``--remote`` lists a hub repository's checkpoint files."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ..hub import KNOWN_MODELS, cache_dir, cached_path, list_hf_repo, resolve_source
+
+    if args.remote:
+        files = list_hf_repo(args.remote)
+        repo = args.remote.removeprefix("hf://").split("@")[0].strip("/")
+        print(f"{len(files)} checkpoint file(s) in {args.remote}:" if files else f"{args.remote}: no checkpoint files")
+        for f in files:
+            print(f"  hf://{repo}/{f}")
+        return 0
+    if args.action == "fetch":
+        if not args.name:
+            raise ConfigError("semipose models fetch needs NAME (a name below, a URL or an hf:// path)")
+        for spec in args.name:
+            print(f"{spec}: {resolve_source(spec, progress=not args.no_progress)}")
+        return 0
+    if args.name:
+        raise ConfigError("semipose models: names are for `semipose models fetch NAME`")
+    print(f"cache: {cache_dir()}  (SEMIPOSE_CACHE, else $TORCH_HOME/hub/checkpoints; hf:// files use the Hugging Face cache)\n")
+    width = max(len(n) for n in KNOWN_MODELS)
+    for name, m in KNOWN_MODELS.items():
+        cached = "cached" if cached_path(m.url).is_file() else "not cached"
+        print(f"{name:<{width}}  {m.what:<30} {cached:<10}  {m.url}")
+    sources = sorted({m.source for m in KNOWN_MODELS.values()})
+    print("\nsources: " + "; ".join(sources))
+    print("model.pretrained: imagenet picks the architecture's backbone; `semipose models fetch NAME` fills the cache; "
+          "`semipose models --remote hf://OWNER/REPO` lists a hub repository (e.g. hf://HoyerChou/MultiAugs, MultiAugs' released models).")
+    return 0
