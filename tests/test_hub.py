@@ -139,8 +139,9 @@ def test_failures_are_one_line_and_cache_nothing(server, cache, case):
 
 def test_known_names_and_local_paths(server, cache, monkeypatch, tmp_path):
     assert set(hub.IMAGENET_BACKBONES) == {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "hrnet_w32", "hrnet_w48"}
-    for m in hub.KNOWN_MODELS.values():  # every name's file carries its torch.hub hash prefix
-        assert hub._expected_hash(m.url, m.sha256) and m.source
+    for m in hub.KNOWN_MODELS.values():  # every name states its source; backbones carry their torch.hub hash prefix
+        assert m.source and (hub._expected_hash(m.url, m.sha256, m.name_hash) or not m.name_hash)
+        assert m.name_hash == m.name.startswith("imagenet-")
     data = b"backbone" * 1000
     path = _named(data, "resnet18")
     server.files[path] = data

@@ -29,7 +29,9 @@ from pathlib import Path
 
 from .errors import DownloadError, MissingFileError
 
-__all__ = ["KnownModel", "KNOWN_MODELS", "IMAGENET_BACKBONES", "cache_dir", "is_remote", "resolve_source", "download", "cached_path"]
+__all__ = [
+    "KnownModel", "KNOWN_MODELS", "IMAGENET_BACKBONES", "DEFAULT_DETECTOR", "cache_dir", "is_remote", "resolve_source", "download", "cached_path",
+]
 
 #: seconds without a byte before a download is given up
 TIMEOUT_S = 30.0
@@ -48,6 +50,8 @@ class KnownModel:
         what: one line on what it is.
         source: where this URL and file name are documented.
         sha256: the full hash when known (else the file name's hash prefix is checked).
+        name_hash: whether the hex after the file name's last ``-`` is the SHA-256 prefix of
+            the file (torch.hub's rule; False where that is not established).
     """
 
     name: str
@@ -55,6 +59,7 @@ class KnownModel:
     what: str
     source: str
     sha256: str | None = None
+    name_hash: bool = True
 
     @property
     def file_name(self) -> str:
@@ -63,6 +68,9 @@ class KnownModel:
 
 _TV = "torchvision's model zoo (torchvision/models/resnet.py model_urls; the seed READMEs' files)"
 _MM = "OpenMMLab's download host (mmpose's HRNet configs, init_cfg Pretrained checkpoint)"
+_DET = ("OpenMMLab's RTMPose deployment archives (rtmlib's Body solution: end2end.onnx, dets (1, N, 5) + labels); "
+        "the archive's hash suffix is not yet confirmed as its SHA-256, so it is not checked")
+_RTM = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/onnx_sdk/"
 #: the named files: the ImageNet backbones the seeds train from, by architecture
 KNOWN_MODELS: dict[str, KnownModel] = {
     m.name: m
@@ -76,8 +84,16 @@ KNOWN_MODELS: dict[str, KnownModel] = {
                    "HRNet-W32 ImageNet backbone", _MM),
         KnownModel("imagenet-hrnet_w48", "https://download.openmmlab.com/mmpose/pretrain_models/hrnet_w48-8ef0771d.pth",
                    "HRNet-W48 ImageNet backbone", _MM),
+        KnownModel("yolox-tiny-humanart", _RTM + "yolox_tiny_8xb8-300e_humanart-6f3252f9.zip", "person detector, YOLOX-tiny 416x416", _DET,
+                   name_hash=False),
+        KnownModel("yolox-m-humanart", _RTM + "yolox_m_8xb8-300e_humanart-c2c7a14a.zip", "person detector, YOLOX-m 640x640", _DET,
+                   name_hash=False),
+        KnownModel("yolox-x-humanart", _RTM + "yolox_x_8xb8-300e_humanart-a39d44ed.zip", "person detector, YOLOX-x 640x640", _DET,
+                   name_hash=False),
     )
 }
+#: the person detector ``--detector`` names when asked for ``default``
+DEFAULT_DETECTOR = "yolox-m-humanart"
 #: architecture → the name of its ImageNet backbone (``model.pretrained: imagenet``)
 IMAGENET_BACKBONES: dict[str, str] = {n.removeprefix("imagenet-"): n for n in KNOWN_MODELS if n.startswith("imagenet-")}
 
@@ -125,10 +141,11 @@ def resolve_source(spec: str | os.PathLike[str], *, progress: bool = True) -> Pa
     if s.startswith("hf://"):
         return _hf_file(s)
     if s.startswith(("http://", "https://")):
-        return download(s, progress=progress)
+        known = next((m for m in KNOWN_MODELS.values() if m.url == s), None)
+        return download(s, sha256=known.sha256 if known else None, name_hash=known.name_hash if known else True, progress=progress)
     if s in KNOWN_MODELS and not os.path.exists(s):
         m = KNOWN_MODELS[s]
-        return download(m.url, sha256=m.sha256, progress=progress)
+        return download(m.url, sha256=m.sha256, name_hash=m.name_hash, progress=progress)
     p = Path(s).expanduser()
     if not p.exists():
         hint = f" (a known name? `semipose models` lists them: {', '.join(list(KNOWN_MODELS)[:3])} …)" if "/" not in s and "." not in s else ""
@@ -136,14 +153,14 @@ def resolve_source(spec: str | os.PathLike[str], *, progress: bool = True) -> Pa
     return p
 
 
-def _expected_hash(url: str, sha256: str | None) -> str | None:
+def _expected_hash(url: str, sha256: str | None, name_hash: bool = True) -> str | None:
     if sha256:
         return sha256.lower()
-    m = _HASH_PREFIX.search(url.rsplit("/", 1)[-1])
+    m = _HASH_PREFIX.search(url.rsplit("/", 1)[-1]) if name_hash else None
     return m.group(1) if m else None
 
 
-def download(url: str, *, sha256: str | None = None, progress: bool = True, dest: Path | None = None) -> Path:
+def download(url: str, *, sha256: str | None = None, name_hash: bool = True, progress: bool = True, dest: Path | None = None) -> Path:
     """The cached file of ``url``, downloaded first when it is not in the cache.
 
     One process downloads (a ``.lock`` file beside the cache path, taken atomically); others
@@ -179,7 +196,7 @@ def download(url: str, *, sha256: str | None = None, progress: bool = True, dest
         os.close(fd)
         if dest.is_file():  # finished by another process between our check and the lock
             return dest
-        _fetch(url, dest, _expected_hash(url, sha256), progress)
+        _fetch(url, dest, _expected_hash(url, sha256, name_hash), progress)
         return dest
     finally:
         lock.unlink(missing_ok=True)

@@ -114,11 +114,17 @@ def test_skipped_detections_are_counted(model_file, sample_data, tmp_path, capsy
     dets[0]["score"] = float("nan")
     dets[1]["bbox"] = [10.0, 10.0, -5.0, 20.0]
     (tmp_path / "dets.json").write_text(json.dumps(dets))
-    rc = main(["predict", str(model_file), str(coco / "images"), "--boxes", str(coco / "person_keypoints_sample.json"),
-               "--det-file", str(tmp_path / "dets.json"), "--out", str(tmp_path / "o"), "--no-progress", "--no-draw"])
+    args = ["predict", str(model_file), str(coco / "images"), "--boxes", str(coco / "person_keypoints_sample.json"),
+            "--det-file", str(tmp_path / "dets.json"), "--out", str(tmp_path / "o"), "--no-progress", "--no-draw"]
+    rc = main([*args, "--det-score-thr", "0"])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert f"kept {len(dets) - 2} detections; skipped 1 non-finite score, 1 empty box" in cap.err
+    # the default threshold is not 0.0: junk boxes (the sample's fence) are dropped, and the count is printed
+    low = sum(1 for d in dets[2:] if d["score"] < 0.3)
+    assert main(args) == 0
+    cap = capsys.readouterr()
+    assert f"(score ≥ 0.3: {len(dets) - 2 - low} kept)" in cap.out and f"{low} low score" in cap.err
 
 
 def test_max_frames_zero_is_refused(model_file, tmp_path, capsys):

@@ -82,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--boxes", help="person boxes: a COCO-format file (its GT boxes; with --det-file: the images the detections refer to) "
                     "or a JSON {\"file name\": [[x, y, w, h(, score)], ...]}")
     pr.add_argument("--det-file", help="detector results (COCO results format) over the images of --boxes")
-    pr.add_argument("--det-score-thr", type=float, default=0.0, help="skip detections below this score")
+    pr.add_argument("--det-score-thr", type=float, default=None,
+                    help="skip detections below this score (default 0.3 for --det-file and --detector; the COCO protocol of eval uses all)")
+    pr.add_argument("--detector", help="find persons with an ONNX person detector: a name (`semipose models`: yolox-m-humanart …), "
+                    "a .onnx / deployment .zip file, a URL or hf:// path; 'none': the whole image (default without --boxes)")
     pr.add_argument("--whole-image", action="store_true", help="one box per image: the whole image (the default without --boxes)")
     pr.add_argument("--out", help="output folder (default: predictions/<time>)")
     pr.add_argument("--no-draw", action="store_true", help="write the results only, no drawings")

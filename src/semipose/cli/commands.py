@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, DataFormatError
 from ..hub import is_remote
@@ -210,9 +211,21 @@ def _results_keypoint_set(args: argparse.Namespace):  # -> tuple[Skeleton | None
     return None, ""
 
 
+def _detector(spec: str, score_thr: float, progress: bool):  # -> OnnxPersonDetector
+    """``--detector``: a known name (``default``: :data:`~semipose.hub.DEFAULT_DETECTOR`), a file,
+    a URL or an hf:// path, fetched and opened."""
+    from ..hub import DEFAULT_DETECTOR, resolve_source
+    from ..predict.detector import OnnxPersonDetector
+    from ..threads import ensure_threads
+
+    path = resolve_source(DEFAULT_DETECTOR if spec == "default" else spec, progress=progress)
+    return OnnxPersonDetector(path, score_thr=score_thr, num_threads=ensure_threads().threads)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..engine.runfolder import setup_logging
-    from ..predict.boxes import WholeImage, box_source_for
+    from ..predict.boxes import DetectorBoxes, WholeImage, box_source_for
+    from ..predict.detector import DEFAULT_SCORE_THR
     from ..predict.estimator import PoseEstimator
     from ..predict.run import run_predict
     from ..predict.sources import expand_sources
@@ -229,13 +242,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     card = est.card
     aspect = card.input_size[0] / card.input_size[1]
     if args.det_file and not args.boxes:
-
         raise ConfigError("--det-file needs --boxes IMAGE_INFO.json: the COCO-format file listing the images the detections refer to")
+    if args.detector and args.detector != "none" and (args.boxes or args.whole_image):
+        raise ConfigError("--detector finds the boxes itself: give it without --boxes / --whole-image")
+    thr = DEFAULT_SCORE_THR if args.det_score_thr is None else args.det_score_thr
+    boxes: Any
     if args.boxes and not args.whole_image:
-        boxes = box_source_for(args.boxes, args.det_file, aspect=aspect, padding=card.padding, score_thr=args.det_score_thr)
+        boxes = box_source_for(args.boxes, args.det_file, aspect=aspect, padding=card.padding, score_thr=thr)
+    elif args.detector and args.detector != "none":
+        boxes = DetectorBoxes(_detector(args.detector, thr, not args.no_progress), aspect=aspect, padding=card.padding)
     else:
-        if not args.whole_image:
-            log.info("no --boxes given: one box per image covering the whole image (give person boxes for group photos)")
+        if not args.whole_image and args.detector != "none":
+            log.info("no --boxes or --detector given: one box per image covering the whole image "
+                     "(for group photos: --detector yolox-m-humanart, or person boxes)")
         boxes = WholeImage(aspect, card.padding)
     out = Path(args.out) if args.out else Path("predictions") / time.strftime("%Y%m%d-%H%M%S")
     print(
@@ -253,6 +272,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     print(f"\n{', '.join(p for p in parts if p)}, {s.persons} persons in {s.seconds:.1f}s ({rate:.1f} images/s)")
     if s.no_boxes:
         print(f"skipped {len(s.no_boxes)} image(s) not in the boxes file")
+    if isinstance(boxes, DetectorBoxes):
+        print(f"detector: {boxes.kept} person box(es) kept on {boxes.images} image(s)/frame(s) (score ≥ {thr})")
     for v in s.videos:
         print(f"drawn video: {v}")
     print(f"results: {s.results_file} (image info: {out / 'image_info.json'})" + ("" if args.no_draw else f"; drawings: {out / 'vis'}"))

@@ -8,6 +8,7 @@
 * :class:`PerImageBoxes` — a simple JSON: ``{"photo.jpg": [[x, y, w, h], [x, y, w, h, score],
   ...], ...}``.
 * :class:`WholeImage` — one box covering each image.
+* :class:`DetectorBoxes` — a person detector run on each image (``--detector``).
 
 Each answers :meth:`lookup` with the crops of one image (centre/scale as the records hold
 them), or None when the image is not in the file. A file's entries are matched to an input
@@ -30,7 +31,7 @@ from ..data.cocojson import read_json
 from ..errors import DataFormatError, SourceError
 from ..geometry import box_to_center_scale
 
-__all__ = ["ImageBoxes", "BoxSource", "WholeImage", "CocoBoxes", "PerImageBoxes", "PathIndex", "box_source_for"]
+__all__ = ["ImageBoxes", "BoxSource", "WholeImage", "DetectorBoxes", "CocoBoxes", "PerImageBoxes", "PathIndex", "box_source_for"]
 
 T = TypeVar("T")
 
@@ -109,12 +110,13 @@ class ImageBoxes:
 
 
 class BoxSource:
-    """Base: ``lookup(path, (width, height)) -> ImageBoxes | None``."""
+    """Base: ``lookup(path, (width, height), image) -> ImageBoxes | None`` (``image``: the BGR
+    pixels, for sources that look at them)."""
 
     description = "boxes"
     file: str | None = None
 
-    def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes | None:  # pragma: no cover - interface
+    def lookup(self, path: str, size: tuple[int, int], image: np.ndarray | None = None) -> ImageBoxes | None:  # pragma: no cover
         raise NotImplementedError
 
     def knows(self, path: str) -> bool:
@@ -130,10 +132,31 @@ class WholeImage(BoxSource):
     def __init__(self, aspect: float, padding: float) -> None:
         self.aspect, self.padding = aspect, padding
 
-    def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes:
+    def lookup(self, path: str, size: tuple[int, int], image: np.ndarray | None = None) -> ImageBoxes:
         box = np.array([[0.0, 0.0, size[0], size[1]]], np.float32)
         c, s = box_to_center_scale(box, self.aspect, self.padding)
         return ImageBoxes(None, c, s, box, np.ones(1, np.float32))
+
+
+class DetectorBoxes(BoxSource):
+    """The boxes a person detector finds on each image (``detector(image_bgr) -> (xywh, scores)``);
+    counts what it kept."""
+
+    def __init__(self, detector: Any, *, aspect: float, padding: float) -> None:
+        self.detector, self.aspect, self.padding = detector, aspect, padding
+        self.description = getattr(detector, "description", type(detector).__name__)
+        self.kept = self.images = 0
+
+    def lookup(self, path: str, size: tuple[int, int], image: np.ndarray | None = None) -> ImageBoxes:
+        if image is None:
+            raise SourceError(f"{path}: a detector needs the image")
+        b, s = self.detector(image)
+        b, s = np.asarray(b, np.float32).reshape(-1, 4), np.asarray(s, np.float32).reshape(-1)
+        self.kept += len(b)
+        self.images += 1
+        z2 = np.zeros((0, 2), np.float32)
+        c, sc = box_to_center_scale(b, self.aspect, self.padding) if len(b) else (z2, z2)
+        return ImageBoxes(None, c, sc, b, s)
 
 
 class CocoBoxes(BoxSource):
@@ -152,7 +175,7 @@ class CocoBoxes(BoxSource):
         self.aspect, self.padding = aspect, padding
         if det_file:
             records, _ = load_detections(det_file, ann_file, "", num_keypoints=1, score_thr=score_thr)
-            self.description = f"detector boxes of {det_file} (score ≥ {score_thr})"
+            self.description = f"detector boxes of {det_file} (score ≥ {score_thr}: {len(records)} kept)"
         else:
             records = load_coco_keypoints(ann_file, "", skeleton=None).records
             self.description = f"ground-truth boxes of {ann_file}"
@@ -168,7 +191,7 @@ class CocoBoxes(BoxSource):
     def knows(self, path: str) -> bool:
         return self.images.knows(path)
 
-    def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes | None:
+    def lookup(self, path: str, size: tuple[int, int], image: np.ndarray | None = None) -> ImageBoxes | None:
         im = self.images.find(path)
         if im is None:
             return None
@@ -202,7 +225,7 @@ class PerImageBoxes(BoxSource):
     def knows(self, path: str) -> bool:
         return self.entries.knows(path)
 
-    def lookup(self, path: str, size: tuple[int, int]) -> ImageBoxes | None:
+    def lookup(self, path: str, size: tuple[int, int], image: np.ndarray | None = None) -> ImageBoxes | None:
         return self.entries.find(path)
 
 

@@ -116,6 +116,7 @@ class PoseEstimator:
         decoder: ``shift``, ``dark`` or ``argmax`` (default: the card's).
         batch_size: persons per forward pass.
         num_threads: CPU threads (see :meth:`from_file`).
+        detector: finds the persons when a call gives no boxes (see :meth:`from_file`).
     """
 
     forward: Callable[[torch.Tensor], torch.Tensor]
@@ -127,6 +128,7 @@ class PoseEstimator:
     precision: str = "fp32"
     backend: str = "torch"
     num_threads: int | None = None
+    detector: Detector | None = None
 
     def __post_init__(self) -> None:
         if self.device.type == "cpu":
@@ -161,6 +163,8 @@ class PoseEstimator:
         color: str | None = None,
         input_size: Sequence[int] | None = None,
         num_threads: int | None = None,
+        detector: str | os.PathLike[str] | Detector | None = None,
+        detector_score_thr: float | None = None,
     ) -> PoseEstimator:
         """Load a model file (``best.pt``, ``last.pt``, an exported ``model.pt``), a reference
         checkpoint, or an ``.onnx`` export.
@@ -181,26 +185,34 @@ class PoseEstimator:
             num_threads: CPU threads of torch: N fixes them, 0 follows the free cores
                 (:mod:`semipose.threads`); None (default) keeps the process's set-up, or
                 starts the adaptive one when there is none.
+            detector: who finds the persons when a call gives no boxes: a :class:`Detector`,
+                or an ONNX person detector as a name (``yolox-m-humanart`` …, ``semipose
+                models``), a ``.onnx`` / deployment ``.zip`` file, a URL or an ``hf://`` path
+                (:class:`~semipose.predict.detector.OnnxPersonDetector`); None: one box, the
+                whole image.
+            detector_score_thr: its score threshold (default
+                :data:`~semipose.predict.detector.DEFAULT_SCORE_THR`).
 
         Raises:
             FileNotFoundError, CheckpointError: naming the file and the problem.
         """
         dev = resolve_device(device)
         p = resolve_source(path)  # a URL / hf:// path / known name is downloaded once, then cached
+        det = _open_detector(detector, detector_score_thr)
         if p.suffix.lower() == ".onnx":
             from .onnx import OnnxBackend
 
             ort = OnnxBackend(p, device=dev)
             if net is not None and _net_name(net) != ort.exported:
                 raise CheckpointError(f"{p}: exported with network {ort.exported!r}; export again for {_net_name(net)!r}")
-            return cls(ort, ort.card, dev, flip_test, decoder, batch_size, "fp32", "onnxruntime", num_threads)
+            return cls(ort, ort.card, dev, flip_test, decoder, batch_size, "fp32", "onnxruntime", num_threads, det)
         mf = read_model_file(p, trust=trust, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
         use = _net_name(net) if net is not None else mf.card.use
         module = mf.card.predictor(mf.build_nets(dev), use)
         prec = resolve_precision(precision, dev)
         card = mf.card.with_use(use, os.fspath(path))
         backend = _TorchBackend(module, dev, prec, resolve_channels_last(channels_last, prec))
-        return cls(backend, card, dev, flip_test, decoder, batch_size, prec, "torch", num_threads)
+        return cls(backend, card, dev, flip_test, decoder, batch_size, prec, "torch", num_threads, det)
 
     # -- prediction --------------------------------------------------------------------------
     def __call__(
@@ -242,8 +254,8 @@ class PoseEstimator:
         arrays = [self._as_bgr(im, color) for im in items]
         per_image = []
         for arr, b, s in zip(arrays, boxes, box_scores):
-            if b is None and detector is not None:
-                b, s = detector(arr)
+            if b is None and (detector or self.detector) is not None:
+                b, s = (detector or self.detector)(arr)  # type: ignore[misc]
             per_image.append(self._boxes(arr, b, s))
         aspect = self.card.input_size[0] / self.card.input_size[1]
         centers_scales = [box_to_center_scale(b, aspect, self.card.padding) for b, _ in per_image]
@@ -348,6 +360,16 @@ class PoseEstimator:
         if len(s) != len(b):
             raise InputError(f"{len(b)} boxes but {len(s)} box scores")
         return b, s
+
+
+def _open_detector(spec: Any, score_thr: float | None) -> Detector | None:
+    """A :class:`Detector` as given, or an :class:`OnnxPersonDetector` for a name / file / URL."""
+    if spec is None or callable(spec):
+        return spec
+    from .detector import DEFAULT_SCORE_THR, OnnxPersonDetector
+
+    return OnnxPersonDetector(resolve_source(spec), score_thr=DEFAULT_SCORE_THR if score_thr is None else score_thr,
+                              num_threads=ensure_threads().threads)
 
 
 def _net_name(net: str | int) -> str:

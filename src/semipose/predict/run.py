@@ -246,7 +246,7 @@ def run_predict(
             continue
         try:
             img = read_image(src.path)
-            boxes = box_source.lookup(src.path, (img.shape[1], img.shape[0]))
+            boxes = box_source.lookup(src.path, (img.shape[1], img.shape[0]), img)
         except (ImageReadError, SourceError) as e:
             fail(str(e))
             bar.update(1)
@@ -305,7 +305,7 @@ def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out
         pending: list[_Item] = []
         n = 0
         for i, frame in enumerate(_chain(first, frames)):
-            boxes = box_source.lookup(f"{key}#{i + 1:06d}", (w, h)) or box_source.lookup(src.path, (w, h))
+            boxes = box_source.lookup(f"{key}#{i + 1:06d}", (w, h), frame) or box_source.lookup(src.path, (w, h), frame)
             if boxes is None:
                 raise SourceError(f"{src.path}: videos take --whole-image boxes (or a Detector from Python)")
             item = _Item(f"{key}#{i + 1:06d}", f"{key}#{i + 1:06d}", frame, boxes)
