@@ -64,7 +64,8 @@ def _imports(path: Path) -> set[str]:
 
 #: floor of each top-level room; a room imports only rooms on its own floor or below
 FLOORS = {
-    "_typing": 0, "errors": 0, "params": 1, "geometry": 1, "config": 2, "image": 1, "skeletons": 1, "device": 1, "threads": 1, "hub": 1,
+    "_typing": 0, "_version": 0, "errors": 0, "params": 1, "geometry": 1, "config": 2, "image": 1, "skeletons": 1, "device": 1,
+    "threads": 1, "hub": 1,
     "codec": 2, "losses": 2, "models": 3, "data": 3, "synth": 3, "ssl": 4, "evaluation": 4, "visualize": 4,
     "engine": 5, "predict": 5, "bench": 6, "cli": 7,
 }
@@ -79,7 +80,10 @@ def test_no_import_runs_up_a_floor():
         room = rel.parts[0].removesuffix(".py")
         for mod in _imports(path):
             parts = mod.split(".")
-            if len(parts) < 2 or parts[1] == room:
+            if len(parts) < 2:  # the package face itself stands above every floor
+                wrong.append(f"{rel} imports the package face {mod}")
+                continue
+            if parts[1] == room:
                 continue
             if FLOORS[parts[1]] > FLOORS[room]:
                 wrong.append(f"{rel} imports {mod}")

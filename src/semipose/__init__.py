@@ -11,7 +11,9 @@ offline. Using a trained model::
 
 from typing import Any
 
-__version__ = "0.4.0"
+from ._version import __version__
+
+__all__ = ["__version__", "PoseEstimator", "PoseResult", "Detector"]
 
 _LAZY = {"PoseEstimator", "PoseResult", "Detector"}
 

@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(bad)}")
         args.overrides = [*args.overrides, *extra]
     if args.version:
-        from .. import __version__
+        from .._version import __version__
 
         print(__version__)
         return 0

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._version import __version__
 from ..codec import HeatmapCodec
 from ..errors import CheckpointError, InputError
 from ..hub import resolve_source
@@ -60,12 +61,6 @@ MODEL_FORMAT_VERSION = 1
 #: need ``trust``).
 LEGACY_FORMAT = "semipose"
 _COLORS = ("rgb", "bgr")
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__
 
 
 @dataclass
@@ -109,7 +104,7 @@ class ModelCard:
     flip_test: bool = False
     shift_heatmap: bool = True
     method: str = "supervised"
-    semipose_version: str = field(default_factory=_version)
+    semipose_version: str = __version__
     source: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] | None = None
 
@@ -442,7 +437,7 @@ def model_file_from_contents(
         version = raw.get("format_version")
         if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
             raise CheckpointError(
-                f"{where}: model file format version {version!r}; this semipose ({_version()}) reads up to {MODEL_FORMAT_VERSION}: "
+                f"{where}: model file format version {version!r}; this semipose ({__version__}) reads up to {MODEL_FORMAT_VERSION}: "
                 "upgrade semipose"
             )
         card = ModelCard.from_dict(raw.get("card"), where)  # type: ignore[arg-type]
