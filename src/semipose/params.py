@@ -19,6 +19,12 @@ __all__ = [
     "DECODERS",
     "METHODS",
     "SELECT_MODES",
+    "ENSEMBLE",
+    "net_key",
+    "card_choices",
+    "parse_net",
+    "eval_names",
+    "ema_names",
     "SSPCMParams",
     "TEACHERS",
     "VIEWS",
@@ -60,10 +66,44 @@ METHODS: dict[str, tuple[int | tuple[int, ...], ...]] = {
     "supervised": (), "posecons": (0,), "posedual": (1, 0), "sspcm": (1, 0, (0, 1)),
 }
 
+#: The names of a run's networks, spelled here once. A model file names its networks ``net1``,
+#: ``net2`` … and their mean ``ensemble`` (the card's ``use``, ``--net``, ``ssl.select``);
+#: evaluation rows and result files call a lone network ``net`` (``keypoints_net_results.json``)
+#: and a lone EMA teacher ``ema``.
+ENSEMBLE = "ensemble"
+
+
+def net_key(k: int) -> str:
+    """The name of network ``k`` (0-based) in a model file: ``net1``, ``net2`` …"""
+    return f"net{k + 1}"
+
+
+def card_choices(num_nets: int) -> list[str]:
+    """What a model file of ``num_nets`` networks can predict with: each network, and for
+    several their ensemble."""
+    return [net_key(i) for i in range(num_nets)] + ([ENSEMBLE] if num_nets > 1 else [])
+
+
+def parse_net(spec: str | int) -> str:
+    """``1`` / ``"1"`` / ``"net1"`` → ``"net1"``; ``"ensemble"`` stays."""
+    t = str(spec).lower()
+    return t if t == ENSEMBLE or t.startswith("net") else f"net{t}"
+
+
+def eval_names(num_nets: int) -> list[str]:
+    """Row names of an evaluation: ``["net"]`` or ``["net1", "net2", "ensemble"]``."""
+    return ["net"] if num_nets == 1 else card_choices(num_nets)
+
+
+def ema_names(num_nets: int) -> list[str]:
+    """Row names of the EMA teachers: ``["ema"]`` or ``["ema1", "ema2"]``."""
+    return ["ema"] if num_nets == 1 else [f"ema{i + 1}" for i in range(num_nets)]
+
+
 #: Which validation metrics pick ``best.pt``: for two networks the ``mean`` of the two, ``net1``
 #: or the ``ensemble``; ``ema``: the EMA teacher(s) (their mean for two), whose weights then
 #: go into ``best.pt``.
-SELECT_MODES: tuple[str, ...] = ("mean", "net1", "ensemble", "ema")
+SELECT_MODES: tuple[str, ...] = ("mean", net_key(0), ENSEMBLE, "ema")
 #: Where the consistency teachers come from: the ``online`` networks themselves (the
 #: reference) or an ``ema`` (exponential moving average) copy of them (mean teacher).
 TEACHERS: tuple[str, ...] = ("online", "ema")

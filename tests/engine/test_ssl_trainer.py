@@ -69,6 +69,7 @@ def test_posecons_detector_unlabelled_and_exact_resume(synth_dir, tmp_path):
         *SSL, "ssl.method=posecons", "ssl.paths=[JO+CO]", "data.unlabeled.ann_file=annotations/image_info_unlabeled.json",
         "data.unlabeled.det_file=annotations/detections_unlabeled.json", "data.unlabeled.image_dir=images/unlabeled",
         "data.label_subset=random", "data.max_train_instances=8",
+        "num_threads=1",  # a fixed count: float sums depend on it, and the adaptive one may change mid-run
     ]
     full = train(synth_config(synth_dir, tmp_path / "a", *extra, "train.epochs=2"), progress=False)
     half = train(synth_config(synth_dir, tmp_path / "b", *extra, "train.epochs=1"), progress=False)
@@ -92,7 +93,7 @@ def test_ema_teacher_run_resumes_exactly_and_is_selectable(synth_dir, tmp_path):
     validation scores the network and its EMA; with ``ssl.select: ema`` best.pt holds the EMA
     weights and the selection AP is the EMA's."""
     extra = [*SSL, "ssl.method=posecons", "ssl.paths=[JOCO]", "ssl.teacher=ema", "ssl.ema_decay=0.9", "ssl.select=ema",
-             "train.val_every=1", "data.max_train_instances=8"]
+             "train.val_every=1", "data.max_train_instances=8", "num_threads=1"]  # fixed threads: exact resume
     full = train(synth_config(synth_dir, tmp_path / "a", *extra, "train.epochs=2"), progress=False)
     half = train(synth_config(synth_dir, tmp_path / "b", *extra, "train.epochs=1"), progress=False)
     ema_epoch1 = torch.load(half.run_dir / "checkpoints" / "last.pt", weights_only=True)["train_state"]["ema_states"][0]

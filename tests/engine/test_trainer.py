@@ -63,7 +63,7 @@ def test_a_few_steps_lower_the_loss(synth_dir, tmp_path):
 
 def test_run_folder_and_exact_resume(synth_dir, tmp_path):
     # a fixed thread count: float sums depend on it, and the adaptive default may change it mid-run
-    cfg = synth_config(synth_dir, tmp_path, "train.epochs=2", "train.max_iters_per_epoch=2", "num_threads=2")
+    cfg = synth_config(synth_dir, tmp_path, "train.epochs=2", "train.max_iters_per_epoch=2", "num_threads=1")
     full = train(cfg, progress=False)
     run = full.run_dir
     for name in ("config.yaml", "skeleton.json", "train.log", "metrics.csv", "checkpoints/last.pt", "checkpoints/best.pt",
@@ -74,9 +74,9 @@ def test_run_folder_and_exact_resume(synth_dir, tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2] and {"train_loss", "AP", "AR75"} <= rows[0].keys()
 
     # a one-epoch run resumed for the second epoch ends with identical weights
-    cfg1 = synth_config(synth_dir, tmp_path, "train.epochs=1", "train.max_iters_per_epoch=2", "name=half", "num_threads=2")
+    cfg1 = synth_config(synth_dir, tmp_path, "train.epochs=1", "train.max_iters_per_epoch=2", "name=half", "num_threads=1")
     half = train(cfg1, progress=False)
-    cfg2 = synth_config(synth_dir, tmp_path, "train.epochs=2", "train.max_iters_per_epoch=2", "name=half", "num_threads=2")
+    cfg2 = synth_config(synth_dir, tmp_path, "train.epochs=2", "train.max_iters_per_epoch=2", "name=half", "num_threads=1")
     resumed = train(cfg2, resume=half.run_dir, progress=False)
     assert resumed.run_dir == half.run_dir
     log = (half.run_dir / "train.log").read_text()  # the resume lines reach the run's log

@@ -29,6 +29,7 @@ from ..evaluation.coco import evaluate_predictions, format_metrics_table, load_c
 from ..evaluation.inference import Predictions, run_inference
 from ..evaluation.pckh import evaluate_pckh, format_pckh_table
 from ..models.ensemble import EnsembleNet
+from ..params import ENSEMBLE, ema_names, eval_names, net_key
 from ..skeletons import Skeleton
 from .distributed import DistInfo, all_reduce_sum
 
@@ -56,14 +57,7 @@ class NetResult:
     predictions: Predictions
 
 
-def net_names(num_nets: int) -> list[str]:
-    """Row names of an evaluation: ``["net"]`` or ``["net1", "net2", "ensemble"]``."""
-    return ["net"] if num_nets == 1 else [f"net{i + 1}" for i in range(num_nets)] + ["ensemble"]
-
-
-def ema_names(num_nets: int) -> list[str]:
-    """Row names of the EMA teachers: ``["ema"]`` or ``["ema1", "ema2"]``."""
-    return ["ema"] if num_nets == 1 else [f"ema{i + 1}" for i in range(num_nets)]
+net_names = eval_names  # the evaluation's row names (semipose.params spells every network name)
 
 
 def _gather(preds: Predictions, k: int, device: torch.device, dist_info: DistInfo) -> Predictions | None:
@@ -159,24 +153,25 @@ def selection_metrics(metrics: dict[str, dict[str, float]], select: str) -> dict
     """The metrics that pick ``best`` from ``{name: metrics}`` of :func:`net_names`: the one
     network's; for two, the mean of the nets' (MultiAugs), net 1's (Semi_Human_Pose) or the
     ensemble's, by ``select``; ``ema``: the EMA teacher's (the mean of two)."""
+    teachers = set(ema_names(1) + ema_names(len(metrics)))
+    n = sum(1 for k in metrics if k != ENSEMBLE and k not in teachers)  # the networks evaluated
+    nets = eval_names(n)
     if select == "ema":
-        src = [m for k, m in metrics.items() if k.startswith("ema")]
+        src = [metrics[k] for k in ema_names(n) if k in metrics]
         if not src:
             raise ConfigError("ssl.select: ema, but no EMA teacher was evaluated (ssl.teacher: ema)")
-    elif "net" in metrics:
-        return dict(metrics["net"])
-    elif select == "ensemble":
-        src = [metrics["ensemble"]]
-    elif select == "net1":
-        src = [metrics["net1"]]
+    elif n == 1:
+        return dict(metrics[nets[0]])
+    elif select in (ENSEMBLE, net_key(0)):
+        src = [metrics[select]]
     else:
-        src = [m for k, m in metrics.items() if k.startswith("net")]
+        src = [metrics[k] for k in nets if k != ENSEMBLE]
     return {k: float(np.mean([m[k] for m in src])) for k in src[0]}
 
 
 def arch_rows(metrics: dict[str, dict[str, float]], arch: str) -> dict[str, dict[str, float]]:
     """``{name: metrics}`` of :func:`net_names` as table rows: ``arch``, or ``arch net1`` …"""
-    return {(arch if n == "net" else f"{arch} {n}"): m for n, m in metrics.items()}
+    return {(arch if n == eval_names(1)[0] else f"{arch} {n}"): m for n, m in metrics.items()}
 
 
 def results_table(metrics: dict[str, dict[str, float]], arch: str, metric: str) -> str:

@@ -34,6 +34,7 @@ from ..data.sources import EvalData, TrainData, build_eval_data, build_skeleton,
 from ..device import autocast, resolve_channels_last, resolve_device, resolve_precision, to_memory_format
 from ..errors import ConfigError, TrainingError
 from ..models.modelfile import ModelCard
+from ..params import ENSEMBLE, ema_names, eval_names
 from ..skeletons import Skeleton
 from ..ssl.methods import SemiSupervisedModel, TeacherStats, sigmoid_rampup
 from ..threads import configure_threads, tick
@@ -279,8 +280,9 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
 def _shown(num_nets: int, select: str) -> str:
     """The evaluation row whose predictions are drawn: the selected network."""
     if select == "ema":
-        return "ema" if num_nets == 1 else "ema1"
-    return "net" if num_nets == 1 else ("ensemble" if select == "ensemble" else "net1")
+        return ema_names(num_nets)[0]
+    names = eval_names(num_nets)
+    return names[0] if num_nets == 1 else (ENSEMBLE if select == ENSEMBLE else names[0])
 
 
 def _take_validation(run: _Run, info: EpochInfo, results: dict[str, NetResult]) -> None:

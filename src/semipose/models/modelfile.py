@@ -33,7 +33,7 @@ from ..codec import HeatmapCodec
 from ..errors import CheckpointError, InputError
 from ..hub import resolve_source
 from ..image import IMAGENET_MEAN, IMAGENET_STD
-from ..params import DECODERS, METHODS, num_nets_of, output_stride
+from ..params import DECODERS, ENSEMBLE, METHODS, card_choices, net_key, num_nets_of, output_stride
 from ..skeletons import BUILTIN_SKELETONS, Skeleton, get_skeleton
 from .ensemble import EnsembleNet
 from .hrnet import HRNET_WIDTHS
@@ -146,7 +146,7 @@ class ModelCard:
     @property
     def choices(self) -> list[str]:
         """Accepted values of :attr:`use`."""
-        return [f"net{i + 1}" for i in range(self.num_nets)] + (["ensemble"] if self.num_nets > 1 else [])
+        return card_choices(self.num_nets)
 
     def validate(self, where: str = "model card") -> None:
         """Raise :class:`CheckpointError` naming ``where`` and the field when a value is wrong."""
@@ -212,7 +212,7 @@ class ModelCard:
         else:
             args = {"num_deconv_layers": len(m.deconv_filters), "deconv_filters": list(m.deconv_filters),
                     "deconv_kernels": list(m.deconv_kernels), "final_kernel": m.final_kernel}
-        use = "net1" if cfg.num_nets == 1 or q.select == "net1" else "ensemble"
+        use = net_key(0) if cfg.num_nets == 1 or q.select == net_key(0) else ENSEMBLE
         return cls(
             arch=m.arch, skeleton=skeleton.to_dict(), arch_args=args, num_nets=cfg.num_nets, use=use,
             input_size=tuple(d.input_size), heatmap_size=cfg.heatmap_size, color=d.color, padding=d.padding,
@@ -251,7 +251,7 @@ class ModelCard:
         choice = use or self.use
         if choice not in self.choices:
             raise CheckpointError(f"network {choice!r}: this model has {', '.join(self.choices)}")
-        return EnsembleNet(list(nets)) if choice == "ensemble" else nets[int(choice[3:]) - 1]
+        return EnsembleNet(list(nets)) if choice == ENSEMBLE else nets[self.choices.index(choice)]
 
 
 @dataclass
@@ -493,7 +493,7 @@ def _reference_model(
         raise CheckpointError(f"--color {color}: expected rgb or bgr")
     card = ModelCard(
         arch=found_arch, skeleton=sk.to_dict(), arch_args=args, num_nets=len(states),
-        use="ensemble" if len(states) > 1 else "net1", input_size=tuple(input_size or (192, 256)),  # type: ignore[arg-type]
+        use=ENSEMBLE if len(states) > 1 else net_key(0), input_size=tuple(input_size or (192, 256)),  # type: ignore[arg-type]
         color=color or "rgb", method="reference", source={"file": where, "layout": layout},
     )
     return ModelFile(p, card, states, None, layout)

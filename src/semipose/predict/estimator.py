@@ -32,7 +32,7 @@ from ..geometry import affine_matrix, box_to_center_scale
 from ..hub import resolve_source
 from ..image import read_image, warp_crop
 from ..models.modelfile import ModelCard, read_model_file
-from ..params import DECODERS
+from ..params import DECODERS, parse_net
 from ..skeletons import Skeleton
 from ..threads import ensure_threads, tick
 
@@ -372,7 +372,4 @@ def _open_detector(spec: Any, score_thr: float | None) -> Detector | None:
                               num_threads=ensure_threads().threads)
 
 
-def _net_name(net: str | int) -> str:
-    """``1`` / ``"1"`` / ``"net1"`` → ``"net1"``; ``"ensemble"`` stays."""
-    t = str(net).lower()
-    return t if t == "ensemble" or t.startswith("net") else f"net{t}"
+_net_name = parse_net

@@ -25,6 +25,7 @@ import torch
 
 from ..errors import CheckpointError, MissingFileError
 from ..models.modelfile import ModelCard, ModelFile
+from ..params import net_key
 from ..threads import ensure_threads
 
 __all__ = ["CARD_KEY", "export_onnx", "OnnxBackend", "require_onnx"]
@@ -114,7 +115,7 @@ def _export_graph(module: torch.nn.Module, x: torch.Tensor, out: Path, opset: in
 
 def _card_for_onnx(card: ModelCard) -> dict[str, Any]:
     d = card.to_dict()
-    d["num_nets"], d["use"] = 1, "net1"  # the graph is the chosen network (or the ensemble)
+    d["num_nets"], d["use"] = 1, net_key(0)  # the graph is the chosen network (or the ensemble)
     d["source"] = {**d.get("source", {}), "exported_network": card.use}
     return d
 
@@ -147,8 +148,8 @@ class OnnxBackend:
             card = json.loads(meta[CARD_KEY])
         except json.JSONDecodeError as e:
             raise CheckpointError(f"{p}: malformed model card in the ONNX metadata ({e.msg})") from None
-        exported = (card.get("source") or {}).get("exported_network", "net1")
-        self.card = ModelCard.from_dict({**card, "use": "net1"}, str(p))
+        exported = (card.get("source") or {}).get("exported_network", net_key(0))
+        self.card = ModelCard.from_dict({**card, "use": net_key(0)}, str(p))
         self.card.source = {**self.card.source, "exported_network": exported}
         self.exported = exported
         self.device = device
