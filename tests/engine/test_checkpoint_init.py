@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semipose.engine.checkpoint import load_nets_weights
 from semipose.errors import CheckpointError
 from semipose.models import build_pose_model
+from semipose.models.netweights import load_nets_weights
 
 
 def _net(seed: int):

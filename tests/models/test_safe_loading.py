@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from semipose.cli import main
-from semipose.engine.checkpoint import load_nets_weights, load_training_state
+from semipose.engine.checkpoint import load_training_state
 from semipose.errors import CheckpointError, UnsafeCheckpointError
 from semipose.models import build_pose_model, load_imagenet_backbone, load_pose_checkpoint, load_weights, read_checkpoint
 from semipose.models.modelfile import read_model_file
+from semipose.models.netweights import load_nets_weights
 from semipose.predict import PoseEstimator
 
 

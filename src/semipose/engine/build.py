@@ -76,7 +76,7 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
         reports = load_dual_imagenet_backbones(nets, pretrained, trust=trust)
         log.info("ImageNet backbones from %s: %s", pretrained, "; ".join(str(r) for r in reports))
     if load_pretrained and cfg.model.init_weights:
-        from .checkpoint import load_nets_weights
+        from ..models.netweights import load_nets_weights
 
         log.info("network weights from %s", load_nets_weights(nets, resolve_source(cfg.model.init_weights), trust=trust))
     return SemiSupervisedModel(

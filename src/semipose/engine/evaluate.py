@@ -236,8 +236,8 @@ def evaluate_model_file(
     from ..device import resolve_device
     from ..errors import CheckpointError
     from ..models.modelfile import keypoints_hint
+    from ..models.netweights import load_nets_weights
     from .build import build_codec, build_model
-    from .checkpoint import load_nets_weights
 
     device = resolve_device(cfg.device)
     skeleton = build_skeleton(cfg)
