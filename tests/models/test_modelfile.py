@@ -120,3 +120,25 @@ def test_a_file_from_another_program_is_one_line(tmp_path, capsys):
         assert main(["predict", str(tmp_path / name), str(tmp_path / "photo.jpg"), "--out", str(tmp_path / "p")]) == 2
         err = capsys.readouterr().err
         assert f"{tmp_path / name}" in err and msg in err and "Traceback" not in err, err
+
+
+def test_card_from_plain_config_data_and_a_semipose_01_checkpoint(tmp_path):
+    """The card is made from plain config data (models read no Config): the same card as the
+    engine's, and a semipose 0.1 training checkpoint (config + skeleton inside) still reads."""
+    from semipose.config import config_to_dict, load_config
+
+    cfg = load_config(None, ["model.arch=resnet18", "model.deconv_filters=[16,16,16]", "data.input_size=[64,96]", "ssl.method=posedual",
+                             "eval.flip_test=true"])
+    card = ModelCard.from_config_dict(config_to_dict(cfg), COCO17, source={"run": "x"})
+    assert (card.arch, card.num_nets, card.use, card.input_size, card.heatmap_size, card.flip_test) == (
+        "resnet18", 2, "ensemble", (64, 96), cfg.heatmap_size, True)
+    assert card.arch_args["deconv_filters"] == [16, 16, 16] and card.config == config_to_dict(cfg)
+    net = build_pose_model("resnet18", 17, deconv_filters=(16, 16, 16))
+    raw = {"format": "semipose", "config": {"model": {"arch": "resnet18", "deconv_filters": [16, 16, 16], "deconv_kernels": [4, 4, 4]},
+                                            "data": {"input_size": [64, 96]}}, "skeleton": COCO17.to_dict(), "model": net.state_dict(), "epoch": 3}
+    torch.save(raw, tmp_path / "old.pth")
+    mf = read_model_file(tmp_path / "old.pth", trust=True)
+    assert mf.card.arch == "resnet18" and mf.card.num_nets == 1 and mf.card.source["epoch"] == 3 and mf.card.decoder == "shift"
+    torch.save({**raw, "config": {"data": {}}}, tmp_path / "bad.pth")
+    with pytest.raises(Exception, match="semipose 0.1 checkpoint without a usable config or skeleton"):
+        read_model_file(tmp_path / "bad.pth", trust=True)

@@ -391,7 +391,8 @@ def _resume_config(cfg: Config, old: dict[str, Any], ckpt_path: Path) -> tuple[C
 
 def _card(run: _Run, info: EpochInfo) -> ModelCard:
     score = {info.score_key: info.metrics[info.score_key]} if info.score_key in info.metrics else {}
-    return ModelCard.from_config(run.cfg, run.skeleton, source={"run": str(run.folder.root), "epoch": info.epoch, "metrics": score})
+    return ModelCard.from_config_dict(config_to_dict(run.cfg), run.skeleton, source={"run": str(run.folder.root), "epoch": info.epoch,
+                                                                                        "metrics": score})
 
 
 def _train_state(run: _Run, epoch: int) -> dict[str, Any]:

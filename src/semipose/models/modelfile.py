@@ -201,23 +201,34 @@ class ModelCard:
             raise CheckpointError(f"{where}: invalid model card ({e})") from None
 
     @classmethod
-    def from_config(cls, cfg: Any, skeleton: Skeleton, *, source: Mapping[str, Any] | None = None) -> ModelCard:
-        """The card of a model trained with ``cfg`` (a :class:`~semipose.config.Config`);
-        :meth:`config_dict` is the way back."""
-        from ..config import config_to_dict
+    def from_config_dict(cls, d: Mapping[str, Any], skeleton: Skeleton, *, source: Mapping[str, Any] | None = None) -> ModelCard:
+        """The card of a model trained with the config ``d`` — plain data, as
+        :func:`semipose.config.config_to_dict` gives it (the engine turns its Config into it;
+        models read no Config); :meth:`config_dict` is the way back. Sections or keys absent
+        from ``d`` take the card's defaults.
 
-        m, d, e, q = cfg.model, cfg.data, cfg.eval, cfg.ssl
-        if m.arch.startswith("hrnet"):
-            args: dict[str, Any] = {"final_kernel": m.final_kernel}
-        else:
-            args = {"num_deconv_layers": len(m.deconv_filters), "deconv_filters": list(m.deconv_filters),
-                    "deconv_kernels": list(m.deconv_kernels), "final_kernel": m.final_kernel}
-        use = net_key(0) if cfg.num_nets == 1 or q.select == net_key(0) else ENSEMBLE
+        Raises:
+            KeyError, TypeError, ValueError: ``d`` lacks ``model.arch`` / ``data.input_size``
+                or holds values of the wrong kind.
+        """
+        m, data, e, q = (dict(d.get(k) or {}) for k in ("model", "data", "eval", "ssl"))
+        default = {f.name: f.default for f in dataclasses.fields(cls)}
+        arch = str(m["arch"])
+        args: dict[str, Any] = {"final_kernel": int(m.get("final_kernel", 1))}
+        if not arch.startswith("hrnet"):
+            args = {"num_deconv_layers": len(m["deconv_filters"]), "deconv_filters": list(m["deconv_filters"]),
+                    "deconv_kernels": list(m["deconv_kernels"]), **args}
+        method = str(q.get("method", default["method"]))
+        num_nets = num_nets_of(method)
+        hm = data.get("heatmap_size")
         return cls(
-            arch=m.arch, skeleton=skeleton.to_dict(), arch_args=args, num_nets=cfg.num_nets, use=use,
-            input_size=tuple(d.input_size), heatmap_size=cfg.heatmap_size, color=d.color, padding=d.padding,
-            decoder=e.decoder, flip_test=e.flip_test, shift_heatmap=e.shift_heatmap, method=q.method,
-            source=dict(source or {}), config=config_to_dict(cfg),
+            arch=arch, skeleton=skeleton.to_dict(), arch_args=args, num_nets=num_nets,
+            use=net_key(0) if num_nets == 1 or q.get("select") == net_key(0) else ENSEMBLE,
+            input_size=tuple(data["input_size"]), heatmap_size=tuple(hm) if hm else None,
+            color=data.get("color", default["color"]), padding=float(data.get("padding", default["padding"])),
+            decoder=e.get("decoder", default["decoder"]), flip_test=bool(e.get("flip_test", default["flip_test"])),
+            shift_heatmap=bool(e.get("shift_heatmap", default["shift_heatmap"])), method=method,
+            source=dict(source or {}), config=dict(d),
         )
 
     def config_dict(self) -> dict[str, Any]:
@@ -455,15 +466,11 @@ def model_file_from_contents(
 
 
 def _legacy_card(raw: Mapping[str, Any], where: str) -> ModelCard:
-    """The card of a semipose 0.1 training checkpoint (config and skeleton inside)."""
-    from ..config import config_from_dict
-    from ..errors import ConfigError
-
+    """The card of a semipose 0.1 training checkpoint (config and skeleton inside, as plain data)."""
     try:
-        cfg = config_from_dict(raw["config"])
-    except (KeyError, ConfigError) as e:
-        raise CheckpointError(f"{where}: semipose 0.1 checkpoint without a usable config ({e})") from None
-    return ModelCard.from_config(cfg, Skeleton.from_dict(raw["skeleton"]), source={"file": where, "epoch": raw.get("epoch")})
+        return ModelCard.from_config_dict(raw["config"], Skeleton.from_dict(raw["skeleton"]), source={"file": where, "epoch": raw.get("epoch")})
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{where}: semipose 0.1 checkpoint without a usable config or skeleton ({type(e).__name__}: {e})") from None
 
 
 def _reference_model(
