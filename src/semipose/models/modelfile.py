@@ -477,19 +477,17 @@ def _reference_model(
     p: Path, raw: Any, *, arch: str | None, keypoints: Any, color: str | None, input_size: Sequence[int] | None
 ) -> ModelFile:
     from .loading import normalize_state
-    from .reference import POSE_LAYOUT_KEY_MAPS, detect_checkpoint_layout
+    from .reference import detect_checkpoint_layout, reference_states
 
     where = str(p)
     if isinstance(raw, nn.Module):
         raise CheckpointError(f"{where}: holds a pickled module, not weights")
     state = normalize_state(raw, where)
-    layout = detect_checkpoint_layout(state)
-    if layout not in POSE_LAYOUT_KEY_MAPS:
+    layout, states = reference_states(state, where)
+    if layout is None:
+        layout = detect_checkpoint_layout(state)  # raises, showing the keys that fit no layout
+    if not states:
         raise CheckpointError(f"{where}: an ImageNet initialisation file ({layout}), not a trained pose model; train one first")
-    states = []
-    for km in POSE_LAYOUT_KEY_MAPS[layout]:
-        mapped, _, _ = km.apply(state)
-        states.append(dict(mapped))
     found_arch, args, channels = infer_architecture(states[0], where)
     if arch is not None and arch != found_arch:
         if arch not in POSE_MODELS:

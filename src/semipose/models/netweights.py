@@ -59,27 +59,19 @@ def load_nets_weights(nets: Sequence[nn.Module], source: str | os.PathLike[str] 
 
 
 def _load_reference(nets: list[nn.Module], p: Path, raw: Any, strict: bool) -> str:
-    """Reference wrapper files: ``resnet.*`` is network 1, ``resnet2.*`` network 2,
-    ``final_resnet.*`` (SSPCM) network 3."""
-    from .reference import IMAGENET_LAYOUTS, POSE_LAYOUT_KEY_MAPS, WRAPPED_LAYOUTS, detect_checkpoint_layout, load_pose_checkpoint
+    """Reference files through :func:`~semipose.models.reference.reference_states` (read once,
+    layout detected once): ``resnet.*`` is network 1, ``resnet2.*`` network 2, ``final_resnet.*``
+    (SSPCM) network 3; a file of as many networks as the run gives each its own, otherwise
+    every network gets network 1 (as the reference ``valid.py`` does for one)."""
+    from .reference import reference_states
 
-    state = normalize_state(raw, str(p))
-    try:
-        layout: str | None = detect_checkpoint_layout(state)
-    except CheckpointError:
-        layout = None  # plain weights; load_weights below reports any mismatch
-    if layout in IMAGENET_LAYOUTS:
+    layout, states = reference_states(normalize_state(raw, str(p)), str(p))
+    if not states:
         raise CheckpointError(
             f"{p}: an ImageNet backbone file ({layout}), not the weights of a pose network: give it as model.pretrained "
             "(the backbone the training starts from), not model.init_weights or --checkpoint"
         )
-    if layout in WRAPPED_LAYOUTS:
-        n_file = len(POSE_LAYOUT_KEY_MAPS[layout])
-        if len(nets) == n_file:
-            reports = load_pose_checkpoint(nets, state, layout=layout, strict=strict, name=str(p))
-        else:  # the layout detected once above is handed on, not detected again
-            reports = [load_pose_checkpoint(net, state, layout=layout, strict=strict, name=str(p))[0] for net in nets]
-        return f"{p} ({layout}: " + "; ".join(str(r) for r in reports) + ")"
-    for net in nets:
-        report = load_weights(net, state, strict=strict, name=str(p))
-    return f"{p} ({report})"
+    own = len(states) == len(nets)
+    reports = [load_weights(net, states[i] if own else states[0], strict=strict, name=f"{p} network {i + 1 if own else 1}")
+               for i, net in enumerate(nets)]
+    return f"{p} ({layout or 'plain weights'}: " + "; ".join(str(r) for r in reports) + ")"

@@ -28,7 +28,8 @@ prefix on every key.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import nn
 
@@ -51,6 +52,7 @@ __all__ = [
     "LAYOUTS",
     "POSE_LAYOUT_KEY_MAPS",
     "detect_checkpoint_layout",
+    "reference_states",
     "load_pose_checkpoint",
     "load_dual_imagenet_backbones",
 ]
@@ -177,6 +179,29 @@ def detect_checkpoint_layout(state: Source, *, trust: bool = False) -> str:
         f"{where}: cannot tell the checkpoint layout from its keys ({len(keys)} keys: {shown}"
         f"{', ...' if len(keys) > 8 else ''}); known layouts: {', '.join(LAYOUTS)}"
     )
+
+
+def reference_states(state: Mapping[str, Any], where: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """A reference checkpoint's networks in semipose keys — the one route from a reference file
+    to per-network weights (model files, ``model.init_weights``, ``semipose eval`` / ``predict``).
+
+    Args:
+        state: the file's state_dict (wrappers and ``module.`` already removed).
+        where: the file, for messages.
+
+    Returns:
+        ``(layout, states)``: the layout detected once, and network 1, 2 … of the file through
+        the layout's key maps; ``(layout, [])`` for an ImageNet initialisation file (the caller
+        says what to do with it); ``(None, [state])`` for keys of no known layout, returned as
+        they are so that strict loading lists the mismatches.
+    """
+    try:
+        layout = detect_checkpoint_layout(state)
+    except CheckpointError:
+        return None, [dict(state)]
+    if layout not in POSE_LAYOUT_KEY_MAPS:
+        return layout, []
+    return layout, [dict(km.apply(state)[0]) for km in POSE_LAYOUT_KEY_MAPS[layout]]
 
 
 def load_pose_checkpoint(
