@@ -169,3 +169,15 @@ def test_onnx_card_that_does_not_fit_the_graph(model_file, tmp_path, capsys):
     rc = main(["predict", str(tmp_path / "copied.onnx"), "0", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc == 2 and "does not fit the graph" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_an_onnx_file_where_a_pt_is_needed_says_so(model_file, sample_data, tmp_path, capsys):
+    pytest.importorskip("onnxscript")
+    assert main(["export", str(model_file), "-o", str(tmp_path / "m.onnx"), "--no-check"]) == 0
+    capsys.readouterr()
+    coco = sample_data / "coco"
+    assert main(["eval", "--checkpoint", str(tmp_path / "m.onnx"), f"data.val.ann_file={coco / 'person_keypoints_sample.json'}",
+                 f"data.val.image_dir={coco / 'images'}"]) == 2
+    err = capsys.readouterr().err
+    assert "m.onnx: an ONNX export: it runs through `semipose predict`" in err and "Traceback" not in err

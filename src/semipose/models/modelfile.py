@@ -436,6 +436,11 @@ def read_model_file(
             problem (for a head that does not fit ``keypoints``: which ``--keypoints`` would).
     """
     p = resolve_source(path)
+    if p.suffix.lower() == ".onnx":
+        raise CheckpointError(
+            f"{path}: an ONNX export: it runs through `semipose predict` and PoseEstimator.from_file (onnxruntime); "
+            "evaluating, exporting or training from it needs the .pt model file it was exported from"
+        )
     return model_file_from_contents(p, load_checkpoint_file(p, trust=trust), arch=arch, keypoints=keypoints, color=color, input_size=input_size)
 
 
