@@ -220,3 +220,22 @@ def test_old_configs_migrate(tmp_path):
     assert config_from_dict({"train": {"amp": False}}).train.precision == "fp32"
     with pytest.raises(ConfigError, match="train.precision: expected one of fp32, bf16, fp16, auto"):
         config_from_dict({"train": {"precision": "fp8"}})
+
+
+def test_max_steps_and_lr_milestones_in_steps(synth_dir, tmp_path):
+    """train.max_steps trains exactly that many optimiser steps (the last epoch cut short),
+    whatever train.epochs says; train.lr_step_iters puts the LR milestones in steps."""
+    from semipose.config import TrainConfig
+    from semipose.engine.trainer import lr_at
+
+    t = TrainConfig(lr=1.0, lr_factor=0.1, lr_steps=[1], lr_step_iters=[3], warmup_iters=0)
+    assert [lr_at(t, s, epoch=5) for s in (0, 2, 3, 9)] == pytest.approx([1.0, 1.0, 0.1, 0.1])  # epochs no longer count
+    assert lr_at(TrainConfig(lr=1.0, lr_steps=[1]), 9, epoch=1) == pytest.approx(0.1)  # without it: epochs, as before
+    cfg = synth_config(synth_dir, tmp_path, "train.epochs=50", "train.max_iters_per_epoch=2", "train.max_steps=5", "num_threads=1")
+    res = train(cfg, progress=False)
+    last = torch.load(res.run_dir / "checkpoints/last.pt", weights_only=True)
+    assert last["train_state"]["global_step"] == 5 and last["train_state"]["epoch"] == 3
+    assert [int(r["epoch"]) for r in csv.DictReader(open(res.run_dir / "metrics.csv"))] == [1, 2, 3]
+    assert "train.max_steps 5: 3 epoch(s) of 2 steps, the last of 1 (train.epochs is not used)" in (res.run_dir / "train.log").read_text()
+    with pytest.raises(Exception, match="train.max_steps: must be ≥ 0"):
+        synth_config(synth_dir, tmp_path, "train.max_steps=-1")

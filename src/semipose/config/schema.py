@@ -148,7 +148,15 @@ class TrainConfig:
     momentum: float = 0.9
     lr_steps: list[int] = field(default_factory=lambda: [90, 120])
     lr_factor: float = 0.1
+    #: the LR milestones in optimiser steps instead of epochs (used instead of ``lr_steps``
+    #: when given): with ``max_steps``, a schedule that means the same whatever the set sizes
+    lr_step_iters: list[int] = field(default_factory=list)
+    #: linear warm-up over this many optimiser steps
     warmup_iters: int = 0
+    #: train exactly this many optimiser steps (0 = ``epochs`` epochs): the epochs are then as
+    #: many as it takes (``max_iters_per_epoch`` or one pass each), the last one cut short, so
+    #: methods are compared at equal steps whatever the labelled and unlabelled set sizes
+    max_steps: int = 0
     #: validate (and pick ``best``) every N epochs; the last epoch is always validated
     val_every: int = 1
     #: network precision: fp32, bf16, fp16 (CUDA) or auto (bf16 where it is fast, else fp32)
@@ -312,8 +320,12 @@ class Config:
             if v < 1:
                 raise ConfigError(f"{key}: must be ≥ 1, got {v}")
         _choice("train.optimizer", t.optimizer, OPTIMIZERS)
-        if list(t.lr_steps) != sorted(t.lr_steps):
-            raise ConfigError(f"train.lr_steps: must be increasing, got {t.lr_steps}")
+        for key, steps in (("train.lr_steps", t.lr_steps), ("train.lr_step_iters", t.lr_step_iters)):
+            if list(steps) != sorted(steps):
+                raise ConfigError(f"{key}: must be increasing, got {steps}")
+        for key, v in (("train.max_steps", t.max_steps), ("train.warmup_iters", t.warmup_iters)):
+            if v < 0:
+                raise ConfigError(f"{key}: must be ≥ 0 (0 = none), got {v}")
         if d.workers < 0:
             raise ConfigError(f"data.workers: must be ≥ 0, got {d.workers}")
         if not d.image_cache_mb >= 0:

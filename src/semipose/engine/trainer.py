@@ -78,11 +78,12 @@ def seed_everything(seed: int) -> None:
 
 def lr_at(t: TrainConfig, step: int, epoch: int) -> float:
     """The learning rate of global step ``step`` (0-based) in epoch ``epoch`` (0-based): ``lr``,
-    times ``lr_factor`` once per passed milestone of ``lr_steps`` (a multi-step schedule, the
-    reference's), times ``(step + 1) / warmup_iters`` during the linear warm-up."""
+    times ``lr_factor`` once per passed milestone of ``lr_steps`` (epochs: a multi-step
+    schedule, the reference's) or of ``lr_step_iters`` (steps) when given, times
+    ``(step + 1) / warmup_iters`` during the linear warm-up."""
     lr = t.lr
-    for milestone in t.lr_steps:
-        if epoch >= milestone:
+    for milestone in t.lr_step_iters or t.lr_steps:
+        if (step if t.lr_step_iters else epoch) >= milestone:
             lr *= t.lr_factor
     if t.warmup_iters and step < t.warmup_iters:
         lr *= (step + 1) / t.warmup_iters
@@ -118,6 +119,13 @@ class _Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     t_start: float = field(default_factory=time.perf_counter)
     first_losses: list[torch.Tensor] = field(default_factory=list)  # the first steps' losses (kept on the device)
+    epochs: int = 0  # the run's epochs: train.epochs, or as many as train.max_steps takes
+
+    def steps_in(self, epoch: int) -> int:
+        """Optimiser steps of ``epoch`` (0-based): a whole epoch, or what is left of ``train.max_steps``."""
+        per = self.loader.iters_per_epoch
+        cap = self.cfg.train.max_steps
+        return per if not cap else max(0, min(per, cap - epoch * per))
     start_loss: float | None = None  # their median, once the first epoch ends
 
 
@@ -182,9 +190,9 @@ def train(
 def _loop(run: _Run, callbacks: Sequence[Callback]) -> TrainResult:
     """The epochs: train, validate when due, write the row and the checkpoints."""
     cfg = run.cfg
-    for epoch in range(run.start_epoch, cfg.train.epochs):
+    for epoch in range(run.start_epoch, run.epochs):
         info = _train_one_epoch(run, epoch, callbacks)
-        if (epoch + 1) % cfg.train.val_every == 0 or epoch + 1 == cfg.train.epochs:
+        if (epoch + 1) % cfg.train.val_every == 0 or epoch + 1 == run.epochs:
             results = validate_nets(list(run.model.nets), cfg, run.val_data, run.codec, run.skeleton, run.device,
                                     run.folder.eval_dir, progress=run.progress, dist_info=run.dist, ema_nets=list(run.model.ema_nets or ()))
             _take_validation(run, info, results)
@@ -193,7 +201,7 @@ def _loop(run: _Run, callbacks: Sequence[Callback]) -> TrainResult:
         info.best_score, info.best_epoch, info.nets = round(run.best_ap, 5), run.best_epoch, list(run.model.nets)
         info.ema_nets = list(run.model.ema_nets or ())
         done = epoch + 1 - run.start_epoch
-        info.eta_s = (time.perf_counter() - run.t_start) / done * (cfg.train.epochs - epoch - 1)
+        info.eta_s = (time.perf_counter() - run.t_start) / done * (run.epochs - epoch - 1)
         run.history.append(info.row())
         for cb in callbacks:
             cb.on_epoch_end(info)
@@ -216,7 +224,7 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
     cfg, q, model = run.cfg, run.cfg.ssl, run.model
     run.step_model.train()
     model.start_epoch(epoch)
-    n_iter = run.loader.iters_per_epoch
+    n_iter = run.steps_in(epoch)
     loss_sum = torch.zeros((), device=run.device)
     term_sums: dict[str, torch.Tensor] = {}
     path_sums: dict[str, list[torch.Tensor]] = {}
@@ -225,6 +233,8 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
     lr = lr_at(cfg.train, run.global_step, epoch)
     t_epoch = t_last = time.perf_counter()
     for it, batch in enumerate(run.loader.epoch(epoch)):
+        if it >= n_iter:  # the last epoch of train.max_steps
+            break
         t_data = time.perf_counter()
         data_time += t_data - t_last
         tick()
@@ -260,7 +270,7 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
                 raise TrainingError(f"loss is {loss} at epoch {epoch + 1}, iteration {it + 1}; {_last_good(run, epoch)} "
                                     "(lower train.lr, or enable train.grad_clip)")
         for cb in callbacks:
-            cb.on_step(StepInfo(epoch, cfg.train.epochs, it, n_iter, run.global_step, lr, out, loss,
+            cb.on_step(StepInfo(epoch, run.epochs, it, n_iter, run.global_step, lr, out, loss,
                                 data_time / (it + 1) * 1e3, step_time / (it + 1) * 1e3))
     n = n_iter * run.dist.world_size
     mean = lambda t: float(all_reduce_sum(t.clone(), run.dist)) / n  # noqa: E731
@@ -271,7 +281,7 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
         start = all_reduce_sum(torch.stack(run.first_losses).median().clone(), run.dist)
         run.start_loss = float(start) / run.dist.world_size
     return EpochInfo(
-        epoch + 1, cfg.train.epochs, train_loss, {k: mean(v) for k, v in term_sums.items()},
+        epoch + 1, run.epochs, train_loss, {k: mean(v) for k, v in term_sums.items()},
         {k: [mean(v) for v in vs] for k, vs in path_sums.items()}, _collapse_signal(model, teacher_sums, run.dist),
         lr, time.perf_counter() - t_epoch, data_time / n_iter * 1e3, step_time / n_iter * 1e3, score_key=run.val_data.score_key,
     )
@@ -333,6 +343,10 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")  # loss scaling only for fp16
     run = _Run(cfg, folder, dist_info, device, skeleton, codec, data, val_data, model, step_model,
                build_optimizer(cfg, model.student_parameters()), scaler, view_gen, loader, precision, channels_last)
+    run.epochs = math.ceil(cfg.train.max_steps / loader.iters_per_epoch) if cfg.train.max_steps else cfg.train.epochs
+    if cfg.train.max_steps:
+        log.info("train.max_steps %d: %d epoch(s) of %d steps%s (train.epochs is not used)", cfg.train.max_steps, run.epochs,
+                 loader.iters_per_epoch, f", the last of {run.steps_in(run.epochs - 1)}" if cfg.train.max_steps % loader.iters_per_epoch else "")
     if ckpt is not None:
         _restore(run, ckpt)
     else:
