@@ -63,8 +63,8 @@ log = logging.getLogger("semipose")
 
 #: Keys whose change on resume is applied (and logged); every other change is refused.
 RESUME_APPLIED: tuple[str, ...] = (
-    "train.epochs", "train.max_steps", "train.lr", "train.val_every", "train.log_every", "data.workers", "data.image_cache_mb", "num_threads", "device", "eval.",
-    "name", "output_dir",
+    "train.epochs", "train.max_steps", "train.lr", "train.val_every", "train.log_every", "data.workers", "data.image_cache_mb",
+    "num_threads", "device", "eval.", "name", "output_dir",
 )
 #: What a run writes into its folder (removed by ``--overwrite``).
 RUN_OUTPUTS: tuple[str, ...] = (
