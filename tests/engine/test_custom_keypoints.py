@@ -49,7 +49,10 @@ def test_custom_keypoint_set_end_to_end(synth_dir, tmp_path):
     res = json.loads((result.run_dir / "eval/keypoints_net_results.json").read_text())
     assert res and all(len(r["keypoints"]) == 15 for r in res)
     metrics = json.loads((result.run_dir / "eval/metrics.json").read_text())
-    assert set(metrics) == {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"}
+    assert {"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"} <= set(metrics)
+    # a custom set is also scored in pixels: overall and per keypoint
+    assert {"rmse_px", "median_px", "pck5_px", "pck10_px", "pck20_px", "labelled_px"} <= set(metrics)
+    assert {f"rmse_px/{n}" for n in NAMES} <= set(metrics)
     assert (result.run_dir / "val_predictions.png").is_file()
 
 

@@ -120,7 +120,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print("format only: results written for the evaluation server, nothing scored")
         return 0
     metrics = {name: results[name].metrics for name in names}
-    print(results_table(metrics, cfg.model.arch, data.metric))
+    print(results_table(metrics, cfg.model.arch, data.metric, data.eval_skeleton, cfg.data.default_sigma))
     write_metrics_json(out / "metrics.json", metrics["net"] if len(names) == 1 else arch_rows(metrics, cfg.model.arch))
     if args.save_vis:
         _save_eval_vis(out, data, data.eval_skeleton, names[0] if len(names) == 1 else mf.card.use,

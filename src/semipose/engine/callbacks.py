@@ -224,7 +224,8 @@ class Console(Callback):
         ap = f" | {info.score_key} {score:.4f} (best {info.best_score:.4f} @ {info.best_epoch})" if score is not None else ""
         log.info(
             "epoch %d/%d | loss %.3e (%s) | lr %.1e | %.0fs (data %.0fms, step %.0fms per iter)%s%s | ETA %s",
-            info.epoch, info.epochs, info.loss, terms, info.lr, info.seconds, info.data_ms, info.step_ms, conf, ap,
+            info.epoch, info.epochs, info.loss, terms, info.lr, info.seconds, info.data_ms, info.step_ms, conf,
+            ap + (f" | RMSE {info.metrics['rmse_px']:.2f} px" if info.metrics and "rmse_px" in info.metrics else ""),
             time.strftime("%H:%M:%S", time.gmtime(info.eta_s)),
         )
 
@@ -232,7 +233,7 @@ class Console(Callback):
         if not self.run.main:
             return
         if best_metrics:
-            table = results_table(best_metrics, self.arch, self.val_data.metric)
+            table = results_table(best_metrics, self.arch, self.val_data.metric, self.val_data.eval_skeleton)
             log.info("best epoch %d, validation (%s):\n%s", best_epoch, self.val_data.protocol["boxes"], table)
         log.info("run folder: %s (%.1f min)", self.run.root, (time.perf_counter() - self.t_start) / 60)
 

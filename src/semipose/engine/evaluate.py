@@ -28,9 +28,10 @@ from ..errors import ConfigError
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, load_coco_gt, write_metrics_json
 from ..evaluation.inference import Predictions, run_inference
 from ..evaluation.pckh import evaluate_pckh, format_pckh_table
+from ..evaluation.pixels import format_pixel_table, pixel_errors
 from ..models.ensemble import EnsembleNet
 from ..params import ENSEMBLE, ema_names, eval_names, net_key
-from ..skeletons import Skeleton
+from ..skeletons import BUILTIN_SKELETONS, Skeleton
 from .distributed import DistInfo, all_reduce_sum
 
 __all__ = [
@@ -120,6 +121,10 @@ def validate(
             out_dir=out_dir,
             in_vis_thr=cfg.eval.in_vis_thr, oks_thr=cfg.eval.oks_nms_thr, use_nms=cfg.eval.use_nms, name=name,
         )
+        sk = data.eval_skeleton or skeleton
+        if sk.name not in BUILTIN_SKELETONS and data.records and all(r.ann_id >= 0 for r in data.records):
+            # a custom keypoint set, scored on its labelled persons: errors in pixels of the original image
+            metrics.update(pixel_errors(coords, np.stack([r.keypoints for r in data.records]), sk.keypoints))
     return NetResult(metrics, preds)
 
 
@@ -174,11 +179,22 @@ def arch_rows(metrics: dict[str, dict[str, float]], arch: str) -> dict[str, dict
     return {(arch if n == eval_names(1)[0] else f"{arch} {n}"): m for n, m in metrics.items()}
 
 
-def results_table(metrics: dict[str, dict[str, float]], arch: str, metric: str) -> str:
+def results_table(metrics: dict[str, dict[str, float]], arch: str, metric: str, skeleton: Skeleton | None = None,
+                  default_sigma: float | None = None) -> str:
     """The printed table of an evaluation: one row per network (:func:`arch_rows`), COCO AP/AR
-    columns or PCKh columns."""
+    columns or PCKh columns; for a custom keypoint set (``skeleton``) the first network's errors
+    in pixels per keypoint too, and a word when AP's σ is the default for every keypoint."""
     rows = arch_rows(metrics, arch)
-    return format_pckh_table(rows) if metric == "pckh" else format_metrics_table(rows)
+    if metric == "pckh":
+        return format_pckh_table(rows)
+    out = format_metrics_table(rows)
+    first = next(iter(metrics.values()), {})
+    if skeleton is not None and "rmse_px" in first:
+        if default_sigma is not None and np.allclose(skeleton.sigmas, default_sigma):
+            out += f"\n(AP with σ = {default_sigma:g} for every keypoint: data.default_sigma, not sigmas of this keypoint set)"
+        out += f"\n\nerrors in pixels of the original image ({next(iter(metrics))}, {int(first['labelled_px'])} labelled keypoints):\n"
+        out += format_pixel_table(first, skeleton.keypoints)
+    return out
 
 
 def draw_predictions(path: Path, data: EvalData, preds: Predictions, skeleton: Skeleton, n: int, *, score_thr: float = 0.2) -> None:
