@@ -20,6 +20,7 @@ __all__ = [
     "METHODS",
     "SELECT_MODES",
     "ENSEMBLE",
+    "IMPORT_FORMATS",
     "net_key",
     "card_choices",
     "parse_net",
@@ -65,6 +66,9 @@ DECODERS: tuple[str, ...] = ("shift", "dark", "argmax")
 METHODS: dict[str, tuple[int | tuple[int, ...], ...]] = {
     "supervised": (), "posecons": (0,), "posedual": (1, 0), "sspcm": (1, 0, (0, 1)),
 }
+
+#: The label formats ``semipose data import`` reads: DeepLabCut / lightning-pose CSV, COCO keypoints.
+IMPORT_FORMATS: tuple[str, ...] = ("dlc", "coco")
 
 #: The names of a run's networks, spelled here once. A model file names its networks ``net1``,
 #: ``net2`` … and their mean ``ensemble`` (the card's ``use``, ``--net``, ``ssl.select``);

@@ -20,9 +20,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..params import DECODERS, PRECISIONS
+from ..params import DECODERS, IMPORT_FORMATS, PRECISIONS
 from .bench import cmd_bench
-from .commands import cmd_data_check, cmd_data_synth, cmd_eval, cmd_export, cmd_predict, cmd_train
+from .commands import cmd_data_check, cmd_data_import, cmd_data_synth, cmd_eval, cmd_export, cmd_predict, cmd_train
 from .models import cmd_models
 
 __all__ = ["main", "build_parser"]
@@ -143,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace an existing synthetic set in OUT")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=cmd_data_synth)
+    im = dsub.add_parser("import", help="a labelling tool's project → DIR/annotations.json (COCO keypoints) + DIR/images",
+                         description="Import labels: a DeepLabCut / lightning-pose CSV (--format dlc) or a COCO keypoint file "
+                         "(--format coco, e.g. CVAT's export). Writes OUT/annotations.json and OUT/images/ (links, or --copy), "
+                         "and prints the config lines to train on it.")
+    im.add_argument("src", help="the labels file: CollectedData*.csv (dlc) or a COCO JSON (coco)")
+    im.add_argument("--format", required=True, choices=IMPORT_FORMATS)
+    im.add_argument("--out", required=True, help="output folder")
+    im.add_argument("--images", help="the folder the labels' image paths are relative to (default: the labels file's folder, then its parents)")
+    im.add_argument("--copy", action="store_true", help="copy the images instead of linking them")
+    im.set_defaults(func=cmd_data_import)
+
     c = dsub.add_parser("check", help="read every split of a config and check every image (missing, empty, cut short)")
     c.add_argument("config", help="experiment YAML")
     c.add_argument("overrides", nargs="*", help="dotted overrides")

@@ -353,6 +353,21 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_import(args: argparse.Namespace) -> int:
+    from ..data.importers import import_project
+
+    s = import_project(args.src, args.format, args.out, images=args.images, copy=args.copy)
+    total = s.labelled_keypoints + s.empty_keypoints
+    print(f"{s.images} images, {s.instances} labelled instances, {len(s.keypoints)} keypoints ({', '.join(s.keypoints[:6])}"
+          f"{' …' if len(s.keypoints) > 6 else ''}); {s.labelled_keypoints} of {total} keypoints labelled (empty cells → v = 0)")
+    print(f"written: {s.annotations} and {s.out_dir / 'images'}")
+    out = s.out_dir.resolve()
+    print("\nto train on it (hold some frames out for data.val, or use data.label_subset):\n"
+          f"  semipose train configs/synthetic_res18_128x96.yaml data.root={out} data.skeleton=null data.train.ann_file=annotations.json "
+          "data.train.image_dir=images data.val.ann_file=annotations.json data.val.image_dir=images data.val.det_file=null")
+    return 0
+
+
 def cmd_data_check(args: argparse.Namespace) -> int:
     """Read every split of a config and check every image file; list all problems."""
     from ..config import load_config

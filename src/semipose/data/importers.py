@@ -1,0 +1,269 @@
+"""A labelling tool's project in: labels → a COCO keypoint file and an image folder.
+
+``semipose data import SRC --format dlc|coco --out DIR`` writes ``DIR/annotations.json`` (COCO
+keypoints: one instance per labelled frame, or per labelled animal of a multi-animal project;
+the keypoint names; empty cells → ``v = 0``; a whole-frame box unless the source has boxes, the
+keypoints' extent for several animals) and ``DIR/images/`` (links to the source images, or
+copies; ``file_name`` relative to it).
+
+Readers:
+
+* **DeepLabCut / lightning-pose CSV** (:func:`read_dlc_csv`): header rows ``scorer``,
+  optionally ``individuals`` (multi-animal), ``bodyparts`` and ``coords`` (``x``, ``y`` and,
+  for machine labels, ``likelihood``), then one row per image, its path in the first column
+  (or split over the first columns, as newer DeepLabCut writes it). Read here with the csv
+  module: the format is a plain table, and the reader names the row and column of a problem
+  (sleap-io reads it through pandas and would add pandas, h5py, pynwb and skia to the
+  install for it).
+* **COCO keypoints** (e.g. CVAT's export): checked by the one COCO checker, images linked.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DataFormatError, MissingImageError
+from ..params import IMPORT_FORMATS
+
+__all__ = ["DlcLabels", "ImportSummary", "read_dlc_csv", "import_project"]
+#: the box of one animal among several: its keypoints' extent, enlarged by this fraction per side
+MULTI_ANIMAL_MARGIN = 0.15
+
+
+@dataclass
+class DlcLabels:
+    """A DeepLabCut CSV read.
+
+    Attributes:
+        keypoints: the body part names, in column order.
+        individuals: the animals' names (``[""]`` for a single-animal project).
+        frames: per image row, its path (as written) and per individual ``(K, 2)`` coordinates
+            with NaN where the cell is empty.
+        scorer: the labeller's name.
+    """
+
+    keypoints: list[str]
+    individuals: list[str]
+    frames: list[tuple[str, list[list[tuple[float, float]]]]]
+    scorer: str = ""
+
+
+def _number(cell: str, path: Path, row: int, col: int, what: str) -> float:
+    if cell.strip() == "":
+        return math.nan
+    try:
+        v = float(cell)
+    except ValueError:
+        raise DataFormatError(f"{path}: row {row}, column {col} ({what}): {cell!r:.40} is not a number") from None
+    if not math.isfinite(v):
+        return math.nan
+    return v
+
+
+def read_dlc_csv(path: str | os.PathLike[str]) -> DlcLabels:
+    """Read a DeepLabCut / lightning-pose labels CSV (rows and columns are 1-based in messages).
+
+    Raises:
+        DataFormatError: one line naming the file, the row and the column.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataFormatError(f"{p}: labels file not found")
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataFormatError(f"{p}: cannot read as CSV ({e})") from None
+    if not rows or not rows[0] or rows[0][0].strip() != "scorer":
+        head = rows[0][0] if rows and rows[0] else ""
+        raise DataFormatError(f"{p}: row 1: not a DeepLabCut labels CSV (its first cell is {head!r:.30}, expected 'scorer')")
+    names = [r[0].strip() if r else "" for r in rows[:4]]
+    multi = len(names) > 1 and names[1] == "individuals"
+    body_row = 2 if multi else 1
+    if len(names) <= body_row or names[body_row] != "bodyparts":
+        got = names[body_row] if len(names) > body_row else "nothing"
+        raise DataFormatError(f"{p}: row {body_row + 1}: expected the 'bodyparts' header row, got {got!r}")
+    coords_row = body_row + 1
+    if len(names) <= coords_row or names[coords_row] != "coords":
+        raise DataFormatError(f"{p}: row {coords_row + 1}: no 'coords' header row (x, y per keypoint) after 'bodyparts'")
+    width = len(rows[coords_row])
+    coords = [c.strip() for c in rows[coords_row]]
+    first = next((i for i, c in enumerate(coords) if c in ("x", "y", "likelihood")), None)
+    if first is None:
+        raise DataFormatError(f"{p}: row {coords_row + 1}: no x / y columns")
+    bodyparts, inds = rows[body_row], rows[1] if multi else [""] * width
+    keypoints: list[str] = []
+    individuals: list[str] = []
+    cols: dict[tuple[str, str], tuple[int, int]] = {}
+    c = first
+    while c < width:
+        if coords[c] == "likelihood":
+            c += 1
+            continue
+        if coords[c] != "x" or c + 1 >= width or coords[c + 1] != "y":
+            raise DataFormatError(f"{p}: row {coords_row + 1}, column {c + 1}: the coordinate columns must come in x, y pairs, got {coords[c]!r}")
+        bp, ind = bodyparts[c].strip(), (inds[c].strip() if multi else "")
+        if bodyparts[c + 1].strip() != bp:
+            raise DataFormatError(f"{p}: row {body_row + 1}, column {c + 2}: x and y of one keypoint must name the same body part")
+        if bp not in keypoints:
+            keypoints.append(bp)
+        if ind not in individuals:
+            individuals.append(ind)
+        if (ind, bp) in cols:
+            raise DataFormatError(f"{p}: row {body_row + 1}, column {c + 1}: body part {bp!r} appears twice")
+        cols[(ind, bp)] = (c, c + 1)
+        c += 2
+    frames = []
+    for r, row in enumerate(rows[coords_row + 1 :], start=coords_row + 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != width:
+            raise DataFormatError(f"{p}: row {r}: {len(row)} columns, the header has {width}")
+        image = "/".join(cell.strip() for cell in row[:first] if cell.strip())
+        if not image:
+            raise DataFormatError(f"{p}: row {r}, column 1: no image path")
+        per_ind = []
+        for ind in individuals:
+            pts = []
+            for bp in keypoints:
+                if (ind, bp) not in cols:
+                    pts.append((math.nan, math.nan))
+                    continue
+                cx, cy = cols[(ind, bp)]
+                pts.append((_number(row[cx], p, r, cx + 1, f"{bp} x"), _number(row[cy], p, r, cy + 1, f"{bp} y")))
+            per_ind.append(pts)
+        frames.append((image, per_ind))
+    if not frames:
+        raise DataFormatError(f"{p}: no labelled rows after the header")
+    return DlcLabels(keypoints, individuals, frames, rows[0][1].strip() if len(rows[0]) > 1 else "")
+
+
+@dataclass
+class ImportSummary:
+    """What an import wrote."""
+
+    out_dir: Path
+    annotations: Path
+    images: int = 0
+    instances: int = 0
+    labelled_keypoints: int = 0
+    empty_keypoints: int = 0
+    keypoints: list[str] = field(default_factory=list)
+
+
+def _find_image(rel: str, roots: Sequence[Path], labels: Path, where: str) -> Path:
+    for root in roots:
+        cand = root / rel
+        if cand.is_file():
+            return cand
+    raise MissingImageError(f"{labels}: {where}: image {rel} not found (looked under {', '.join(str(r) for r in roots)}; give --images ROOT)")
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from ..image import read_image
+
+    img = read_image(path)
+    return int(img.shape[1]), int(img.shape[0])
+
+
+def _place(src: Path, dst: Path, copy: bool) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.is_symlink() or dst.exists():
+        dst.unlink()
+    if copy:
+        shutil.copy2(src, dst)
+    else:
+        os.symlink(src.resolve(), dst)
+
+
+def import_project(src: str | os.PathLike[str], fmt: str, out_dir: str | os.PathLike[str], *, images: str | None = None,
+                   copy: bool = False) -> ImportSummary:
+    """Import a labelling tool's project (see the module docstring).
+
+    Args:
+        src: the labels file (``CollectedData*.csv`` for ``dlc``, a COCO JSON for ``coco``).
+        fmt: one of :data:`IMPORT_FORMATS`.
+        out_dir: where ``annotations.json`` and ``images/`` go.
+        images: the folder the labels' image paths are relative to (default: the labels file's
+            folder, then its parents).
+        copy: copy the images instead of linking them.
+
+    Raises:
+        DataFormatError, MissingImageError: one line naming the file, the row and the problem.
+    """
+    if fmt not in IMPORT_FORMATS:
+        raise DataFormatError(f"--format {fmt}: expected one of {', '.join(IMPORT_FORMATS)}")
+    s = Path(src)
+    out = Path(out_dir)
+    roots = [Path(images)] if images else [s.parent, *list(s.parent.parents)[:3]]
+    if fmt == "coco":
+        return _import_coco(s, out, roots, copy)
+    labels = read_dlc_csv(s)
+    coco_images: list[dict[str, object]] = []
+    anns: list[dict[str, object]] = []
+    summary = ImportSummary(out, out / "annotations.json", keypoints=list(labels.keypoints))
+    multi = len(labels.individuals) > 1
+    for i, (rel, per_ind) in enumerate(labels.frames):
+        row = i + (5 if multi else 4)
+        path = _find_image(rel, roots, s, f"row {row}")
+        w, h = _image_size(path)
+        _place(path, out / "images" / rel, copy)
+        coco_images.append({"id": i + 1, "file_name": rel, "width": w, "height": h})
+        for pts in per_ind:
+            kps: list[float] = []
+            xs, ys = [], []
+            for x, y in pts:
+                if math.isnan(x) or math.isnan(y):
+                    kps += [0.0, 0.0, 0]
+                    summary.empty_keypoints += 1
+                else:
+                    kps += [float(x), float(y), 2]
+                    xs.append(x)
+                    ys.append(y)
+            if multi and not xs:
+                continue  # an animal not in this frame
+            if multi:
+                bw, bh = max(xs) - min(xs), max(ys) - min(ys)
+                mx, my = MULTI_ANIMAL_MARGIN * bw + 2, MULTI_ANIMAL_MARGIN * bh + 2
+                x0, y0 = max(0.0, min(xs) - mx), max(0.0, min(ys) - my)
+                box = [x0, y0, min(float(w), max(xs) + mx) - x0, min(float(h), max(ys) + my) - y0]
+            else:
+                box = [0.0, 0.0, float(w), float(h)]
+            summary.labelled_keypoints += len(xs)
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "keypoints": kps, "num_keypoints": len(xs),
+                         "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
+    summary.images, summary.instances = len(coco_images), len(anns)
+    doc = {
+        "info": {"description": f"imported by semipose data import from {s} (DeepLabCut CSV, scorer {labels.scorer!r})"},
+        "images": coco_images, "annotations": anns,
+        "categories": [{"id": 1, "name": "animal", "supercategory": "animal", "keypoints": list(labels.keypoints), "skeleton": []}],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    summary.annotations.write_text(json.dumps(doc))
+    return summary
+
+
+def _import_coco(s: Path, out: Path, roots: Sequence[Path], copy: bool) -> ImportSummary:
+    from .cocojson import read_coco_file
+
+    cf = read_coco_file(s)
+    summary = ImportSummary(out, out / "annotations.json", keypoints=list(cf.skeleton.keypoints) if cf.skeleton else [])
+    for img in cf.images.values():
+        _place(_find_image(str(img["file_name"]), roots, s, f"image {img['id']}"), out / "images" / str(img["file_name"]), copy)
+    for anns in cf.by_image.values():
+        for a in anns:
+            v = a.get("keypoints", [])[2::3]
+            summary.labelled_keypoints += sum(1 for x in v if x > 0)
+            summary.empty_keypoints += sum(1 for x in v if x <= 0)
+            summary.instances += 1
+    summary.images = len(cf.images)
+    out.mkdir(parents=True, exist_ok=True)
+    summary.annotations.write_text(json.dumps(cf.data))
+    return summary

@@ -1,0 +1,87 @@
+"""`semipose data import` on the real DeepLabCut project in shared/data/mirror-mouse (90 frames,
+17 keypoints, empty cells), trained on end to end; bad CSVs are one line naming the row and
+column; a COCO file passes through the checker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from semipose.cli import main
+from semipose.data.coco import load_coco_keypoints
+from semipose.data.importers import read_dlc_csv
+
+
+def test_the_real_dlc_project(sample_data, tmp_path, capsys):
+    csv_file = sample_data / "mirror-mouse/CollectedData.csv"
+    assert main(["data", "import", str(csv_file), "--format", "dlc", "--out", str(tmp_path / "mm")]) == 0
+    out = capsys.readouterr().out
+    assert "90 images, 90 labelled instances, 17 keypoints" in out and "1396 of 1530 keypoints labelled" in out
+    doc = json.loads((tmp_path / "mm/annotations.json").read_text())
+    names = doc["categories"][0]["keypoints"]
+    assert len(names) == 17 and names[0] == "paw1LH_top" and doc["categories"][0]["skeleton"] == []
+    img01 = next(im for im in doc["images"] if im["file_name"] == "labeled-data/img01.png")
+    assert (img01["width"], img01["height"]) == (396, 406)
+    ann = next(a for a in doc["annotations"] if a["image_id"] == img01["id"])
+    assert ann["keypoints"][:3] == [77.25, 36.25, 2] and ann["bbox"] == [0.0, 0.0, 396.0, 406.0]
+    tail = names.index("tailBase_top")
+    assert ann["keypoints"][3 * tail : 3 * tail + 3] == [0.0, 0.0, 0]  # an empty cell: not labelled
+    assert (tmp_path / "mm/images/labeled-data/img01.png").is_file()
+    ks = load_coco_keypoints(tmp_path / "mm/annotations.json", tmp_path / "mm/images")
+    assert len(ks.records) == 90 and ks.skeleton is not None and ks.skeleton.keypoints == tuple(names)
+
+    # the printed way to train works: a custom set, scored in pixels
+    line = out.split("to train on it", 1)[1].splitlines()[1].split()
+    args = [a for a in line[2:] if "=" in a]
+    assert main(["train", line[2], *args, "data.input_size=[64,64]", "model.deconv_filters=[16,16,16]", "train.max_steps=1",
+                 "train.batch_size=4", "data.workers=0", "eval.num_vis_images=1", f"output_dir={tmp_path / 'runs'}", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "errors in pixels of the original image" in err
+
+
+def _csv(tmp_path, rows):
+    path = tmp_path / "labels.csv"
+    path.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "rows,message",
+    [
+        ([["scorer", "me", "me"], ["bodyparts", "nose", "nose"], ["img.png", "1", "2"]], "row 3: no 'coords' header row"),
+        ([["scorer", "me", "me", "me"], ["bodyparts", "nose", "nose", "ear"], ["coords", "x", "y", "x"]],
+         "row 3, column 4: the coordinate columns must come in x, y pairs"),
+        ([["scorer", "me", "me"], ["bodyparts", "nose", "nose"], ["coords", "x", "y"], ["img.png", "1"]], "row 4: 2 columns, the header has 3"),
+        ([["scorer", "me", "me"], ["bodyparts", "nose", "nose"], ["coords", "x", "y"], ["img.png", "1", "two"]],
+         "row 4, column 3 (nose y): 'two' is not a number"),
+        ([["frame", "x"]], "row 1: not a DeepLabCut labels CSV"),
+    ],
+)
+def test_bad_csv_is_one_line(tmp_path, capsys, rows, message):
+    path = _csv(tmp_path, rows)
+    assert main(["data", "import", str(path), "--format", "dlc", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"labels.csv: {message}" in err and "Traceback" not in err, err
+    if "header" in message or "pairs" in message:
+        with pytest.raises(ValueError, match=message.split(": ", 1)[-1][:20]):
+            read_dlc_csv(path)
+
+
+def test_a_label_for_a_missing_image(sample_data, tmp_path, capsys):
+    lines = (sample_data / "mirror-mouse/CollectedData.csv").read_text().splitlines()
+    (tmp_path / "labeled-data").mkdir()
+    shutil.copy(sample_data / "mirror-mouse/labeled-data/img01.png", tmp_path / "labeled-data/img01.png")
+    (tmp_path / "labels.csv").write_text("\n".join(lines[:5]) + "\n")  # img01 and img02; only img01 is there
+    assert main(["data", "import", str(tmp_path / "labels.csv"), "--format", "dlc", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "labels.csv: row 5: image labeled-data/img02.png not found" in err and "--images ROOT" in err
+
+
+def test_coco_passes_through_the_checker(sample_data, tmp_path, capsys):
+    coco = sample_data / "coco"
+    assert main(["data", "import", str(coco / "person_keypoints_sample.json"), "--format", "coco", "--out", str(tmp_path / "c"),
+                 "--images", str(coco / "images"), "--copy"]) == 0
+    assert "4 images, 14 labelled instances, 17 keypoints" in capsys.readouterr().out
+    assert len(list((tmp_path / "c/images").glob("*.jpg"))) == 4 and not any(p.is_symlink() for p in (tmp_path / "c/images").iterdir())
