@@ -67,8 +67,9 @@ METHODS: dict[str, tuple[int | tuple[int, ...], ...]] = {
     "supervised": (), "posecons": (0,), "posedual": (1, 0), "sspcm": (1, 0, (0, 1)),
 }
 
-#: The label formats ``semipose data import`` reads: DeepLabCut / lightning-pose CSV, COCO keypoints.
-IMPORT_FORMATS: tuple[str, ...] = ("dlc", "coco")
+#: The label formats ``semipose data import`` reads: DeepLabCut / lightning-pose CSV, a Label
+#: Studio JSON export, COCO keypoints.
+IMPORT_FORMATS: tuple[str, ...] = ("dlc", "label-studio", "coco")
 
 #: The names of a run's networks, spelled here once. A model file names its networks ``net1``,
 #: ``net2`` … and their mean ``ensemble`` (the card's ``use``, ``--net``, ``ssl.select``);

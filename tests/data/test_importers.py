@@ -85,3 +85,43 @@ def test_coco_passes_through_the_checker(sample_data, tmp_path, capsys):
                  "--images", str(coco / "images"), "--copy"]) == 0
     assert "4 images, 14 labelled instances, 17 keypoints" in capsys.readouterr().out
     assert len(list((tmp_path / "c/images").glob("*.jpg"))) == 4 and not any(p.is_symlink() for p in (tmp_path / "c/images").iterdir())
+
+
+def _label_studio_export(labels, frames, size=(396, 406)):
+    """A Label Studio JSON export of these frames, in its layout: tasks with the uploaded image
+    (an 8-hex prefix on its name), one keypointlabels result per labelled point, in percent."""
+    w, h = size
+    tasks = []
+    for t, (rel, per_ind) in enumerate(frames):
+        results = [
+            {"id": f"r{t}-{k}", "type": "keypointlabels", "from_name": "kp-1", "to_name": "img-1", "original_width": w,
+             "original_height": h, "image_rotation": 0,
+             "value": {"x": x / w * 100.0, "y": y / h * 100.0, "width": 0.5, "keypointlabels": [name]}}
+            for k, (name, (x, y)) in enumerate(zip(labels.keypoints, per_ind[0])) if x == x
+        ]
+        tasks.append({"id": 100 + t, "data": {"img": f"/data/upload/7/0123abcd-{rel.split('/')[-1]}"},
+                      "annotations": [{"id": t, "was_cancelled": False, "result": results}]})
+    return tasks
+
+
+def test_label_studio_export_gives_the_same_labels(sample_data, tmp_path, capsys):
+    csv_file = sample_data / "mirror-mouse/CollectedData.csv"
+    labels = read_dlc_csv(csv_file)
+    (tmp_path / "ls.json").write_text(json.dumps(_label_studio_export(labels, labels.frames[:5])))
+    assert main(["data", "import", str(tmp_path / "ls.json"), "--format", "label-studio", "--out", str(tmp_path / "o"),
+                 "--images", str(sample_data / "mirror-mouse/labeled-data")]) == 0
+    assert "5 images, 5 labelled instances" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "o/annotations.json").read_text())
+    names = doc["categories"][0]["keypoints"]
+    for im, (rel, per_ind) in zip(doc["images"], labels.frames[:5]):
+        assert im["file_name"] == rel.split("/")[-1]  # the hash prefix of the upload name is gone
+        kp = next(a for a in doc["annotations"] if a["image_id"] == im["id"])["keypoints"]
+        for name, (x, y) in zip(labels.keypoints, per_ind[0]):
+            if name in names and x == x:
+                i = names.index(name)
+                assert kp[3 * i : 3 * i + 3] == pytest.approx([x, y, 2], abs=1e-6)
+    bad = _label_studio_export(labels, labels.frames[:1])
+    del bad[0]["annotations"][0]["result"][0]["value"]["x"]
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    assert main(["data", "import", str(tmp_path / "bad.json"), "--format", "label-studio", "--out", str(tmp_path / "b")]) == 2
+    assert "bad.json: task 100, result r0-0: a keypoint needs value.x, value.y" in capsys.readouterr().err

@@ -15,6 +15,12 @@ Readers:
   module: the format is a plain table, and the reader names the row and column of a problem
   (sleap-io reads it through pandas and would add pandas, h5py, pynwb and skia to the
   install for it).
+* **Label Studio JSON export** (:func:`read_label_studio`): a list of tasks, each with its
+  image in ``data`` and results of type ``keypointlabels`` (one point each, ``x`` / ``y`` in
+  percent of ``original_width`` / ``original_height``, the keypoint in ``keypointlabels``);
+  the first annotation that was not cancelled counts. Upload names (``/data/upload/3/
+  1a2b3c4d-img01.png``) are matched to ``--images`` by path, base name, or base name without
+  Label Studio's 8-hex prefix.
 * **COCO keypoints** (e.g. CVAT's export): checked by the one COCO checker, images linked.
 """
 
@@ -32,7 +38,7 @@ from pathlib import Path
 from ..errors import DataFormatError, MissingImageError
 from ..params import IMPORT_FORMATS
 
-__all__ = ["DlcLabels", "ImportSummary", "read_dlc_csv", "import_project"]
+__all__ = ["DlcLabels", "ImportSummary", "read_dlc_csv", "read_label_studio", "import_project"]
 #: the box of one animal among several: its keypoints' extent, enlarged by this fraction per side
 MULTI_ANIMAL_MARGIN = 0.15
 
@@ -145,6 +151,74 @@ def read_dlc_csv(path: str | os.PathLike[str]) -> DlcLabels:
     return DlcLabels(keypoints, individuals, frames, rows[0][1].strip() if len(rows[0]) > 1 else "")
 
 
+def read_label_studio(path: str | os.PathLike[str], keypoints: Sequence[str] | None = None) -> DlcLabels:
+    """Read a Label Studio JSON export into the same form as :func:`read_dlc_csv` (one animal
+    per task; keypoint names in order of first appearance unless ``keypoints`` is given).
+
+    Raises:
+        DataFormatError: one line naming the file, the task and the result.
+    """
+    from .cocojson import read_json
+
+    p = Path(path)
+    tasks = read_json(p)
+    if not isinstance(tasks, list):
+        raise DataFormatError(f"{p}: a Label Studio JSON export is a list of tasks, got {type(tasks).__name__}")
+    names: list[str] = list(keypoints or [])
+    points: list[tuple[str, dict[str, tuple[float, float]]]] = []
+    for t, task in enumerate(tasks):
+        tid = task.get("id", t) if isinstance(task, dict) else t
+        data = task.get("data") if isinstance(task, dict) else None
+        image = next((v for v in (data or {}).values() if isinstance(v, str) and v.strip()), None) if isinstance(data, dict) else None
+        if image is None:
+            raise DataFormatError(f"{p}: task {tid}: no image in 'data'")
+        anns = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+        if not anns:
+            continue
+        pts: dict[str, tuple[float, float]] = {}
+        for r in anns[0].get("result") or []:
+            if not isinstance(r, dict) or r.get("type") != "keypointlabels":
+                continue
+            rid, v = r.get("id", "?"), r.get("value") or {}
+            try:
+                label = str(v["keypointlabels"][0])
+                x = float(v["x"]) / 100.0 * float(r["original_width"])
+                y = float(v["y"]) / 100.0 * float(r["original_height"])
+            except (KeyError, IndexError, TypeError, ValueError):
+                raise DataFormatError(
+                    f"{p}: task {tid}, result {rid}: a keypoint needs value.x, value.y (percent), value.keypointlabels and "
+                    "original_width / original_height"
+                ) from None
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise DataFormatError(f"{p}: task {tid}, result {rid}: non-finite coordinates")
+            if label not in names:
+                if keypoints:
+                    raise DataFormatError(f"{p}: task {tid}, result {rid}: keypoint {label!r} is not one of --keypoints")
+                names.append(label)
+            pts[label] = (x, y)
+        points.append((image, pts))
+    if not points:
+        raise DataFormatError(f"{p}: no annotated task")
+    frames = [(img, [[pts.get(n, (math.nan, math.nan)) for n in names]]) for img, pts in points]
+    return DlcLabels(names, [""], frames, "label-studio")
+
+
+def _label_studio_image(ref: str, roots: Sequence[Path], labels: Path, where: str) -> tuple[Path, str]:
+    """A Label Studio image reference → the local file and its path relative to the root found."""
+    import re
+
+    rel = ref.split("?", 1)[0]
+    for prefix in ("/data/local-files/?d=", "/data/upload/", "s3://", "gs://", "http://", "https://"):
+        rel = rel.split(prefix, 1)[-1] if prefix in rel else rel
+    name = Path(rel).name
+    for cand in (rel.lstrip("/"), name, re.sub(r"^[0-9a-f]{8}-", "", name)):
+        for root in roots:
+            if (root / cand).is_file():
+                return root / cand, cand
+    looked = ", ".join(str(r) for r in roots)
+    raise MissingImageError(f"{labels}: {where}: image {ref} not found (looked for {name} under {looked}; give --images ROOT)")
+
+
 @dataclass
 class ImportSummary:
     """What an import wrote."""
@@ -205,14 +279,16 @@ def import_project(src: str | os.PathLike[str], fmt: str, out_dir: str | os.Path
     roots = [Path(images)] if images else [s.parent, *list(s.parent.parents)[:3]]
     if fmt == "coco":
         return _import_coco(s, out, roots, copy)
-    labels = read_dlc_csv(s)
+    labels = read_dlc_csv(s) if fmt == "dlc" else read_label_studio(s)
     coco_images: list[dict[str, object]] = []
     anns: list[dict[str, object]] = []
     summary = ImportSummary(out, out / "annotations.json", keypoints=list(labels.keypoints))
     multi = len(labels.individuals) > 1
     for i, (rel, per_ind) in enumerate(labels.frames):
-        row = i + (5 if multi else 4)
-        path = _find_image(rel, roots, s, f"row {row}")
+        if fmt == "dlc":
+            path = _find_image(rel, roots, s, f"row {i + (5 if multi else 4)}")
+        else:
+            path, rel = _label_studio_image(rel, roots, s, f"task {i + 1}")
         w, h = _image_size(path)
         _place(path, out / "images" / rel, copy)
         coco_images.append({"id": i + 1, "file_name": rel, "width": w, "height": h})
@@ -241,7 +317,7 @@ def import_project(src: str | os.PathLike[str], fmt: str, out_dir: str | os.Path
                          "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
     summary.images, summary.instances = len(coco_images), len(anns)
     doc = {
-        "info": {"description": f"imported by semipose data import from {s} (DeepLabCut CSV, scorer {labels.scorer!r})"},
+        "info": {"description": f"imported by semipose data import from {s} ({fmt}, scorer {labels.scorer!r})"},
         "images": coco_images, "annotations": anns,
         "categories": [{"id": 1, "name": "animal", "supercategory": "animal", "keypoints": list(labels.keypoints), "skeleton": []}],
     }
