@@ -86,7 +86,17 @@ def test_video_in_drawn_video_out(model_file, sample_data, tmp_path, capsys):
     assert n == len(frames) and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 320
     info = json.loads((tmp_path / "v/image_info.json").read_text())
     assert [im["file_name"] for im in info["images"]][:2] == ["clip.mp4#000001", "clip.mp4#000002"]
-    assert len(json.loads((tmp_path / "v/predictions.json").read_text())) == len(frames)
+    preds = json.loads((tmp_path / "v/predictions.json").read_text())
+    assert len(preds) == len(frames)
+    # the per-frame table a tracker reads: DeepLabCut / lightning-pose layout, one row per frame
+    import csv
+
+    rows = list(csv.reader(open(tmp_path / "v/clip.csv")))
+    assert [r[0] for r in rows[:3]] == ["scorer", "bodyparts", "coords"] and rows[2][1:4] == ["x", "y", "likelihood"]
+    assert rows[1][1:4] == ["nose"] * 3 and len(rows[0]) == 1 + 3 * 17 and len(rows) == 3 + len(frames)
+    first = next(p for p in preds if p["image_id"] == info["images"][0]["id"])
+    assert [float(v) for v in rows[3][1:]] == pytest.approx(first["keypoints"], abs=1e-3) and rows[3][0] == "0"
+    assert "keypoints per frame (DeepLabCut / lightning-pose CSV layout)" in out
 
 
 def test_bad_input_is_one_line_and_the_rest_goes_on(model_file, sample_data, tmp_path, capsys):
@@ -127,3 +137,17 @@ def test_eval_given_an_image_points_to_predict(model_file, sample_data, capsys):
     assert main(["eval", "--checkpoint", str(model_file), str(image)]) == 2
     err = capsys.readouterr().err
     assert "not a config; to predict poses on it: semipose predict MODEL" in err and "Traceback" not in err
+
+
+def test_pose_csv_with_several_persons(tmp_path):
+    import csv
+
+    from semipose.predict.run import write_pose_csv
+
+    r = lambda v, s: {"keypoints": [v, v + 1, 0.5] * 2, "score": s}  # noqa: E731
+    write_pose_csv(tmp_path / "t.csv", [[r(1, 0.2), r(5, 0.9)], [r(7, 0.4)], []], ("a", "b"))
+    rows = list(csv.reader(open(tmp_path / "t.csv")))
+    assert [x[0] for x in rows[:4]] == ["scorer", "individuals", "bodyparts", "coords"]
+    assert rows[1][1:8] == ["person1"] * 6 + ["person2"] and len(rows[0]) == 13
+    assert rows[4][1:4] == ["5.0", "6.0", "0.5"] and rows[4][7:10] == ["1.0", "2.0", "0.5"]  # by score, best first
+    assert rows[5][7:] == [""] * 6 and rows[6][1:] == [""] * 12  # a person missing, an empty frame

@@ -276,6 +276,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"detector: {boxes.kept} person box(es) kept on {boxes.images} image(s)/frame(s) (score ≥ {thr})")
     for v in s.videos:
         print(f"drawn video: {v}")
+    for t in s.tables:
+        print(f"keypoints per frame (DeepLabCut / lightning-pose CSV layout): {t}")
     print(f"results: {s.results_file} (image info: {out / 'image_info.json'})" + ("" if args.no_draw else f"; drawings: {out / 'vis'}"))
     if s.failed:
         print(f"semipose: error: {len(s.failed)} input(s) failed (listed above)", file=sys.stderr)

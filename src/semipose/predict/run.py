@@ -8,6 +8,8 @@ Outputs in the output folder:
   as evaluating the checkpoint would;
 * ``image_info.json`` — a COCO ``images`` list (id, file name, size) and the keypoint category
   of the predicted ids (frames of a video are ``<video>#<frame>``);
+* ``<video>.csv`` — per video, each frame's keypoints in the DeepLabCut / lightning-pose table
+  layout (``x``, ``y``, ``likelihood``), what a tracker or a plotting script reads;
 * ``vis/<image>`` — the drawn poses (``--no-draw`` to skip), at the image's path relative to
   its input root and in its own format (``vis/val/vidA/000000.jpg``, ``vis/photo.webp``), and
   for each video ``<video>_pose.mp4`` with every frame drawn.
@@ -44,7 +46,7 @@ from .boxes import BoxSource, ImageBoxes
 from .estimator import PoseEstimator
 from .sources import Source, open_video, read_frames
 
-__all__ = ["PredictSummary", "run_predict", "draw_prediction", "image_info", "coco_results"]
+__all__ = ["PredictSummary", "run_predict", "draw_prediction", "image_info", "coco_results", "write_pose_csv"]
 
 log = logging.getLogger("semipose")
 
@@ -60,6 +62,7 @@ class PredictSummary:
     failed: list[str] = field(default_factory=list)
     no_boxes: list[str] = field(default_factory=list)
     videos: list[Path] = field(default_factory=list)
+    tables: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     results_file: Path | None = None
 
@@ -210,9 +213,10 @@ def run_predict(
         summary.failed.append(message)
         print(f"semipose: error: {message}", file=sys.stderr, flush=True)
 
-    def flush(batch: list[_Item], writer: Any = None) -> None:
+    def flush(batch: list[_Item], writer: Any = None) -> list[list[dict[str, Any]]]:
+        """Predict, write and draw ``batch``; its per-item results (``batch`` is emptied)."""
         if not batch:
-            return
+            return []
         outs = est.predict_crops([b.image for b in batch], [b.boxes.centers for b in batch], [b.boxes.scales for b in batch],
                                  return_heatmaps=heatmaps)
         per_item = coco_results(est, batch, outs, nms=nms)
@@ -234,6 +238,7 @@ def run_predict(
                 except (cv2.error, OSError, ValueError) as e:  # its predictions are kept; only the drawing is lost
                     fail(f"{it.name}: drawing failed ({str(e).strip().splitlines()[-1][:160]}); its predictions are in predictions.json")
         batch.clear()
+        return per_item
 
     if draw:
         (out / "vis").mkdir(exist_ok=True)
@@ -303,6 +308,7 @@ def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out
             writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps if fps > 0 else 25.0, (w, h))
         bar = tqdm(total=total, desc=src.name, unit="frame", disable=not progress, dynamic_ncols=True)
         pending: list[_Item] = []
+        per_frame: list[list[dict[str, Any]]] = []
         n = 0
         for i, frame in enumerate(_chain(first, frames)):
             boxes = box_source.lookup(f"{key}#{i + 1:06d}", (w, h), frame) or box_source.lookup(src.path, (w, h), frame)
@@ -314,15 +320,45 @@ def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out
             n += len(boxes.centers)
             summary.frames += 1
             if n >= est.batch_size:
-                flush(pending, writer)
+                per_frame += flush(pending, writer)
                 n = 0
             bar.update(1)
-        flush(pending, writer)
+        per_frame += flush(pending, writer)
         bar.close()
         writer.release()
         summary.videos.append(path)
+        table = out / f"{Path(key).with_suffix('')}.csv"
+        write_pose_csv(table, per_frame, est.skeleton.keypoints, scorer=f"semipose-{est.card.arch}")
+        summary.tables.append(table)
     finally:
         cap.release()
+
+
+def write_pose_csv(path: Path, frames: list[list[dict[str, Any]]], keypoints: tuple[str, ...] | list[str], *, scorer: str = "semipose") -> Path:
+    """A video's predictions in the DeepLabCut / lightning-pose table layout: header rows
+    ``scorer``, ``bodyparts``, ``coords`` (``x``, ``y``, ``likelihood`` per keypoint), then one
+    row per frame (its 0-based index first). Frames with several persons add an ``individuals``
+    row (``person1`` …, the persons of each frame by score: no identity tracking across
+    frames); a person missing from a frame leaves its cells empty."""
+    import csv
+
+    n = max((len(f) for f in frames), default=1) or 1
+    k = len(keypoints)
+    header = [["scorer", *[scorer] * (3 * k * n)]]
+    if n > 1:
+        header.append(["individuals", *[f"person{p + 1}" for p in range(n) for _ in range(3 * k)]])
+    header.append(["bodyparts", *[name for _ in range(n) for name in keypoints for _ in range(3)]])
+    header.append(["coords", *["x", "y", "likelihood"] * (k * n)])
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerows(header)
+        for i, res in enumerate(frames):
+            row: list[Any] = [i]
+            for r in sorted(res, key=lambda r: -r["score"])[:n]:
+                row += [round(float(v), 4) for v in r["keypoints"]]
+            row += [""] * (1 + 3 * k * n - len(row))
+            w.writerow(row)
+    return path
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
