@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +36,8 @@ def test_the_real_dlc_project(sample_data, tmp_path, capsys):
     # the printed way to train works: a custom set, scored in pixels
     line = out.split("to train on it", 1)[1].splitlines()[1].split()
     args = [a for a in line[2:] if "=" in a]
-    assert main(["train", line[2], *args, "data.input_size=[64,64]", "model.deconv_filters=[16,16,16]", "train.max_steps=1",
+    config = Path(__file__).resolve().parents[2] / line[2]  # the printed command runs from the repository root
+    assert main(["train", str(config), *args, "data.input_size=[64,64]", "model.deconv_filters=[16,16,16]", "train.max_steps=1",
                  "train.batch_size=4", "data.workers=0", "eval.num_vis_images=1", f"output_dir={tmp_path / 'runs'}", "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "errors in pixels of the original image" in err

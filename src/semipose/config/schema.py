@@ -63,6 +63,15 @@ class SplitConfig:
     format: str = "coco"
     #: MPII evaluation ground truth (the official ``gt_valid.mat``) for PCKh
     gt_file: str | None = None
+    #: ``data.unlabeled`` only: video files or folders of videos whose frames are the
+    #: unlabelled set (decoded by the loader workers, nothing written to disk), one
+    #: whole-frame box each (a single-instance project)
+    videos: list[str] = field(default_factory=list)
+    #: every this-many-th frame of the videos
+    frame_stride: int = 1
+    #: > 0: a diverse subset of this many frames (k-means on downscaled frames, the frame
+    #: nearest each centre), as labelling tools pick frames; 0: every ``frame_stride``-th
+    num_frames: int = 0
 
 
 @dataclass
@@ -366,6 +375,12 @@ class Config:
             raise ConfigError("ssl.teacher_view: hard is not defined for sspcm (its auxiliary network's teacher is the mean of two)")
         if q.teacher_view == "hard" and len(q.paths) * q.repeat != 1:
             raise ConfigError(f"ssl.teacher_view: hard needs exactly one path, got ssl.paths {q.paths} × repeat {q.repeat}")
+        for key, sp in (("train", d.train), ("val", d.val)):
+            if sp.videos:
+                raise ConfigError(f"data.{key}.videos: videos are an unlabelled source only (data.unlabeled.videos)")
+        if d.unlabeled.frame_stride < 1 or d.unlabeled.num_frames < 0:
+            raise ConfigError(f"data.unlabeled.frame_stride must be ≥ 1 and num_frames ≥ 0, got {d.unlabeled.frame_stride}, "
+                              f"{d.unlabeled.num_frames}")
         for key, sp in (("train", d.train), ("val", d.val), ("unlabeled", d.unlabeled)):
             _choice(f"data.{key}.format", sp.format, DATA_FORMATS)
         if d.val.format == "aic":

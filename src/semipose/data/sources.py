@@ -160,6 +160,16 @@ def build_unlabelled_records(cfg: Config, skeleton: Skeleton, everyone: list[Pos
     d = cfg.data
     k = skeleton.num_keypoints
     ann, img_dir, det = d.resolve(d.unlabeled.ann_file), d.resolve(d.unlabeled.image_dir), d.resolve(d.unlabeled.det_file)
+    if d.unlabeled.videos:
+        if ann or det:
+            raise ConfigError("data.unlabeled: give videos or an ann_file / det_file, not both")
+        from .videos import video_frame_records
+
+        records, what = video_frame_records(d.unlabeled.videos, k, root=d.root, stride=d.unlabeled.frame_stride,
+                                            num_frames=d.unlabeled.num_frames, seed=cfg.seed)
+        if d.max_unlabeled_instances:
+            records = records[: d.max_unlabeled_instances]
+        return records, what
     if not ann:
         if det:
             raise ConfigError("data.unlabeled.det_file needs data.unlabeled.ann_file (the image_info file of those images)")

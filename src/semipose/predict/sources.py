@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SourceError
+from ..image import VIDEO_EXTS
 
 __all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "Source", "expand_sources", "open_video", "read_frames"]
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""The shared project's video as the unlabelled set: frames read by reference (``video#i``,
+random access equal to sequential decoding), every n-th or a diverse k-means subset, corrupt
+videos one line, and a PoseCons run whose loader workers decode the frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from semipose.cli import main
+from semipose.data.videos import video_frame_records
+from semipose.errors import DataFormatError, ImageReadError
+from semipose.image import read_image, video_frame_ref
+
+
+@pytest.fixture(scope="module")
+def video(sample_data):
+    return sample_data / "mirror-mouse/videos/test_vid.mp4"
+
+
+def test_frames_by_reference_equal_sequential_decoding(video):
+    cap = cv2.VideoCapture(str(video))
+    frames = [cap.read()[1] for _ in range(40)]
+    cap.release()
+    assert video_frame_ref(f"{video}#5") == (str(video), 5) and video_frame_ref(f"{video}.png#5") is None
+    for i in (5, 6, 30, 2):  # forward, the next one, a jump, and back
+        np.testing.assert_array_equal(read_image(f"{video}#{i}"), frames[i])
+    with pytest.raises(ImageReadError, match="frame 99999 cannot be decoded"):
+        read_image(f"{video}#99999")
+
+
+def test_every_nth_and_a_diverse_subset(video):
+    recs, what = video_frame_records([str(video)], 17, stride=10)
+    assert len(recs) == 100 and what == "100 frames (every 10) of 1 video(s)"  # 994 frames
+    assert recs[0].image_path.endswith("test_vid.mp4#0") and recs[-1].image_path.endswith("#990")
+    assert recs[0].bbox.tolist() == [0, 0, 396, 406] and recs[0].keypoints.shape == (17, 3)
+    sub, what = video_frame_records([str(video.parent)], 17, stride=5, num_frames=12)
+    idx = sorted(int(r.image_path.rsplit("#", 1)[1]) for r in sub)
+    assert 8 <= len(sub) <= 12 and len(set(idx)) == len(idx) and "diverse frames (k-means of every 5)" in what
+    assert idx[-1] - idx[0] > 300  # spread over the video, not neighbours
+
+
+def test_bad_videos_are_one_line(tmp_path):
+    (tmp_path / "bad.mp4").write_bytes(b"\x00" * 1000)
+    with pytest.raises(DataFormatError, match="bad.mp4: cannot open the video|bad.mp4: no frame could be decoded"):
+        video_frame_records([str(tmp_path / "bad.mp4")], 3)
+    with pytest.raises(DataFormatError, match="no such video file or folder"):
+        video_frame_records([str(tmp_path / "none.mp4")], 3)
+
+
+def test_posecons_on_the_video(sample_data, video, tmp_path, capsys):
+    assert main(["data", "import", str(sample_data / "mirror-mouse/CollectedData.csv"), "--format", "dlc", "--out", str(tmp_path / "mm")]) == 0
+    capsys.readouterr()
+    over = [f"data.root={tmp_path / 'mm'}", "data.skeleton=null", "data.train.ann_file=annotations.json", "data.train.image_dir=images",
+            "data.val.ann_file=annotations.json", "data.val.image_dir=images", "data.val.det_file=null", f"data.unlabeled.videos=[{video}]",
+            "data.unlabeled.frame_stride=50", "data.input_size=[64,64]", "data.workers=1", "model.deconv_filters=[16,16,16]",
+            "ssl.method=posecons", "ssl.paths=[JOCO]", "train.max_steps=2", "train.batch_size=4", "eval.num_vis_images=1",
+            "data.max_train_instances=10", f"output_dir={tmp_path / 'runs'}", "name=v"]
+    config = Path(__file__).resolve().parents[2] / "configs/synthetic_res18_128x96.yaml"
+    assert main(["train", str(config), *over, "--no-progress"]) == 0
+    log = (tmp_path / "runs/v/train.log").read_text()
+    assert "20 frames (every 50) of 1 video(s)" in log and "cons" in log
