@@ -19,7 +19,7 @@ def test_the_real_dlc_project(sample_data, tmp_path, capsys):
     csv_file = sample_data / "mirror-mouse/CollectedData.csv"
     assert main(["data", "import", str(csv_file), "--format", "dlc", "--out", str(tmp_path / "mm")]) == 0
     out = capsys.readouterr().out
-    assert "90 images, 90 labelled instances, 17 keypoints" in out and "1396 of 1530 keypoints labelled" in out
+    assert "90 images, 90 instances (90 with labels), 17 keypoints" in out and "1396 of 1530 keypoints labelled" in out
     doc = json.loads((tmp_path / "mm/annotations.json").read_text())
     names = doc["categories"][0]["keypoints"]
     assert len(names) == 17 and names[0] == "paw1LH_top" and doc["categories"][0]["skeleton"] == []
@@ -85,7 +85,7 @@ def test_coco_passes_through_the_checker(sample_data, tmp_path, capsys):
     coco = sample_data / "coco"
     assert main(["data", "import", str(coco / "person_keypoints_sample.json"), "--format", "coco", "--out", str(tmp_path / "c"),
                  "--images", str(coco / "images"), "--copy"]) == 0
-    assert "4 images, 14 labelled instances, 17 keypoints" in capsys.readouterr().out
+    assert "4 images, 14 instances (12 with labels), 17 keypoints" in capsys.readouterr().out
     assert len(list((tmp_path / "c/images").glob("*.jpg"))) == 4 and not any(p.is_symlink() for p in (tmp_path / "c/images").iterdir())
 
 
@@ -112,7 +112,7 @@ def test_label_studio_export_gives_the_same_labels(sample_data, tmp_path, capsys
     (tmp_path / "ls.json").write_text(json.dumps(_label_studio_export(labels, labels.frames[:5])))
     assert main(["data", "import", str(tmp_path / "ls.json"), "--format", "label-studio", "--out", str(tmp_path / "o"),
                  "--images", str(sample_data / "mirror-mouse/labeled-data")]) == 0
-    assert "5 images, 5 labelled instances" in capsys.readouterr().out
+    assert "5 images, 5 instances (5 with labels)" in capsys.readouterr().out
     doc = json.loads((tmp_path / "o/annotations.json").read_text())
     names = doc["categories"][0]["keypoints"]
     for im, (rel, per_ind) in zip(doc["images"], labels.frames[:5]):

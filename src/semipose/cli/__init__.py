@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from ..params import DECODERS, IMPORT_FORMATS, PRECISIONS
 from .bench import cmd_bench
-from .commands import cmd_data_check, cmd_data_import, cmd_data_synth, cmd_eval, cmd_export, cmd_predict, cmd_train
+from .commands import cmd_data_check, cmd_data_import, cmd_data_synth, cmd_eval, cmd_export, cmd_predict, cmd_suggest, cmd_train
 from .models import cmd_models
 
 __all__ = ["main", "build_parser"]
@@ -115,6 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-check", action="store_true", help="onnx: skip the onnxruntime-vs-torch comparison")
     _model_flags(ex)
     ex.set_defaults(func=cmd_export)
+
+    su = sub.add_parser(
+        "suggest", help="rank unlabelled frames (videos, folders) by the model's uncertainty: which to label next",
+        description="Score every frame (a whole-frame box each) by the disagreement of a two-network model's networks (or of one "
+        "network with its mirrored-frame prediction), low confidence and, in videos, jumps; take the N best that are not neighbours; "
+        "write them as images, scores.csv, a DeepLabCut labeled-data folder and a Label Studio task list, and a contact sheet.",
+    )
+    su.add_argument("model", help="model file (best.pt ...), URL or hf:// path")
+    su.add_argument("sources", nargs="+", help="videos, image files or folders")
+    su.add_argument("--n", type=int, default=10, help="frames to choose (default 10)")
+    su.add_argument("--out", required=True, help="output folder")
+    su.add_argument("--stride", type=int, default=1, help="videos: score every this-many-th frame")
+    su.add_argument("--min-gap", type=int, default=10, help="chosen frames of one video are at least this many frames apart")
+    su.add_argument("--device", default="auto")
+    su.add_argument("--no-progress", action="store_true")
+    _trust_flag(su)
+    su.set_defaults(func=cmd_suggest)
 
     mo = sub.add_parser(
         "models", help="the known models and backbones (source, cache); fetch one into the cache; list a hub repository",

@@ -355,12 +355,34 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from ..predict.estimator import PoseEstimator
+    from ..predict.sources import expand_sources
+    from ..predict.suggest import suggest
+
+    if args.n < 1 or args.stride < 1 or args.min_gap < 0:
+        raise ConfigError(f"--n and --stride must be ≥ 1 and --min-gap ≥ 0, got {args.n}, {args.stride}, {args.min_gap}")
+    sources = expand_sources(args.sources)
+    if any(s.kind == "camera" for s in sources):
+        raise ConfigError("semipose suggest reads videos and images, not cameras")
+    est_a = PoseEstimator.from_file(args.model, device=args.device, net=1, flip_test=False, trust=args.trust_checkpoint)
+    est_b = (PoseEstimator.from_file(args.model, device=args.device, net=2, flip_test=False, trust=args.trust_checkpoint)
+             if "net2" in est_a.card.choices else None)
+    r = suggest(est_a, est_b, sources, args.out, n=args.n, stride=args.stride, min_gap=args.min_gap, progress=not args.no_progress)
+    print(f"{len(r.frames)} frames scored by {r.how}, low confidence and jumps; {len(r.chosen)} chosen:")
+    for f in r.chosen:
+        print(f"  {f.source} frame {f.index}: disagreement {f.disagreement:.1f} px, confidence {f.confidence:.2f}, jump {f.jump:.1f} px")
+    print(f"written to {r.out_dir}: frames/, scores.csv, labeled-data/suggested/ (DeepLabCut), label_studio_tasks.json, contact_sheet.jpg")
+    return 0
+
+
 def cmd_data_import(args: argparse.Namespace) -> int:
     from ..data.importers import import_project
 
     s = import_project(args.src, args.format, args.out, images=args.images, copy=args.copy)
     total = s.labelled_keypoints + s.empty_keypoints
-    print(f"{s.images} images, {s.instances} labelled instances, {len(s.keypoints)} keypoints ({', '.join(s.keypoints[:6])}"
+    print(f"{s.images} images, {s.instances} instances ({s.labelled_instances} with labels), "
+          f"{len(s.keypoints)} keypoints ({', '.join(s.keypoints[:6])}"
           f"{' …' if len(s.keypoints) > 6 else ''}); {s.labelled_keypoints} of {total} keypoints labelled (empty cells → v = 0)")
     print(f"written: {s.annotations} and {s.out_dir / 'images'}")
     out = s.out_dir.resolve()

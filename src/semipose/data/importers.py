@@ -227,6 +227,7 @@ class ImportSummary:
     annotations: Path
     images: int = 0
     instances: int = 0
+    labelled_instances: int = 0
     labelled_keypoints: int = 0
     empty_keypoints: int = 0
     keypoints: list[str] = field(default_factory=list)
@@ -313,6 +314,7 @@ def import_project(src: str | os.PathLike[str], fmt: str, out_dir: str | os.Path
             else:
                 box = [0.0, 0.0, float(w), float(h)]
             summary.labelled_keypoints += len(xs)
+            summary.labelled_instances += bool(xs)
             anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "keypoints": kps, "num_keypoints": len(xs),
                          "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
     summary.images, summary.instances = len(coco_images), len(anns)
@@ -337,6 +339,7 @@ def _import_coco(s: Path, out: Path, roots: Sequence[Path], copy: bool) -> Impor
         for a in anns:
             v = a.get("keypoints", [])[2::3]
             summary.labelled_keypoints += sum(1 for x in v if x > 0)
+            summary.labelled_instances += any(x > 0 for x in v)
             summary.empty_keypoints += sum(1 for x in v if x <= 0)
             summary.instances += 1
     summary.images = len(cf.images)
