@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch-size", type=int, default=32, help="persons per forward pass")
     pr.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the free cores, re-measured as the load changes)")
     pr.add_argument("--max-frames", type=int, default=None, help="videos and cameras: stop after this many frames")
+    pr.add_argument("--smooth", action="store_true", help="videos: also write <video>_smoothed.csv, the trajectories through a "
+                    "constant-velocity Kalman smoother weighted by the keypoint confidences (one person per frame)")
     pr.add_argument("--no-progress", action="store_true")
     _model_flags(pr)
     pr.set_defaults(func=cmd_predict)

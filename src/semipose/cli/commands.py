@@ -264,7 +264,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     )
     s = run_predict(
         est, sources, boxes, out, draw=not args.no_draw, kpt_thr=args.kpt_thr, heatmaps=args.heatmaps,
-        nms=not args.no_nms, max_frames=args.max_frames, progress=not args.no_progress,
+        nms=not args.no_nms, max_frames=args.max_frames, progress=not args.no_progress, smooth=args.smooth,
     )
     done = s.images + s.frames
     rate = done / s.seconds if s.seconds > 0 else 0.0

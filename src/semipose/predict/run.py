@@ -182,6 +182,7 @@ def run_predict(
     nms: bool = True,
     max_frames: int | None = None,
     progress: bool = True,
+    smooth: bool = False,
 ) -> PredictSummary:
     """Predict every source; write the results JSON, image info, drawings and drawn videos."""
     out = Path(out_dir)
@@ -277,7 +278,7 @@ def run_predict(
         if src.kind == "image":
             continue
         try:
-            _video(est, src, keys(src), box_source, out, summary, assign, flush, max_frames, progress)
+            _video(est, src, keys(src), box_source, out, summary, assign, flush, max_frames, progress, smooth)
         except SourceError as e:
             fail(str(e))
 
@@ -287,8 +288,26 @@ def run_predict(
     return summary
 
 
+def _smoothed_table(table: Path, per_frame: list[list[dict[str, Any]]], est: PoseEstimator) -> Path:
+    """``<video>_smoothed.csv``: the one person's trajectories through :func:`smooth_tracks`
+    (likelihoods kept). Frames with several persons have no identities to smooth: refused."""
+    from .smooth import smooth_tracks
+
+    if any(len(f) > 1 for f in per_frame):
+        raise SourceError(f"{table}: --smooth needs one person per frame (no identity tracking across frames); the raw table is written")
+    k = len(est.skeleton.keypoints)
+    kp = np.full((len(per_frame), k, 3), np.nan)
+    for t, f in enumerate(per_frame):
+        if f:
+            kp[t] = np.asarray(f[0]["keypoints"], np.float64).reshape(k, 3)
+    xy = smooth_tracks(kp[..., :2], kp[..., 2])
+    frames = [[{"keypoints": np.concatenate([xy[t], kp[t, :, 2:]], 1).reshape(-1).tolist(), "score": 1.0}] if per_frame[t] else []
+              for t in range(len(per_frame))]
+    return write_pose_csv(table.with_name(table.stem + "_smoothed.csv"), frames, est.skeleton.keypoints, scorer=f"semipose-{est.card.arch}-smoothed")
+
+
 def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out: Path, summary: PredictSummary, assign: Any, flush: Any,
-           max_frames: int | None, progress: bool) -> None:
+           max_frames: int | None, progress: bool, smooth: bool = False) -> None:
     cap = open_video(src)
     try:
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
@@ -330,6 +349,8 @@ def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out
         table = out / f"{Path(key).with_suffix('')}.csv"
         write_pose_csv(table, per_frame, est.skeleton.keypoints, scorer=f"semipose-{est.card.arch}")
         summary.tables.append(table)
+        if smooth:
+            summary.tables.append(_smoothed_table(table, per_frame, est))
     finally:
         cap.release()
 
