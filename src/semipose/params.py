@@ -21,6 +21,7 @@ __all__ = [
     "SELECT_MODES",
     "ENSEMBLE",
     "IMPORT_FORMATS",
+    "SIZE_RELATIVE",
     "net_key",
     "card_choices",
     "parse_net",
@@ -66,6 +67,9 @@ DECODERS: tuple[str, ...] = ("shift", "dark", "argmax")
 METHODS: dict[str, tuple[int | tuple[int, ...], ...]] = {
     "supervised": (), "posecons": (0,), "posedual": (1, 0), "sspcm": (1, 0, (0, 1)),
 }
+
+#: What the hard views' box sizes and jitter are relative to (``ssl.augment.size_relative_to``).
+SIZE_RELATIVE: tuple[str, ...] = ("crop", "instance")
 
 #: The label formats ``semipose data import`` reads: DeepLabCut / lightning-pose CSV, a Label
 #: Studio JSON export, COCO keypoints.
@@ -237,6 +241,11 @@ class AugmentParams:
         ra_num_ops: RandAugment ops per image.
         ra_magnitude: RandAugment magnitude (0–30).
         fill: hole value for CO / JC in normalised space (0 = mean colour).
+        size_relative_to: ``crop`` (the pixel sizes above, made for a person filling a
+            256×192 crop: the seeds' configs) or ``instance``: box half sizes and jitter scaled
+            per sample by its teacher keypoints' extent over ``instance_extent_px`` (at most 1),
+            so a small animal in a whole frame gets holes of its own scale.
+        instance_extent_px: the keypoint extent the pixel sizes were chosen for.
     """
 
     co_holes: int = 5
@@ -251,6 +260,8 @@ class AugmentParams:
     ra_num_ops: int = 2
     ra_magnitude: float = 20.0
     fill: float = 0.0
+    size_relative_to: str = "crop"
+    instance_extent_px: float = 180.0
 
     @property
     def half_size(self) -> tuple[int, int]:

@@ -57,9 +57,12 @@ def test_posecons_on_the_video(sample_data, video, tmp_path, capsys):
     over = [f"data.root={tmp_path / 'mm'}", "data.skeleton=null", "data.train.ann_file=annotations.json", "data.train.image_dir=images",
             "data.val.ann_file=annotations.json", "data.val.image_dir=images", "data.val.det_file=null", f"data.unlabeled.videos=[{video}]",
             "data.unlabeled.frame_stride=50", "data.input_size=[64,64]", "data.workers=1", "model.deconv_filters=[16,16,16]",
-            "ssl.method=posecons", "ssl.paths=[JOCO]", "train.max_steps=2", "train.batch_size=4", "eval.num_vis_images=1",
+            "ssl.method=posecons", "ssl.paths=[JOCO]", "ssl.augment.size_relative_to=instance",  # holes of the mouse's size
+            "train.max_steps=2", "train.batch_size=4", "eval.num_vis_images=1",
             "data.max_train_instances=10", f"output_dir={tmp_path / 'runs'}", "name=v"]
     config = Path(__file__).resolve().parents[2] / "configs/synthetic_res18_128x96.yaml"
     assert main(["train", str(config), *over, "--no-progress"]) == 0
     log = (tmp_path / "runs/v/train.log").read_text()
     assert "20 frames (every 50) of 1 video(s)" in log and "cons" in log
+    assert main(["train", str(config), *over, "ssl.augment.size_relative_to=animal", "--no-progress"]) == 2
+    assert "ssl.augment.size_relative_to: expected one of crop, instance" in capsys.readouterr().err

@@ -274,3 +274,37 @@ def test_yoco_takes_bottom_or_right_half_from_aux(shape):
             kinds.append("r")
         assert torch.equal(out[i, 0], out[i, 2])
     assert 4 < kinds.count("b") < 28
+
+
+def test_size_scale_shrinks_boxes_per_sample_and_none_changes_nothing():
+    """Instance-relative views (ssl.augment.size_relative_to: instance): the same draws, each
+    sample's half sizes times its factor; without factors the output is bit-identical."""
+    x = torch.ones((16, 3, 96, 80))
+    base = cutout(x, generator=gen(5), num_holes=1, half_size=(10, 19), fill=-3.0)
+    assert torch.equal(cutout(x, generator=gen(5), num_holes=1, half_size=(10, 19), fill=-3.0, size_scale=None), base)
+    assert torch.equal(cutout(x, generator=gen(5), num_holes=1, half_size=(10, 19), fill=-3.0, size_scale=torch.ones(16)), base)
+    scale = torch.tensor([0.25, 1.0] * 8)
+    out = cutout(x, generator=gen(5), num_holes=1, half_size=(10, 19), fill=-3.0, size_scale=scale)
+    for i in range(16):
+        area, full = int((out[i, 0] == -3.0).sum()), int((base[i, 0] == -3.0).sum())
+        if scale[i] == 1.0:
+            assert area == full
+        else:
+            assert 0 < area <= max(4, full // 9)  # a quarter of the half size: about a sixteenth of the area
+    j = random_joints(16, 5, seed=3)
+    a = joint_cutout(x, j, None, generator=gen(2), num_joints=2, size_scale=torch.full((16,), 0.3))
+    b = joint_cutout(x, j, None, generator=gen(2), num_joints=2)
+    assert (a != 1).sum() < 0.25 * (b != 1).sum()
+    c = joint_cut_occlusion(rand_images(16), j, None, generator=gen(2), num_joints=2, size_scale=torch.full((16,), 0.3))
+    assert c.shape == (16, 3, H, W)
+    with pytest.raises(ValueError, match="size_scale must be"):
+        cutout(x, generator=gen(5), size_scale=torch.ones(3))
+
+
+def test_instance_scale_is_the_keypoint_extent():
+    from semipose.ssl.recipes import instance_scale
+
+    joints = torch.tensor([[[10.0, 10.0], [46.0, 28.0], [0.0, 0.0]], [[5.0, 5.0], [500.0, 5.0], [0.0, 0.0]], [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]])
+    valid = torch.tensor([[True, True, False], [True, True, False], [True, False, False]])
+    s = instance_scale(joints, valid, 180.0)
+    assert s.tolist() == pytest.approx([36 / 180, 1.0, 1.0])  # extent 36 px; larger than the reference: 1; one joint: 1

@@ -72,7 +72,7 @@ def test_augment_params_are_plain_yaml_types():
 
     p = AugmentParams()
     for f in dataclasses.fields(p):
-        assert type(getattr(p, f.name)) in (int, float)
+        assert type(getattr(p, f.name)) in (int, float, str)  # numbers, and the name of what sizes are relative to
     assert p.half_size == (10, 19)
 
 

@@ -19,6 +19,7 @@ from ..params import (
     OPTIMIZERS,
     PRECISIONS,
     SELECT_MODES,
+    SIZE_RELATIVE,
     TEACHERS,
     VIEWS,
     AugmentConfig,
@@ -358,6 +359,9 @@ class Config:
         _choice("ssl.method", q.method, tuple(METHODS))
         _choice("ssl.select", q.select, SELECT_MODES)
         _choice("ssl.teacher", q.teacher, TEACHERS)
+        _choice("ssl.augment.size_relative_to", q.augment.size_relative_to, SIZE_RELATIVE)
+        if not q.augment.instance_extent_px > 0:
+            raise ConfigError(f"ssl.augment.instance_extent_px: must be > 0, got {q.augment.instance_extent_px}")
         if q.teacher == "ema" and not self.semi_supervised:
             raise ConfigError("ssl.teacher: ema needs a consistency method (ssl.method: posecons or posedual)")
         if q.select == "ema" and q.teacher != "ema":

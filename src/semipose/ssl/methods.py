@@ -52,8 +52,8 @@ from ..codec import argmax_heatmaps
 from ..errors import ConfigError
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..losses import joints_mse_loss
-from ..params import METHODS, TEACHERS, VIEWS, AugmentParams, HardAffineParams, SSPCMParams
-from .recipes import AugmentContext, Recipe
+from ..params import METHODS, SIZE_RELATIVE, TEACHERS, VIEWS, AugmentParams, HardAffineParams, SSPCMParams
+from .recipes import AugmentContext, Recipe, instance_scale
 from .sspcm import agreement_weights, temporal_pair
 from .views import compose_affine, invert_affine, sample_hard_affine, warp
 
@@ -271,6 +271,10 @@ class SemiSupervisedModel(nn.Module):
         self.method = method
         params = augment or AugmentParams()
         self.recipes = [Recipe(p, params) for p in paths] * int(repeat)
+        if params.size_relative_to not in SIZE_RELATIVE:
+            raise ConfigError(f"ssl.augment.size_relative_to: expected one of {', '.join(SIZE_RELATIVE)}, got {params.size_relative_to!r}")
+        #: instance-relative hard views: the keypoint extent the configured box sizes are for (None: crop pixels)
+        self.instance_extent = float(params.instance_extent_px) if params.size_relative_to == "instance" else None
         self.stride = float(strides.pop())  # type: ignore[arg-type]
         self.hard_affine = hard_affine
         self.reference_geometry = bool(reference_geometry)
@@ -457,9 +461,10 @@ class SemiSupervisedModel(nn.Module):
         for s, student in enumerate(self.nets):
             t = self.teacher_of[s]
             with torch.no_grad(), _still_bn_statistics(self.ema_nets):
+                valid_t = supervised.expand_as(peaks[t]) & (peaks[t] > 0)
                 ctx = AugmentContext(
-                    joints=joints[t] * self.stride, joint_valid=supervised.expand_as(peaks[t]) & (peaks[t] > 0),
-                    generator=generator, mean=self.mean, std=self.std,
+                    joints=joints[t] * self.stride, joint_valid=valid_t, generator=generator, mean=self.mean, std=self.std,
+                    size_scale=instance_scale(joints[t] * self.stride, valid_t, self.instance_extent) if self.instance_extent else None,
                 )
                 if self.teacher_view == "easy":
                     warped = self._warp_heatmaps(teach[t], student_affine) if student_affine is not None else teach[t]

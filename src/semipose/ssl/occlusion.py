@@ -65,10 +65,24 @@ def _check_joints(images: Tensor, joints: Tensor, joint_valid: Tensor | None) ->
     return joints, valid
 
 
-def _half_sizes(n: int, m: int, half_size: tuple[int, int], generator: torch.Generator, device: torch.device) -> Tensor:
-    """``(n, m, 2)`` integer half sizes ``(sx, sy)``, each uniform in ``[min, max]``."""
+def _half_sizes(n: int, m: int, half_size: tuple[int, int], generator: torch.Generator, device: torch.device,
+                scale: Tensor | None = None) -> Tensor:
+    """``(n, m, 2)`` integer half sizes ``(sx, sy)``, each uniform in ``[min, max]`` — times the
+    sample's ``scale`` ``(n,)`` in (0, 1] when given (the same draws; rounded, at least 1)."""
     lo, hi = half_size
-    return torch.randint(lo, hi + 1, (n, m, 2), generator=generator, device=device)
+    s = torch.randint(lo, hi + 1, (n, m, 2), generator=generator, device=device)
+    if scale is None:
+        return s
+    return torch.floor(s * scale.to(device=device, dtype=torch.float32).view(n, 1, 1) + 0.5).clamp(min=1).long()
+
+
+def _check_scale(scale: Tensor | None, n: int) -> Tensor | None:
+    """``size_scale``: None, or ``(N,)`` factors in (0, 1] (boxes never outgrow ``half_size``'s max)."""
+    if scale is None:
+        return None
+    if tuple(scale.shape) != (n,):
+        raise ValueError(f"size_scale must be ({n},), got shape {tuple(scale.shape)}")
+    return scale.float().clamp(1e-3, 1.0)
 
 
 def _box_cells(cx: Tensor, cy: Tensor, sx: Tensor, sy: Tensor, side: int, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -156,11 +170,14 @@ def _choose_valid(valid: Tensor, m: int, generator: torch.Generator) -> tuple[Te
     return idx, ok
 
 
-def _jittered_centres(joints: Tensor, idx: Tensor, jitter: float, generator: torch.Generator) -> Tensor:
-    """``(N, M, 2)`` long pixel centres: chosen joints + N(0, 1)·jitter, rounded to the nearest pixel."""
+def _jittered_centres(joints: Tensor, idx: Tensor, jitter: float, generator: torch.Generator, scale: Tensor | None = None) -> Tensor:
+    """``(N, M, 2)`` long pixel centres: chosen joints + N(0, 1)·jitter (× the sample's ``scale``),
+    rounded to the nearest pixel."""
     n, m = idx.shape
     picked = joints.gather(1, idx.unsqueeze(-1).expand(n, m, 2))
     noise = torch.randn((n, m, 2), generator=generator, device=joints.device)
+    if scale is not None:
+        noise = noise * scale.to(noise.device).view(n, 1, 1)
     centres = torch.floor(picked + noise * float(jitter) + 0.5)
     # keep far-away / huge coordinates representable; boxes are clipped to the image anyway
     return centres.clamp(-(2**30), 2**30).long()
@@ -176,6 +193,7 @@ def cutout(
     half_size: tuple[int, int] = (10, 19),
     fill: float = 0.0,
     inplace: bool = False,
+    size_scale: Tensor | None = None,
 ) -> Tensor:
     """CutOut (CO): fill ``num_holes`` random boxes per image with ``fill``.
 
@@ -191,6 +209,8 @@ def cutout(
         half_size: ``(min, max)`` integer half size in pixels.
         fill: value written into the holes (``0`` = the mean colour in normalised space).
         inplace: see :class:`_Canvas` (a recipe's later parts); otherwise ``images`` is never modified.
+        size_scale: ``(N,)`` factors in (0, 1] on each image's half sizes (instance-relative
+            views, ``ssl.augment.size_relative_to: instance``); None: as given.
 
     Returns:
         ``(N, C, H, W)`` channels_last tensor.
@@ -199,18 +219,19 @@ def cutout(
     m = check_count("num_holes", num_holes)
     hs = _check_half_size(half_size)
     canvas = _Canvas(images, inplace)
-    rows, cols, inside = _random_holes(n, m, h, w, hs, generator, images.device)
+    rows, cols, inside = _random_holes(n, m, h, w, hs, generator, images.device, _check_scale(size_scale, n))
     canvas.fill(canvas.index(torch.arange(n, device=images.device), rows, cols, inside), float(fill))
     return canvas.image()
 
 
 def _random_holes(
-    n: int, m: int, h: int, w: int, half_size: tuple[int, int], generator: torch.Generator, device: torch.device
+    n: int, m: int, h: int, w: int, half_size: tuple[int, int], generator: torch.Generator, device: torch.device,
+    scale: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """The cells of ``m`` uniformly placed boxes per image (see :func:`_box_cells`)."""
     cx = torch.randint(0, w, (n, m), generator=generator, device=device)
     cy = torch.randint(0, h, (n, m), generator=generator, device=device)
-    s = _half_sizes(n, m, half_size, generator, device)
+    s = _half_sizes(n, m, half_size, generator, device, scale)
     return _box_cells(cx, cy, s[..., 0], s[..., 1], 2 * half_size[1], h, w)
 
 
@@ -221,6 +242,7 @@ def cutmix(
     num_holes: int = 2,
     half_size: tuple[int, int] = (10, 19),
     inplace: bool = False,
+    size_scale: Tensor | None = None,
 ) -> Tensor:
     """CutMix (CM): holes as in :func:`cutout`, filled from a partner image.
 
@@ -242,7 +264,7 @@ def cutmix(
     m = check_count("num_holes", num_holes)
     hs = _check_half_size(half_size)
     perm = permutation(n, generator, images.device)
-    rows, cols, inside = _random_holes(n, m, h, w, hs, generator, images.device)
+    rows, cols, inside = _random_holes(n, m, h, w, hs, generator, images.device, _check_scale(size_scale, n))
     canvas = _Canvas(images, inplace)
     dst = canvas.index(torch.arange(n, device=images.device), rows, cols, inside)
     src = canvas.index(perm, rows, cols, inside)  # the partner's pixels at the same place
@@ -334,6 +356,7 @@ def joint_cutout(
     jitter: float = 10.0,
     fill: float = 0.0,
     inplace: bool = False,
+    size_scale: Tensor | None = None,
 ) -> Tensor:
     """Joint CutOut (JC): fill boxes around randomly chosen valid joints.
 
@@ -361,9 +384,10 @@ def joint_cutout(
     m = check_count("num_joints", num_joints)
     hs = _check_half_size(half_size)
     joints, valid = _check_joints(images, joints, joint_valid)
+    scale = _check_scale(size_scale, n)
     idx, ok = _choose_valid(valid, m, generator)
-    centres = _jittered_centres(joints, idx, jitter, generator)
-    s = _half_sizes(n, m, hs, generator, images.device)
+    centres = _jittered_centres(joints, idx, jitter, generator, scale)
+    s = _half_sizes(n, m, hs, generator, images.device, scale)
     rows, cols, inside = _box_cells(centres[..., 0], centres[..., 1], s[..., 0], s[..., 1], 2 * hs[1], h, w)
     canvas = _Canvas(images, inplace)
     canvas.fill(canvas.index(torch.arange(n, device=images.device), rows, cols, inside & ok[..., None, None]), float(fill))
@@ -380,6 +404,7 @@ def joint_cut_occlusion(
     half_size: tuple[int, int] = (10, 19),
     jitter: float = 10.0,
     inplace: bool = False,
+    size_scale: Tensor | None = None,
 ) -> Tensor:
     """Joint Cut-Occlusion (JO): paste another image's joint patches onto this image's joints.
 
@@ -422,9 +447,10 @@ def joint_cut_occlusion(
     src_valid = valid[src]
     dst_idx, dst_ok = _choose_valid(valid, m, generator)
     src_idx, src_ok = _choose_valid(src_valid, m, generator)
-    dst = _jittered_centres(joints, dst_idx, jitter, generator)  # (N, M, 2)
-    srcc = _jittered_centres(joints[src], src_idx, jitter, generator)  # (N, M, 2)
-    s = _half_sizes(n, m, hs, generator, device)  # (N, M, 2)
+    scale = _check_scale(size_scale, n)  # of the destination image: the patch fits the instance it occludes
+    dst = _jittered_centres(joints, dst_idx, jitter, generator, scale)  # (N, M, 2)
+    srcc = _jittered_centres(joints[src], src_idx, jitter, generator, None if scale is None else scale[src])  # (N, M, 2)
+    s = _half_sizes(n, m, hs, generator, device, scale)  # (N, M, 2)
     ok = dst_ok & src_ok
 
     canvas = _Canvas(images, inplace)

@@ -18,7 +18,7 @@ from ..params import AUGMENT_CODES, JOINT_AUGMENTATIONS, AugmentParams, parse_re
 from .occlusion import cutmix, cutout, joint_cut_occlusion, joint_cutout, mixup, yoco
 from .photometric import rand_augment, trivial_augment
 
-__all__ = ["AugmentContext", "AugmentFn", "AUGMENTATIONS", "Recipe"]
+__all__ = ["instance_scale", "AugmentContext", "AugmentFn", "AUGMENTATIONS", "Recipe"]
 
 
 @dataclass(kw_only=True)
@@ -40,10 +40,30 @@ class AugmentContext:
     #: the recipe's own intermediate result, which box augmentations may write into (set by
     #: :class:`Recipe` for its second and later parts)
     owned: Tensor | None = None
+    #: ``(N,)`` factors in (0, 1] on the box sizes and jitter of each sample (instance-relative
+    #: hard views: :func:`instance_scale`); None: the sizes as configured
+    size_scale: Tensor | None = None
 
 
 #: ``(images, ctx, params) -> images``
 AugmentFn = Callable[[Tensor, AugmentContext, AugmentParams], Tensor]
+
+
+def instance_scale(joints: Tensor, valid: Tensor, extent_px: float) -> Tensor:
+    """``(N,)`` size factors of instance-relative hard views: each sample's keypoint extent (the
+    longer side of its valid joints' bounding box, image pixels) over ``extent_px``, the extent
+    the box sizes were chosen for, in (0, 1] (samples with fewer than two valid joints: 1).
+
+    Args:
+        joints: ``(N, K, 2)`` image pixels; valid: ``(N, K)`` bool.
+    """
+    big = torch.finfo(joints.dtype).max
+    v = valid[..., None] & torch.isfinite(joints)
+    lo = torch.where(v, joints, torch.full_like(joints, big)).amin(dim=1)
+    hi = torch.where(v, joints, torch.full_like(joints, -big)).amax(dim=1)
+    extent = (hi - lo).amax(dim=1)
+    enough = valid.sum(dim=1) >= 2
+    return torch.where(enough, (extent / float(extent_px)).clamp(1e-3, 1.0), torch.ones_like(extent))
 
 
 def _require_joints(ctx: AugmentContext, code: str) -> Tensor:
@@ -53,11 +73,13 @@ def _require_joints(ctx: AugmentContext, code: str) -> Tensor:
 
 
 def _aug_co(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
-    return cutout(images, generator=ctx.generator, num_holes=p.co_holes, half_size=p.half_size, fill=p.fill, inplace=ctx.owned is images)
+    return cutout(images, generator=ctx.generator, num_holes=p.co_holes, half_size=p.half_size, fill=p.fill, inplace=ctx.owned is images,
+                  size_scale=ctx.size_scale)
 
 
 def _aug_cm(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
-    return cutmix(images, generator=ctx.generator, num_holes=p.cm_holes, half_size=p.half_size, inplace=ctx.owned is images)
+    return cutmix(images, generator=ctx.generator, num_holes=p.cm_holes, half_size=p.half_size, inplace=ctx.owned is images,
+                  size_scale=ctx.size_scale)
 
 
 def _aug_mu(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
@@ -76,6 +98,7 @@ def _aug_jc(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
         jitter=p.jitter,
         fill=p.fill,
         inplace=ctx.owned is images,
+        size_scale=ctx.size_scale,
     )
 
 
@@ -83,7 +106,7 @@ def _aug_jo(images: Tensor, ctx: AugmentContext, p: AugmentParams) -> Tensor:
     joints = _require_joints(ctx, "JO")
     return joint_cut_occlusion(
         images, joints, ctx.joint_valid, generator=ctx.generator, num_joints=p.jo_joints, half_size=p.half_size, jitter=p.jitter,
-        inplace=ctx.owned is images,
+        inplace=ctx.owned is images, size_scale=ctx.size_scale,
     )
 
 
