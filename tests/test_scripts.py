@@ -174,3 +174,24 @@ def test_quick_start_puts_semipose_on_path() -> None:
         pytest.skip("no .venv here (set up by scripts/setup.sh)")
     out = subprocess.run(["bash", "-c", "source .venv/bin/activate && semipose --version"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == semipose.__version__, out.stderr
+
+
+def test_mouse_split_is_fixed_and_spread(tmp_path: Path, sample_data) -> None:
+    """The mirror-mouse study's split: 20 test frames spread over the project, per-seed budgets
+    drawn from the other 70, the same every time."""
+    from semipose.cli import main
+
+    assert main(["data", "import", str(sample_data / "mirror-mouse/CollectedData.csv"), "--format", "dlc", "--out", str(tmp_path / "mm")]) == 0
+    run = lambda: subprocess.run([sys.executable, str(ROOT / "scripts/mouse_split.py"), str(tmp_path / "mm"), "--budgets", "10", "70",  # noqa: E731
+                                  "--seeds", "0", "1"], capture_output=True, text=True, check=True)
+    assert "20 test frames, a pool of 70" in run().stdout
+    test = json.loads((tmp_path / "mm/test.json").read_text())
+    names = sorted(im["file_name"] for im in test["images"])
+    every = sorted(im["file_name"] for im in json.loads((tmp_path / "mm/annotations.json").read_text())["images"])
+    assert len(names) == 20 and names[0] == every[0] and names[-1] == every[-1]  # spread from the first frame to the last
+    b10 = {im["id"] for im in json.loads((tmp_path / "mm/train_10_s0.json").read_text())["images"]}
+    b70 = {im["id"] for im in json.loads((tmp_path / "mm/train_70_s0.json").read_text())["images"]}
+    assert len(b10) == 10 and len(b70) == 70 and b10 < b70 and not b70 & {im["id"] for im in test["images"]}
+    assert b10 != {im["id"] for im in json.loads((tmp_path / "mm/train_10_s1.json").read_text())["images"]}
+    run()
+    assert {im["id"] for im in json.loads((tmp_path / "mm/train_10_s0.json").read_text())["images"]} == b10  # fixed

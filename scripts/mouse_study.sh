@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The mirror-mouse study (issue 26), planned before it is run:
+#   - data: shared/data/mirror-mouse imported (`semipose data import --format dlc`); 20 test frames
+#     spread over the project, label budgets of 10 and of all 70 other frames (scripts/mouse_split.py);
+#     the project's 994-frame video (every 5th frame) as the unlabelled set;
+#   - for each seed and budget: a supervised warm-up of WARMUP steps from scratch, then from it
+#     STEPS more steps of supervised, PoseCons, PoseDual and MultiAugs (JOCO + JCCM, PoseCons with
+#     two paths), equal steps (train.max_steps), instance-relative hard views, EMA off;
+#   - the score: RMSE in pixels on the 20 test frames (eval/metrics.json: rmse_px, pck10_px) of each
+#     run's last.pt; the compute per run goes to <out>/times.tsv.
+# Goal (issue 26): the best semi-supervised method cuts the test RMSE by >= 20 % at the small budget.
+#
+#   bash scripts/mouse_study.sh                       # SEEDS="0 1" BUDGETS="10 70" WARMUP=600 STEPS=400
+#   SEEDS=0 BUDGETS=10 WARMUP=2 STEPS=2 bash scripts/mouse_study.sh   # a smoke run (minutes)
+# A run already in times.tsv is skipped, so the same command continues an interrupted study.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SP=.venv/bin/semipose
+PY=.venv/bin/python
+src=${SHARED_DATA:-../shared/data}/mirror-mouse
+data=${DATA:-data/mirror-mouse}
+out=${OUT:-runs/mouse-study}
+warmup=${WARMUP:-600}
+steps=${STEPS:-400}
+mkdir -p "$out"
+if [ ! -f "$data/annotations.json" ]; then
+  $SP data import "$src/CollectedData.csv" --format dlc --out "$data"
+  ln -sfn "$(cd "$src" && pwd)/videos" "$data/videos"
+fi
+$PY scripts/mouse_split.py "$data" --budgets ${BUDGETS:-10 70} --seeds ${SEEDS:-0 1}
+touch "$out/times.tsv"
+run() {  # name, overrides...
+  local name=$1; shift
+  if grep -q "^$name	" "$out/times.tsv"; then return; fi
+  local t0; t0=$(date +%s)
+  $SP train configs/mouse/mirror_mouse.yaml --run-dir "$out/$name" --overwrite --no-progress data.root="$data" "$@" \
+    > "$out/$name.log" 2>&1
+  local rmse
+  rmse=$($PY -c "import json,sys; m=json.load(open(sys.argv[1])); print(m.get('rmse_px', m.get('rmse_px', '')))" "$out/$name/eval/metrics.json")
+  printf '%s\t%s\t%s\n' "$name" "$(( $(date +%s) - t0 ))" "$rmse" >> "$out/times.tsv"
+  echo "$name: $(( $(date +%s) - t0 )) s, test RMSE $rmse px"
+}
+for seed in ${SEEDS:-0 1}; do
+  for b in ${BUDGETS:-10 70}; do
+    tag="b${b}_s${seed}"
+    common=(seed="$seed" data.train.ann_file="train_${b}_s${seed}.json")
+    run "warmup_$tag" "${common[@]}" ssl.method=supervised train.max_steps="$warmup"
+    init=model.init_weights="$out/warmup_$tag/checkpoints/last.pt"
+    run "supervised_$tag" "${common[@]}" "$init" ssl.method=supervised train.max_steps="$steps"
+    run "posecons_$tag" "${common[@]}" "$init" ssl.method=posecons "ssl.paths=[none]" train.max_steps="$steps"
+    run "posedual_$tag" "${common[@]}" "$init" ssl.method=posedual "ssl.paths=[none]" train.max_steps="$steps"
+    run "multiaugs_$tag" "${common[@]}" "$init" ssl.method=posecons "ssl.paths=[JOCO,JCCM]" train.max_steps="$steps"
+  done
+done
+echo "table: $out/times.tsv (name, seconds, test RMSE px)"
