@@ -74,9 +74,10 @@ def _config_for_eval(args: argparse.Namespace, mf):  # -> Config
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ..engine.evaluate import arch_rows, evaluate_model_file, net_names, results_table
+    from ..engine.evaluate import arch_rows, evaluate_model_file, results_table
     from ..engine.runfolder import setup_logging
     from ..evaluation.coco import write_metrics_json
+    from ..params import eval_names
 
     if args.results:
         return _eval_results(args)
@@ -107,7 +108,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         out = Path(args.checkpoint).resolve().parent.parent / f"eval-{stamp}"
     data, results = evaluate_model_file(cfg, mf, out, progress=not args.no_progress)
-    names = net_names(mf.card.num_nets)
+    names = eval_names(mf.card.num_nets)
     proto = data.protocol
     print(
         f"\nprotocol: boxes = {proto['boxes']}; flip test = {'on' if proto['flip_test'] else 'off'}; "
@@ -286,10 +287,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..predict.estimator import _net_name
+    from ..params import parse_net
 
     mf = _read_model(args, args.model)
-    net = _net_name(args.net) if args.net is not None else None
+    net = parse_net(args.net) if args.net is not None else None
     src = Path(Path(args.model.split("?")[0]).name) if is_remote(args.model) else Path(args.model)  # a download: export beside the shell
     if args.format == "onnx":
         from ..predict.onnx import export_onnx

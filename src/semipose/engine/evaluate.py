@@ -36,7 +36,6 @@ from .distributed import DistInfo, all_reduce_sum
 
 __all__ = [
     "NetResult",
-    "net_names",
     "ema_names",
     "validate",
     "validate_nets",
@@ -58,7 +57,6 @@ class NetResult:
     predictions: Predictions
 
 
-net_names = eval_names  # the evaluation's row names (semipose.params spells every network name)
 
 
 def _gather(preds: Predictions, k: int, device: torch.device, dist_info: DistInfo) -> Predictions | None:
@@ -136,14 +134,14 @@ def validate_nets(
     teacher in ``ema_nets``.
 
     Returns:
-        ``{name: result}`` for the names of :func:`net_names` and :func:`ema_names` (``{}`` on
+        ``{name: result}`` for the names of :func:`~semipose.params.eval_names` and :func:`ema_names` (``{}`` on
         non-main ranks).
     """
     models = list(nets)
     if len(models) > 1:
         models.append(EnsembleNet(list(nets)))
     models += list(ema_nets)
-    names = net_names(len(nets)) + (ema_names(len(ema_nets)) if ema_nets else [])
+    names = eval_names(len(nets)) + (ema_names(len(ema_nets)) if ema_nets else [])
     # the ground truth is read and checked once for every network scored on it
     gt = load_coco_gt(data.ann_file, skeleton=data.eval_skeleton or skeleton) if data.ann_file and dist_info.is_main else None
     out: dict[str, NetResult] = {}
@@ -155,7 +153,7 @@ def validate_nets(
 
 
 def selection_metrics(metrics: dict[str, dict[str, float]], select: str) -> dict[str, float]:
-    """The metrics that pick ``best`` from ``{name: metrics}`` of :func:`net_names`: the one
+    """The metrics that pick ``best`` from ``{name: metrics}`` of :func:`~semipose.params.eval_names`: the one
     network's; for two, the mean of the nets' (MultiAugs), net 1's (Semi_Human_Pose) or the
     ensemble's, by ``select``; ``ema``: the EMA teacher's (the mean of two)."""
     teachers = set(ema_names(1) + ema_names(len(metrics)))
@@ -175,7 +173,7 @@ def selection_metrics(metrics: dict[str, dict[str, float]], select: str) -> dict
 
 
 def arch_rows(metrics: dict[str, dict[str, float]], arch: str) -> dict[str, dict[str, float]]:
-    """``{name: metrics}`` of :func:`net_names` as table rows: ``arch``, or ``arch net1`` …"""
+    """``{name: metrics}`` of :func:`~semipose.params.eval_names` as table rows: ``arch``, or ``arch net1`` …"""
     return {(arch if n == eval_names(1)[0] else f"{arch} {n}"): m for n, m in metrics.items()}
 
 
@@ -243,7 +241,7 @@ def evaluate_model_file(
         out_dir: where results and metrics are written.
 
     Returns:
-        ``(data, results)``: the split evaluated and ``{name: result}`` of :func:`net_names`.
+        ``(data, results)``: the split evaluated and ``{name: result}`` of :func:`~semipose.params.eval_names`.
 
     Raises:
         CheckpointError: the file's keypoint count differs from the split's keypoint set.

@@ -203,11 +203,11 @@ class PoseEstimator:
             from .onnx import OnnxBackend
 
             ort = OnnxBackend(p, device=dev)
-            if net is not None and _net_name(net) != ort.exported:
-                raise CheckpointError(f"{p}: exported with network {ort.exported!r}; export again for {_net_name(net)!r}")
+            if net is not None and parse_net(net) != ort.exported:
+                raise CheckpointError(f"{p}: exported with network {ort.exported!r}; export again for {parse_net(net)!r}")
             return cls(ort, ort.card, dev, flip_test, decoder, batch_size, "fp32", "onnxruntime", num_threads, det)
         mf = read_model_file(p, trust=trust, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
-        use = _net_name(net) if net is not None else mf.card.use
+        use = parse_net(net) if net is not None else mf.card.use
         module = mf.card.predictor(mf.build_nets(dev), use)
         prec = resolve_precision(precision, dev)
         card = mf.card.with_use(use, os.fspath(path))
@@ -372,4 +372,3 @@ def _open_detector(spec: Any, score_thr: float | None) -> Detector | None:
                               num_threads=ensure_threads().threads)
 
 
-_net_name = parse_net
