@@ -12,6 +12,9 @@
 #
 #   bash scripts/mouse_study.sh                       # SEEDS="0 1" BUDGETS="10 70" WARMUP=600 STEPS=400
 #   SEEDS=0 BUDGETS=10 WARMUP=2 STEPS=2 bash scripts/mouse_study.sh   # a smoke run (minutes)
+#   VIEWS=crop BUDGETS=10 bash scripts/mouse_study.sh   # MultiAugs with the person-crop pixel sizes
+#     (ssl.augment.size_relative_to: crop) from the same warm-ups: the crop-vs-instance comparison
+#     (only the occlusion paths depend on it; the affine of PoseCons / PoseDual does not)
 # A run already in times.tsv is skipped, so the same command continues an interrupted study.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +47,12 @@ for seed in ${SEEDS:-0 1}; do
   for b in ${BUDGETS:-10 70}; do
     tag="b${b}_s${seed}"
     common=(seed="$seed" data.train.ann_file="train_${b}_s${seed}.json")
+    if [ "${VIEWS:-instance}" = crop ]; then
+      run "warmup_$tag" "${common[@]}" ssl.method=supervised train.max_steps="$warmup"
+      run "multiaugs-crop_$tag" "${common[@]}" model.init_weights="$out/warmup_$tag/checkpoints/last.pt" \
+        ssl.method=posecons "ssl.paths=[JOCO,JCCM]" ssl.augment.size_relative_to=crop train.max_steps="$steps"
+      continue
+    fi
     run "warmup_$tag" "${common[@]}" ssl.method=supervised train.max_steps="$warmup"
     init=model.init_weights="$out/warmup_$tag/checkpoints/last.pt"
     run "supervised_$tag" "${common[@]}" "$init" ssl.method=supervised train.max_steps="$steps"

@@ -14,7 +14,7 @@ stamp=.venv/.semipose-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo "[setup] installing semipose and dependencies (torch pinned by constraints.txt)"
   log=$(mktemp)
-  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,onnx]' >"$log" 2>&1; then
+  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,onnx,formats]' >"$log" 2>&1; then
     grep -v "is ignored: it is neither a file nor a directory" "$log" >&2
     echo "[setup] pip install failed (full log: $log)" >&2
     exit 1

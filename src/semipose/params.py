@@ -73,7 +73,7 @@ SIZE_RELATIVE: tuple[str, ...] = ("crop", "instance")
 
 #: The label formats ``semipose data import`` reads: DeepLabCut / lightning-pose CSV, a Label
 #: Studio JSON export, COCO keypoints.
-IMPORT_FORMATS: tuple[str, ...] = ("dlc", "label-studio", "coco")
+IMPORT_FORMATS: tuple[str, ...] = ("dlc", "sleap", "label-studio", "coco")
 
 #: The names of a run's networks, spelled here once. A model file names its networks ``net1``,
 #: ``net2`` … and their mean ``ensemble`` (the card's ``use``, ``--net``, ``ssl.select``);

@@ -163,11 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=cmd_data_synth)
     im = dsub.add_parser("import", help="a labelling tool's project → DIR/annotations.json (COCO keypoints) + DIR/images",
-                         description="Import labels: a DeepLabCut / lightning-pose CSV (--format dlc), a Label Studio JSON export "
+                         description="Import labels: a DeepLabCut / lightning-pose CSV or .h5 (--format dlc), "
+                         "a SLEAP .slp / .pkg.slp (--format sleap; frames of videos are written to OUT/images), a Label Studio JSON export "
                          "(--format label-studio) or a COCO keypoint file "
                          "(--format coco, e.g. CVAT's export). Writes OUT/annotations.json and OUT/images/ (links, or --copy), "
                          "and prints the config lines to train on it.")
-    im.add_argument("src", help="the labels file: CollectedData*.csv (dlc), a Label Studio JSON export (label-studio) or a COCO JSON (coco)")
+    im.add_argument("src", help="the labels file: CollectedData*.csv or .h5 (dlc), a .slp (sleap), "
+                    "a Label Studio JSON export (label-studio) or a COCO JSON (coco)")
     im.add_argument("--format", required=True, choices=IMPORT_FORMATS)
     im.add_argument("--out", required=True, help="output folder")
     im.add_argument("--images", help="the folder the labels' image paths are relative to (default: the labels file's folder, then its parents)")

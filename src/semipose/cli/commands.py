@@ -385,6 +385,9 @@ def cmd_data_import(args: argparse.Namespace) -> int:
     print(f"{s.images} images, {s.instances} instances ({s.labelled_instances} with labels), "
           f"{len(s.keypoints)} keypoints ({', '.join(s.keypoints[:6])}"
           f"{' …' if len(s.keypoints) > 6 else ''}); {s.labelled_keypoints} of {total} keypoints labelled (empty cells → v = 0)")
+    if any(s.skipped.values()):
+        print("left out: " + ", ".join(f"{n} {what}" for what, n in s.skipped.items() if n)
+              + " (only user-labelled instances are imported)")
     print(f"written: {s.annotations} and {s.out_dir / 'images'}")
     out = s.out_dir.resolve()
     print("\nto train on it (hold some frames out for data.val, or use data.label_subset):\n"

@@ -1,8 +1,8 @@
 """A labelling tool's project in: labels → a COCO keypoint file and an image folder.
 
-``semipose data import SRC --format dlc|coco --out DIR`` writes ``DIR/annotations.json`` (COCO
+``semipose data import SRC --format dlc|sleap|label-studio|coco --out DIR`` writes ``DIR/annotations.json`` (COCO
 keypoints: one instance per labelled frame, or per labelled animal of a multi-animal project;
-the keypoint names; empty cells → ``v = 0``; a whole-frame box unless the source has boxes, the
+the keypoint names and the skeleton where the source has one; empty cells → ``v = 0``; a whole-frame box unless the source has boxes, the
 keypoints' extent for several animals) and ``DIR/images/`` (links to the source images, or
 copies; ``file_name`` relative to it).
 
@@ -14,7 +14,8 @@ Readers:
   (or split over the first columns, as newer DeepLabCut writes it). Read here with the csv
   module: the format is a plain table, and the reader names the row and column of a problem
   (sleap-io reads it through pandas and would add pandas, h5py, pynwb and skia to the
-  install for it).
+  install for it). Its ``.h5`` twin is read by :mod:`semipose.data.sleap` and parsed here.
+* **SLEAP** ``.slp`` / ``.pkg.slp``: through sleap-io (:mod:`semipose.data.sleap`).
 * **Label Studio JSON export** (:func:`read_label_studio`): a list of tasks, each with its
   image in ``data`` and results of type ``keypointlabels`` (one point each, ``x`` / ``y`` in
   percent of ``original_width`` / ``original_height``, the keypoint in ``keypointlabels``);
@@ -38,7 +39,7 @@ from pathlib import Path
 from ..errors import DataFormatError, MissingImageError
 from ..params import IMPORT_FORMATS
 
-__all__ = ["DlcLabels", "ImportSummary", "read_dlc_csv", "read_label_studio", "import_project"]
+__all__ = ["DlcLabels", "ImportSummary", "read_dlc_csv", "parse_dlc_rows", "read_label_studio", "import_project"]
 #: the box of one animal among several: its keypoints' extent, enlarged by this fraction per side
 MULTI_ANIMAL_MARGIN = 0.15
 
@@ -53,12 +54,17 @@ class DlcLabels:
         frames: per image row, its path (as written) and per individual ``(K, 2)`` coordinates
             with NaN where the cell is empty.
         scorer: the labeller's name.
+        edges: the skeleton's edges as 0-based keypoint index pairs, where the source has one.
+        files: frame path → its file, where the reader found or wrote it (otherwise the image is
+            looked for under the import's roots).
     """
 
     keypoints: list[str]
     individuals: list[str]
     frames: list[tuple[str, list[list[tuple[float, float]]]]]
     scorer: str = ""
+    edges: list[tuple[int, int]] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
 
 
 def _number(cell: str, path: Path, row: int, col: int, what: str) -> float:
@@ -87,6 +93,12 @@ def read_dlc_csv(path: str | os.PathLike[str]) -> DlcLabels:
             rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataFormatError(f"{p}: cannot read as CSV ({e})") from None
+    return parse_dlc_rows(rows, p)
+
+
+def parse_dlc_rows(rows: list[list[str]], p: Path) -> DlcLabels:
+    """Parse a DeepLabCut labels table given as CSV rows (from :func:`read_dlc_csv`, or a ``.h5``
+    written out as CSV); ``p`` names the file in messages."""
     if not rows or not rows[0] or rows[0][0].strip() != "scorer":
         head = rows[0][0] if rows and rows[0] else ""
         raise DataFormatError(f"{p}: row 1: not a DeepLabCut labels CSV (its first cell is {head!r:.30}, expected 'scorer')")
@@ -231,6 +243,8 @@ class ImportSummary:
     labelled_keypoints: int = 0
     empty_keypoints: int = 0
     keypoints: list[str] = field(default_factory=list)
+    #: what the reader left out, counted (SLEAP: ``predicted`` instances, ``unlabelled`` frames)
+    skipped: dict[str, int] = field(default_factory=dict)
 
 
 def _find_image(rel: str, roots: Sequence[Path], labels: Path, where: str) -> Path:
@@ -263,7 +277,8 @@ def import_project(src: str | os.PathLike[str], fmt: str, out_dir: str | os.Path
     """Import a labelling tool's project (see the module docstring).
 
     Args:
-        src: the labels file (``CollectedData*.csv`` for ``dlc``, a COCO JSON for ``coco``).
+        src: the labels file (``CollectedData*.csv`` or ``.h5`` for ``dlc``, ``.slp`` / ``.pkg.slp``
+            for ``sleap``, a Label Studio JSON export, a COCO JSON for ``coco``).
         fmt: one of :data:`IMPORT_FORMATS`.
         out_dir: where ``annotations.json`` and ``images/`` go.
         images: the folder the labels' image paths are relative to (default: the labels file's
@@ -280,18 +295,31 @@ def import_project(src: str | os.PathLike[str], fmt: str, out_dir: str | os.Path
     roots = [Path(images)] if images else [s.parent, *list(s.parent.parents)[:3]]
     if fmt == "coco":
         return _import_coco(s, out, roots, copy)
-    labels = read_dlc_csv(s) if fmt == "dlc" else read_label_studio(s)
+    skipped: dict[str, int] = {}
+    if fmt == "sleap":
+        from .sleap import read_sleap
+
+        labels, skipped = read_sleap(s, out / "images", roots)
+    elif fmt == "dlc" and s.suffix.lower() in (".h5", ".hdf5"):
+        from .sleap import read_dlc_h5
+
+        labels = read_dlc_h5(s)
+    else:
+        labels = read_dlc_csv(s) if fmt == "dlc" else read_label_studio(s)
     coco_images: list[dict[str, object]] = []
     anns: list[dict[str, object]] = []
-    summary = ImportSummary(out, out / "annotations.json", keypoints=list(labels.keypoints))
+    summary = ImportSummary(out, out / "annotations.json", keypoints=list(labels.keypoints), skipped=skipped)
     multi = len(labels.individuals) > 1
     for i, (rel, per_ind) in enumerate(labels.frames):
-        if fmt == "dlc":
+        if rel in labels.files:
+            path = labels.files[rel]
+        elif fmt == "dlc":
             path = _find_image(rel, roots, s, f"row {i + (5 if multi else 4)}")
         else:
             path, rel = _label_studio_image(rel, roots, s, f"task {i + 1}")
         w, h = _image_size(path)
-        _place(path, out / "images" / rel, copy)
+        if path != out / "images" / rel:
+            _place(path, out / "images" / rel, copy)
         coco_images.append({"id": i + 1, "file_name": rel, "width": w, "height": h})
         for pts in per_ind:
             kps: list[float] = []
@@ -321,7 +349,8 @@ def import_project(src: str | os.PathLike[str], fmt: str, out_dir: str | os.Path
     doc = {
         "info": {"description": f"imported by semipose data import from {s} ({fmt}, scorer {labels.scorer!r})"},
         "images": coco_images, "annotations": anns,
-        "categories": [{"id": 1, "name": "animal", "supercategory": "animal", "keypoints": list(labels.keypoints), "skeleton": []}],
+        "categories": [{"id": 1, "name": "animal", "supercategory": "animal", "keypoints": list(labels.keypoints),
+                        "skeleton": [[a + 1, b + 1] for a, b in labels.edges]}],
     }
     out.mkdir(parents=True, exist_ok=True)
     summary.annotations.write_text(json.dumps(doc))
