@@ -16,11 +16,12 @@ from ..config import Config
 from ..errors import ConfigError
 from ..hub import IMAGENET_BACKBONES, resolve_source
 from ..models import build_pose_model, load_imagenet_backbone
+from ..models.reader import WeightsFile, read_weights
 
 if TYPE_CHECKING:
     from ..ssl.methods import SemiSupervisedModel
 
-__all__ = ["build_codec", "build_model", "build_ssl_model", "build_optimizer", "pretrained_source"]
+__all__ = ["build_codec", "build_model", "build_ssl_model", "build_optimizer", "pretrained_source", "read_pretrained"]
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +31,20 @@ def build_codec(cfg: Config) -> HeatmapCodec:
     return HeatmapCodec((w, h), cfg.heatmap_size, cfg.data.sigma, unbiased=cfg.data.unbiased_encoding, decoder=cfg.eval.decoder)
 
 
-def build_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False) -> nn.Module:
+def build_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False,
+                pretrained: WeightsFile | None = None) -> nn.Module:
     """One network as configured; with ``load_pretrained`` its backbone from
-    ``model.pretrained`` (read safely unless ``trust``)."""
+    ``model.pretrained`` (``pretrained``: that file already read by :func:`read_pretrained`;
+    otherwise read here, safely unless ``trust``)."""
     m = cfg.model
     model = build_pose_model(
         m.arch, num_joints, num_deconv_layers=len(m.deconv_filters), deconv_filters=tuple(m.deconv_filters),
         deconv_kernels=tuple(m.deconv_kernels), final_kernel=m.final_kernel,
     )
     if load_pretrained and m.pretrained:
-        source = pretrained_source(cfg)
-        report = load_imagenet_backbone(model, source, trust=trust)
-        log.info("ImageNet backbone from %s: %s", source, report)
+        wf = pretrained or read_pretrained(cfg, trust=trust)
+        report = load_imagenet_backbone(model, wf.states[0], name=str(wf.path))
+        log.info("ImageNet backbone from %s: %s", wf.path, report)
     return model
 
 
@@ -58,6 +61,17 @@ def pretrained_source(cfg: Config) -> Path:
     return resolve_source(spec)
 
 
+def read_pretrained(cfg: Config, *, trust: bool = False) -> WeightsFile:
+    """``model.pretrained`` read once (:func:`pretrained_source`, then
+    :func:`~semipose.models.reader.read_weights`); it must be an ImageNet backbone file."""
+    wf = read_weights(pretrained_source(cfg), trust=trust)
+    if wf.kind != "imagenet":
+        raise ConfigError(
+            f"model.pretrained: {wf.path} is a {wf.kind} file ({wf.layout}), not an ImageNet backbone; "
+            "the weights of a trained pose network go in model.init_weights"
+        )
+    return wf
+
 def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False) -> SemiSupervisedModel:
     """The run's network(s) wrapped with the configured method's step loss
     (:class:`semipose.ssl.methods.SemiSupervisedModel`); ``model.pretrained`` and
@@ -65,20 +79,21 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
     from ..ssl.methods import ConsistencyLoss, SemiSupervisedModel
 
     q = cfg.ssl
-    pretrained = pretrained_source(cfg) if load_pretrained and cfg.model.pretrained else None
+    pretrained = read_pretrained(cfg, trust=trust) if load_pretrained and cfg.model.pretrained else None
     dual_init = pretrained is not None and cfg.num_nets == 2
-    nets = [build_model(cfg, num_joints, load_pretrained=load_pretrained and not dual_init, trust=trust) for _ in range(cfg.num_nets)]
+    nets = [build_model(cfg, num_joints, load_pretrained=load_pretrained and not dual_init, pretrained=pretrained)
+            for _ in range(cfg.num_nets)]
     if dual_init and pretrained:
         # a PoseDual initialisation file (resnet./resnet2.) gives the two networks different
         # backbones; a plain ImageNet file gives both the same one (as the reference does)
         from ..models import load_dual_imagenet_backbones
 
-        reports = load_dual_imagenet_backbones(nets, pretrained, trust=trust)
-        log.info("ImageNet backbones from %s: %s", pretrained, "; ".join(str(r) for r in reports))
+        reports = load_dual_imagenet_backbones(nets, pretrained.states[0], name=str(pretrained.path), layout=pretrained.layout)
+        log.info("ImageNet backbones from %s: %s", pretrained.path, "; ".join(str(r) for r in reports))
     if load_pretrained and cfg.model.init_weights:
         from ..models.netweights import load_nets_weights
 
-        log.info("network weights from %s", load_nets_weights(nets, resolve_source(cfg.model.init_weights), trust=trust))
+        log.info("network weights from %s", load_nets_weights(nets, cfg.model.init_weights, trust=trust))
     return SemiSupervisedModel(
         nets, method=q.method, paths=q.paths, repeat=q.repeat, hard_affine=q.affine if q.hard_affine else None,
         augment=q.augment, sup_weight=q.sup_weight, unsup_weight=q.unsup_weight,

@@ -31,14 +31,13 @@ from torch import Tensor, nn
 from .._version import __version__
 from ..codec import HeatmapCodec
 from ..errors import CheckpointError, InputError
-from ..hub import resolve_source
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..params import DECODERS, ENSEMBLE, METHODS, card_choices, net_key, num_nets_of, output_stride
 from ..skeletons import BUILTIN_SKELETONS, Skeleton, get_skeleton
 from .ensemble import EnsembleNet
 from .hrnet import HRNET_WIDTHS
-from .io import load_checkpoint_file
 from .posenet import POSE_MODELS, build_pose_model
+from .reader import WeightsFile, read_weights
 from .resnet import RESNET_SPECS, Bottleneck
 
 __all__ = [
@@ -50,7 +49,7 @@ __all__ = [
     "ModelFile",
     "model_file_payload",
     "read_model_file",
-    "model_file_from_contents",
+    "model_file",
     "infer_architecture",
     "keypoints_hint",
 ]
@@ -405,7 +404,7 @@ def _check_flags(card: ModelCard, where: str, arch: str | None, keypoints: Any, 
 
 
 def read_model_file(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | WeightsFile,
     *,
     trust: bool = False,
     arch: str | None = None,
@@ -421,7 +420,8 @@ def read_model_file(
             (``pose_resnet``, ``pose_hrnet``, ``pose_cons``, ``pose_dual``; ``state_dict``
             wrappers and ``module.`` prefixes allowed); as a local path, an ``http(s)://``
             URL, an ``hf://OWNER/REPO/PATH[@REV]`` hub path or a known name
-            (:func:`semipose.hub.resolve_source`: downloaded once, then cached).
+            (:func:`semipose.hub.resolve_source`: downloaded once, then cached), or what
+            :func:`~semipose.models.reader.read_weights` returned for it.
         trust: allow files that need arbitrary unpickling.
         arch: reference files: the architecture (default: inferred from the tensors; a
             contradicting value is an error).
@@ -435,64 +435,35 @@ def read_model_file(
         FileNotFoundError, UnsafeCheckpointError, CheckpointError: naming the file and the
             problem (for a head that does not fit ``keypoints``: which ``--keypoints`` would).
     """
-    p = resolve_source(path)
-    if p.suffix.lower() == ".onnx":
+    return model_file(path if isinstance(path, WeightsFile) else read_weights(path, trust=trust), arch=arch, keypoints=keypoints,
+                      color=color, input_size=input_size)
+
+
+def model_file(
+    wf: WeightsFile, *, arch: str | None = None, keypoints: Any = None, color: str | None = None, input_size: Sequence[int] | None = None
+) -> ModelFile:
+    """:func:`read_model_file` for a file :func:`~semipose.models.reader.read_weights` has read
+    (no second read): the stored card checked against the flags, or a reference file's card
+    built from its tensors and the flags."""
+    if wf.kind == "onnx":
         raise CheckpointError(
-            f"{path}: an ONNX export: it runs through `semipose predict` and PoseEstimator.from_file (onnxruntime); "
+            f"{wf.path}: an ONNX export: it runs through `semipose predict` and PoseEstimator.from_file (onnxruntime); "
             "evaluating, exporting or training from it needs the .pt model file it was exported from"
         )
-    return model_file_from_contents(p, load_checkpoint_file(p, trust=trust), arch=arch, keypoints=keypoints, color=color, input_size=input_size)
+    if wf.kind == "imagenet":
+        raise CheckpointError(f"{wf.path}: an ImageNet initialisation file ({wf.layout}), not a trained pose model; train one first")
+    if wf.kind in ("model", "legacy"):
+        _check_flags(wf.card, str(wf.path), arch, keypoints, color, input_size)
+        return ModelFile(wf.path, wf.card, wf.states, wf.train_state, wf.kind)
+    return _reference_model(wf, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
 
 
-def model_file_from_contents(
-    p: Path, raw: Any, *, arch: str | None = None, keypoints: Any = None, color: str | None = None, input_size: Sequence[int] | None = None
-) -> ModelFile:
-    """:func:`read_model_file` for contents already read from ``p`` (no second read)."""
-    where = str(p)
-    if isinstance(raw, Mapping) and raw.get("format") == MODEL_FORMAT:
-        version = raw.get("format_version")
-        if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
-            raise CheckpointError(
-                f"{where}: model file format version {version!r}; this semipose ({__version__}) reads up to {MODEL_FORMAT_VERSION}: "
-                "upgrade semipose"
-            )
-        card = ModelCard.from_dict(raw.get("card"), where)  # type: ignore[arg-type]
-        states = raw.get("nets")
-        if not isinstance(states, list) or len(states) != card.num_nets or not all(isinstance(s, Mapping) for s in states):
-            raise CheckpointError(f"{where}: the card describes {card.num_nets} network(s) but 'nets' does not hold as many state_dicts")
-        _check_flags(card, where, arch, keypoints, color, input_size)
-        return ModelFile(p, card, [dict(s) for s in states], raw.get("train_state"), "model")
-    if isinstance(raw, Mapping) and raw.get("format") == LEGACY_FORMAT:
-        card = _legacy_card(raw, where)
-        states = raw.get("nets") or [raw["model"]]
-        _check_flags(card, where, arch, keypoints, color, input_size)
-        return ModelFile(p, card, [dict(s) for s in states], None, "legacy")
-    return _reference_model(p, raw, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
+def _reference_model(wf: WeightsFile, *, arch: str | None, keypoints: Any, color: str | None, input_size: Sequence[int] | None) -> ModelFile:
+    where, layout, states = str(wf.path), wf.layout, wf.states
+    if layout == "plain":
+        from .reference import detect_checkpoint_layout
 
-
-def _legacy_card(raw: Mapping[str, Any], where: str) -> ModelCard:
-    """The card of a semipose 0.1 training checkpoint (config and skeleton inside, as plain data)."""
-    try:
-        return ModelCard.from_config_dict(raw["config"], Skeleton.from_dict(raw["skeleton"]), source={"file": where, "epoch": raw.get("epoch")})
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise CheckpointError(f"{where}: semipose 0.1 checkpoint without a usable config or skeleton ({type(e).__name__}: {e})") from None
-
-
-def _reference_model(
-    p: Path, raw: Any, *, arch: str | None, keypoints: Any, color: str | None, input_size: Sequence[int] | None
-) -> ModelFile:
-    from .loading import normalize_state
-    from .reference import detect_checkpoint_layout, reference_states
-
-    where = str(p)
-    if isinstance(raw, nn.Module):
-        raise CheckpointError(f"{where}: holds a pickled module, not weights")
-    state = normalize_state(raw, where)
-    layout, states = reference_states(state, where)
-    if layout is None:
-        layout = detect_checkpoint_layout(state)  # raises, showing the keys that fit no layout
-    if not states:
-        raise CheckpointError(f"{where}: an ImageNet initialisation file ({layout}), not a trained pose model; train one first")
+        detect_checkpoint_layout(states[0], name=where)  # raises, showing the keys that fit no layout
     found_arch, args, channels = infer_architecture(states[0], where)
     if arch is not None and arch != found_arch:
         if arch not in POSE_MODELS:
@@ -506,4 +477,4 @@ def _reference_model(
         use=ENSEMBLE if len(states) > 1 else net_key(0), input_size=tuple(input_size or (192, 256)),  # type: ignore[arg-type]
         color=color or "rgb", method="reference", source={"file": where, "layout": layout},
     )
-    return ModelFile(p, card, states, None, layout)
+    return ModelFile(wf.path, card, states, None, layout)

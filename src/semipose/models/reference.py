@@ -136,11 +136,12 @@ IMAGENET_LAYOUTS: tuple[str, ...] = ("torchvision_resnet", "hrnet_imagenet", "po
 WRAPPED_LAYOUTS: tuple[str, ...] = ("pose_cons", "pose_dual", "pose_triple")
 
 
-def detect_checkpoint_layout(state: Source, *, trust: bool = False) -> str:
+def detect_checkpoint_layout(state: Source, *, trust: bool = False, name: str | None = None) -> str:
     """Name the layout of a checkpoint from its keys (a key of :data:`LAYOUTS`).
 
     Args:
         state: a state_dict mapping (wrappers / ``module.`` are handled) or a checkpoint path.
+        name: the file an in-memory state came from, for messages.
 
     Returns:
         ``"pose_triple"`` if there are ``final_resnet.*`` and ``resnet2.*`` keys (SSPCM);
@@ -154,7 +155,7 @@ def detect_checkpoint_layout(state: Source, *, trust: bool = False) -> str:
     Raises:
         CheckpointError: the keys fit none of these (the message shows the first keys).
     """
-    sd, where = read_source(state, None, trust)
+    sd, where = read_source(state, name, trust)
     keys = list(sd)
 
     def has(prefix: str) -> bool:
@@ -288,7 +289,7 @@ def load_pose_checkpoint(
 
 
 def load_dual_imagenet_backbones(
-    models: Sequence[nn.Module], source: Source, *, name: str | None = None, trust: bool = False
+    models: Sequence[nn.Module], source: Source, *, name: str | None = None, trust: bool = False, layout: str | None = None
 ) -> list[LoadReport]:
     """Initialise the backbones of the two networks of a dual model (PoseDual) for training.
 
@@ -308,6 +309,7 @@ def load_dual_imagenet_backbones(
         models: ``[net1, net2]``.
         source: checkpoint path or state_dict mapping.
         name: label of an in-memory source in reports and errors.
+        layout: the file's layout when already detected (:func:`~semipose.models.reader.read_weights`).
 
     Returns:
         ``[report_net1, report_net2]``.
@@ -322,7 +324,7 @@ def load_dual_imagenet_backbones(
     if len(model_list) != 2:
         raise InputError(f"load_dual_imagenet_backbones needs two models, got {len(model_list)}")
     state, where = read_source(source, name, trust)
-    found = detect_checkpoint_layout(state)
+    found = layout or detect_checkpoint_layout(state)
     if found not in IMAGENET_LAYOUTS:
         raise CheckpointError(
             f"{where} is a trained pose checkpoint ({found!r}: {LAYOUTS[found]}), not an "

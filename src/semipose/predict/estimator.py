@@ -31,7 +31,8 @@ from ..evaluation.inference import predict_heatmaps
 from ..geometry import affine_matrix, box_to_center_scale
 from ..hub import resolve_source
 from ..image import read_image, warp_crop
-from ..models.modelfile import ModelCard, read_model_file
+from ..models.modelfile import ModelCard, model_file
+from ..models.reader import read_weights
 from ..params import DECODERS, parse_net
 from ..skeletons import Skeleton
 from ..threads import ensure_threads, tick
@@ -197,16 +198,16 @@ class PoseEstimator:
             FileNotFoundError, CheckpointError: naming the file and the problem.
         """
         dev = resolve_device(device)
-        p = resolve_source(path)  # a URL / hf:// path / known name is downloaded once, then cached
+        wf = read_weights(path, trust=trust)  # resolved (downloaded once, then cached) and read once
         det = _open_detector(detector, detector_score_thr)
-        if p.suffix.lower() == ".onnx":
+        if wf.kind == "onnx":
             from .onnx import OnnxBackend
 
-            ort = OnnxBackend(p, device=dev)
+            ort = OnnxBackend(wf.path, device=dev, card=wf.card)
             if net is not None and parse_net(net) != ort.exported:
-                raise CheckpointError(f"{p}: exported with network {ort.exported!r}; export again for {parse_net(net)!r}")
+                raise CheckpointError(f"{wf.path}: exported with network {ort.exported!r}; export again for {parse_net(net)!r}")
             return cls(ort, ort.card, dev, flip_test, decoder, batch_size, "fp32", "onnxruntime", num_threads, det)
-        mf = read_model_file(p, trust=trust, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
+        mf = model_file(wf, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
         use = parse_net(net) if net is not None else mf.card.use
         module = mf.card.predictor(mf.build_nets(dev), use)
         prec = resolve_precision(precision, dev)

@@ -25,13 +25,14 @@ import torch
 
 from ..errors import CheckpointError, MissingFileError
 from ..models.modelfile import ModelCard, ModelFile
+from ..models.reader import ONNX_CARD_KEY, onnx_card
 from ..params import net_key
 from ..threads import ensure_threads
 
 __all__ = ["CARD_KEY", "export_onnx", "OnnxBackend", "require_onnx"]
 
-#: ONNX metadata key holding the model card JSON.
-CARD_KEY = "semipose_card"
+#: ONNX metadata key holding the model card JSON (defined with the reader that reads it).
+CARD_KEY = ONNX_CARD_KEY
 #: the oldest opset the networks export to (Resize and ConvTranspose as the graphs use them)
 MIN_OPSET = 11
 
@@ -124,7 +125,7 @@ class OnnxBackend:
     """An ``.onnx`` export run through onnxruntime: torch ``(N, 3, H, W)`` in, torch
     heatmaps out (on the estimator's device), with the card read from the metadata."""
 
-    def __init__(self, path: str | os.PathLike[str], device: torch.device = torch.device("cpu")) -> None:
+    def __init__(self, path: str | os.PathLike[str], device: torch.device = torch.device("cpu"), card: ModelCard | None = None) -> None:
         require_onnx("onnxruntime")
         import onnxruntime as ort
 
@@ -141,16 +142,9 @@ class OnnxBackend:
             self.session = ort.InferenceSession(str(p), sess_options=opts, providers=[x for x in providers if x in ort.get_available_providers()])
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
             raise CheckpointError(f"{p}: not a readable ONNX model ({str(e).splitlines()[0][:200]})") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if CARD_KEY not in meta:
-            raise CheckpointError(f"{p}: an ONNX model without a semipose model card (export it with `semipose export`)")
-        try:
-            card = json.loads(meta[CARD_KEY])
-        except json.JSONDecodeError as e:
-            raise CheckpointError(f"{p}: malformed model card in the ONNX metadata ({e.msg})") from None
-        exported = (card.get("source") or {}).get("exported_network", net_key(0))
-        self.card = ModelCard.from_dict({**card, "use": net_key(0)}, str(p))
-        self.card.source = {**self.card.source, "exported_network": exported}
+        # the card: as read_weights read it, else from the metadata (the one card parser)
+        self.card = card if card is not None else onnx_card(p)
+        exported = str(self.card.source.get("exported_network", net_key(0)))
         self.exported = exported
         self.device = device
         self.path = p

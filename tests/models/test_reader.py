@@ -1,0 +1,85 @@
+"""The one reader: every kind of file gives its card (where it has one) and weights, each file is
+read once — by predict's estimator, by ``model.init_weights`` and by ``model.pretrained``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import make_model_file
+from semipose.config import load_config
+from semipose.engine.build import build_ssl_model
+from semipose.errors import CheckpointError, ConfigError
+from semipose.models import build_pose_model
+from semipose.models import io as models_io
+from semipose.models.netweights import load_nets_weights
+from semipose.models.reader import read_weights
+from semipose.predict import PoseEstimator
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Counts the checkpoint files read (every read goes through models.io.load_checkpoint_file)."""
+    seen: list[str] = []
+    real = models_io.load_checkpoint_file
+
+    def counting(path, **kw):
+        seen.append(str(path))
+        return real(path, **kw)
+
+    import semipose.models.reader as reader
+
+    monkeypatch.setattr(reader, "load_checkpoint_file", counting)
+    return seen
+
+
+def _imagenet(tmp_path):
+    net = build_pose_model("resnet18", 17)
+    path = tmp_path / "resnet18-5c106cde.pth"
+    torch.save({k: v for k, v in net.state_dict().items() if not k.startswith(("deconv", "final"))}, path)
+    return path
+
+
+def test_every_kind(tmp_path):
+    pt = make_model_file(tmp_path / "m.pt", num_nets=2)
+    wf = read_weights(pt)
+    assert (wf.kind, wf.layout, len(wf.states), wf.card.num_nets) == ("model", "model", 2, 2)
+    ref = tmp_path / "pose_resnet.pth"
+    torch.save(wf.states[0], ref)
+    wr = read_weights(ref)
+    assert (wr.kind, wr.layout, len(wr.states), wr.card) == ("reference", "pose_resnet", 1, None)
+    wi = read_weights(_imagenet(tmp_path))
+    assert (wi.kind, wi.layout, wi.card) == ("imagenet", "torchvision_resnet", None) and "layer1.0.conv1.weight" in wi.states[0]
+    with pytest.raises(CheckpointError, match="ImageNet backbone file .*give it as model.pretrained"):
+        load_nets_weights([build_pose_model("resnet18", 17)], wi)
+
+
+def test_onnx_card_from_the_one_reader(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from semipose.cli import main
+
+    pt = make_model_file(tmp_path / "m.pt")
+    assert main(["export", str(pt), "-o", str(tmp_path / "m.onnx"), "--no-check"]) == 0
+    capsys.readouterr()
+    wf = read_weights(tmp_path / "m.onnx")
+    assert (wf.kind, wf.states, wf.card.arch, wf.card.source["exported_network"]) == ("onnx", [], "resnet18", "net1")
+    with pytest.raises(CheckpointError, match="starting or evaluating networks needs the .pt model file"):
+        load_nets_weights([build_pose_model("resnet18", 17)], wf)
+    est = PoseEstimator.from_file(tmp_path / "m.onnx")
+    assert est.backend == "onnxruntime" and est.card.keypoint_set.keypoints == wf.card.keypoint_set.keypoints
+
+
+def test_each_file_is_read_once(tmp_path, reads):
+    pt = make_model_file(tmp_path / "m.pt")
+    PoseEstimator.from_file(pt)
+    assert reads == [str(pt)]
+    reads.clear()
+    imagenet = _imagenet(tmp_path)
+    cfg = load_config("configs/synthetic/posedual.yaml",
+                      ["model.deconv_filters=[32,32,32]", f"model.pretrained={imagenet}", f"model.init_weights={pt}"])
+    build_ssl_model(cfg, 17)  # PoseDual: two networks from one backbone file, then both from one model file
+    assert sorted(reads) == sorted([str(imagenet), str(pt)])
+    bad = load_config("configs/synthetic_res18_128x96.yaml", [f"model.pretrained={pt}"])
+    with pytest.raises(ConfigError, match=r"model.pretrained: .*m\.pt is a model file \(model\), not an ImageNet backbone"):
+        build_ssl_model(bad, 17)
