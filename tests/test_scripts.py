@@ -195,3 +195,20 @@ def test_mouse_split_is_fixed_and_spread(tmp_path: Path, sample_data) -> None:
     assert b10 != {im["id"] for im in json.loads((tmp_path / "mm/train_10_s1.json").read_text())["images"]}
     run()
     assert {im["id"] for im in json.loads((tmp_path / "mm/train_10_s0.json").read_text())["images"]} == b10  # fixed
+
+    # the suggest round: the pool is the other 60 frames, images only; suggest's choice + the
+    # 10 labels is a 20-label set, and so is each random draw
+    py = [sys.executable, str(ROOT / "scripts/mouse_suggest.py")]
+    subprocess.run([*py, "pool", str(tmp_path / "mm"), "--seed", "0"], capture_output=True, text=True, check=True)
+    pool = sorted(p.name for p in (tmp_path / "mm/pool_s0").iterdir())
+    names10 = {Path(im["file_name"]).name for im in json.loads((tmp_path / "mm/train_10_s0.json").read_text())["images"]}
+    assert len(pool) == 60 and not set(pool) & (names10 | {Path(n).name for n in names})
+    scores = tmp_path / "scores.csv"
+    scores.write_text("source,frame,chosen\n" + "".join(f"{tmp_path}/mm/pool_s0/{n},0,{int(i % 6 == 0)}\n" for i, n in enumerate(pool)))
+    subprocess.run([*py, "sets", str(tmp_path / "mm"), "--seed", "0", "--suggested", str(scores), "--draws", "2"],
+                   capture_output=True, text=True, check=True)
+    sug = {Path(im["file_name"]).name for im in json.loads((tmp_path / "mm/train_20sug_s0.json").read_text())["images"]}
+    assert sug == names10 | {n for i, n in enumerate(pool) if i % 6 == 0}
+    r0, r1 = ({Path(im["file_name"]).name for im in json.loads((tmp_path / f"mm/train_20rand{d}_s0.json").read_text())["images"]}
+              for d in (0, 1))
+    assert len(r0) == len(r1) == 20 and names10 < r0 and r0 != r1
