@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from semipose.cli import main
+from semipose.config import load_config
 from semipose.data.coco import load_coco_keypoints
 from semipose.data.importers import read_dlc_csv
 
@@ -33,14 +33,31 @@ def test_the_real_dlc_project(sample_data, tmp_path, capsys):
     ks = load_coco_keypoints(tmp_path / "mm/annotations.json", tmp_path / "mm/images")
     assert len(ks.records) == 90 and ks.skeleton is not None and ks.skeleton.keypoints == tuple(names)
 
-    # the printed way to train works: a custom set, scored in pixels
+    # the written config: whole frames at the frames' aspect, flips off (no flip pairs), every
+    # 10th frame held out; the printed way to train works (small and offline here)
+    assert "9 frames held out for validation (every 10th: val.json), 81 to train on" in out
     line = out.split("to train on it", 1)[1].splitlines()[1].split()
-    args = [a for a in line[2:] if "=" in a]
-    config = Path(__file__).resolve().parents[2] / line[2]  # the printed command runs from the repository root
-    assert main(["train", str(config), *args, "data.input_size=[64,64]", "model.deconv_filters=[16,16,16]", "train.max_steps=1",
-                 "train.batch_size=4", "data.workers=0", "eval.num_vis_images=1", f"output_dir={tmp_path / 'runs'}", "--no-progress"]) == 0
+    assert line[:2] == ["semipose", "train"] and line[2] == str((tmp_path / "mm/config.yaml").resolve())
+    cfg = load_config(line[2])
+    assert cfg.data.input_size == [256, 256] and cfg.data.augment.flip_prob == 0.0 and cfg.model.pretrained == "imagenet"
+    assert cfg.ssl.method == "supervised" and cfg.ssl.augment.size_relative_to == "instance" and cfg.train.max_steps == 2000
+    val = {im["file_name"] for im in json.loads((tmp_path / "mm/val.json").read_text())["images"]}
+    train = {im["file_name"] for im in json.loads((tmp_path / "mm/train.json").read_text())["images"]}
+    assert len(val) == 9 and len(train) == 81 and not val & train
+    assert main(["train", line[2], "data.input_size=[64,64]", "model.arch=resnet18", "model.pretrained=null", "model.deconv_filters=[16,16,16]",
+                 "train.max_steps=1", "train.batch_size=4", "data.workers=0", "eval.num_vis_images=1", f"output_dir={tmp_path / 'runs'}",
+                 "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "errors in pixels of the original image" in err
+
+    # with the project's video: the config trains on its frames
+    assert main(["data", "import", str(csv_file), "--format", "dlc", "--out", str(tmp_path / "mv"), "--val-every", "0",
+                 "--videos", str(sample_data / "mirror-mouse/videos")]) == 0
+    assert "val.json is the training set" in capsys.readouterr().out
+    cfg = load_config(tmp_path / "mv/config.yaml")
+    assert cfg.data.unlabeled.videos == [str((sample_data / "mirror-mouse/videos").resolve())] and cfg.ssl.method != "supervised"
+    assert main(["data", "import", str(csv_file), "--format", "dlc", "--out", str(tmp_path / "mx"), "--videos", str(tmp_path / "nope.mp4")]) == 2
+    assert "--videos" in capsys.readouterr().err and not (tmp_path / "mx").exists()
 
 
 def _csv(tmp_path, rows):

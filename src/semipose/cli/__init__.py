@@ -167,13 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "a SLEAP .slp / .pkg.slp (--format sleap; frames of videos are written to OUT/images), a Label Studio JSON export "
                          "(--format label-studio) or a COCO keypoint file "
                          "(--format coco, e.g. CVAT's export). Writes OUT/annotations.json and OUT/images/ (links, or --copy), "
-                         "and prints the config lines to train on it.")
+                         "train.json / val.json (every --val-every th frame held out) and OUT/config.yaml, the training config of the project.")
     im.add_argument("src", help="the labels file: CollectedData*.csv or .h5 (dlc), a .slp (sleap), "
                     "a Label Studio JSON export (label-studio) or a COCO JSON (coco)")
     im.add_argument("--format", required=True, choices=IMPORT_FORMATS)
     im.add_argument("--out", required=True, help="output folder")
     im.add_argument("--images", help="the folder the labels' image paths are relative to (default: the labels file's folder, then its parents)")
     im.add_argument("--copy", action="store_true", help="copy the images instead of linking them")
+    im.add_argument("--videos", nargs="+", metavar="VIDEO", help="unlabelled videos or folders of videos for the config's "
+                    "data.unlabeled.videos (a semi-supervised method then trains on their frames)")
+    im.add_argument("--val-every", type=int, default=10, metavar="N",
+                    help="hold every Nth labelled frame out for validation (val.json; default 10; 0: none)")
     im.set_defaults(func=cmd_data_import)
 
     c = dsub.add_parser("check", help="read every split of a config and check every image (missing, empty, cut short)")

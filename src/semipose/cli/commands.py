@@ -378,8 +378,16 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_data_import(args: argparse.Namespace) -> int:
-    from ..data.importers import import_project
+    from collections import Counter
 
+    from ..config.project import project_config, render_project_config
+    from ..data.importers import import_project, split_project
+    from ..errors import MissingFileError
+
+    videos = [str(Path(v).resolve()) for v in args.videos or []]
+    for v in videos:
+        if not Path(v).exists():
+            raise MissingFileError(f"--videos {v}: not found")
     s = import_project(args.src, args.format, args.out, images=args.images, copy=args.copy)
     total = s.labelled_keypoints + s.empty_keypoints
     print(f"{s.images} images, {s.instances} instances ({s.labelled_instances} with labels), "
@@ -390,9 +398,24 @@ def cmd_data_import(args: argparse.Namespace) -> int:
               + " (only user-labelled instances are imported)")
     print(f"written: {s.annotations} and {s.out_dir / 'images'}")
     out = s.out_dir.resolve()
-    print("\nto train on it (hold some frames out for data.val, or use data.label_subset):\n"
-          f"  semipose train configs/synthetic_res18_128x96.yaml data.root={out} data.skeleton=null data.train.ann_file=annotations.json "
-          "data.train.image_dir=images data.val.ann_file=annotations.json data.val.image_dir=images data.val.det_file=null")
+    _, _, n_train, n_val = split_project(s.annotations, args.val_every)
+    doc = json.loads(s.annotations.read_text())
+    sizes = Counter((int(im["width"]), int(im["height"])) for im in doc["images"])
+    cat = doc["categories"][0]
+    cfg = project_config(str(out), name=out.name, frame_size=sizes.most_common(1)[0][0], flip_pairs=bool(cat.get("flip_pairs")),
+                         videos=videos)
+    header = [f"written by `semipose data import` from {args.src} ({args.format}); train with:", f"  semipose train {out / 'config.yaml'}",
+              "defaults for an imported project and why: semipose.config.project, docs/usage.md"]
+    if not videos:
+        header += ["unlabelled videos for a semi-supervised method (the frames of your sessions):",
+                   "  data.unlabeled.videos=[path/to/videos] ssl.method=posecons"]
+    (out / "config.yaml").write_text(render_project_config(cfg, header))
+    held = (f"{n_val} frames held out for validation (every {args.val_every}th: val.json), {n_train} to train on (train.json)" if n_val
+            else "too few frames to hold some out: val.json is the training set (its numbers are training numbers)")
+    print(held)
+    print(f"\nto train on it (config: {out / 'config.yaml'}; whole frames at {cfg['data']['input_size'][0]}x{cfg['data']['input_size'][1]}, "
+          f"{cfg['model']['arch']} from ImageNet, {cfg['train']['max_steps']} steps, method {cfg['ssl']['method']}):\n"
+          f"  semipose train {out / 'config.yaml'}")
     return 0
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from ..errors import DataFormatError, MissingImageError
 from ..params import IMPORT_FORMATS
 
-__all__ = ["DlcLabels", "ImportSummary", "read_dlc_csv", "parse_dlc_rows", "read_label_studio", "import_project"]
+__all__ = ["DlcLabels", "ImportSummary", "read_dlc_csv", "parse_dlc_rows", "read_label_studio", "import_project", "split_project"]
 #: the box of one animal among several: its keypoints' extent, enlarged by this fraction per side
 MULTI_ANIMAL_MARGIN = 0.15
 
@@ -375,3 +375,29 @@ def _import_coco(s: Path, out: Path, roots: Sequence[Path], copy: bool) -> Impor
     out.mkdir(parents=True, exist_ok=True)
     summary.annotations.write_text(json.dumps(cf.data))
     return summary
+
+
+def split_project(annotations: str | os.PathLike[str], every: int) -> tuple[Path, Path, int, int]:
+    """Hold every ``every``-th labelled frame (by file name) out of an import for validation.
+
+    Writes ``train.json`` and ``val.json`` beside ``annotations``. With fewer than ``2 * every``
+    frames, or ``every < 2``, nothing is held out and both files are the whole set (the
+    validation numbers are then training numbers, and the caller says so).
+
+    Returns:
+        ``(train, val, n_train, n_val)``; ``n_val`` is 0 when nothing was held out.
+    """
+    a = Path(annotations)
+    doc = json.loads(a.read_text())
+    images = sorted(doc["images"], key=lambda im: str(im["file_name"]))
+    held = {im["id"] for im in images[every // 2 :: every]} if every >= 2 and len(images) >= 2 * every else set()
+
+    def part(keep: bool) -> dict[str, object]:
+        ids = {im["id"] for im in images if (im["id"] in held) != keep} if held else {im["id"] for im in images}
+        return {**doc, "images": [im for im in doc["images"] if im["id"] in ids],
+                "annotations": [x for x in doc["annotations"] if x["image_id"] in ids]}
+
+    train, val = a.with_name("train.json"), a.with_name("val.json")
+    train.write_text(json.dumps(part(True)))
+    val.write_text(json.dumps(part(False)))
+    return train, val, len(images) - len(held), len(held)

@@ -1,0 +1,86 @@
+"""The training config ``semipose data import`` writes for an imported project (``OUT/config.yaml``).
+
+One place for the defaults of a labelling tool's project (single instance per frame, whole-frame
+crops, keypoints of the user's own):
+
+* **crops**: the whole frame at its aspect, the long side :data:`LONG_SIDE` px, both sides
+  multiples of 32 (the networks' stride);
+* **flips**: off unless the keypoint set names flip pairs — a mirrored frame with unswapped
+  names puts a left paw's label on what looks like a right paw (DeepLabCut's default,
+  ``fliplr: false``, for the same reason);
+* **network**: ResNet-50 from its ImageNet backbone (``model.pretrained: imagenet``);
+* **schedule**: :data:`STEPS` optimiser steps (``train.max_steps``), the LR divided by 10 at
+  75 %: the same whatever the set sizes;
+* **hard views** (when a semi-supervised method is switched on): sized relative to the
+  instance, not to a person-sized crop (``ssl.augment.size_relative_to: instance``), chosen
+  from the mirror-mouse study (docs/results.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["LONG_SIDE", "STEPS", "project_config", "project_input_size", "render_project_config"]
+
+#: the long side of the network input for whole-frame crops, px
+LONG_SIDE = 256
+#: optimiser steps of an imported project's training
+STEPS = 2000
+
+
+def project_input_size(width: int, height: int, long_side: int = LONG_SIDE) -> tuple[int, int]:
+    """``(W, H)`` of the network input for whole frames of ``width`` × ``height``: the frames'
+    aspect, the long side ``long_side``, both sides multiples of 32 (at least 64)."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"frame size must be positive, got {width}x{height}")
+    s = long_side / max(width, height)
+    return tuple(max(64, 32 * round(v * s / 32)) for v in (width, height))  # type: ignore[return-value]
+
+
+def project_config(root: str, *, name: str, frame_size: tuple[int, int], flip_pairs: bool, videos: Sequence[str] = (),
+                   train_file: str = "train.json", val_file: str = "val.json") -> dict[str, Any]:
+    """The config of an imported project as plain data (see the module docstring).
+
+    Args:
+        root: the import's folder (``data.root``).
+        name: the run name.
+        frame_size: ``(width, height)`` of the frames (the most common size).
+        flip_pairs: whether the keypoint set names flip pairs (flips stay off otherwise).
+        videos: unlabelled videos or folders (``data.unlabeled.videos``); with them the config
+            trains MultiAugs (PoseCons with JOCO + JCCM) on their frames, else supervised.
+        train_file, val_file: the label files under ``root``.
+    """
+    steps = STEPS
+    data: dict[str, Any] = {
+        "root": root,
+        "train": {"ann_file": train_file, "image_dir": "images"},
+        "val": {"ann_file": val_file, "image_dir": "images"},
+        "skeleton": None,
+        "input_size": list(project_input_size(*frame_size)),
+        "sigma": 2.0,
+        "padding": 1.0,
+        "augment": {"flip_prob": 0.5 if flip_pairs else 0.0, "rot_prob": 0.3},
+        "workers": 2,
+    }
+    if videos:
+        data["unlabeled"] = {"videos": list(videos), "frame_stride": 5}
+    return {
+        "name": name,
+        "seed": 0,
+        "output_dir": "runs",
+        "data": data,
+        "model": {"arch": "resnet50", "pretrained": "imagenet"},
+        "train": {"batch_size": 8, "unlabeled_batch_size": 8, "lr": 1.0e-3, "max_steps": steps, "max_iters_per_epoch": 100,
+                  "lr_step_iters": [steps * 3 // 4], "precision": "auto", "log_every": 20},
+        "eval": {"batch_size": 32, "precision": "auto", "num_vis_images": 8},
+        "ssl": {"method": "posecons" if videos else "supervised", "paths": ["JOCO", "JCCM"],
+                "augment": {"size_relative_to": "instance"}},
+    }
+
+
+def render_project_config(cfg: dict[str, Any], header: Sequence[str]) -> str:
+    """YAML text of :func:`project_config`'s dict with ``header`` as comment lines on top."""
+    import yaml
+
+    return "".join(f"# {line}\n" if line else "#\n" for line in header) + yaml.safe_dump(cfg, sort_keys=False)
