@@ -251,3 +251,23 @@ def test_every_model_option_takes_a_url(server, cache, model_file, sample_data, 
     server.stop()
     assert main(["predict", url, str(image), "--out", str(tmp_path / "p2"), "--no-progress"]) == 0  # offline: from the cache
     server.stop = lambda: None  # type: ignore[method-assign]
+
+
+def test_models_remote_lists_a_hub_repository(server, tmp_path):
+    """`semipose models --remote` through HF_ENDPOINT pointed at the loopback server: the
+    checkpoint files of the repository, other files left out; a missing repository is one line."""
+    pytest.importorskip("huggingface_hub")
+    import json
+
+    tree = [{"type": "file", "path": p, "oid": "0" * 40, "size": 3} for p in ("coco/res50.pth", "mpii/hrnet.pth", "README.md")]
+    server.files["/api/models/HoyerChou/MultiAugs/tree/main?recursive=true&expand=false"] = json.dumps(tree).encode()
+    env = {**os.environ, "HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf")}  # read when huggingface_hub is imported
+    env.pop("HF_HUB_OFFLINE", None)
+    ok = subprocess.run([sys.executable, "-m", "semipose.cli", "models", "--remote", "hf://HoyerChou/MultiAugs"], env=env,
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines() == ["2 checkpoint file(s) in hf://HoyerChou/MultiAugs:", "  hf://HoyerChou/MultiAugs/coco/res50.pth",
+                                      "  hf://HoyerChou/MultiAugs/mpii/hrnet.pth"]
+    bad = subprocess.run([sys.executable, "-m", "semipose.cli", "models", "--remote", "hf://nobody/nothing"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "hf://nobody/nothing: cannot list the repository" in bad.stderr and "Traceback" not in bad.stderr
