@@ -190,7 +190,8 @@ def test_hf_paths_through_the_hub_cache(tmp_path, monkeypatch):
         "print(hub.resolve_source(sys.argv[1]).read_bytes().decode())\n"
     )
     _hub_cache(tmp_path / "hf", "HoyerChou/MultiAugs", "a" * 40, {"coco/res50.pth": b"ma-weights"})
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hf")}  # read when huggingface_hub is imported
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hf"),  # read when huggingface_hub is imported
+           "HF_HOME": str(tmp_path / "hf-home")}
     ok = subprocess.run([sys.executable, "-c", code, "hf://HoyerChou/MultiAugs/coco/res50.pth"], env=env, capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout.strip() == "ma-weights", ok.stderr
     bad = subprocess.run([sys.executable, "-m", "semipose.cli", "predict", "hf://HoyerChou/MultiAugs/coco/missing.pth", "0"],
