@@ -66,3 +66,47 @@ def test_posecons_on_the_video(sample_data, video, tmp_path, capsys):
     assert "20 frames (every 50) of 1 video(s)" in log and "cons" in log
     assert main(["train", str(config), *over, "ssl.augment.size_relative_to=animal", "--no-progress"]) == 2
     assert "ssl.augment.size_relative_to: expected one of crop, instance" in capsys.readouterr().err
+
+
+def test_a_detector_finds_the_persons_of_each_frame(video):
+    """``detector``: one record per box (its score kept), frames without a box counted and left out."""
+    def detect(image):
+        assert image.shape == (406, 396, 3)
+        detect.calls += 1
+        if detect.calls % 2 == 0:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        return np.array([[10, 20, 50, 60], [100, 120, 80, 90]], np.float32), np.array([0.9, 0.5], np.float32)
+
+    detect.calls = 0
+    recs, what = video_frame_records([str(video)], 17, stride=100, detector=detect)
+    assert detect.calls == 10 and len(recs) == 10
+    assert what == "10 detected persons in 10 frames (every 100) of 1 video(s); 5 frames without a person left out"
+    assert recs[0].image_path.endswith("#0") and recs[1].image_path.endswith("#0") and recs[2].image_path.endswith("#200")
+    assert recs[1].bbox.tolist() == [100, 120, 80, 90] and recs[1].box_score == 0.5 and len({r.ann_id for r in recs}) == 10
+    assert recs[0].image_id == recs[1].image_id != recs[2].image_id
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+def test_posecons_on_the_video_with_an_onnx_detector(sample_data, video, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    class Dets(torch.nn.Module):  # mmdeploy's end-to-end layout: dets (1, N, 5) in letterboxed pixels, labels (1, N)
+        def forward(self, x):  # noqa: ANN001, ANN201
+            z = x.mean() * 0
+            return (torch.tensor([[[10.0, 10.0, 200.0, 200.0, 0.9], [300.0, 300.0, 500.0, 600.0, 0.8], [0.0, 0.0, 50.0, 50.0, 0.1]]]) + z,
+                    torch.zeros(1, 3, dtype=torch.int64))
+
+    torch.onnx.export(Dets(), (torch.zeros(1, 3, 640, 640),), str(tmp_path / "det.onnx"), dynamo=False, input_names=["input"],
+                      output_names=["dets", "labels"], opset_version=17)
+    assert main(["data", "import", str(sample_data / "mirror-mouse/CollectedData.csv"), "--format", "dlc", "--out", str(tmp_path / "mm")]) == 0
+    capsys.readouterr()
+    over = [f"data.unlabeled.videos=[{video}]", "data.unlabeled.frame_stride=100", f"data.unlabeled.detector={tmp_path / 'det.onnx'}",
+            "data.input_size=[64,64]", "data.workers=0", "model.arch=resnet18", "model.pretrained=null", "model.deconv_filters=[16,16,16]",
+            "ssl.method=posecons", "ssl.paths=[JOCO]", "train.max_steps=2", "train.batch_size=4", "eval.num_vis_images=1",
+            f"output_dir={tmp_path / 'runs'}", "name=d"]
+    assert main(["train", str(tmp_path / "mm/config.yaml"), *over, "--no-progress"]) == 0
+    log = (tmp_path / "runs/d/train.log").read_text()
+    assert "20 detected persons in 10 frames (every 100) of 1 video(s); 0 frames without a person left out" in log
+    assert main(["train", str(tmp_path / "mm/config.yaml"), *over[1:], "--no-progress"]) == 2
+    assert "data.unlabeled.detector: finds the persons in the frames of data.unlabeled.videos" in capsys.readouterr().err

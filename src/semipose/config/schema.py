@@ -73,6 +73,12 @@ class SplitConfig:
     #: > 0: a diverse subset of this many frames (k-means on downscaled frames, the frame
     #: nearest each centre), as labelling tools pick frames; 0: every ``frame_stride``-th
     num_frames: int = 0
+    #: ``data.unlabeled`` with ``videos`` only: an ONNX person detector (a name ``semipose
+    #: models`` lists, a file, a URL or an ``hf://`` path) whose boxes in each chosen frame are
+    #: the unlabelled persons, instead of one whole-frame box (a multi-person project)
+    detector: str | None = None
+    #: its score threshold
+    detector_score_thr: float = 0.3
 
 
 @dataclass
@@ -382,6 +388,13 @@ class Config:
         for key, sp in (("train", d.train), ("val", d.val)):
             if sp.videos:
                 raise ConfigError(f"data.{key}.videos: videos are an unlabelled source only (data.unlabeled.videos)")
+            if sp.detector:
+                raise ConfigError(f"data.{key}.detector: a detector finds the persons of unlabelled videos only (data.unlabeled.detector)")
+        if d.unlabeled.detector and not d.unlabeled.videos:
+            raise ConfigError("data.unlabeled.detector: finds the persons in the frames of data.unlabeled.videos (give videos; "
+                              "for images, give data.unlabeled.det_file)")
+        if not 0.0 <= d.unlabeled.detector_score_thr <= 1.0:
+            raise ConfigError(f"data.unlabeled.detector_score_thr: must be in [0, 1], got {d.unlabeled.detector_score_thr}")
         if d.unlabeled.frame_stride < 1 or d.unlabeled.num_frames < 0:
             raise ConfigError(f"data.unlabeled.frame_stride must be ≥ 1 and num_frames ≥ 0, got {d.unlabeled.frame_stride}, "
                               f"{d.unlabeled.num_frames}")

@@ -28,6 +28,7 @@ from .mixed import MixedDataset, read_label_ids, select_labelled, write_label_su
 from .mpii import load_mpii
 from .records import PoseRecord
 from .topdown import TopDownDataset, TopDownTransform
+from .videos import Detect
 
 __all__ = [
     "build_skeleton",
@@ -155,8 +156,10 @@ def _unlabel(r: PoseRecord, k: int) -> PoseRecord:
     return dataclasses.replace(r, keypoints=np.zeros((k, 3), np.float32))
 
 
-def build_unlabelled_records(cfg: Config, skeleton: Skeleton, everyone: list[PoseRecord]) -> tuple[list[PoseRecord], str]:
-    """The unlabelled persons (labels removed) and a description of their source."""
+def build_unlabelled_records(cfg: Config, skeleton: Skeleton, everyone: list[PoseRecord], *,
+                             detector: Detect | None = None) -> tuple[list[PoseRecord], str]:
+    """The unlabelled persons (labels removed) and a description of their source (``detector``:
+    the persons of ``data.unlabeled.videos`` frames, see :func:`~semipose.data.videos.video_frame_records`)."""
     d = cfg.data
     k = skeleton.num_keypoints
     ann, img_dir, det = d.resolve(d.unlabeled.ann_file), d.resolve(d.unlabeled.image_dir), d.resolve(d.unlabeled.det_file)
@@ -166,7 +169,7 @@ def build_unlabelled_records(cfg: Config, skeleton: Skeleton, everyone: list[Pos
         from .videos import video_frame_records
 
         records, what = video_frame_records(d.unlabeled.videos, k, root=d.root, stride=d.unlabeled.frame_stride,
-                                            num_frames=d.unlabeled.num_frames, seed=cfg.seed)
+                                            num_frames=d.unlabeled.num_frames, seed=cfg.seed, detector=detector)
         if d.max_unlabeled_instances:
             records = records[: d.max_unlabeled_instances]
         return records, what
@@ -203,8 +206,10 @@ class TrainData:
     description: str
 
 
-def build_train_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, run_dir: Path | None = None) -> TrainData:
-    """Labelled crops, plus unlabelled easy views when the method is semi-supervised.
+def build_train_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, run_dir: Path | None = None,
+                     detector: Detect | None = None) -> TrainData:
+    """Labelled crops, plus unlabelled easy views when the method is semi-supervised
+    (``detector``: finds the persons of ``data.unlabeled.videos`` frames).
 
     The chosen labelled annotation ids are written to ``run_dir/label_subset.json``.
     """
@@ -222,7 +227,7 @@ def build_train_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, ru
     desc = f"{len(labelled_records)} labelled persons of {len(everyone)}"
     if not cfg.semi_supervised:
         return TrainData(labelled, None, desc)
-    unl_records, what = build_unlabelled_records(cfg, skeleton, everyone)
+    unl_records, what = build_unlabelled_records(cfg, skeleton, everyone, detector=detector)
     # the easy view: the dataset's random scale/rotation/flip, no half-body (it needs labels)
     u_transform = TopDownTransform(
         codec, skeleton, train=True, aug=dataclasses.replace(d.augment, half_body_prob=0.0), color=d.color, padding=d.padding,

@@ -1,6 +1,7 @@
 """Videos as the unlabelled set: their frames become records whose image is ``video#index``
 (decoded by :func:`semipose.image.read_image` in the loader workers, nothing written to disk),
-each with a whole-frame box (a single-instance project).
+each with a whole-frame box (a single-instance project), or one per person a detector finds in
+the frame (``data.unlabeled.detector``: a multi-person project).
 
 The frames are every ``frame_stride``-th, or a diverse subset: k-means on small grey
 thumbnails of those frames, keeping the frame nearest each centre (as labelling tools pick
@@ -9,8 +10,9 @@ frames to label).
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,9 @@ from .records import PoseRecord
 
 __all__ = ["VideoFrames", "video_files", "scan_video", "video_frame_records"]
 
+log = logging.getLogger(__name__)
+#: a person detector: ``(H, W, 3)`` BGR image → ``(P, 4)`` xywh boxes and ``(P,)`` scores
+Detect = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 #: side of the grey thumbnails the diverse subset clusters
 THUMB = 24
 
@@ -106,8 +111,8 @@ def _diverse(thumbs: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def video_frame_records(specs: Sequence[str], num_keypoints: int, *, root: str = "", stride: int = 1, num_frames: int = 0,
-                        seed: int = 0) -> tuple[list[PoseRecord], str]:
-    """The unlabelled records of the videos' frames, whole-frame boxes, and a description.
+                        seed: int = 0, detector: Detect | None = None) -> tuple[list[PoseRecord], str]:
+    """The unlabelled records of the videos' frames, and a description.
 
     Args:
         specs: video files or folders (relative to ``root``).
@@ -115,6 +120,9 @@ def video_frame_records(specs: Sequence[str], num_keypoints: int, *, root: str =
         stride: every this-many-th frame.
         num_frames: > 0: a diverse subset of this many of those frames over all videos.
         seed: the k-means seed.
+        detector: ``(H, W, 3)`` BGR frame → ``((P, 4)`` xywh boxes, ``(P,)`` scores``): one
+            record per box, run once per chosen frame here (frames without a box are counted
+            and left out); None: one whole-frame box per frame (a single-instance project).
     """
     scans = [scan_video(p, stride, num_frames > 0) for p in video_files(specs, root)]
     refs = [(s, i) for s in scans for i in s.kept]
@@ -123,9 +131,30 @@ def video_frame_records(specs: Sequence[str], num_keypoints: int, *, root: str =
         chosen = _diverse(np.concatenate([s.thumbs for s in scans if s.thumbs is not None]), num_frames, seed)
         refs = [refs[i] for i in chosen]
         what = f"{len(refs)} diverse frames (k-means of every {stride}) of {len(scans)} video(s)"
-    records = [
-        PoseRecord(f"{s.path}#{i}", 1_000_000_000 + n, np.array([0.0, 0.0, s.width, s.height], np.float32),
-                   np.zeros((num_keypoints, 3), np.float32), image_size=(s.width, s.height))
-        for n, (s, i) in enumerate(refs)
-    ]
-    return records, what
+    if detector is None:
+        records = [
+            PoseRecord(f"{s.path}#{i}", 1_000_000_000 + n, np.array([0.0, 0.0, s.width, s.height], np.float32),
+                       np.zeros((num_keypoints, 3), np.float32), image_size=(s.width, s.height))
+            for n, (s, i) in enumerate(refs)
+        ]
+        return records, what
+    return _detected_records(refs, num_keypoints, detector, what)
+
+
+def _detected_records(refs: list[tuple[VideoFrames, int]], num_keypoints: int, detector: Detect, what: str) -> tuple[list[PoseRecord], str]:
+    """One record per detected person in each frame (frames read once, here)."""
+    from ..image import read_image
+
+    records: list[PoseRecord] = []
+    empty = 0
+    for n, (s, i) in enumerate(refs):
+        ref = f"{s.path}#{i}"
+        boxes, scores = detector(read_image(ref))
+        if len(boxes) == 0:
+            empty += 1
+        for b, sc in zip(np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32).reshape(-1)):
+            records.append(PoseRecord(ref, 1_000_000_000 + n, b.copy(), np.zeros((num_keypoints, 3), np.float32),
+                                      box_score=float(sc), ann_id=len(records), image_size=(s.width, s.height)))
+    log.info("unlabelled video frames: the detector found %d persons in %d frames (%d frames without one, left out)",
+             len(records), len(refs) - empty, empty)
+    return records, f"{len(records)} detected persons in {what}; {empty} frames without a person left out"

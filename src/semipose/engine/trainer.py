@@ -321,7 +321,12 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
     configure_threads(cfg.num_threads)
     skeleton = build_skeleton(cfg)
     codec = build_codec(cfg)
-    data = build_train_data(cfg, skeleton, codec, run_dir=folder.root if folder.main and ckpt is None else None)
+    detector = None
+    if cfg.semi_supervised and cfg.data.unlabeled.detector:
+        from ..predict.detector import open_detector
+
+        detector = open_detector(cfg.data.unlabeled.detector, cfg.data.unlabeled.detector_score_thr)
+    data = build_train_data(cfg, skeleton, codec, run_dir=folder.root if folder.main and ckpt is None else None, detector=detector)
     val_data = build_eval_data(cfg, skeleton, codec)
     model = build_ssl_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None, trust=trust)
     if dist_info.enabled and cfg.train.sync_bn:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import CheckpointError, InputError
 
-__all__ = ["DEFAULT_SCORE_THR", "OnnxPersonDetector", "letterbox", "nms_xyxy", "onnx_from_archive"]
+__all__ = ["DEFAULT_SCORE_THR", "OnnxPersonDetector", "letterbox", "nms_xyxy", "onnx_from_archive", "open_detector"]
 
 #: detections kept by default (rtmlib keeps > 0.3 after its NMS; mmpose's demos use 0.3 too)
 DEFAULT_SCORE_THR = 0.3
@@ -186,3 +186,14 @@ class OnnxPersonDetector:
         wh = np.exp(np.clip(pred[:, 2:4], -20, 20)) * stride
         scores = pred[:, 4] * pred[:, 5 + self.person_class]
         return np.concatenate([xy - wh / 2, xy + wh / 2], 1), scores
+
+
+def open_detector(spec: str | os.PathLike[str], score_thr: float | None = None) -> OnnxPersonDetector:
+    """The ONNX person detector of a model source: a name ``semipose models`` lists, a
+    ``.onnx`` / deployment ``.zip`` file, a URL or an ``hf://`` path (fetched once, then cached);
+    ``score_thr`` default :data:`DEFAULT_SCORE_THR`; onnxruntime threads as the governor sets."""
+    from ..hub import resolve_source
+    from ..threads import ensure_threads
+
+    return OnnxPersonDetector(resolve_source(spec), score_thr=DEFAULT_SCORE_THR if score_thr is None else score_thr,
+                              num_threads=ensure_threads().threads)

@@ -29,7 +29,6 @@ from ..device import autocast, resolve_channels_last, resolve_device, resolve_pr
 from ..errors import CheckpointError, InputError
 from ..evaluation.inference import predict_heatmaps
 from ..geometry import affine_matrix, box_to_center_scale
-from ..hub import resolve_source
 from ..image import read_image, warp_crop
 from ..models.modelfile import ModelCard, model_file
 from ..models.reader import read_weights
@@ -199,7 +198,12 @@ class PoseEstimator:
         """
         dev = resolve_device(device)
         wf = read_weights(path, trust=trust)  # resolved (downloaded once, then cached) and read once
-        det = _open_detector(detector, detector_score_thr)
+        if detector is None or callable(detector):
+            det = detector
+        else:
+            from .detector import open_detector
+
+            det = open_detector(detector, detector_score_thr)
         if wf.kind == "onnx":
             from .onnx import OnnxBackend
 
@@ -361,15 +365,3 @@ class PoseEstimator:
         if len(s) != len(b):
             raise InputError(f"{len(b)} boxes but {len(s)} box scores")
         return b, s
-
-
-def _open_detector(spec: Any, score_thr: float | None) -> Detector | None:
-    """A :class:`Detector` as given, or an :class:`OnnxPersonDetector` for a name / file / URL."""
-    if spec is None or callable(spec):
-        return spec
-    from .detector import DEFAULT_SCORE_THR, OnnxPersonDetector
-
-    return OnnxPersonDetector(resolve_source(spec), score_thr=DEFAULT_SCORE_THR if score_thr is None else score_thr,
-                              num_threads=ensure_threads().threads)
-
-
