@@ -5,9 +5,11 @@
 # each, at the same STEPS:
 #   ema   the EMA teacher (ssl.teacher: ema, decay 0.999 warmed up), evaluated as the teacher
 #   mask  teacher joints with a heatmap peak below 0.5 left out of the consistency loss
+# and one supervised control for the imported-project default of no flips without flip pairs:
+#   noflip  the warm-up and the 400 supervised steps again with data.augment.flip_prob=0
 # The score and the compute per run go to times.tsv, as in scripts/mouse_study.sh.
 #
-#   bash scripts/mouse_variants.sh                # SEEDS="0 1" STEPS=400 VARIANTS="ema mask"
+#   bash scripts/mouse_variants.sh                # SEEDS="0 1" STEPS=400 VARIANTS="ema mask noflip"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SP=.venv/bin/semipose
@@ -20,17 +22,27 @@ declare -A changes=(
   [mask]="ssl.conf_masking=true ssl.conf_thresh=0.5"
 )
 touch "$out/times.tsv"
+run() {  # name, overrides...
+  local name=$1; shift
+  if grep -q "^$name	" "$out/times.tsv"; then return; fi
+  local t0; t0=$(date +%s)
+  $SP train configs/mouse/mirror_mouse.yaml --run-dir "$out/$name" --overwrite --no-progress data.root="$data" "$@" > "$out/$name.log" 2>&1
+  local rmse
+  rmse=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['rmse_px'])" "$out/$name/eval/metrics.json")
+  printf '%s\t%s\t%s\n' "$name" "$(( $(date +%s) - t0 ))" "$rmse" >> "$out/times.tsv"
+  echo "$name: $(( $(date +%s) - t0 )) s, test RMSE $rmse px"
+}
 for seed in ${SEEDS:-0 1}; do
-  for v in ${VARIANTS:-ema mask}; do
-    name="multiaugs-${v}_b10_s$seed"
-    if grep -q "^$name	" "$out/times.tsv"; then continue; fi
-    t0=$(date +%s)
+  common=(seed="$seed" data.train.ann_file="train_10_s$seed.json")
+  for v in ${VARIANTS:-ema mask noflip}; do
+    if [ "$v" = noflip ]; then
+      run "warmup-noflip_b10_s$seed" "${common[@]}" ssl.method=supervised data.augment.flip_prob=0 train.max_steps=600
+      run "supervised-noflip_b10_s$seed" "${common[@]}" ssl.method=supervised data.augment.flip_prob=0 train.max_steps="$steps" \
+        model.init_weights="$out/warmup-noflip_b10_s$seed/checkpoints/last.pt"
+      continue
+    fi
     # shellcheck disable=SC2086
-    $SP train configs/mouse/mirror_mouse.yaml --run-dir "$out/$name" --overwrite --no-progress data.root="$data" seed="$seed" \
-      data.train.ann_file="train_10_s$seed.json" model.init_weights="$out/warmup_b10_s$seed/checkpoints/last.pt" \
-      ssl.method=posecons "ssl.paths=[JOCO,JCCM]" train.max_steps="$steps" ${changes[$v]} > "$out/$name.log" 2>&1
-    rmse=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['rmse_px'])" "$out/$name/eval/metrics.json")
-    printf '%s\t%s\t%s\n' "$name" "$(( $(date +%s) - t0 ))" "$rmse" >> "$out/times.tsv"
-    echo "$name: $(( $(date +%s) - t0 )) s, test RMSE $rmse px"
+    run "multiaugs-${v}_b10_s$seed" "${common[@]}" model.init_weights="$out/warmup_b10_s$seed/checkpoints/last.pt" \
+      ssl.method=posecons "ssl.paths=[JOCO,JCCM]" train.max_steps="$steps" ${changes[$v]}
   done
 done
