@@ -7,9 +7,13 @@
 #   mask  teacher joints with a heatmap peak below 0.5 left out of the consistency loss
 # and one supervised control for the imported-project default of no flips without flip pairs:
 #   noflip  the warm-up and the 400 supervised steps again with data.augment.flip_prob=0
+# and PoseDual as it is meant to be: in the study it started from one warm-up, so its two networks
+# were identical and, sharing the affine hard view, stayed identical (a PoseCons at half the
+# supervised weight). Here a second warm-up of another seed (seed + 100) starts network 2:
+#   dual2   PoseDual (affine) from [warmup_b10_s<seed>, warmup2_b10_s<seed>]
 # The score and the compute per run go to times.tsv, as in scripts/mouse_study.sh.
 #
-#   bash scripts/mouse_variants.sh                # SEEDS="0 1" STEPS=400 VARIANTS="ema mask noflip"
+#   bash scripts/mouse_variants.sh                # SEEDS="0 1" STEPS=400 VARIANTS="ema noflip dual2 mask"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SP=.venv/bin/semipose
@@ -34,11 +38,17 @@ run() {  # name, overrides...
 }
 for seed in ${SEEDS:-0 1}; do
   common=(seed="$seed" data.train.ann_file="train_10_s$seed.json")
-  for v in ${VARIANTS:-ema mask noflip}; do
+  for v in ${VARIANTS:-ema noflip dual2 mask}; do
     if [ "$v" = noflip ]; then
       run "warmup-noflip_b10_s$seed" "${common[@]}" ssl.method=supervised data.augment.flip_prob=0 train.max_steps=600
       run "supervised-noflip_b10_s$seed" "${common[@]}" ssl.method=supervised data.augment.flip_prob=0 train.max_steps="$steps" \
         model.init_weights="$out/warmup-noflip_b10_s$seed/checkpoints/last.pt"
+      continue
+    fi
+    if [ "$v" = dual2 ]; then
+      run "warmup2_b10_s$seed" seed="$((seed + 100))" data.train.ann_file="train_10_s$seed.json" ssl.method=supervised train.max_steps=600
+      run "posedual2_b10_s$seed" "${common[@]}" ssl.method=posedual "ssl.paths=[none]" train.max_steps="$steps" \
+        "model.init_weights=[$out/warmup_b10_s$seed/checkpoints/last.pt,$out/warmup2_b10_s$seed/checkpoints/last.pt]"
       continue
     fi
     # shellcheck disable=SC2086

@@ -83,3 +83,22 @@ def test_each_file_is_read_once(tmp_path, reads):
     bad = load_config("configs/synthetic_res18_128x96.yaml", [f"model.pretrained={pt}"])
     with pytest.raises(ConfigError, match=r"model.pretrained: .*m\.pt is a model file \(model\), not an ImageNet backbone"):
         build_ssl_model(bad, 17)
+
+
+def test_init_weights_one_file_per_network(tmp_path, caplog):
+    """PoseDual from one network's weights starts with two identical networks (a warning says
+    so); a list of files gives each network its own."""
+    a, b = make_model_file(tmp_path / "a.pt", seed=0), make_model_file(tmp_path / "b.pt", seed=5)
+    base = ["model.deconv_filters=[32,32,32]"]
+    with caplog.at_level("WARNING"):
+        one = build_ssl_model(load_config("configs/synthetic/posedual.yaml", [*base, f"model.init_weights={a}"]), 17)
+    assert "start identical" in caplog.text
+    assert torch.equal(one.nets[0].final_layer.weight, one.nets[1].final_layer.weight)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        two = build_ssl_model(load_config("configs/synthetic/posedual.yaml", [*base, f"model.init_weights=[{a},{b}]"]), 17)
+    assert "start identical" not in caplog.text
+    assert torch.equal(two.nets[0].final_layer.weight, one.nets[0].final_layer.weight)
+    assert not torch.equal(two.nets[0].final_layer.weight, two.nets[1].final_layer.weight)
+    with pytest.raises(ConfigError, match="model.init_weights: a list gives one file per network; posedual has 2, got 3"):
+        load_config("configs/synthetic/posedual.yaml", [*base, f"model.init_weights=[{a},{b},{a}]"])

@@ -145,8 +145,9 @@ class ModelConfig:
     #: whole-network weights to start from (a semipose checkpoint, e.g. a supervised run's
     #: ``best.pt``, or a state_dict file); a two-network checkpoint initialises each network
     #: from its own weights, a one-network file initialises every network of the run (a file,
-    #: URL or hf:// path, as ``pretrained``)
-    init_weights: str | None = None
+    #: URL or hf:// path, as ``pretrained``); a list: one file per network (e.g. two supervised
+    #: runs of different seeds for PoseDual, so that its networks start different)
+    init_weights: str | list[str] | None = None
     deconv_filters: list[int] = field(default_factory=lambda: [256, 256, 256])
     deconv_kernels: list[int] = field(default_factory=lambda: [4, 4, 4])
     final_kernel: int = 1
@@ -363,6 +364,9 @@ class Config:
             if cl not in CHANNELS_LAST:
                 raise ConfigError(f"{key}.channels_last: expected true, false or auto, got {cl!r}")
         _choice("ssl.method", q.method, tuple(METHODS))
+        if isinstance(self.model.init_weights, list) and len(self.model.init_weights) != self.num_nets:
+            raise ConfigError(f"model.init_weights: a list gives one file per network; {q.method} has {self.num_nets}, "
+                              f"got {len(self.model.init_weights)}")
         _choice("ssl.select", q.select, SELECT_MODES)
         _choice("ssl.teacher", q.teacher, TEACHERS)
         _choice("ssl.augment.size_relative_to", q.augment.size_relative_to, SIZE_RELATIVE)

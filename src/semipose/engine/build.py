@@ -93,7 +93,17 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
     if load_pretrained and cfg.model.init_weights:
         from ..models.netweights import load_nets_weights
 
-        log.info("network weights from %s", load_nets_weights(nets, cfg.model.init_weights, trust=trust))
+        init = cfg.model.init_weights
+        if isinstance(init, list):  # one file per network
+            for i, (net, src) in enumerate(zip(nets, init)):
+                log.info("network %d weights from %s", i + 1, load_nets_weights([net], src, trust=trust))
+        else:
+            log.info("network weights from %s", load_nets_weights(nets, init, trust=trust))
+        if len(nets) > 1 and _identical(nets):
+            log.warning(
+                "model.init_weights: the %d networks of %s start identical (one network's weights for all). Views they share "
+                "(the affine of ssl.paths [none]) keep them identical, so the method is not what it says: give one file per "
+                "network (model.init_weights: [a.pt, b.pt], e.g. two supervised runs of different seeds)", len(nets), q.method)
     return SemiSupervisedModel(
         nets, method=q.method, paths=q.paths, repeat=q.repeat, hard_affine=q.affine if q.hard_affine else None,
         augment=q.augment, sup_weight=q.sup_weight, unsup_weight=q.unsup_weight,
@@ -101,6 +111,12 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
         concat_views=q.concat_views, collapse_thr=q.collapse_thr, teacher=q.teacher, ema_decay=q.ema_decay, ema_warmup=q.ema_warmup,
         teacher_view=q.teacher_view, student_view=q.student_view, sspcm=q.sspcm, reference_geometry=q.reference_geometry,
     )
+
+
+def _identical(nets: list[nn.Module]) -> bool:
+    """Whether every network holds the same parameters as the first."""
+    first = list(nets[0].parameters())
+    return all(all(torch.equal(a, b) for a, b in zip(first, n.parameters())) for n in nets[1:])
 
 
 def build_optimizer(cfg: Config, params: Any) -> torch.optim.Optimizer:
