@@ -49,6 +49,8 @@ def test_the_real_dlc_project(sample_data, tmp_path, capsys):
                  "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "errors in pixels of the original image" in err
+    for f in ("metrics.json", "metrics_net.json"):  # the run's and its network's file
+        assert "rmse_px" in json.loads((tmp_path / "runs/mm/eval" / f).read_text())
 
     # with the project's video: the config trains on its frames
     assert main(["data", "import", str(csv_file), "--format", "dlc", "--out", str(tmp_path / "mv"), "--val-every", "0",

@@ -25,7 +25,7 @@ from ..data.loaders import eval_loader
 from ..data.sources import EvalData
 from ..device import resolve_channels_last, resolve_precision
 from ..errors import ConfigError
-from ..evaluation.coco import evaluate_predictions, format_metrics_table, load_coco_gt, write_metrics_json
+from ..evaluation.coco import evaluate_predictions, format_metrics_table, load_coco_gt, metrics_filename, write_metrics_json
 from ..evaluation.inference import Predictions, run_inference
 from ..evaluation.pckh import evaluate_pckh, format_pckh_table
 from ..evaluation.pixels import format_pixel_table, pixel_errors
@@ -123,6 +123,8 @@ def validate(
         if sk.name not in BUILTIN_SKELETONS and data.records and all(r.ann_id >= 0 for r in data.records):
             # a custom keypoint set, scored on its labelled persons: errors in pixels of the original image
             metrics.update(pixel_errors(coords, np.stack([r.keypoints for r in data.records]), sk.keypoints))
+            if out_dir is not None:  # each network's file carries its pixel errors too
+                write_metrics_json(Path(out_dir) / metrics_filename(name), metrics)
     return NetResult(metrics, preds)
 
 
