@@ -40,7 +40,7 @@ def test_the_real_dlc_project(sample_data, tmp_path, capsys):
     assert line[:2] == ["semipose", "train"] and line[2] == str((tmp_path / "mm/config.yaml").resolve())
     cfg = load_config(line[2])
     assert cfg.data.input_size == [256, 256] and cfg.data.augment.flip_prob == 0.0 and cfg.model.pretrained == "imagenet"
-    assert cfg.ssl.method == "supervised" and cfg.ssl.augment.size_relative_to == "instance" and cfg.train.max_steps == 2000
+    assert cfg.ssl.method == "supervised" and cfg.ssl.augment.size_relative_to == "crop" and cfg.train.max_steps == 2000
     val = {im["file_name"] for im in json.loads((tmp_path / "mm/val.json").read_text())["images"]}
     train = {im["file_name"] for im in json.loads((tmp_path / "mm/train.json").read_text())["images"]}
     assert len(val) == 9 and len(train) == 81 and not val & train
