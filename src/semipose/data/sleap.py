@@ -144,7 +144,7 @@ def read_sleap(path: str | os.PathLike[str], images_dir: str | os.PathLike[str],
 
     for n, lf in enumerate(sorted(labels.labeled_frames, key=lambda f: (labels.videos.index(f.video), f.frame_idx))):
         where = f"labelled frame {n + 1} (video {labels.videos.index(lf.video)}, frame {lf.frame_idx})"
-        user = [i for i in lf.instances if type(i).__name__ == "Instance"]
+        user = [i for i in lf.instances if isinstance(i, sio.Instance) and not isinstance(i, sio.PredictedInstance)]
         counts["predicted"] += len(lf.instances) - len(user)
         if not user:
             counts["unlabelled"] += 1
