@@ -11,6 +11,10 @@
 # were identical and, sharing the affine hard view, stayed identical (a PoseCons at half the
 # supervised weight). Here a second warm-up of another seed (seed + 100) starts network 2:
 #   dual2   PoseDual (affine) from [warmup_b10_s<seed>, warmup2_b10_s<seed>]
+# and, added after the EMA runs had finished, a control for them: is it the consistency or the
+# weight average? The same EMA teacher on supervised training (PoseCons with the consistency
+# weight 0: only the labels train the student; its batch norm also sees the unlabelled crops):
+#   emasup  supervised-ema_b10_s<seed>   (VARIANTS=emasup bash scripts/mouse_variants.sh)
 # The score and the compute per run go to times.tsv, as in scripts/mouse_study.sh.
 #
 #   bash scripts/mouse_variants.sh                # SEEDS="0 1" STEPS=400 VARIANTS="ema noflip dual2 mask"
@@ -43,6 +47,11 @@ for seed in ${SEEDS:-0 1}; do
       run "warmup-noflip_b10_s$seed" "${common[@]}" ssl.method=supervised data.augment.flip_prob=0 train.max_steps=600
       run "supervised-noflip_b10_s$seed" "${common[@]}" ssl.method=supervised data.augment.flip_prob=0 train.max_steps="$steps" \
         model.init_weights="$out/warmup-noflip_b10_s$seed/checkpoints/last.pt"
+      continue
+    fi
+    if [ "$v" = emasup ]; then
+      run "supervised-ema_b10_s$seed" "${common[@]}" model.init_weights="$out/warmup_b10_s$seed/checkpoints/last.pt" \
+        ssl.method=posecons "ssl.paths=[none]" ssl.unsup_weight=0 ssl.teacher=ema ssl.select=ema train.max_steps="$steps"
       continue
     fi
     if [ "$v" = dual2 ]; then
