@@ -16,14 +16,15 @@ from matplotlib.figure import Figure
 
 PANELS = [
     ("10 labels", r"_b10_s(\d+)$", "supervised",
-     ["supervised", "posecons", "posedual", "posedual2", "multiaugs", "multiaugs-crop", "multiaugs-ema", "multiaugs-mask", "supervised-noflip"]),
+     ["supervised", "posecons", "posedual", "posedual2", "multiaugs", "multiaugs-crop", "multiaugs-ema", "multiaugs-mask",
+      "supervised-ema", "supervised-noflip"]),
     ("70 labels", r"_b70_s(\d+)$", "supervised", ["supervised", "posecons", "multiaugs"]),
     ("suggest round (10 + 10 labels)", r"_s(\d+)$", "more-none", ["more-none", "more-suggested", "more-random0", "more-random1"]),
 ]
 
 LABELS = {"posedual": "posedual\n(identical nets)", "posedual2": "posedual\n(two warm-ups)", "multiaugs": "multiaugs\n(instance)",
           "multiaugs-crop": "multiaugs\n(crop)", "multiaugs-ema": "multiaugs\n(EMA teacher)", "multiaugs-mask": "multiaugs\n(conf. mask)",
-          "supervised-noflip": "supervised\n(no flips)"}
+          "supervised-noflip": "supervised\n(no flips)", "supervised-ema": "supervised\n(EMA)"}
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
     ap.add_argument("png", type=Path)
     a = ap.parse_args()
     names = [line.split("\t")[0] for line in (a.out / "times.tsv").read_text().splitlines()]
-    fig = Figure(figsize=(13, 4.2), dpi=110)
+    fig = Figure(figsize=(15, 4.4), dpi=110)
     axes = fig.subplots(1, len(PANELS), gridspec_kw={"width_ratios": [len(p[3]) for p in PANELS]})
     for ax, (title, pat, base, order) in zip(axes, PANELS):
         per: dict[str, list[float]] = {}
