@@ -18,31 +18,15 @@
 # A run already in times.tsv is skipped, so the same command continues an interrupted study.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SP=.venv/bin/semipose
-PY=.venv/bin/python
+# shellcheck source=scripts/mouse_lib.sh
+source scripts/mouse_lib.sh
 src=${SHARED_DATA:-../shared/data}/mirror-mouse
-data=${DATA:-data/mirror-mouse}
-out=${OUT:-runs/mouse-study}
 warmup=${WARMUP:-600}
-steps=${STEPS:-400}
-mkdir -p "$out"
 if [ ! -f "$data/annotations.json" ]; then
   $SP data import "$src/CollectedData.csv" --format dlc --out "$data"
   ln -sfn "$(cd "$src" && pwd)/videos" "$data/videos"
 fi
 $PY scripts/mouse_split.py "$data" --budgets ${BUDGETS:-10 70} --seeds ${SEEDS:-0 1}
-touch "$out/times.tsv"
-run() {  # name, overrides...
-  local name=$1; shift
-  if grep -q "^$name	" "$out/times.tsv"; then return; fi
-  local t0; t0=$(date +%s)
-  $SP train configs/mouse/mirror_mouse.yaml --run-dir "$out/$name" --overwrite --no-progress data.root="$data" "$@" \
-    > "$out/$name.log" 2>&1
-  local rmse
-  rmse=$($PY -c "import json,sys; m=json.load(open(sys.argv[1])); print(m.get('rmse_px', m.get('rmse_px', '')))" "$out/$name/eval/metrics.json")
-  printf '%s\t%s\t%s\n' "$name" "$(( $(date +%s) - t0 ))" "$rmse" >> "$out/times.tsv"
-  echo "$name: $(( $(date +%s) - t0 )) s, test RMSE $rmse px"
-}
 for seed in ${SEEDS:-0 1}; do
   for b in ${BUDGETS:-10 70}; do
     tag="b${b}_s${seed}"

@@ -13,24 +13,9 @@
 #   bash scripts/mouse_suggest.sh                 # SEEDS="0 1" DRAWS=2 STEPS=400
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SP=.venv/bin/semipose
-PY=.venv/bin/python
-data=${DATA:-data/mirror-mouse}
-out=${OUT:-runs/mouse-study}
-steps=${STEPS:-400}
+# shellcheck source=scripts/mouse_lib.sh
+source scripts/mouse_lib.sh
 draws=${DRAWS:-2}
-touch "$out/times.tsv"
-run() {  # name, overrides...
-  local name=$1; shift
-  if grep -q "^$name	" "$out/times.tsv"; then return; fi
-  local t0; t0=$(date +%s)
-  $SP train configs/mouse/mirror_mouse.yaml --run-dir "$out/$name" --overwrite --no-progress data.root="$data" "$@" \
-    > "$out/$name.log" 2>&1
-  local rmse
-  rmse=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['rmse_px'])" "$out/$name/eval/metrics.json")
-  printf '%s\t%s\t%s\n' "$name" "$(( $(date +%s) - t0 ))" "$rmse" >> "$out/times.tsv"
-  echo "$name: $(( $(date +%s) - t0 )) s, test RMSE $rmse px"
-}
 for seed in ${SEEDS:-0 1}; do
   model="$out/supervised_b10_s$seed/checkpoints/last.pt"
   $PY scripts/mouse_suggest.py pool "$data" --seed "$seed"

@@ -20,26 +20,12 @@
 #   bash scripts/mouse_variants.sh                # SEEDS="0 1" STEPS=400 VARIANTS="ema noflip dual2 mask"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SP=.venv/bin/semipose
-PY=.venv/bin/python
-data=${DATA:-data/mirror-mouse}
-out=${OUT:-runs/mouse-study}
-steps=${STEPS:-400}
+# shellcheck source=scripts/mouse_lib.sh
+source scripts/mouse_lib.sh
 declare -A changes=(
   [ema]="ssl.teacher=ema ssl.select=ema"
   [mask]="ssl.conf_masking=true ssl.conf_thresh=0.5"
 )
-touch "$out/times.tsv"
-run() {  # name, overrides...
-  local name=$1; shift
-  if grep -q "^$name	" "$out/times.tsv"; then return; fi
-  local t0; t0=$(date +%s)
-  $SP train configs/mouse/mirror_mouse.yaml --run-dir "$out/$name" --overwrite --no-progress data.root="$data" "$@" > "$out/$name.log" 2>&1
-  local rmse
-  rmse=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['rmse_px'])" "$out/$name/eval/metrics.json")
-  printf '%s\t%s\t%s\n' "$name" "$(( $(date +%s) - t0 ))" "$rmse" >> "$out/times.tsv"
-  echo "$name: $(( $(date +%s) - t0 )) s, test RMSE $rmse px"
-}
 for seed in ${SEEDS:-0 1}; do
   common=(seed="$seed" data.train.ann_file="train_10_s$seed.json")
   for v in ${VARIANTS:-ema noflip dual2 mask}; do
