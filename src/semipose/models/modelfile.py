@@ -453,6 +453,7 @@ def model_file(
     if wf.kind == "imagenet":
         raise CheckpointError(f"{wf.path}: an ImageNet initialisation file ({wf.layout}), not a trained pose model; train one first")
     if wf.kind in ("model", "legacy"):
+        assert wf.card is not None  # read_weights gives these kinds their card
         _check_flags(wf.card, str(wf.path), arch, keypoints, color, input_size)
         return ModelFile(wf.path, wf.card, wf.states, wf.train_state, wf.kind)
     return _reference_model(wf, arch=arch, keypoints=keypoints, color=color, input_size=input_size)

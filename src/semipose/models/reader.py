@@ -25,7 +25,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
@@ -35,6 +35,9 @@ from ..hub import resolve_source
 from ..params import net_key
 from ..skeletons import Skeleton
 from .io import load_checkpoint_file
+
+if TYPE_CHECKING:  # modelfile imports this module
+    from .modelfile import ModelCard
 
 __all__ = ["KINDS", "ONNX_CARD_KEY", "WeightsFile", "read_weights", "onnx_card"]
 
@@ -61,16 +64,11 @@ class WeightsFile:
     kind: str
     layout: str
     states: list[dict[str, Tensor]] = field(default_factory=list)
-    card: Any = None  # ModelCard | None (typed loosely: modelfile imports this module)
+    card: ModelCard | None = None
     train_state: dict[str, Any] | None = None
 
-    def describe(self) -> str:
-        """One line: the file and what it is."""
-        what = {"model": "semipose model", "legacy": "semipose 0.1 checkpoint", "onnx": "ONNX export"}.get(self.kind, self.layout)
-        return f"{self.path} ({what}, {len(self.states)} network state(s))" if self.kind != "onnx" else f"{self.path} ({what})"
 
-
-def onnx_card(p: Path) -> Any:
+def onnx_card(p: Path) -> ModelCard:
     """The model card stored in an ONNX export's metadata (``use`` = its one network; the
     exported choice in ``source.exported_network``)."""
     import importlib.util
