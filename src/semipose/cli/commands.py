@@ -398,8 +398,8 @@ def cmd_data_import(args: argparse.Namespace) -> int:
               + " (only user-labelled instances are imported)")
     print(f"written: {s.annotations} and {s.out_dir / 'images'}")
     out = s.out_dir.resolve()
-    _, _, n_train, n_val = split_project(s.annotations, args.val_every)
     doc = json.loads(s.annotations.read_text())
+    _, _, n_train, n_val = split_project(s.annotations, args.val_every, doc)
     sizes = Counter((int(im["width"]), int(im["height"])) for im in doc["images"])
     cat = doc["categories"][0]
     cfg = project_config(str(out), name=out.name, frame_size=sizes.most_common(1)[0][0], flip_pairs=bool(cat.get("flip_pairs")),

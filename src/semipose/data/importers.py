@@ -377,10 +377,11 @@ def _import_coco(s: Path, out: Path, roots: Sequence[Path], copy: bool) -> Impor
     return summary
 
 
-def split_project(annotations: str | os.PathLike[str], every: int) -> tuple[Path, Path, int, int]:
+def split_project(annotations: str | os.PathLike[str], every: int, doc: dict | None = None) -> tuple[Path, Path, int, int]:
     """Hold every ``every``-th labelled frame (by file name) out of an import for validation.
 
-    Writes ``train.json`` and ``val.json`` beside ``annotations``. With fewer than ``2 * every``
+    Writes ``train.json`` and ``val.json`` beside ``annotations`` (``doc``: its contents, when
+    already read). With fewer than ``2 * every``
     frames, or ``every < 2``, nothing is held out and both files are the whole set (the
     validation numbers are then training numbers, and the caller says so).
 
@@ -388,7 +389,7 @@ def split_project(annotations: str | os.PathLike[str], every: int) -> tuple[Path
         ``(train, val, n_train, n_val)``; ``n_val`` is 0 when nothing was held out.
     """
     a = Path(annotations)
-    doc = json.loads(a.read_text())
+    doc = doc if doc is not None else json.loads(a.read_text())
     images = sorted(doc["images"], key=lambda im: str(im["file_name"]))
     held = {im["id"] for im in images[every // 2 :: every]} if every >= 2 and len(images) >= 2 * every else set()
 
