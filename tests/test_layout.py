@@ -65,7 +65,7 @@ def _imports(path: Path) -> set[str]:
 #: floor of each top-level room; a room imports only rooms on its own floor or below
 FLOORS = {
     "_typing": 0, "_version": 0, "errors": 0, "params": 1, "geometry": 1, "config": 2, "image": 1, "skeletons": 1, "device": 1,
-    "threads": 1, "hub": 1,
+    "threads": 1, "hub": 1, "video": 1,
     "codec": 2, "losses": 2, "models": 3, "data": 3, "synth": 3, "ssl": 4, "evaluation": 4, "visualize": 4,
     "engine": 5, "predict": 5, "bench": 6, "cli": 7,
 }
@@ -117,3 +117,66 @@ def test_every_error_is_a_semipose_error():
 def test_no_source_file_over_600_lines():
     long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py") if (n := len(p.read_text().splitlines())) > 600}
     assert long == {}
+
+
+def _module_file(mod: str) -> Path | None:
+    """The source file of a dotted semipose module name (a package's ``__init__.py``), if any."""
+    rel = Path(*mod.split(".")[1:])
+    for cand in (SRC / rel.with_suffix(".py"), SRC / rel / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _file_graph() -> dict[Path, set[Path]]:
+    """File → the semipose files it imports (anywhere in it: top level, functions, TYPE_CHECKING)."""
+    graph: dict[Path, set[Path]] = {}
+    for path in SRC.rglob("*.py"):
+        deps = {f for m in _imports(path) if (f := _module_file(m)) is not None and f != path}
+        graph[path] = {f for f in deps if f.name != "__init__.py" or len(f.relative_to(SRC).parts) > 1}
+    return graph
+
+
+def test_no_two_files_import_each_other_in_a_circle():
+    graph = _file_graph()
+    index: dict[Path, int] = {}
+    low: dict[Path, int] = {}
+    stack: list[Path] = []
+    on: set[Path] = set()
+    circles: list[list[str]] = []
+
+    def visit(v: Path) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(str(w.relative_to(SRC)))
+                if w == v:
+                    break
+            if len(comp) > 1:
+                circles.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert circles == []
+
+
+#: modules of the torch-free floors (0–2 but codec and losses); importing one starts no torch
+TORCH_FREE = ["semipose.errors", "semipose._typing", "semipose._version", "semipose.params", "semipose.geometry",
+              "semipose.config", "semipose.image", "semipose.video", "semipose.skeletons", "semipose.threads", "semipose.hub"]
+
+
+@pytest.mark.parametrize("module", TORCH_FREE)
+def test_torch_free_floors_import_no_torch(module):
+    assert [m for m in _heavy_after(f"import {module}") if m.split(".")[0] == "torch"] == []

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageReadError, MissingImageError
+from .video import VIDEO_EXTS, parse_frame_ref, read_video_frame
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -29,6 +30,9 @@ __all__ = [
     "video_frame_ref",
     "read_video_frame",
 ]
+
+#: the one frame naming rule lives in :mod:`semipose.video`; this name is kept for callers of 0.4
+video_frame_ref = parse_frame_ref
 
 #: ImageNet channel statistics in RGB order on the 0..1 pixel scale (the order the torchvision
 #: backbones were trained in). Inputs are normalised ``(pixel / 255 - mean) / std``.
@@ -94,7 +98,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """
     p = os.fspath(path)
     if not os.path.isfile(p):
-        frame = video_frame_ref(p)
+        frame = parse_frame_ref(p)
         if frame is not None:
             return read_video_frame(*frame)
         raise MissingImageError(f"{p}: image file not found")
@@ -113,64 +117,6 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if img is None:
         raise ImageReadError(f"{p}: cannot decode image ({len(data)} bytes; corrupt or unsupported format)")
     return img
-
-
-#: video files whose frames can stand for images (``clip.mp4#42``: frame 42, 0-based)
-VIDEO_EXTS: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-
-
-def video_frame_ref(ref: str) -> tuple[str, int] | None:
-    """``(video, index)`` when ``ref`` names a frame of a video file (``clip.mp4#42``), else None."""
-    video, sep, index = ref.rpartition("#")
-    if not sep or not index.isdigit() or os.path.splitext(video)[1].lower() not in VIDEO_EXTS or not os.path.isfile(video):
-        return None
-    return video, int(index)
-
-
-class _Captures:
-    """This process's open videos (DataLoader workers each have their own), read forward and
-    re-positioned only when asked for a frame behind or far ahead."""
-
-    def __init__(self) -> None:
-        self.open: OrderedDict[str, tuple[cv2.VideoCapture, int]] = OrderedDict()
-        self.pid = os.getpid()
-
-    def frame(self, video: str, index: int) -> np.ndarray:
-        if os.getpid() != self.pid:  # a forked worker: the parent's decoders are not ours to use
-            self.open, self.pid = OrderedDict(), os.getpid()
-        cap, pos = self.open.pop(video, (None, -1))
-        if cap is None:
-            cap = cv2.VideoCapture(video)
-            if not cap.isOpened():
-                raise ImageReadError(f"{video}: cannot open the video (missing codec or not a video)")
-            pos = 0
-        if not pos <= index < pos + 64:  # seeking costs a keyframe decode: worth it only for a jump
-            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-            pos = index
-        ok, img = True, None
-        while ok and pos <= index:
-            ok, img = cap.read()
-            pos += 1
-        if not ok or img is None:
-            cap.release()
-            raise ImageReadError(f"{video}#{index}: frame {index} cannot be decoded (beyond the end, or a corrupt video)")
-        self.open[video] = (cap, pos)
-        while len(self.open) > 8:
-            _, (old, _) = self.open.popitem(last=False)
-            old.release()
-        return img
-
-
-_CAPTURES = _Captures()
-
-
-def read_video_frame(video: str, index: int) -> np.ndarray:
-    """Frame ``index`` (0-based) of ``video`` as ``(H, W, 3)`` uint8 BGR, decoded in this process.
-
-    Raises:
-        ImageReadError: naming the video and the frame.
-    """
-    return _CAPTURES.frame(video, index)
 
 
 def warp_crop(image: np.ndarray, mat: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -85,7 +85,7 @@ def test_video_in_drawn_video_out(model_file, sample_data, tmp_path, capsys):
         n += 1
     assert n == len(frames) and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 320
     info = json.loads((tmp_path / "v/image_info.json").read_text())
-    assert [im["file_name"] for im in info["images"]][:2] == ["clip.mp4#000001", "clip.mp4#000002"]
+    assert [im["file_name"] for im in info["images"]][:2] == ["clip.mp4#0", "clip.mp4#1"]
     preds = json.loads((tmp_path / "v/predictions.json").read_text())
     assert len(preds) == len(frames)
     # the per-frame table a tracker reads: DeepLabCut / lightning-pose layout, one row per frame

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import DataFormatError
-from ..image import VIDEO_EXTS
+from ..video import VIDEO_EXTS, frame_ref, iter_frames, open_video
 from .records import PoseRecord
 
 __all__ = ["VideoFrames", "video_files", "scan_video", "video_frame_records"]
@@ -72,23 +72,18 @@ def scan_video(path: Path, stride: int, thumbs: bool) -> VideoFrames:
     Raises:
         DataFormatError: the file cannot be opened as a video or no frame decodes.
     """
-    cap = cv2.VideoCapture(str(path))
+    cap = open_video(path, what=f"data.unlabeled.videos: {path}", error=DataFormatError)
+    n, kept, small = 0, [], []
+    w = h = 0
     try:
-        if not cap.isOpened():
-            raise DataFormatError(f"data.unlabeled.videos: {path}: cannot open the video (missing codec or not a video)")
-        n, kept, small = 0, [], []
-        w = h = 0
-        while True:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                break
-            if n % stride == 0:
-                kept.append(n)
+        for i, frame in iter_frames(cap):
+            n = i + 1
+            if i % stride == 0:
+                kept.append(i)
                 h, w = frame.shape[:2]
                 if thumbs:
                     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
                     small.append(cv2.resize(grey, (THUMB, THUMB), interpolation=cv2.INTER_AREA).reshape(-1))
-            n += 1
     finally:
         cap.release()
     if n == 0:
@@ -133,7 +128,7 @@ def video_frame_records(specs: Sequence[str], num_keypoints: int, *, root: str =
         what = f"{len(refs)} diverse frames (k-means of every {stride}) of {len(scans)} video(s)"
     if detector is None:
         records = [
-            PoseRecord(f"{s.path}#{i}", 1_000_000_000 + n, np.array([0.0, 0.0, s.width, s.height], np.float32),
+            PoseRecord(frame_ref(s.path, i), 1_000_000_000 + n, np.array([0.0, 0.0, s.width, s.height], np.float32),
                        np.zeros((num_keypoints, 3), np.float32), image_size=(s.width, s.height))
             for n, (s, i) in enumerate(refs)
         ]
@@ -148,7 +143,7 @@ def _detected_records(refs: list[tuple[VideoFrames, int]], num_keypoints: int, d
     records: list[PoseRecord] = []
     empty = 0
     for n, (s, i) in enumerate(refs):
-        ref = f"{s.path}#{i}"
+        ref = frame_ref(s.path, i)
         boxes, scores = detector(read_image(ref))
         if len(boxes) == 0:
             empty += 1

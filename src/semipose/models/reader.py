@@ -25,7 +25,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -34,10 +34,8 @@ from ..errors import CheckpointError
 from ..hub import resolve_source
 from ..params import net_key
 from ..skeletons import Skeleton
+from .card import LEGACY_FORMAT, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelCard
 from .io import load_checkpoint_file
-
-if TYPE_CHECKING:  # modelfile imports this module
-    from .modelfile import ModelCard
 
 __all__ = ["KINDS", "ONNX_CARD_KEY", "WeightsFile", "read_weights", "onnx_card"]
 
@@ -73,7 +71,6 @@ def onnx_card(p: Path) -> ModelCard:
     exported choice in ``source.exported_network``)."""
     import importlib.util
 
-    from .modelfile import ModelCard
 
     if importlib.util.find_spec("onnx") is None:
         raise CheckpointError(f"{p}: reading ONNX files needs onnx: pip install 'semipose[onnx]'")
@@ -111,7 +108,6 @@ def read_weights(source: str | os.PathLike[str], *, trust: bool = False) -> Weig
             naming the file and the problem.
     """
     from .loading import normalize_state
-    from .modelfile import LEGACY_FORMAT, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelCard
     from .reference import IMAGENET_LAYOUTS, reference_states
 
     p = resolve_source(source)

@@ -7,7 +7,7 @@ Outputs in the output folder:
   OKS-NMS-filtered as ``semipose eval`` does, so ``semipose eval --results`` scores it exactly
   as evaluating the checkpoint would;
 * ``image_info.json`` — a COCO ``images`` list (id, file name, size) and the keypoint category
-  of the predicted ids (frames of a video are ``<video>#<frame>``);
+  of the predicted ids (frames of a video are ``<video>#<frame>``, 0-based: :func:`semipose.video.frame_ref`);
 * ``<video>.csv`` — per video, each frame's keypoints in the DeepLabCut / lightning-pose table
   layout (``x``, ``y``, ``likelihood``), what a tracker or a plotting script reads;
 * ``vis/<image>`` — the drawn poses (``--no-draw`` to skip), at the image's path relative to
@@ -42,6 +42,7 @@ from ..evaluation.coco import build_coco_results, write_results_json
 from ..geometry import affine_matrix
 from ..image import read_image
 from ..skeletons import Skeleton
+from ..video import count_frames, frame_ref, legacy_frame_ref
 from .boxes import BoxSource, ImageBoxes
 from .estimator import PoseEstimator
 from .sources import Source, open_video, read_frames
@@ -311,7 +312,7 @@ def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out
     cap = open_video(src)
     try:
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
+        total = count_frames(src.path, error=SourceError) or None if src.kind == "video" else None
         if max_frames:
             total = min(total or max_frames, max_frames)
         frames: Iterator[np.ndarray] = read_frames(cap, max_frames if max_frames or src.kind != "camera" else 1000)
@@ -330,10 +331,12 @@ def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out
         per_frame: list[list[dict[str, Any]]] = []
         n = 0
         for i, frame in enumerate(_chain(first, frames)):
-            boxes = box_source.lookup(f"{key}#{i + 1:06d}", (w, h), frame) or box_source.lookup(src.path, (w, h), frame)
+            ref = frame_ref(key, i)
+            boxes = (box_source.lookup(ref, (w, h), frame) or box_source.lookup(legacy_frame_ref(key, i), (w, h), frame)
+                     or box_source.lookup(src.path, (w, h), frame))
             if boxes is None:
                 raise SourceError(f"{src.path}: videos take --whole-image boxes (or a Detector from Python)")
-            item = _Item(f"{key}#{i + 1:06d}", f"{key}#{i + 1:06d}", frame, boxes)
+            item = _Item(ref, ref, frame, boxes)
             assign(item)
             pending.append(item)
             n += len(boxes.centers)

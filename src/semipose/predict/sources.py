@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SourceError
-from ..image import VIDEO_EXTS
+from ..video import VIDEO_EXTS, iter_frames
+from ..video import open_video as _open_video
 
 __all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "Source", "expand_sources", "open_video", "read_frames"]
 
@@ -99,24 +100,12 @@ def expand_sources(args: Sequence[str]) -> list[Source]:
 
 
 def open_video(src: Source):  # -> cv2.VideoCapture
-    """An opened ``cv2.VideoCapture`` for a video file or camera; :class:`SourceError` naming
-    it when it cannot be opened or yields no frame."""
-    import cv2
-
-    cap = cv2.VideoCapture(int(src.path)) if src.kind == "camera" else cv2.VideoCapture(src.path)
-    what = f"camera {src.path}" if src.kind == "camera" else src.path
-    if not cap.isOpened():
-        cap.release()
-        raise SourceError(f"{what}: cannot open {'the camera' if src.kind == 'camera' else 'the video (missing codec or not a video)'}")
-    return cap
+    """An opened ``cv2.VideoCapture`` for a video file or camera (:func:`semipose.video.open_video`);
+    :class:`SourceError` naming it when it cannot be opened."""
+    return _open_video(int(src.path) if src.kind == "camera" else src.path, error=SourceError)
 
 
 def read_frames(cap, max_frames: int | None = None) -> Iterator[np.ndarray]:  # noqa: ANN001 - cv2.VideoCapture
     """BGR frames of an opened capture, at most ``max_frames``."""
-    n = 0
-    while max_frames is None or n < max_frames:
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            return
-        n += 1
+    for _, frame in iter_frames(cap, max_frames=max_frames):
         yield frame

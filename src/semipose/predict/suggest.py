@@ -30,7 +30,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..image import read_image, video_frame_ref
+from ..errors import SourceError
+from ..image import read_image
+from ..video import count_frames, frame_ref, parse_frame_ref
 from ..visualize import draw_pose, make_image_grid
 from .estimator import PoseEstimator, PoseResult
 from .sources import Source
@@ -70,10 +72,8 @@ def frame_refs(sources: Sequence[Source], stride: int) -> list[tuple[str, str, i
         if s.kind == "image":
             out.append((s.path, s.rel, 0))
         elif s.kind == "video":
-            cap = cv2.VideoCapture(s.path)
-            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-            cap.release()
-            out += [(f"{s.path}#{i}", s.rel, i) for i in range(0, n, stride)]
+            n = count_frames(s.path, error=SourceError)
+            out += [(frame_ref(s.path, i), s.rel, i) for i in range(0, n, stride)]
     return out
 
 
@@ -113,7 +113,7 @@ def score_frames(est_a: PoseEstimator, est_b: PoseEstimator | None, refs: Sequen
         fs = FrameScore(ref, src, idx, float(np.linalg.norm(ka - kb, axis=1).mean()),
                         float((ra.scores[0].mean() + rb.scores[0].mean()) / 2), kp_a=ka, kp_b=kb)
         mean = (ka + kb) / 2
-        if src in prev and video_frame_ref(ref) is not None:
+        if src in prev and parse_frame_ref(ref) is not None:
             fs.jump = float(np.linalg.norm(mean - prev[src], axis=1).mean())
         prev[src] = mean
         out.append(fs)
