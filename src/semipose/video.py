@@ -153,8 +153,16 @@ class _Captures:
         if os.getpid() != self.pid:  # a forked worker: the parent's decoders are not ours to use
             self.open, self.pid = OrderedDict(), os.getpid()
         cap, pos = self.open.pop(video, (None, -1))
-        if cap is None:
+        img = self._read(cap, pos, video, index) if cap is not None else None
+        if img is None:  # a fresh decoder: some containers cannot seek back once read to the end
             cap, pos = open_video(video), 0
+            img = self._read(cap, pos, video, index)
+        if img is None:
+            raise ImageReadError(f"{frame_ref(video, index)}: frame {index} cannot be decoded (beyond the end, or a corrupt video)")
+        return img
+
+    def _read(self, cap: cv2.VideoCapture, pos: int, video: str, index: int) -> np.ndarray | None:
+        """Frame ``index`` from ``cap`` (at ``pos``), the capture kept open; None (and released) when it fails."""
         if not pos <= index < pos + 64:  # seeking costs a keyframe decode: worth it only for a jump
             cap.set(cv2.CAP_PROP_POS_FRAMES, index)
             pos = index
@@ -164,7 +172,7 @@ class _Captures:
             pos += 1
         if not ok or img is None:
             cap.release()
-            raise ImageReadError(f"{frame_ref(video, index)}: frame {index} cannot be decoded (beyond the end, or a corrupt video)")
+            return None
         self.open[video] = (cap, pos)
         while len(self.open) > 8:
             _, (old, _) = self.open.popitem(last=False)
@@ -172,7 +180,16 @@ class _Captures:
         return img
 
 
+    def close(self) -> None:
+        """Release every open video (before a fork: a decoder released in a forked child can hang
+        on the parent's decoding threads, so the child must inherit none)."""
+        while self.open:
+            _, (cap, _) = self.open.popitem()
+            cap.release()
+
+
 _CAPTURES = _Captures()
+os.register_at_fork(before=_CAPTURES.close)
 
 
 def read_video_frame(video: str, index: int) -> np.ndarray:

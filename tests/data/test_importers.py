@@ -12,7 +12,7 @@ import pytest
 from semipose.cli import main
 from semipose.config import load_config
 from semipose.data.coco import load_coco_keypoints
-from semipose.data.importers import read_dlc_csv
+from semipose.data.formats.dlc import read_dlc_csv
 
 
 def test_the_real_dlc_project(sample_data, tmp_path, capsys):

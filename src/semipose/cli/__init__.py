@@ -128,8 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("sources", nargs="+", help="videos, image files or folders")
     su.add_argument("--n", type=int, default=10, help="frames to choose (default 10)")
     su.add_argument("--out", required=True, help="output folder")
-    su.add_argument("--stride", type=int, default=1, help="videos: score every this-many-th frame")
-    su.add_argument("--min-gap", type=int, default=10, help="chosen frames of one video are at least this many frames apart")
+    su.add_argument("--stride", type=int, default=0,
+                    help="videos: score every this-many-th frame (default 0: at most 200 frames of the longest video; each is predicted twice)")
+    su.add_argument("--min-gap", type=int, default=10, help="chosen frames of one video are more than this many frames apart (default 10)")
+    su.add_argument("--overwrite", action="store_true", help="replace an earlier suggestion in --out (its frames are removed)")
     su.add_argument("--device", default="auto")
     su.add_argument("--no-progress", action="store_true")
     _trust_flag(su)

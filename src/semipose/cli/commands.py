@@ -357,38 +357,24 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
-    from ..predict.estimator import PoseEstimator
-    from ..predict.sources import expand_sources
-    from ..predict.suggest import suggest
+    from ..predict.suggest import suggest_from_file
 
-    if args.n < 1 or args.stride < 1 or args.min_gap < 0:
-        raise ConfigError(f"--n and --stride must be ≥ 1 and --min-gap ≥ 0, got {args.n}, {args.stride}, {args.min_gap}")
-    sources = expand_sources(args.sources)
-    if any(s.kind == "camera" for s in sources):
-        raise ConfigError("semipose suggest reads videos and images, not cameras")
-    est_a = PoseEstimator.from_file(args.model, device=args.device, net=1, flip_test=False, trust=args.trust_checkpoint)
-    est_b = (PoseEstimator.from_file(args.model, device=args.device, net=2, flip_test=False, trust=args.trust_checkpoint)
-             if "net2" in est_a.card.choices else None)
-    r = suggest(est_a, est_b, sources, args.out, n=args.n, stride=args.stride, min_gap=args.min_gap, progress=not args.no_progress)
-    print(f"{len(r.frames)} frames scored by {r.how}, low confidence and jumps; {len(r.chosen)} chosen:")
+    r = suggest_from_file(args.model, args.sources, args.out, n=args.n, stride=args.stride, min_gap=args.min_gap, device=args.device,
+                          trust=args.trust_checkpoint, progress=not args.no_progress, overwrite=args.overwrite)
+    print(f"{len(r.frames)} frames scored (every {r.stride}th of each video) by {r.how}, low confidence and jumps; {len(r.chosen)} chosen:")
     for f in r.chosen:
         print(f"  {f.source} frame {f.index}: disagreement {f.disagreement:.1f} px, confidence {f.confidence:.2f}, jump {f.jump:.1f} px")
-    print(f"written to {r.out_dir}: frames/, scores.csv, labeled-data/suggested/ (DeepLabCut), label_studio_tasks.json, contact_sheet.jpg")
+    print(f"written to {r.out_dir}: frames/, scores.csv, labeled-data/suggested/ (DeepLabCut), label_studio_tasks.json"
+          + (", contact_sheet.jpg" if r.chosen else ""))
     return 0
 
 
 def cmd_data_import(args: argparse.Namespace) -> int:
-    from collections import Counter
+    from ..data.importers import import_and_configure
 
-    from ..config.project import project_config, render_project_config
-    from ..data.importers import import_project, split_project
-    from ..errors import MissingFileError
-
-    videos = [str(Path(v).resolve()) for v in args.videos or []]
-    for v in videos:
-        if not Path(v).exists():
-            raise MissingFileError(f"--videos {v}: not found")
-    s = import_project(args.src, args.format, args.out, images=args.images, copy=args.copy)
+    r = import_and_configure(args.src, args.format, args.out, images=args.images, copy=args.copy, val_every=args.val_every,
+                             videos=args.videos or [])
+    s, cfg = r.summary, r.config
     total = s.labelled_keypoints + s.empty_keypoints
     print(f"{s.images} images, {s.instances} instances ({s.labelled_instances} with labels), "
           f"{len(s.keypoints)} keypoints ({', '.join(s.keypoints[:6])}"
@@ -397,26 +383,10 @@ def cmd_data_import(args: argparse.Namespace) -> int:
         print("left out: " + ", ".join(f"{n} {what}" for what, n in s.skipped.items() if n)
               + " (only user-labelled instances are imported)")
     print(f"written: {s.annotations} and {s.out_dir / 'images'}")
-    out = s.out_dir.resolve()
-    doc = json.loads(s.annotations.read_text())
-    _, _, n_train, n_val = split_project(s.annotations, args.val_every, doc)
-    sizes = Counter((int(im["width"]), int(im["height"])) for im in doc["images"])
-    cat = doc["categories"][0]
-    cfg = project_config(str(out), name=out.name, frame_size=sizes.most_common(1)[0][0], flip_pairs=bool(cat.get("flip_pairs")),
-                         videos=videos)
-    header = [f"written by `semipose data import` from {args.src} ({args.format}); train with:", f"  semipose train {out / 'config.yaml'}",
-              "defaults for an imported project and why: semipose.config.project, docs/usage.md"]
-    header += ["a semi-supervised method on unlabelled videos (trains supervised by default: see docs/results.md, mirror-mouse;",
-               "MultiAugs with the EMA teacher did best there with 10 labels):",
-               "  semipose train config.yaml ssl.method=posecons ssl.teacher=ema ssl.select=ema"
-               + ("" if videos else " data.unlabeled.videos=[path/to/videos]")]
-    (out / "config.yaml").write_text(render_project_config(cfg, header))
-    held = (f"{n_val} frames held out for validation (every {args.val_every}th: val.json), {n_train} to train on (train.json)" if n_val
-            else "too few frames to hold some out: val.json is the training set (its numbers are training numbers)")
-    print(held)
-    print(f"\nto train on it (config: {out / 'config.yaml'}; whole frames at {cfg['data']['input_size'][0]}x{cfg['data']['input_size'][1]}, "
+    print(r.held_out)
+    print(f"\nto train on it (config: {r.config_path}; whole frames at {cfg['data']['input_size'][0]}x{cfg['data']['input_size'][1]}, "
           f"{cfg['model']['arch']} from ImageNet, {cfg['train']['max_steps']} steps, method {cfg['ssl']['method']}):\n"
-          f"  semipose train {out / 'config.yaml'}")
+          f"  semipose train {r.config_path}")
     return 0
 
 

@@ -31,7 +31,7 @@ from ..evaluation.inference import predict_heatmaps
 from ..geometry import affine_matrix, box_to_center_scale
 from ..image import read_image, warp_crop
 from ..models.modelfile import ModelCard, model_file
-from ..models.reader import read_weights
+from ..models.reader import WeightsFile, read_weights
 from ..params import DECODERS, parse_net
 from ..skeletons import Skeleton
 from ..threads import ensure_threads, tick
@@ -148,7 +148,7 @@ class PoseEstimator:
     @classmethod
     def from_file(
         cls,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | WeightsFile,
         *,
         device: str = "cpu",
         precision: str = "fp32",
@@ -197,7 +197,7 @@ class PoseEstimator:
             FileNotFoundError, CheckpointError: naming the file and the problem.
         """
         dev = resolve_device(device)
-        wf = read_weights(path, trust=trust)  # resolved (downloaded once, then cached) and read once
+        wf = path if isinstance(path, WeightsFile) else read_weights(path, trust=trust)  # resolved (downloaded once) and read once
         if detector is None or callable(detector):
             det = detector
         else:
@@ -215,7 +215,7 @@ class PoseEstimator:
         use = parse_net(net) if net is not None else mf.card.use
         module = mf.card.predictor(mf.build_nets(dev), use)
         prec = resolve_precision(precision, dev)
-        card = mf.card.with_use(use, os.fspath(path))
+        card = mf.card.with_use(use, os.fspath(wf.path))
         backend = _TorchBackend(module, dev, prec, resolve_channels_last(channels_last, prec))
         return cls(backend, card, dev, flip_test, decoder, batch_size, prec, "torch", num_threads, det)
 
@@ -248,6 +248,8 @@ class PoseEstimator:
         if images is None:
             self._as_bgr(None, color)  # raises the one-line error
         single = isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim in (2, 3))
+        if not single and not isinstance(images, (list, tuple, np.ndarray, torch.Tensor)):
+            self._as_bgr(images, color)  # type: ignore[arg-type]  # not an image nor a list of them: the one-line error
         items: list[Any] = [images] if single else list(images)  # type: ignore[arg-type]
         if single:
             boxes, box_scores = [boxes], [box_scores]

@@ -359,30 +359,18 @@ def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out
 
 
 def write_pose_csv(path: Path, frames: list[list[dict[str, Any]]], keypoints: tuple[str, ...] | list[str], *, scorer: str = "semipose") -> Path:
-    """A video's predictions in the DeepLabCut / lightning-pose table layout: header rows
-    ``scorer``, ``bodyparts``, ``coords`` (``x``, ``y``, ``likelihood`` per keypoint), then one
-    row per frame (its 0-based index first). Frames with several persons add an ``individuals``
-    row (``person1`` …, the persons of each frame by score: no identity tracking across
-    frames); a person missing from a frame leaves its cells empty."""
-    import csv
+    """A video's predictions in the DeepLabCut / lightning-pose table layout
+    (:func:`semipose.data.formats.dlc.write_dlc_table`): header rows ``scorer``, ``bodyparts``,
+    ``coords`` (``x``, ``y``, ``likelihood`` per keypoint), then one row per frame (its 0-based
+    index first). Frames with several persons add an ``individuals`` row (``person1`` …, the
+    persons of each frame by score: no identity tracking across frames); a person missing from
+    a frame leaves its cells empty."""
+    from ..data.formats.dlc import write_dlc_table
 
     n = max((len(f) for f in frames), default=1) or 1
-    k = len(keypoints)
-    header = [["scorer", *[scorer] * (3 * k * n)]]
-    if n > 1:
-        header.append(["individuals", *[f"person{p + 1}" for p in range(n) for _ in range(3 * k)]])
-    header.append(["bodyparts", *[name for _ in range(n) for name in keypoints for _ in range(3)]])
-    header.append(["coords", *["x", "y", "likelihood"] * (k * n)])
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerows(header)
-        for i, res in enumerate(frames):
-            row: list[Any] = [i]
-            for r in sorted(res, key=lambda r: -r["score"])[:n]:
-                row += [round(float(v), 4) for v in r["keypoints"]]
-            row += [""] * (1 + 3 * k * n - len(row))
-            w.writerow(row)
-    return path
+    rows = [(i, [r["keypoints"] for r in sorted(res, key=lambda r: -r["score"])[:n]]) for i, res in enumerate(frames)]
+    return write_dlc_table(path, rows, keypoints, scorer=scorer, individuals=[f"person{p + 1}" for p in range(n)] if n > 1 else None,
+                           likelihood=True)
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

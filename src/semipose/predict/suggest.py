@@ -11,18 +11,22 @@ Per frame (one person per frame, a whole-frame box: a single-instance project):
 
 The score is the sum of the three, each divided by its median over the frames (so none
 dominates by its units): ``disagreement / med + (1 − confidence) / med + jump / med``. Frames
-are then taken best first, skipping any within ``min_gap`` frames of one already taken from the
-same video. Written to ``OUT``: ``frames/`` (the chosen frames as PNG), ``scores.csv`` (every
+are then taken best first, skipping any ``min_gap`` frames or closer to one already taken from
+the same video. Written to ``OUT``: ``frames/`` (the chosen frames as PNG), ``scores.csv`` (every
 frame's numbers and whether it was chosen), ``labeled-data/suggested/`` with an empty
 ``CollectedData_semipose.csv`` (the DeepLabCut layout ``semipose data import --format dlc``
-reads back), ``label_studio_tasks.json`` (a Label Studio task list) and ``contact_sheet.jpg``
-(the chosen frames with both predictions drawn).
+reads back, :func:`semipose.data.formats.dlc.write_dlc_table`), ``label_studio_tasks.json`` (a
+Label Studio task list, :func:`semipose.data.formats.label_studio.write_label_studio_tasks`)
+and ``contact_sheet.jpg`` (the chosen frames with both predictions drawn). An ``OUT`` that
+already holds a suggestion is refused unless ``overwrite`` (then its old frames are removed:
+labels already made in them would be lost, so it is never silent).
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +41,9 @@ from ..visualize import draw_pose, make_image_grid
 from .estimator import PoseEstimator, PoseResult
 from .sources import Source
 
-__all__ = ["FrameScore", "SuggestResult", "frame_refs", "score_frames", "choose", "suggest"]
+__all__ = ["FrameScore", "SuggestResult", "frame_refs", "score_frames", "choose", "suggest", "suggest_from_file", "auto_stride"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +68,7 @@ class SuggestResult:
     frames: list[FrameScore]
     chosen: list[FrameScore]
     how: str
+    stride: int = 1
 
 
 def frame_refs(sources: Sequence[Source], stride: int) -> list[tuple[str, str, int]]:
@@ -121,8 +128,8 @@ def score_frames(est_a: PoseEstimator, est_b: PoseEstimator | None, refs: Sequen
 
 
 def choose(frames: list[FrameScore], n: int, min_gap: int) -> list[FrameScore]:
-    """Score every frame (see the module docstring) and take ``n`` best first, none within
-    ``min_gap`` frames of another from the same source."""
+    """Score every frame (see the module docstring) and take ``n`` best first, none ``min_gap``
+    frames or closer to another from the same source."""
     def med(v: np.ndarray) -> float:
         m = float(np.median(v))
         return m if m > 1e-9 else 1.0
@@ -136,7 +143,7 @@ def choose(frames: list[FrameScore], n: int, min_gap: int) -> list[FrameScore]:
     chosen: list[FrameScore] = []
     for i in np.argsort(-score, kind="stable"):
         f = frames[int(i)]
-        if any(g.source == f.source and abs(g.index - f.index) < min_gap for g in chosen):
+        if any(g.source == f.source and abs(g.index - f.index) <= min_gap for g in chosen):
             continue
         f.chosen = True
         chosen.append(f)
@@ -149,14 +156,69 @@ def _name(f: FrameScore) -> str:
     return f"{Path(f.source).with_suffix('').as_posix().replace('/', '_')}_{f.index:06d}.png"
 
 
+#: frames of one video scored at most, when no stride is given (each is predicted twice)
+AUTO_FRAMES = 200
+
+
+def auto_stride(sources: Sequence[Source]) -> int:
+    """The stride that scores at most :data:`AUTO_FRAMES` frames of the longest video (1 for images)."""
+    longest = max((count_frames(s.path, error=SourceError) for s in sources if s.kind == "video"), default=0)
+    return max(1, -(-longest // AUTO_FRAMES))
+
+
+def _claim(out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` that holds an earlier suggestion, or (``overwrite``) remove the frames it wrote."""
+    old = out / "scores.csv"
+    if not old.is_file():
+        return
+    if not overwrite:
+        raise SourceError(f"{out}: already holds a suggestion (scores.csv, frames/); give another --out, or --overwrite to replace it "
+                          "(its frames are removed: labels made in labeled-data/suggested/ would be lost)")
+    with open(old, newline="") as fh:
+        names = [r.get("file", "") for r in csv.DictReader(fh)]
+    for name in filter(None, names):
+        for folder in (out / "frames", out / "labeled-data" / "suggested"):
+            (folder / Path(name).name).unlink(missing_ok=True)
+    for stale in (old, out / "contact_sheet.jpg", out / "label_studio_tasks.json", out / "labeled-data/suggested/CollectedData_semipose.csv"):
+        stale.unlink(missing_ok=True)
+
+
 def suggest(est_a: PoseEstimator, est_b: PoseEstimator | None, sources: Sequence[Source], out_dir: str | Path, *, n: int = 10,
-            stride: int = 1, min_gap: int = 10, progress: bool = True) -> SuggestResult:
-    """Rank the frames of ``sources`` and write the ``n`` chosen ones (see the module docstring)."""
+            stride: int = 0, min_gap: int = 10, progress: bool = True, overwrite: bool = False) -> SuggestResult:
+    """Rank the frames of ``sources`` and write the ``n`` chosen ones (see the module docstring).
+
+    Args:
+        stride: videos: score every this-many-th frame (0: :func:`auto_stride`).
+        min_gap: chosen frames of one video are more than this many frames apart.
+        overwrite: replace an earlier suggestion in ``out_dir``.
+
+    Raises:
+        SourceError: a video cannot be opened or has no frame, nothing to score, or ``out_dir``
+            holds an earlier suggestion (without ``overwrite``).
+    """
+    if n < 1 or stride < 0 or min_gap < 0:
+        raise SourceError(f"--n must be ≥ 1, --stride ≥ 0 and --min-gap ≥ 0, got {n}, {stride}, {min_gap}")
     out = Path(out_dir)
+    stride = stride or auto_stride(sources)
     refs = frame_refs(sources, stride)
+    if not refs:
+        raise SourceError(f"{', '.join(s.path for s in sources)}: no frame could be decoded (empty or corrupt video): nothing to score")
+    _claim(out, overwrite)
+    videos = sum(s.kind == "video" for s in sources)
+    log.info("suggest: %d frames to score (%s), %s", len(refs), f"every {stride}th frame of {videos} video(s)" if videos else "images",
+             "two networks each" if est_b is not None else "each also mirrored")
     frames = score_frames(est_a, est_b, refs, progress=progress)
     chosen = choose(frames, n, min_gap)
-    names = list(est_a.skeleton.keypoints)
+    _write(out, frames, chosen, est_a)
+    how = "two networks' disagreement" if est_b is not None else "disagreement with the mirrored frame"
+    return SuggestResult(out, frames, chosen, how, stride)
+
+
+def _write(out: Path, frames: list[FrameScore], chosen: list[FrameScore], est_a: PoseEstimator) -> None:
+    """The chosen frames, the score table, the DeepLabCut folder, the Label Studio tasks and the contact sheet."""
+    from ..data.formats.dlc import write_dlc_table
+    from ..data.formats.label_studio import write_label_studio_tasks
+
     (out / "frames").mkdir(parents=True, exist_ok=True)
     lab = out / "labeled-data" / "suggested"
     lab.mkdir(parents=True, exist_ok=True)
@@ -181,15 +243,25 @@ def suggest(est_a: PoseEstimator, est_b: PoseEstimator | None, sources: Sequence
         for f in sorted(frames, key=lambda f: -f.score):
             w.writerow([f.source, f.index, f"{f.disagreement:.3f}", f"{f.confidence:.4f}", f"{f.jump:.3f}", f"{f.score:.4f}",
                         int(f.chosen), _name(f) if f.chosen else ""])
-    with open(lab / "CollectedData_semipose.csv", "w", newline="") as fh:  # the DeepLabCut layout, cells empty: to be labelled
-        w = csv.writer(fh)
-        w.writerow(["scorer", *["semipose"] * (2 * len(names))])
-        w.writerow(["bodyparts", *[k for k in names for _ in range(2)]])
-        w.writerow(["coords", *["x", "y"] * len(names)])
-        for f in chosen:
-            w.writerow([f"labeled-data/suggested/{_name(f)}", *[""] * (2 * len(names))])
-    tasks = [{"id": i + 1, "data": {"img": f"frames/{_name(f)}"}, "meta": {"source": f.source, "frame": f.index, "score": round(f.score, 4)}}
-             for i, f in enumerate(chosen)]
-    (out / "label_studio_tasks.json").write_text(json.dumps(tasks, indent=1))
-    how = "two networks' disagreement" if est_b is not None else "disagreement with the mirrored frame"
-    return SuggestResult(out, frames, chosen, how)
+    # the DeepLabCut layout, cells empty: to be labelled
+    write_dlc_table(lab / "CollectedData_semipose.csv", [(f"labeled-data/suggested/{_name(f)}", [None]) for f in chosen],
+                    est_a.skeleton.keypoints)
+    write_label_studio_tasks(out / "label_studio_tasks.json",
+                             [(f"frames/{_name(f)}", {"source": f.source, "frame": f.index, "score": round(f.score, 4)}) for f in chosen])
+
+
+def suggest_from_file(model: str | os.PathLike[str], sources: Sequence[str], out_dir: str | Path, *, n: int = 10, stride: int = 0,
+                      min_gap: int = 10, device: str = "auto", trust: bool = False, progress: bool = True,
+                      overwrite: bool = False) -> SuggestResult:
+    """:func:`suggest` for a model file (read once; a two-network model scores with both networks)
+    and command-line sources (videos, images, folders, globs; no cameras)."""
+    from ..models.reader import read_weights
+    from .sources import expand_sources
+
+    srcs = expand_sources(sources)
+    if any(s.kind == "camera" for s in srcs):
+        raise SourceError("semipose suggest reads videos and images, not cameras")
+    wf = read_weights(model, trust=trust)
+    est_a = PoseEstimator.from_file(wf, device=device, net=1, flip_test=False)
+    est_b = PoseEstimator.from_file(wf, device=device, net=2, flip_test=False) if "net2" in est_a.card.choices else None
+    return suggest(est_a, est_b, srcs, out_dir, n=n, stride=stride, min_gap=min_gap, progress=progress, overwrite=overwrite)

@@ -1,64 +1,36 @@
-"""SLEAP projects (``.slp``, ``.pkg.slp``) and DeepLabCut ``.h5`` labels, read through well-kept readers.
+"""SLEAP projects (``.slp``, ``.pkg.slp``), read through sleap-io.
 
-* **SLEAP** files are HDF5 with JSON metadata, several video backends (a video file, an image
-  sequence, frames embedded in a ``.pkg.slp``) and user and predicted instances; read with
-  `sleap-io <https://github.com/talmolab/sleap-io>`_ (SLEAP's own I/O library), not by hand.
-  Only user-labelled instances count (predictions are counted and left out). Frames of a video
-  or of a package are written once as PNG to ``DIR/images/<video>/img<frame>.png``; frames of an
-  image sequence are linked like any image. A video that moved since labelling is looked for by
-  its name under ``--images`` (or the labels file's folder).
-* **DeepLabCut ``.h5``** is the same table as its CSV, stored by pandas (``key
-  df_with_missing``); read with ``pandas.read_hdf`` and parsed by the CSV reader, so both give
-  the same labels and the same checks.
+SLEAP files are HDF5 with JSON metadata, several video backends (a video file, an image
+sequence, frames embedded in a ``.pkg.slp``) and user and predicted instances; read with
+`sleap-io <https://github.com/talmolab/sleap-io>`_ (SLEAP's own I/O library), not by hand.
+Only user-labelled instances count (predictions are counted and left out); the instances'
+tracks are kept (:attr:`ProjectLabels.tracks`).
 
-Both need the ``formats`` extra (``pip install 'semipose[formats]'``: sleap-io, pandas, tables);
-without it the import stops with one line saying so.
+Frames of a video file are named by the frame rule (``clip.mp4#12``,
+:func:`semipose.video.frame_ref`) and read from the video when used: nothing is written.
+Frames embedded in a package (or in a video OpenCV cannot open) are written once as PNG to
+``DIR/images/<video>/img<frame>.png``; frames of an image sequence are linked like any image.
+A video that moved since labelling is looked for by its name under ``--images`` (or the labels
+file's folder).
+
+Needs the ``formats`` extra (``pip install 'semipose[formats]'``); without it the import stops
+with one line saying so.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataFormatError
-from .importers import DlcLabels, parse_dlc_rows
+from ...errors import DataFormatError, MissingImageError
+from ...video import frame_ref, is_video
+from .dlc import FORMATS_EXTRA as _EXTRA
+from .labels import ProjectLabels
 
-__all__ = ["read_sleap", "read_dlc_h5"]
-
-_EXTRA = "pip install 'semipose[formats]'"
-
-
-def read_dlc_h5(path: str | os.PathLike[str]) -> DlcLabels:
-    """Read a DeepLabCut ``CollectedData*.h5`` (the pandas table its CSV is written from).
-
-    Raises:
-        DataFormatError: one line naming the file and the problem (a row of the table counts
-            from the CSV's first header row, as in the CSV it mirrors).
-    """
-    import csv
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataFormatError(f"{p}: labels file not found")
-    try:
-        import pandas as pd
-    except ImportError:
-        raise DataFormatError(f"{p}: reading DeepLabCut .h5 files needs pandas and tables ({_EXTRA}), or give the CSV") from None
-    try:
-        df = pd.read_hdf(p)
-    except ImportError as e:
-        raise DataFormatError(f"{p}: reading DeepLabCut .h5 files needs tables ({_EXTRA}): {e}") from None
-    except Exception as e:  # noqa: BLE001 - pandas/tables raise many kinds for a bad file
-        raise DataFormatError(f"{p}: cannot read as a pandas HDF5 table ({type(e).__name__}: {e})") from None
-    if not isinstance(df, pd.DataFrame):
-        raise DataFormatError(f"{p}: expected a DeepLabCut labels table, got a {type(df).__name__}")
-    buf = io.StringIO()
-    df.to_csv(buf)
-    return parse_dlc_rows(list(csv.reader(io.StringIO(buf.getvalue()))), p)
+__all__ = ["read_sleap"]
 
 
 def _find_file(name: str, roots: Sequence[Path]) -> Path | None:
@@ -82,12 +54,13 @@ def _video_frame(video: Any, frame_idx: int, labels: Path, where: str) -> Any:
     return img
 
 
-def read_sleap(path: str | os.PathLike[str], images_dir: str | os.PathLike[str], roots: Sequence[Path]) -> tuple[DlcLabels, dict[str, int]]:
-    """Read a SLEAP labels file; write the labelled frames of videos and packages to ``images_dir``.
+def read_sleap(path: str | os.PathLike[str], images_dir: str | os.PathLike[str], roots: Sequence[Path]) -> tuple[ProjectLabels, dict[str, int]]:
+    """Read a SLEAP labels file; write the labelled frames of packages to ``images_dir`` (frames
+    of video files are named ``video#index``, nothing written).
 
     Args:
         path: a ``.slp`` or ``.pkg.slp`` file.
-        images_dir: ``DIR/images`` of the import: extracted frames go to ``<video>/img<frame>.png``.
+        images_dir: ``DIR/images`` of the import: frames extracted from a package go to ``<video>/img<frame>.png``.
         roots: folders to look in for a video or image that is not where the file says.
 
     Returns:
@@ -100,8 +73,6 @@ def read_sleap(path: str | os.PathLike[str], images_dir: str | os.PathLike[str],
     """
     import cv2
     import numpy as np
-
-    from ..errors import MissingImageError
 
     p = Path(path)
     if not p.is_file():
@@ -126,6 +97,9 @@ def read_sleap(path: str | os.PathLike[str], images_dir: str | os.PathLike[str],
     counts = {"predicted": 0, "unlabelled": 0}
     stems: dict[int, str] = {}
     opened: dict[int, Any] = {}
+    located: dict[int, tuple[Path | None, bool]] = {}
+    rows: dict[str, str] = {}
+    tracks: list[list[str]] = []
     frames: list[tuple[str, list[list[tuple[float, float]]]]] = []
     files: dict[str, Path] = {}
 
@@ -159,27 +133,35 @@ def read_sleap(path: str | os.PathLike[str], images_dir: str | os.PathLike[str],
             rel = f"{folder(v)}/{found.name}"
             files[rel] = found
         else:
-            rel = f"{folder(v)}/img{fidx:06d}.png"
-            dst = out / rel
-            if not dst.is_file():
-                if id(v) not in opened:
-                    embedded = Path(str(v.filename)).resolve() == p.resolve()
-                    source = p if embedded else _find_file(str(v.filename), roots)
-                    if source is None:
-                        raise MissingImageError(f"{p}: {where}: video {v.filename} not found (looked for {Path(str(v.filename)).name} "
-                                                "under the labels file's folder; give --images ROOT)")
-                    if embedded:
-                        v.open()
-                    else:
-                        v = sio.load_video(str(source))
-                    opened[id(lf.video)] = v
-                img = np.asarray(_video_frame(opened[id(lf.video)], fidx, p, where))
-                if img.ndim == 3 and img.shape[2] == 3:
-                    img = img[:, :, ::-1]  # sleap-io gives RGB
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                if not cv2.imwrite(str(dst), np.ascontiguousarray(img)):
-                    raise DataFormatError(f"{p}: {where}: cannot write {dst}")
-            files[rel] = dst
+            if id(v) not in located:
+                embedded = Path(str(v.filename)).resolve() == p.resolve()
+                located[id(v)] = (p, True) if embedded else (_find_file(str(v.filename), roots), False)
+            source, embedded = located[id(v)]
+            if source is None:
+                raise MissingImageError(f"{p}: {where}: video {v.filename} not found (looked for {Path(str(v.filename)).name} "
+                                        "under the labels file's folder; give --images ROOT)")
+            if not embedded and is_video(source):  # read from the video when used: nothing written
+                rel = frame_ref(f"{folder(v)}{source.suffix.lower()}", fidx)
+                files[rel] = source
+            else:
+                rel = f"{folder(v)}/img{fidx:06d}.png"
+                dst = out / rel
+                if not dst.is_file():
+                    if id(lf.video) not in opened:
+                        if embedded:
+                            v.open()
+                        else:
+                            v = sio.load_video(str(source))
+                        opened[id(lf.video)] = v
+                    img = np.asarray(_video_frame(opened[id(lf.video)], fidx, p, where))
+                    if img.ndim == 3 and img.shape[2] == 3:
+                        img = img[:, :, ::-1]  # sleap-io gives RGB
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    if not cv2.imwrite(str(dst), np.ascontiguousarray(img)):
+                        raise DataFormatError(f"{p}: {where}: cannot write {dst}")
+                files[rel] = dst
+        rows[rel] = where
+        tracks.append([str(i.track.name) if getattr(i, "track", None) is not None else "" for i in user])
         per_ind = []
         for inst in user:
             xy = np.asarray(inst.numpy(invisible_as_nan=True), dtype=float)
@@ -191,4 +173,5 @@ def read_sleap(path: str | os.PathLike[str], images_dir: str | os.PathLike[str],
     empty = [(math.nan, math.nan)] * len(keypoints)
     frames = [(rel, per + [empty] * (most - len(per))) for rel, per in frames]
     individuals = [""] if most == 1 else [str(i) for i in range(most)]
-    return DlcLabels(keypoints, individuals, frames, "sleap", edges=edges, files=files), counts
+    tracks = [t + [""] * (most - len(t)) for t in tracks] if any(any(t) for t in tracks) else []
+    return ProjectLabels(keypoints, individuals, frames, "sleap", edges=edges, files=files, rows=rows, tracks=tracks), counts

@@ -16,6 +16,7 @@ import pytest
 from semipose.cli import main
 from semipose.data.importers import import_project
 from semipose.errors import DataFormatError, MissingImageError
+from semipose.image import read_image
 
 sio = pytest.importorskip("sleap_io")
 
@@ -59,16 +60,19 @@ def test_a_video_project_and_its_package(video, tmp_path, capsys):
     assert "left out: 3 predicted, 1 unlabelled" in out
     doc = _doc(tmp_path / "a")
     assert doc["categories"][0]["keypoints"] == NODES and doc["categories"][0]["skeleton"] == [[1, 2], [2, 3]]
-    assert [im["file_name"] for im in doc["images"]] == ["session1/img000000.png", "session1/img000030.png"]
+    # frames of a video are named by the frame rule and read from the (linked) video: no PNG written
+    assert [im["file_name"] for im in doc["images"]] == ["session1.mp4#0", "session1.mp4#30"]
+    assert sorted(p.name for p in (tmp_path / "a/images").iterdir()) == ["session1.mp4"]
+    assert (tmp_path / "a/images/session1.mp4").resolve() == video.resolve()
     assert (doc["images"][0]["width"], doc["images"][0]["height"]) == (396, 406)
     a0 = doc["annotations"][0]
     assert a0["keypoints"] == [100.5, 50.25, 2, 120.0, 60.0, 2, 0.0, 0.0, 0] and a0["bbox"] == [0.0, 0.0, 396.0, 406.0]
-    # the written frame is the video's frame
+    # the frame the labels name is the video's frame, through the one image reader
     cap = cv2.VideoCapture(str(video))
     cap.set(cv2.CAP_PROP_POS_FRAMES, 30)
     ok, frame = cap.read()
-    written = cv2.imread(str(tmp_path / "a/images/session1/img000030.png"))
-    assert ok and np.abs(written.astype(int) - frame.astype(int)).max() <= 1
+    written = read_image(tmp_path / "a/images/session1.mp4#30")
+    assert ok and np.array_equal(written, frame)
 
     # the same labels as a package with the frames embedded, moved away from the video
     pkg = tmp_path / "elsewhere/labels.pkg.slp"
@@ -79,8 +83,10 @@ def test_a_video_project_and_its_package(video, tmp_path, capsys):
     s = import_project(pkg, "sleap", tmp_path / "b")
     assert s.images == 2 and s.skipped == {"predicted": 3, "unlabelled": 1}
     assert _doc(tmp_path / "b")["annotations"] == doc["annotations"]
+    # a package's embedded frames have no video to read from: written once as PNG
+    assert [im["file_name"] for im in _doc(tmp_path / "b")["images"]] == ["session1/img000000.png", "session1/img000030.png"]
     again = cv2.imread(str(tmp_path / "b/images/session1/img000030.png"))
-    assert np.array_equal(again, written)
+    assert np.abs(again.astype(int) - frame.astype(int)).max() <= 1
 
 
 def test_several_animals_and_an_image_sequence(sample_data, tmp_path):
