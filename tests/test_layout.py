@@ -65,7 +65,7 @@ def _imports(path: Path) -> set[str]:
 #: floor of each top-level room; a room imports only rooms on its own floor or below
 FLOORS = {
     "_typing": 0, "_version": 0, "errors": 0, "params": 1, "geometry": 1, "config": 2, "image": 1, "skeletons": 1, "device": 1,
-    "threads": 1, "hub": 1, "video": 1,
+    "threads": 1, "hub": 1, "video": 1, "detect": 2,
     "codec": 2, "losses": 2, "models": 3, "data": 3, "synth": 3, "ssl": 4, "evaluation": 4, "visualize": 4,
     "engine": 5, "predict": 5, "bench": 6, "cli": 7,
 }
@@ -180,3 +180,10 @@ TORCH_FREE = ["semipose.errors", "semipose._typing", "semipose._version", "semip
 @pytest.mark.parametrize("module", TORCH_FREE)
 def test_torch_free_floors_import_no_torch(module):
     assert [m for m in _heavy_after(f"import {module}") if m.split(".")[0] == "torch"] == []
+
+
+def test_the_engine_and_predict_do_not_reach_into_each_other():
+    """Both stand on detect/ (the detector contract and the person detector), neither on the other."""
+    sideways = [f"{p.relative_to(SRC)} imports {m}" for room, other in (("engine", "predict"), ("predict", "engine"))
+                for p in (SRC / room).rglob("*.py") for m in _imports(p) if m.startswith(f"semipose.{other}")]
+    assert sideways == []

@@ -212,21 +212,10 @@ def _results_keypoint_set(args: argparse.Namespace):  # -> tuple[Skeleton | None
     return None, ""
 
 
-def _detector(spec: str, score_thr: float, progress: bool):  # -> OnnxPersonDetector
-    """``--detector``: a known name (``default``: :data:`~semipose.hub.DEFAULT_DETECTOR`), a file,
-    a URL or an hf:// path, fetched and opened."""
-    from ..hub import DEFAULT_DETECTOR, resolve_source
-    from ..predict.detector import OnnxPersonDetector
-    from ..threads import ensure_threads
-
-    path = resolve_source(DEFAULT_DETECTOR if spec == "default" else spec, progress=progress)
-    return OnnxPersonDetector(path, score_thr=score_thr, num_threads=ensure_threads().threads)
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
+    from ..detect.person import DEFAULT_SCORE_THR, open_detector
     from ..engine.runfolder import setup_logging
     from ..predict.boxes import DetectorBoxes, WholeImage, box_source_for
-    from ..predict.detector import DEFAULT_SCORE_THR
     from ..predict.estimator import PoseEstimator
     from ..predict.run import run_predict
     from ..predict.sources import expand_sources
@@ -251,7 +240,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.boxes and not args.whole_image:
         boxes = box_source_for(args.boxes, args.det_file, aspect=aspect, padding=card.padding, score_thr=thr)
     elif args.detector and args.detector != "none":
-        boxes = DetectorBoxes(_detector(args.detector, thr, not args.no_progress), aspect=aspect, padding=card.padding)
+        boxes = DetectorBoxes(open_detector(args.detector, thr, progress=not args.no_progress), aspect=aspect, padding=card.padding)
     else:
         if not args.whole_image and args.detector != "none":
             log.info("no --boxes or --detector given: one box per image covering the whole image "

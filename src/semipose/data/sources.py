@@ -18,6 +18,7 @@ import numpy as np
 
 from ..codec import HeatmapCodec
 from ..config import Config
+from ..detect.base import Detector
 from ..errors import ConfigError, DataFormatError
 from ..image import ImageCache, check_image_file
 from ..skeletons import UNION_MAPPINGS, Skeleton, SkeletonMapping, get_skeleton
@@ -28,7 +29,6 @@ from .mixed import MixedDataset, read_label_ids, select_labelled, write_label_su
 from .mpii import load_mpii
 from .records import PoseRecord
 from .topdown import TopDownDataset, TopDownTransform
-from .videos import Detect
 
 __all__ = [
     "build_skeleton",
@@ -157,7 +157,7 @@ def _unlabel(r: PoseRecord, k: int) -> PoseRecord:
 
 
 def build_unlabelled_records(cfg: Config, skeleton: Skeleton, everyone: list[PoseRecord], *,
-                             detector: Detect | None = None) -> tuple[list[PoseRecord], str]:
+                             detector: Detector | None = None) -> tuple[list[PoseRecord], str]:
     """The unlabelled persons (labels removed) and a description of their source (``detector``:
     the persons of ``data.unlabeled.videos`` frames, see :func:`~semipose.data.videos.video_frame_records`)."""
     d = cfg.data
@@ -207,7 +207,7 @@ class TrainData:
 
 
 def build_train_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, run_dir: Path | None = None,
-                     detector: Detect | None = None) -> TrainData:
+                     detector: Detector | None = None) -> TrainData:
     """Labelled crops, plus unlabelled easy views when the method is semi-supervised
     (``detector``: finds the persons of ``data.unlabeled.videos`` frames).
 

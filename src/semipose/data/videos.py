@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..detect.base import Detector, as_detections
 from ..errors import DataFormatError
 from ..video import VIDEO_EXTS, frame_ref, iter_frames, open_video
 from .records import PoseRecord
@@ -26,8 +27,6 @@ from .records import PoseRecord
 __all__ = ["VideoFrames", "video_files", "scan_video", "video_frame_records"]
 
 log = logging.getLogger(__name__)
-#: a person detector: ``(H, W, 3)`` BGR image → ``(P, 4)`` xywh boxes and ``(P,)`` scores
-Detect = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 #: side of the grey thumbnails the diverse subset clusters
 THUMB = 24
 
@@ -106,7 +105,7 @@ def _diverse(thumbs: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def video_frame_records(specs: Sequence[str], num_keypoints: int, *, root: str = "", stride: int = 1, num_frames: int = 0,
-                        seed: int = 0, detector: Detect | None = None) -> tuple[list[PoseRecord], str]:
+                        seed: int = 0, detector: Detector | None = None) -> tuple[list[PoseRecord], str]:
     """The unlabelled records of the videos' frames, and a description.
 
     Args:
@@ -136,7 +135,7 @@ def video_frame_records(specs: Sequence[str], num_keypoints: int, *, root: str =
     return _detected_records(refs, num_keypoints, detector, what)
 
 
-def _detected_records(refs: list[tuple[VideoFrames, int]], num_keypoints: int, detector: Detect, what: str) -> tuple[list[PoseRecord], str]:
+def _detected_records(refs: list[tuple[VideoFrames, int]], num_keypoints: int, detector: Detector, what: str) -> tuple[list[PoseRecord], str]:
     """One record per detected person in each frame (frames read once, here)."""
     from ..image import read_image
 
@@ -144,7 +143,7 @@ def _detected_records(refs: list[tuple[VideoFrames, int]], num_keypoints: int, d
     empty = 0
     for n, (s, i) in enumerate(refs):
         ref = frame_ref(s.path, i)
-        boxes, scores = detector(read_image(ref))
+        boxes, scores = as_detections(detector(read_image(ref)), "data.unlabeled.detector")
         if len(boxes) == 0:
             empty += 1
         for b, sc in zip(np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32).reshape(-1)):

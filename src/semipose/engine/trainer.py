@@ -323,7 +323,7 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
     codec = build_codec(cfg)
     detector = None
     if cfg.semi_supervised and cfg.data.unlabeled.detector:
-        from ..predict.detector import open_detector
+        from ..detect.person import open_detector
 
         detector = open_detector(cfg.data.unlabeled.detector, cfg.data.unlabeled.detector_score_thr)
     data = build_train_data(cfg, skeleton, codec, run_dir=folder.root if folder.main and ckpt is None else None, detector=detector)

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..data.coco import load_coco_keypoints, load_detections
 from ..data.cocojson import read_json
+from ..detect.base import Detector, as_detections
 from ..errors import DataFormatError, SourceError
 from ..geometry import box_to_center_scale
 
@@ -139,10 +140,9 @@ class WholeImage(BoxSource):
 
 
 class DetectorBoxes(BoxSource):
-    """The boxes a person detector finds on each image (``detector(image_bgr) -> (xywh, scores)``);
-    counts what it kept."""
+    """The boxes a :class:`~semipose.detect.base.Detector` finds on each image; counts what it kept."""
 
-    def __init__(self, detector: Any, *, aspect: float, padding: float) -> None:
+    def __init__(self, detector: Detector, *, aspect: float, padding: float) -> None:
         self.detector, self.aspect, self.padding = detector, aspect, padding
         self.description = getattr(detector, "description", type(detector).__name__)
         self.kept = self.images = 0
@@ -150,8 +150,7 @@ class DetectorBoxes(BoxSource):
     def lookup(self, path: str, size: tuple[int, int], image: np.ndarray | None = None) -> ImageBoxes:
         if image is None:
             raise SourceError(f"{path}: a detector needs the image")
-        b, s = self.detector(image)
-        b, s = np.asarray(b, np.float32).reshape(-1, 4), np.asarray(s, np.float32).reshape(-1)
+        b, s = as_detections(self.detector(image), self.description)
         self.kept += len(b)
         self.images += 1
         z2 = np.zeros((0, 2), np.float32)

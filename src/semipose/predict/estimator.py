@@ -19,12 +19,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Union
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..detect.base import Detector, as_detections
 from ..device import autocast, resolve_channels_last, resolve_device, resolve_precision, to_memory_format
 from ..errors import CheckpointError, InputError
 from ..evaluation.inference import predict_heatmaps
@@ -42,11 +43,6 @@ __all__ = ["PoseResult", "Detector", "PoseEstimator", "ImageInput"]
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray]
 
 
-@runtime_checkable
-class Detector(Protocol):
-    """Anything that finds people: ``detector(image_bgr) -> (boxes (P, 4) xywh, scores (P,))``."""
-
-    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass
@@ -188,10 +184,10 @@ class PoseEstimator:
             detector: who finds the persons when a call gives no boxes: a :class:`Detector`,
                 or an ONNX person detector as a name (``yolox-m-humanart`` …, ``semipose
                 models``), a ``.onnx`` / deployment ``.zip`` file, a URL or an ``hf://`` path
-                (:class:`~semipose.predict.detector.OnnxPersonDetector`); None: one box, the
+                (:class:`~semipose.detect.person.OnnxPersonDetector`); None: one box, the
                 whole image.
             detector_score_thr: its score threshold (default
-                :data:`~semipose.predict.detector.DEFAULT_SCORE_THR`).
+                :data:`~semipose.detect.person.DEFAULT_SCORE_THR`).
 
         Raises:
             FileNotFoundError, CheckpointError: naming the file and the problem.
@@ -201,7 +197,7 @@ class PoseEstimator:
         if detector is None or callable(detector):
             det = detector
         else:
-            from .detector import open_detector
+            from ..detect.person import open_detector
 
             det = open_detector(detector, detector_score_thr)
         if wf.kind == "onnx":
@@ -262,7 +258,7 @@ class PoseEstimator:
         per_image = []
         for arr, b, s in zip(arrays, boxes, box_scores):
             if b is None and (detector or self.detector) is not None:
-                b, s = (detector or self.detector)(arr)  # type: ignore[misc]
+                b, s = as_detections((detector or self.detector)(arr))  # type: ignore[misc]
             per_image.append(self._boxes(arr, b, s))
         aspect = self.card.input_size[0] / self.card.input_size[1]
         centers_scales = [box_to_center_scale(b, aspect, self.card.padding) for b, _ in per_image]

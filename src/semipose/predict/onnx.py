@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..detect.base import require_onnx
 from ..errors import CheckpointError, MissingFileError
 from ..models.modelfile import ModelCard, ModelFile
 from ..models.reader import ONNX_CARD_KEY, onnx_card
@@ -35,15 +36,6 @@ __all__ = ["CARD_KEY", "export_onnx", "OnnxBackend", "require_onnx"]
 CARD_KEY = ONNX_CARD_KEY
 #: the oldest opset the networks export to (Resize and ConvTranspose as the graphs use them)
 MIN_OPSET = 11
-
-
-def require_onnx(*modules: str) -> None:
-    """Raise a one-line error naming the missing optional dependency."""
-    import importlib.util
-
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise CheckpointError(f"ONNX support needs {', '.join(missing)}: pip install 'semipose[onnx]'")
 
 
 def export_onnx(mf: ModelFile, out: str | os.PathLike[str], *, net: str | None = None, opset: int = 18) -> tuple[Path, ModelCard]:

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from ..errors import CheckpointError, InputError
+from .base import require_onnx
 
 __all__ = ["DEFAULT_SCORE_THR", "OnnxPersonDetector", "letterbox", "nms_xyxy", "onnx_from_archive", "open_detector"]
 
@@ -95,7 +96,8 @@ def onnx_from_archive(path: Path) -> Path:
 
 
 class OnnxPersonDetector:
-    """``detector(image_bgr) -> (boxes (P, 4) xywh, scores (P,))`` from an ONNX person detector.
+    """A :class:`~semipose.detect.base.Detector`: ``detector(image_bgr) -> (boxes (P, 4) xywh,
+    scores (P,))`` from an ONNX person detector.
 
     Args:
         path: the ``.onnx`` file (or a deployment ``.zip`` holding one).
@@ -108,8 +110,6 @@ class OnnxPersonDetector:
 
     def __init__(self, path: str | os.PathLike[str], *, score_thr: float = DEFAULT_SCORE_THR, nms_thr: float = DEFAULT_NMS_THR,
                  person_class: int = 0, num_threads: int = 0) -> None:
-        from .onnx import require_onnx
-
         require_onnx("onnxruntime")
         import onnxruntime as ort
 
@@ -188,12 +188,14 @@ class OnnxPersonDetector:
         return np.concatenate([xy - wh / 2, xy + wh / 2], 1), scores
 
 
-def open_detector(spec: str | os.PathLike[str], score_thr: float | None = None) -> OnnxPersonDetector:
-    """The ONNX person detector of a model source: a name ``semipose models`` lists, a
-    ``.onnx`` / deployment ``.zip`` file, a URL or an ``hf://`` path (fetched once, then cached);
-    ``score_thr`` default :data:`DEFAULT_SCORE_THR`; onnxruntime threads as the governor sets."""
-    from ..hub import resolve_source
+def open_detector(spec: str | os.PathLike[str], score_thr: float | None = None, *, progress: bool = True) -> OnnxPersonDetector:
+    """The ONNX person detector of a model source: ``default`` (:data:`~semipose.hub.DEFAULT_DETECTOR`),
+    a name ``semipose models`` lists, a ``.onnx`` / deployment ``.zip`` file, a URL or an
+    ``hf://`` path (fetched once, then cached; ``progress``: the download bar); ``score_thr``
+    default :data:`DEFAULT_SCORE_THR`; onnxruntime threads as the governor sets."""
+    from ..hub import DEFAULT_DETECTOR, resolve_source
     from ..threads import ensure_threads
 
-    return OnnxPersonDetector(resolve_source(spec), score_thr=DEFAULT_SCORE_THR if score_thr is None else score_thr,
+    path = resolve_source(DEFAULT_DETECTOR if os.fspath(spec) == "default" else spec, progress=progress)
+    return OnnxPersonDetector(path, score_thr=DEFAULT_SCORE_THR if score_thr is None else score_thr,
                               num_threads=ensure_threads().threads)

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from semipose.cli import main
+from semipose.detect.person import OnnxPersonDetector, letterbox, nms_xyxy
 from semipose.predict import PoseEstimator
-from semipose.predict.detector import OnnxPersonDetector, letterbox, nms_xyxy
 
 pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the TorchScript exporter's notices
@@ -137,3 +137,16 @@ def test_a_file_that_is_no_detector_is_one_line(model_file, tmp_path, capsys):
     capsys.readouterr()
     with pytest.raises(Exception, match=r"not a YOLOX-style detector|fixed H and W"):
         OnnxPersonDetector(tmp_path / "pose.onnx")
+
+
+def test_the_detector_contract_is_checked_once():
+    from semipose.detect.base import Detector, as_detections
+    from semipose.errors import InputError
+
+    b, s = as_detections(([[1, 2, 3, 4]], [0.5]))
+    assert b.shape == (1, 4) and b.dtype == np.float32 and s.tolist() == [0.5]
+    assert as_detections((np.zeros((0, 4)), np.zeros(0)))[0].shape == (0, 4)
+    assert isinstance(lambda im: (np.zeros((0, 4)), np.zeros(0)), Detector)
+    for bad, msg in ((None, "must return"), (([[1, 2, 3]], [1.0]), "must return"), (([[1, 2, 3, 4]], [1.0, 2.0]), "returned 1 boxes but 2 scores")):
+        with pytest.raises(InputError, match=f"my finder: {msg}"):
+            as_detections(bad, "my finder")
