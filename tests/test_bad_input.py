@@ -129,15 +129,25 @@ def test_first_epoch_explosion_warns_and_writes_no_best(tmp_path, capsys, sample
     assert _diverging(7.8e26, [], 4e-3).startswith("training loss 7.800e+26 is") and _diverging(5e-3, [], 4e-3) == ""
     real, calls = methods.joints_mse_loss, [0]
 
-    def exploding(pred, target, weight):  # a finite loss 1e20 after 5 steps; the gradients stay the real ones
+    def exploding(pred, target, weight):  # a finite loss 1e20 from the second step on; the gradients stay the real ones
         calls[0] += 1
-        return real(pred, target, weight) + (1e20 if calls[0] > 5 else 0.0)
+        return real(pred, target, weight) + (1e20 if calls[0] > 1 else 0.0)
 
     monkeypatch.setattr(methods, "joints_mse_loss", exploding)
     assert main(["train", _cfg(tmp_path, sample_data), "train.max_iters_per_epoch=6", "--no-progress"]) == 0
     err = capsys.readouterr().err
-    assert "the loss of the first 5 steps" in err and "diverging?" in err and "best.pt is not updated" in err, err
+    assert "the loss of the first step, before any update" in err and "diverging?" in err and "best.pt is not updated" in err, err
     ckpts = tmp_path / "runs" / "bad" / "checkpoints"
+    assert (ckpts / "last.pt").is_file() and not (ckpts / "best.pt").exists()
+
+
+def test_an_exploding_learning_rate_in_the_first_epoch(tmp_path, capsys, sample_data):
+    """train.lr=1e6: the first steps already explode (a baseline of their median hid it); the
+    first step's loss, before any update, does not."""
+    code = main(["train", _cfg(tmp_path, sample_data), "train.lr=1e6", "train.max_iters_per_epoch=6", "--no-progress"])
+    err = capsys.readouterr().err
+    ckpts = tmp_path / "runs" / "bad" / "checkpoints"
+    assert code == 0 and "the loss of the first step, before any update" in err and "diverging?" in err, err
     assert (ckpts / "last.pt").is_file() and not (ckpts / "best.pt").exists()
 
 

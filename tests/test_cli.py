@@ -134,3 +134,13 @@ def test_unknown_config_key_and_bad_image(tmp_path, capsys, sample_data):
     )
     assert main(["train", str(cfg), "--no-progress"]) == 2
     assert "cannot decode image" in capsys.readouterr().err
+
+
+def test_models_lists_aligned_columns(capsys):
+    from semipose.hub import KNOWN_MODELS
+
+    assert main(["models"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.split(" ", 1)[0] in {"name", *KNOWN_MODELS}]
+    assert len(rows) == len(KNOWN_MODELS) + 1
+    starts = {line.index("https://") if "https://" in line else line.index("source") for line in rows}
+    assert len(starts) == 1  # every row's source begins in one column

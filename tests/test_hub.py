@@ -272,3 +272,19 @@ def test_models_remote_lists_a_hub_repository(server, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "semipose.cli", "models", "--remote", "hf://nobody/nothing"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "hf://nobody/nothing: cannot list the repository" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_cache_is_keyed_by_source_not_by_file_name(server, cache):
+    """`…/good/model_a.pt` then `…/v2/model_a.pt` (another model, no hash in the name): two files,
+    two requests; the second never gets the first's bytes."""
+    other = PAYLOAD[::-1]
+    server.files["/good/model_a.pt"], server.files["/v2/model_a.pt"] = PAYLOAD, other
+    a = hub.resolve_source(server.url + "/good/model_a.pt", progress=False)
+    b = hub.resolve_source(server.url + "/v2/model_a.pt", progress=False)
+    assert a != b and a.name == b.name == "model_a.pt"
+    assert a.read_bytes() == PAYLOAD and b.read_bytes() == other
+    assert server.gets == ["/good/model_a.pt", "/v2/model_a.pt"]
+    assert hub.resolve_source(server.url + "/v2/model_a.pt", progress=False) == b and len(server.gets) == 2  # cached per source
+    # a file whose contents its name pins (torch.hub's hash prefix) stays where torch.hub puts it
+    pinned = _named(PAYLOAD)
+    assert hub.cached_path(server.url + pinned) == cache / pinned[1:]

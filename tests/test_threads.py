@@ -123,3 +123,28 @@ def test_real_measurement_sees_a_busy_process():
     others = (after.busy - before.busy) - (after.own - before.own)
     assert others / (after.wall - before.wall) > 0.6
     assert threads_for(len(os.sched_getaffinity(0)), before, after) <= len(os.sched_getaffinity(0)) - 1
+
+
+def test_one_rule_for_a_thread_count_everywhere(tmp_path, capsys, sample_data):
+    """num_threads=999, --threads 99, --threads -1, num_threads=-2 in the API and -3 in a config:
+    one rule, one message, naming where the count was given."""
+    from conftest import make_model_file
+    from semipose.cli import main
+    from semipose.errors import ConfigError
+    from semipose.predict import PoseEstimator
+
+    cores = threads.usable_cores()
+    with pytest.raises(ConfigError, match=rf"num_threads: 999: expected a whole number from 0 .* to {cores} "):
+        threads.configure_threads(999)
+    model = make_model_file(tmp_path / "m.pt", input_size=(64, 64))
+    with pytest.raises(ConfigError, match=r"num_threads: -2: expected a whole number from 0"):
+        PoseEstimator.from_file(model, num_threads=-2)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("num_threads: -3\n")
+    image = str(sorted((sample_data / "coco/images").glob("*.jpg"))[0])
+    for argv, where in (([ "train", str(cfg)], "num_threads: -3"), (["predict", str(model), image, "--threads", "99"], "--threads: 99"),
+                        (["predict", str(model), image, "--threads", "-1"], "--threads: -1"),
+                        (["bench", "network", "--threads", "99"], "--threads: 99")):
+        assert main(argv) == 2
+        assert f"{where}: expected a whole number from 0" in capsys.readouterr().err
+    assert threads.configure_threads(1).describe() == "1 thread(s) (fixed: num_threads)"

@@ -10,7 +10,7 @@ import torch
 from .errors import DeviceError
 from .params import CHANNELS_LAST, PRECISIONS
 
-__all__ = ["resolve_device", "fast_bf16", "resolve_precision", "resolve_channels_last", "autocast", "to_memory_format"]
+__all__ = ["resolve_device", "fast_bf16", "resolve_precision", "precision_reason", "resolve_channels_last", "autocast", "to_memory_format"]
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -50,6 +50,17 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "fp16" and device.type != "cuda":
         raise DeviceError("precision fp16 needs a CUDA device (use bf16 on a CPU)")
     return precision
+
+
+def precision_reason(precision: str, resolved: str, device: torch.device) -> str:
+    """Why a run uses ``resolved`` (for its log): ``auto`` picks bf16 only where it is native."""
+    if precision != "auto":
+        return f"{resolved} (as configured)"
+    if resolved == "bf16":
+        return "bf16 (auto: native bf16 on this device)"
+    why = "this CPU has no native bf16 (AMX / AVX512-BF16), where bf16 runs a slow fallback" if device.type == "cpu" else \
+        "this device has no bf16 support"
+    return f"fp32 (auto: {why})"
 
 
 def resolve_channels_last(channels_last: bool | str, precision: str) -> bool:

@@ -31,6 +31,7 @@ from .errors import DownloadError, MissingFileError
 
 __all__ = [
     "KnownModel", "KNOWN_MODELS", "IMAGENET_BACKBONES", "DEFAULT_DETECTOR", "cache_dir", "is_remote", "resolve_source", "download", "cached_path",
+    "download_progress", "set_download_progress",
 ]
 
 #: seconds without a byte before a download is given up
@@ -115,22 +116,53 @@ def is_remote(spec: str | os.PathLike[str]) -> bool:
     return s.startswith(("http://", "https://", "hf://")) or (s in KNOWN_MODELS and not os.path.exists(s))
 
 
-def cached_path(url: str) -> Path:
-    """Where the file of ``url`` is (or would be) cached: its file name in :func:`cache_dir`."""
+def cached_path(url: str, *, pinned: bool | None = None) -> Path:
+    """Where the file of ``url`` is (or would be) cached.
+
+    A file whose contents are pinned (a known model's SHA-256, or torch.hub's hash prefix in its
+    name, both checked on download) is cached under its file name, as torch.hub does, so files
+    put there by hand or by torch.hub are used. Any other URL is keyed by the whole URL
+    (``urls/<SHA-256 of the URL, 16 hex>/<name>``, as huggingface_hub keys by repository and
+    revision): ``…/good/model_a.pt`` and ``…/v2/model_a.pt`` are two files.
+
+    Args:
+        pinned: whether the contents are pinned (default: a known model's URL, or a hash prefix
+            in the name).
+    """
     name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     if not name:
         raise DownloadError(f"{url}: the URL names no file")
-    return cache_dir() / name
+    if pinned is None:
+        known = next((m for m in KNOWN_MODELS.values() if m.url == url), None)
+        pinned = _expected_hash(url, known.sha256 if known else None, known.name_hash if known else True) is not None
+    if pinned:
+        return cache_dir() / name
+    return cache_dir() / "urls" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
 
 
-def resolve_source(spec: str | os.PathLike[str], *, progress: bool = True) -> Path:
+#: whether downloads show a progress bar when a call does not say (``--no-progress`` turns it off for a command)
+SHOW_PROGRESS = True
+
+
+def download_progress() -> bool:
+    """Whether downloads show a progress bar by default."""
+    return SHOW_PROGRESS
+
+
+def set_download_progress(enabled: bool) -> None:
+    """Whether downloads show a progress bar by default (the command line's ``--no-progress``)."""
+    global SHOW_PROGRESS
+    SHOW_PROGRESS = bool(enabled)
+
+
+def resolve_source(spec: str | os.PathLike[str], *, progress: bool | None = None) -> Path:
     """A local file for a model source.
 
     Args:
         spec: a path; ``http(s)://…`` (downloaded into :func:`cache_dir` once);
             ``hf://OWNER/REPO/PATH[@REVISION]`` (through ``huggingface_hub``); a name of
             :data:`KNOWN_MODELS`.
-        progress: show a progress bar while downloading.
+        progress: show a progress bar while downloading (None: :data:`SHOW_PROGRESS`).
 
     Raises:
         MissingFileError: a local path that does not exist.
@@ -138,6 +170,7 @@ def resolve_source(spec: str | os.PathLike[str], *, progress: bool = True) -> Pa
             the cache path where it can be put by hand).
     """
     s = os.fspath(spec)
+    progress = SHOW_PROGRESS if progress is None else progress
     if s.startswith("hf://"):
         return _hf_file(s)
     if s.startswith(("http://", "https://")):
@@ -171,7 +204,7 @@ def download(url: str, *, sha256: str | None = None, name_hash: bool = True, pro
     Raises:
         DownloadError: naming the URL, the reason and the cache path.
     """
-    dest = dest or cached_path(url)
+    dest = dest or cached_path(url, pinned=_expected_hash(url, sha256, name_hash) is not None)
     if dest.is_file():
         return dest
     try:

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["usable_cores", "cgroup_cpu_limit", "CpuSample", "threads_for", "ThreadGovernor", "configure_threads", "ensure_threads", "tick"]
+__all__ = ["usable_cores", "cgroup_cpu_limit", "CpuSample", "threads_for", "ThreadGovernor", "check_threads", "configure_threads", "ensure_threads",
+           "tick"]
 
 log = logging.getLogger("semipose")
 
@@ -130,6 +131,7 @@ class ThreadGovernor:
     ) -> None:
         self.cores = cores if cores is not None else usable_cores()
         self.fixed = fixed
+        self.source = "num_threads"
         self.interval = interval
         try:
             cpus: set[int] | None = set(os.sched_getaffinity(0))
@@ -154,6 +156,14 @@ class ThreadGovernor:
         else:
             self._last = first
             self._apply(self.cores)
+
+    def describe(self) -> str:
+        """The count and why, for a run's log: ``2 threads (the free cores of 2, re-measured every 2 s)``."""
+        if self.fixed > 0:
+            return f"{self.threads} thread(s) (fixed: {self.source})"
+        if self.adaptive:
+            return f"{self.threads} thread(s) (the free cores of {self.cores}, re-measured every {self.interval:g} s)"
+        return f"{self.threads} thread(s) (the {self.cores} usable core(s))"
 
     @property
     def adaptive(self) -> bool:
@@ -190,22 +200,47 @@ def _torch_set_threads(n: int) -> None:
 _GOVERNOR: ThreadGovernor | None = None
 
 
-def configure_threads(num_threads: int = 0) -> ThreadGovernor:
+def check_threads(num_threads: object, where: str = "num_threads", cores: int | None = None) -> int:
+    """The one rule for a thread count, wherever it is given (a config's ``num_threads``,
+    ``--threads``, ``PoseEstimator(num_threads=)``): a whole number from 0 (the free cores,
+    re-measured) to the cores this process may use (more threads than cores only wait on each
+    other: 999 made one step 80× slower).
+
+    Raises:
+        ConfigError: one line naming ``where``, the value and the allowed range.
+    """
+    from .errors import ConfigError
+
+    cores = usable_cores() if cores is None else cores
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or not 0 <= num_threads <= cores:
+        raise ConfigError(f"{where}: {num_threads!r}: expected a whole number from 0 (the free cores, re-measured as the load changes) "
+                          f"to {cores} (the cores this process may use)")
+    return num_threads
+
+
+def configure_threads(num_threads: int = 0, where: str = "num_threads") -> ThreadGovernor:
     """Set up the process's thread governor: ``num_threads`` > 0 fixes the count, 0 adapts to
     the free cores (fixed at torch's count when ``OMP_NUM_THREADS`` is set). Returns it; later
-    :func:`tick` calls re-measure."""
+    :func:`tick` calls re-measure.
+
+    Raises:
+        ConfigError: ``num_threads`` breaks :func:`check_threads` (``where`` names it).
+    """
     global _GOVERNOR
+    check_threads(num_threads, where)
+    source = where
     if num_threads <= 0 and os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
-        num_threads = int(os.environ["OMP_NUM_THREADS"])
+        num_threads, source = int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
     _GOVERNOR = ThreadGovernor(num_threads)
+    _GOVERNOR.source = source
     return _GOVERNOR
 
 
-def ensure_threads(num_threads: int | None = None) -> ThreadGovernor:
+def ensure_threads(num_threads: int | None = None, where: str = "num_threads") -> ThreadGovernor:
     """For library entry points (``PoseEstimator``): set up the governor when asked for a
     count (``num_threads`` ≥ 0) or when none is set up yet; else keep the one there is."""
     if num_threads is not None or _GOVERNOR is None:
-        return configure_threads(num_threads or 0)
+        return configure_threads(0 if num_threads is None else num_threads, where)
     return _GOVERNOR
 
 

@@ -255,6 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from ..hub import download_progress, set_download_progress
+
+    shown = download_progress()
+    set_download_progress(shown and not getattr(args, "no_progress", False))  # --no-progress hides the download bar too
     try:
         return int(args.func(args) or 0)
     except (SemiposeError, OSError) as e:  # ours, and the system's own file errors (permission, disk full)
@@ -263,4 +267,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nsemipose: interrupted", file=sys.stderr)
         return 130
+    finally:
+        set_download_progress(shown)
 

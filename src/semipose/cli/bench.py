@@ -20,7 +20,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from ..threads import configure_threads
 
     device = resolve_device(args.device)
-    configure_threads(args.threads or 0)
+    configure_threads(args.threads, "--threads")
     report: dict = {"machine": machine_info(device)}
     print(json.dumps(report["machine"]))
     what = {"all": ["network", "data", "augment", "step", "eval", "predict"]}.get(args.what, [args.what])

@@ -219,6 +219,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..predict.estimator import PoseEstimator
     from ..predict.run import run_predict
     from ..predict.sources import expand_sources
+    from ..threads import check_threads
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames: must be ≥ 1 (leave it out for every frame), got {args.max_frames}")
@@ -227,7 +228,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     est = PoseEstimator.from_file(
         args.model, device=args.device, precision=args.precision, flip_test=args.flip_test, decoder=args.decoder,
         net=args.net, batch_size=args.batch_size, trust=args.trust_checkpoint, arch=args.arch,
-        keypoints=_keypoints_flag(args.keypoints), color=args.color, input_size=args.input_size, num_threads=args.threads,
+        keypoints=_keypoints_flag(args.keypoints), color=args.color, input_size=args.input_size,
+        num_threads=check_threads(args.threads, "--threads"),
     )
     card = est.card
     aspect = card.input_size[0] / card.input_size[1]

@@ -27,10 +27,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.name:
         raise ConfigError("semipose models: names are for `semipose models fetch NAME`")
     print(f"cache: {cache_dir()}  (SEMIPOSE_CACHE, else $TORCH_HOME/hub/checkpoints; hf:// files use the Hugging Face cache)\n")
-    width = max(len(n) for n in KNOWN_MODELS)
-    for name, m in KNOWN_MODELS.items():
-        cached = "cached" if cached_path(m.url).is_file() else "not cached"
-        print(f"{name:<{width}}  {m.what:<30} {cached:<10}  {m.url}")
+    rows = [("name", "what", "cache", "source"), *((name, m.what, "cached" if cached_path(m.url).is_file() else "not cached", m.url)
+                                                   for name, m in KNOWN_MODELS.items())]
+    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    for r in rows:
+        print("  ".join(f"{cell:<{w}}" for cell, w in zip(r[:3], widths)) + f"  {r[3]}")
     sources = sorted({m.source for m in KNOWN_MODELS.values()})
     print("\nsources: " + "; ".join(sources))
     print("model.pretrained: imagenet picks the architecture's backbone; `semipose models fetch NAME` fills the cache; "

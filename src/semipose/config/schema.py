@@ -416,8 +416,10 @@ class Config:
                 raise ConfigError(f"ssl.paths[{i}]: {err}") from None
         if t.unlabeled_batch_size < 0:
             raise ConfigError(f"train.unlabeled_batch_size: must be ≥ 0, got {t.unlabeled_batch_size}")
-        if self.num_threads < 0:
-            raise ConfigError(f"num_threads: must be ≥ 0, got {self.num_threads}")
+        if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 0:
+            from ..threads import check_threads
+
+            check_threads(self.num_threads)  # the one rule and message (the upper bound is checked where the run starts)
         return self
 
     @property

@@ -31,7 +31,7 @@ from ..config import Config, TrainConfig, config_to_dict
 from ..config.loader import migrate
 from ..data.loaders import TrainLoader
 from ..data.sources import EvalData, TrainData, build_eval_data, build_skeleton, build_train_data
-from ..device import autocast, resolve_channels_last, resolve_device, resolve_precision, to_memory_format
+from ..device import autocast, precision_reason, resolve_channels_last, resolve_device, resolve_precision, to_memory_format
 from ..errors import ConfigError, TrainingError
 from ..models.modelfile import ModelCard
 from ..params import ENSEMBLE, ema_names, eval_names
@@ -51,11 +51,11 @@ log = logging.getLogger("semipose")
 
 #: An epoch's mean loss this many times the median of the earlier epochs' counts as diverging.
 DIVERGENCE_FACTOR = 10.0
-#: the first epoch has no earlier epoch to compare with: its mean loss is compared with the
-#: median of the run's first :data:`START_STEPS` step losses, with this (wider) factor, as the
-#: consistency terms ramp up from zero during it
+#: the first epoch has no earlier epoch to compare with: its mean loss is compared with the loss
+#: of the run's first step (computed before any update, so a learning rate that explodes cannot
+#: have raised it), with this (wider) factor, as the consistency terms ramp up from zero
 START_FACTOR = 100.0
-START_STEPS = 5
+START_STEPS = 1
 
 
 @dataclass
@@ -126,7 +126,7 @@ class _Run:
         per = self.loader.iters_per_epoch
         cap = self.cfg.train.max_steps
         return per if not cap else max(0, min(per, cap - epoch * per))
-    start_loss: float | None = None  # their median, once the first epoch ends
+    start_loss: float | None = None  # the first step's loss (before any update), once the first epoch ends
 
 
 def train(
@@ -318,7 +318,7 @@ def _take_validation(run: _Run, info: EpochInfo, results: dict[str, NetResult]) 
 def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, device: torch.device, *, trust: bool) -> _Run:
     """Build the run's data, networks and optimizer; restore the training state when resuming."""
     seed_everything(cfg.seed)
-    configure_threads(cfg.num_threads)
+    threads = configure_threads(cfg.num_threads)
     skeleton = build_skeleton(cfg)
     codec = build_codec(cfg)
     detector = None
@@ -362,10 +362,11 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
         f"{q.method} ({'affine + ' if q.hard_affine else ''}paths {q.paths}{f' ×{q.repeat}' if q.repeat > 1 else ''})"
     )
     log.info(
-        "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val instances | device %s%s, %s%s",
+        "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val instances | device %s%s, %s%s%s",
         folder.root, method, cfg.model.arch, model.num_nets, n_params / 1e6, f"{cfg.data.input_size[0]}x{cfg.data.input_size[1]}",
         data.description, len(val_data.records), device, f" × {dist_info.world_size} processes" if dist_info.enabled else "",
-        run.precision, ", channels_last" if run.channels_last else "",
+        precision_reason(cfg.train.precision, run.precision, device), ", channels_last" if run.channels_last else "",
+        f", {threads.describe()}" if device.type == "cpu" else "",
     )
     return run
 
@@ -444,7 +445,7 @@ def _diverging(loss: float, earlier: list[float], start: float | None = None) ->
     the median of the earlier epochs, or (first epoch) far above the run's first steps."""
     if not earlier:
         if start is not None and start > 0 and loss > START_FACTOR * start:
-            return (f"training loss {loss:.3e} is {loss / start:.0f}x the loss of the first {START_STEPS} steps ({start:.3e}): "
+            return (f"training loss {loss:.3e} is {loss / start:.0f}x the loss of the first step, before any update ({start:.3e}): "
                     "diverging? (lower train.lr, or enable train.grad_clip)")
         return ""
     med = float(np.median(earlier))
