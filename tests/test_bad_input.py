@@ -202,3 +202,24 @@ def test_data_check_and_eval_results_check_values(tmp_path, capsys, sample_data)
         assert main(["eval", "--results", str(tmp_path / f"r{i}.json"), "--gt", str(gt)]) == 2
         err = capsys.readouterr().err
         assert f"r{i}.json: {message % image_id}" in err and "Traceback" not in err, err
+
+
+def test_model_pretrained_offline_and_of_the_wrong_kind(tmp_path, capsys, sample_data, monkeypatch):
+    """Offline, `model.pretrained: imagenet` (what `data import` writes) names the way out; a
+    file that is neither a backbone nor a pose model is called so, not 'a reference file (plain)'."""
+    import torch
+
+    from semipose import hub
+
+    monkeypatch.setenv("SEMIPOSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(hub, "TIMEOUT_S", 1.0)
+    monkeypatch.setitem(hub.KNOWN_MODELS, "imagenet-resnet18",
+                        hub.KnownModel("imagenet-resnet18", "http://127.0.0.1:9/resnet18-5c106cde.pth", "test", "test"))
+    monkeypatch.setitem(hub.IMAGENET_BACKBONES, "resnet18", "imagenet-resnet18")
+    assert main(["train", _cfg(tmp_path, sample_data), "model.pretrained=imagenet", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "model.pretrained=null" in err and "semipose models fetch imagenet-resnet18" in err, err
+    torch.save({"encoder.weight": torch.zeros(3, 3), "decoder.bias": torch.zeros(3)}, tmp_path / "other.pth")
+    assert main(["train", _cfg(tmp_path, sample_data), f"model.pretrained={tmp_path / 'other.pth'}", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is neither an ImageNet backbone nor a pose model" in err and "(plain)" not in err, err

@@ -144,3 +144,14 @@ def test_models_lists_aligned_columns(capsys):
     assert len(rows) == len(KNOWN_MODELS) + 1
     starts = {line.index("https://") if "https://" in line else line.index("source") for line in rows}
     assert len(starts) == 1  # every row's source begins in one column
+
+
+def test_eval_writes_beside_the_model_or_into_its_run(tmp_path):
+    from semipose.cli.commands import eval_dir_for
+
+    run = tmp_path / "runs/x"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("name: x\n")
+    assert eval_dir_for(str(run / "checkpoints/best.pt"), "T") == run / "eval-T"
+    assert eval_dir_for(str(tmp_path / "models/res18.pt"), "T") == tmp_path / "models/eval-res18-T"
+    assert eval_dir_for(str(tmp_path / "checkpoints/best.pt"), "T") == tmp_path / "checkpoints/eval-best-T"  # no run around it

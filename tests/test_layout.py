@@ -189,3 +189,10 @@ def test_the_engine_and_predict_do_not_reach_into_each_other():
     sideways = [f"{p.relative_to(SRC)} imports {m}" for room, other in (("engine", "predict"), ("predict", "engine"))
                 for p in (SRC / room).rglob("*.py") for m in _imports(p) if m.startswith(f"semipose.{other}")]
     assert sideways == []
+
+
+def test_a_config_typo_is_reported_before_torch_is_imported(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: x\n")
+    code = (f"from semipose.cli import main\nimport sys\nassert main(['train', {str(cfg)!r}, 'trian.lr=1']) == 2")
+    assert _heavy_after(code) == []

@@ -239,3 +239,21 @@ def test_max_steps_and_lr_milestones_in_steps(synth_dir, tmp_path):
     assert "train.max_steps 5: 3 epoch(s) of 2 steps, the last of 1 (train.epochs is not used)" in (res.run_dir / "train.log").read_text()
     with pytest.raises(Exception, match="train.max_steps: must be ≥ 0"):
         synth_config(synth_dir, tmp_path, "train.max_steps=-1")
+
+
+def test_ctrl_c_says_what_is_saved_and_how_to_go_on(synth_dir, tmp_path, caplog):
+    from semipose.engine.callbacks import Callback
+
+    class StopInEpoch2(Callback):
+        def on_step(self, info) -> None:
+            if info.epoch == 1:
+                raise KeyboardInterrupt
+
+    cfg = synth_config(synth_dir, tmp_path, "train.epochs=3", "train.max_iters_per_epoch=1", "train.val_every=5")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, progress=False, callbacks=[StopInEpoch2()])
+    run = tmp_path / "runs" / "t"
+    assert f"interrupted: epoch 1 is saved in {run / 'checkpoints/last.pt'}; go on with: semipose train {run / 'config.yaml'} --resume {run}" \
+        in caplog.text
+    result = train(load_config(run / "config.yaml"), resume=run, progress=False)  # the printed command goes on
+    assert result.best_epoch == 3

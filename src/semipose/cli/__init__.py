@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped input")
     e.add_argument("--format-only", action="store_true", help="write the results JSON without scoring (COCO test-dev)")
     e.add_argument("--decoder", choices=DECODERS, help="heatmap decoding (default: the config's eval.decoder, shift)")
-    e.add_argument("--out", help="output folder (default: <run>/eval-<time>)")
+    e.add_argument("--out", help="output folder (default: <run>/eval-<time> for a run's checkpoint, else eval-<name>-<time> beside the "
+                   "model file; for a URL, in the current folder)")
     e.add_argument("--no-progress", action="store_true")
     _model_flags(e)
     e.set_defaults(func=cmd_eval)

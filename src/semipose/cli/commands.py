@@ -19,9 +19,10 @@ log = logging.getLogger("semipose")
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..config import load_config
+
+    cfg = load_config(args.config, args.overrides)  # a typo is reported before torch is imported
     from ..engine.trainer import train
 
-    cfg = load_config(args.config, args.overrides)
     result = train(cfg, resume=args.resume, run_dir=args.run_dir, progress=not args.no_progress, trust_checkpoint=args.trust_checkpoint,
                    overwrite=args.overwrite)
     print(f"\nbest AP {result.best_ap:.4f} at epoch {result.best_epoch}")
@@ -73,6 +74,15 @@ def _config_for_eval(args: argparse.Namespace, mf):  # -> Config
     return config_from_dict(apply_overrides(base, args.overrides))
 
 
+def eval_dir_for(checkpoint: str, stamp: str) -> Path:
+    """Where ``eval --checkpoint`` writes without ``--out``: ``<run>/eval-<time>`` for a run's
+    checkpoint (``<run>/checkpoints/*.pt``), else ``eval-<name>-<time>`` beside the model file."""
+    p = Path(checkpoint).resolve()
+    if p.parent.name == "checkpoints" and (p.parent.parent / "config.yaml").is_file():
+        return p.parent.parent / f"eval-{stamp}"
+    return p.parent / f"eval-{p.stem}-{stamp}"
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..engine.evaluate import arch_rows, evaluate_model_file, results_table
     from ..engine.runfolder import setup_logging
@@ -106,7 +116,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     elif is_remote(args.checkpoint):  # a downloaded model: beside the shell, not in the cache
         out = Path(f"eval-{Path(args.checkpoint.split('?')[0]).stem}-{stamp}")
     else:
-        out = Path(args.checkpoint).resolve().parent.parent / f"eval-{stamp}"
+        out = eval_dir_for(args.checkpoint, stamp)
     data, results = evaluate_model_file(cfg, mf, out, progress=not args.no_progress)
     names = eval_names(mf.card.num_nets)
     proto = data.protocol

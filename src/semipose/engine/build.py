@@ -13,8 +13,8 @@ from torch import nn
 
 from ..codec import HeatmapCodec
 from ..config import Config
-from ..errors import ConfigError
-from ..hub import IMAGENET_BACKBONES, resolve_source
+from ..errors import ConfigError, DownloadError
+from ..hub import IMAGENET_BACKBONES, KNOWN_MODELS, resolve_source
 from ..models import build_pose_model, load_imagenet_backbone
 from ..models.reader import WeightsFile, read_weights
 
@@ -58,13 +58,24 @@ def pretrained_source(cfg: Config) -> Path:
         if cfg.model.arch not in IMAGENET_BACKBONES:
             raise ConfigError(f"model.pretrained: imagenet: no ImageNet backbone is known for {cfg.model.arch!r}")
         spec = IMAGENET_BACKBONES[cfg.model.arch]
-    return resolve_source(spec)
+    try:
+        return resolve_source(spec)
+    except DownloadError as e:
+        name = next((n for n, m in KNOWN_MODELS.items() if m.url == spec or n == spec), spec)
+        raise DownloadError(f"model.pretrained: {e}; or train without it (model.pretrained=null, from random initialisation), "
+                            f"or fill the cache on a machine with a network: semipose models fetch {name}") from None
 
 
 def read_pretrained(cfg: Config, *, trust: bool = False) -> WeightsFile:
     """``model.pretrained`` read once (:func:`pretrained_source`, then
     :func:`~semipose.models.reader.read_weights`); it must be an ImageNet backbone file."""
     wf = read_weights(pretrained_source(cfg), trust=trust)
+    if wf.kind == "reference" and wf.layout == "plain":
+        keys = ", ".join(list(wf.states[0])[:4]) if wf.states else "none"
+        raise ConfigError(
+            f"model.pretrained: {wf.path} is neither an ImageNet backbone nor a pose model: its keys fit no known layout "
+            f"(first keys: {keys}); model.pretrained takes an ImageNet backbone of {cfg.model.arch} (or imagenet)"
+        )
     if wf.kind != "imagenet":
         raise ConfigError(
             f"model.pretrained: {wf.path} is a {wf.kind} file ({wf.layout}), not an ImageNet backbone; "

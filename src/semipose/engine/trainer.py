@@ -182,8 +182,11 @@ def train(
         return _loop(run, cbs)
     except BaseException as e:
         # a failed start leaves no folder behind; a failure later is written to train.log too
-        if main and not (created and remove_failed_start(folder.root)) and not isinstance(e, KeyboardInterrupt):
-            log.error("training stopped: %s: %s", type(e).__name__, e)
+        if main and not (created and remove_failed_start(folder.root)):
+            if isinstance(e, KeyboardInterrupt):
+                log.warning("interrupted: %s", _resume_hint(folder))
+            else:
+                log.error("training stopped: %s: %s", type(e).__name__, e)
         raise
 
 
@@ -452,6 +455,18 @@ def _diverging(loss: float, earlier: list[float], start: float | None = None) ->
     if med > 0 and loss > DIVERGENCE_FACTOR * med:
         return f"training loss {loss:.3e} is {loss / med:.0f}x the median of the earlier epochs ({med:.3e}): diverging? (lower train.lr)"
     return ""
+
+
+def _resume_hint(folder: RunFolder) -> str:
+    """What an interrupted run kept, and the command that goes on from it."""
+    if not folder.last.is_file():
+        return f"no epoch was finished, nothing to resume ({folder.root})"
+    try:
+        epoch = int((load_training_state(folder.last).train_state or {}).get("epoch", 0))
+    except Exception:  # noqa: BLE001 - a hint only: the resume itself reports a bad file
+        epoch = 0
+    saved = f"epoch {epoch} is saved in {folder.last}" if epoch else f"the last finished epoch is saved in {folder.last}"
+    return f"{saved}; go on with: semipose train {folder.root / 'config.yaml'} --resume {folder.root}"
 
 
 def _last_good(run: _Run, saved_epoch: int) -> str:
