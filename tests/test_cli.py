@@ -155,3 +155,24 @@ def test_eval_writes_beside_the_model_or_into_its_run(tmp_path):
     assert eval_dir_for(str(run / "checkpoints/best.pt"), "T") == run / "eval-T"
     assert eval_dir_for(str(tmp_path / "models/res18.pt"), "T") == tmp_path / "models/eval-res18-T"
     assert eval_dir_for(str(tmp_path / "checkpoints/best.pt"), "T") == tmp_path / "checkpoints/eval-best-T"  # no run around it
+
+
+def test_bench_runs_only_native_modes_unless_asked(monkeypatch, capsys):
+    """On a CPU without native bf16 the default bench modes skip bf16 (a slow fallback there) and say so."""
+    import torch
+
+    import semipose.device as device
+    from semipose.bench import native_modes
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(device, "fast_bf16", lambda d: False)
+    modes, note = native_modes("network", cpu)
+    assert modes == ["fp32"] and note.startswith("skipped bf16, bf16+cl: no native bf16") and "--modes" in note
+    modes, note = native_modes("network", cpu, ["fp32", "bf16"])
+    assert modes == ["fp32", "bf16"] and "bf16 runs though" in note
+    assert native_modes("step", cpu) == (["fp32"], "")
+    assert main(["bench", "network", "--arch", "resnet18", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped bf16, bf16+cl" in out and " bf16 " not in out.split("vs fp32", 1)[1]
+    monkeypatch.setattr(device, "fast_bf16", lambda d: True)
+    assert native_modes("network", cpu) == (["fp32", "bf16", "bf16+cl"], "")

@@ -40,6 +40,36 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
+#: the modes a bench runs when none are asked for (``+cl``: channels_last)
+DEFAULT_MODES = {"network": ("fp32", "bf16", "bf16+cl"), "step": ("fp32",), "predict": ("fp32", "bf16")}
+
+
+def native_modes(kind: str, device: torch.device, asked: Sequence[str] | None = None) -> tuple[list[str], str]:
+    """The modes a bench of ``kind`` runs on ``device``, and a line on what it skipped and why.
+
+    Without ``asked``, the defaults of :data:`DEFAULT_MODES` that the device runs natively: bf16
+    only where :func:`~semipose.device.fast_bf16` (elsewhere it is a slow fallback: one ResNet-18
+    step took minutes), fp16 only on CUDA. ``asked`` modes all run (a non-native one with a note).
+    """
+    from .device import fast_bf16
+
+    def native(mode: str) -> str:
+        prec = mode.partition("+")[0]
+        if prec == "bf16" and not fast_bf16(device):
+            return "no native bf16 on this device (AMX / AVX512-BF16 on a CPU): a slow fallback"
+        if prec == "fp16" and device.type != "cuda":
+            return "fp16 needs CUDA"
+        return ""
+
+    modes = list(asked) if asked else list(DEFAULT_MODES[kind])
+    why = {m: r for m in modes if (r := native(m))}
+    if asked:
+        return modes, "; ".join(f"{m} runs though: {r}" for m, r in why.items())
+    kept = [m for m in modes if m not in why]
+    note = f"skipped {', '.join(why)}: {next(iter(why.values()))} (ask for them with --modes)" if why else ""
+    return kept, note
+
+
 def _sync(device: torch.device) -> None:
     """Wait for the device; on the CPU let the thread governor re-measure the free cores when due."""
     tick()
@@ -483,7 +513,6 @@ def bench_predict(
 
     import numpy as np
 
-    from .device import fast_bf16
     from .models.modelfile import ModelCard, model_file_payload, read_model_file
     from .predict.estimator import PoseEstimator, _TorchBackend
     from .skeletons import BUILTIN_SKELETONS
@@ -519,8 +548,6 @@ def bench_predict(
                 "overhead_pct": round(100 * (pre + post_ms) / fwd, 2), "persons_per_s": round(batch_size / api * 1e3, 1)}
 
     for prec in precisions:
-        if prec == "bf16" and not fast_bf16(device):
-            continue
         backend = _TorchBackend(net, device, prec)
         est = PoseEstimator(backend, card, device, flip_test=False, batch_size=batch_size, precision=prec)
         rows.append(row("torch", prec, est, backend))

@@ -15,7 +15,7 @@ log = logging.getLogger("semipose")
 
 def cmd_bench(args: argparse.Namespace) -> int:
 
-    from ..bench import STEP_BENCH, bench_augment, bench_data, bench_eval, bench_ssl_step, bench_step, machine_info
+    from ..bench import STEP_BENCH, bench_augment, bench_data, bench_eval, bench_ssl_step, bench_step, machine_info, native_modes
     from ..device import resolve_device
     from ..threads import configure_threads
 
@@ -30,17 +30,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"semipose bench: error: --input {','.join(bad)}: network and step inputs must be multiples of 32 (the backbone's stride)",
                   file=sys.stderr)
             return 2
+    asked = args.modes.split(",") if args.modes else None
+    n_steps, n_warmup = (5 if args.steps is None else args.steps), (2 if args.warmup is None else args.warmup)
     if "network" in what:
         rows = []
-        batch = args.batch or 32
-        print(f"\nnetwork training step (forward + backward + Adam), batch {batch}, device {device}")
+        cpu = device.type == "cpu"  # a CPU's defaults fit a minute: one small network, smaller batches, fewer steps
+        batch = args.batch or (16 if cpu else 32)
+        steps = args.steps if args.steps is not None else (3 if cpu else 5)
+        warmup = args.warmup if args.warmup is not None else (1 if cpu else 2)
+        modes, note = native_modes("network", device, asked)
+        print(f"\nnetwork training step (forward + backward + Adam), batch {batch}, device {device}" + (f"\n{note}" if note else ""))
         print(f"{'arch':<10} {'input':>8} {'mode':<9} {'step ms':>9} {'fwd ms':>8} {'samples/s':>10} {'vs fp32':>8}")
-        for arch in (args.arch or "resnet18,resnet50").split(","):
+        for arch in (args.arch or ("resnet18" if cpu else "resnet18,resnet50")).split(","):
             for size in args.input or [(192, 256), (96, 128)]:
                 base = None
-                for mode in (args.modes or "fp32,bf16,bf16+cl").split(","):
+                for mode in modes:
                     prec, _, cl = mode.partition("+")
-                    r = bench_step(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device,
+                    r = bench_step(arch, size, batch_size=batch, steps=steps, warmup=warmup, device=device,
                                    precision=prec, channels_last=cl == "cl")
                     base = base or r["step_ms"]
                     r["mode"], r["speedup_vs_first"] = mode, round(base / r["step_ms"], 2)
@@ -68,7 +74,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for size in args.input or [(192, 256)]:
             print(f"\nhard-view augmentations on the device, batch {batch} x 3 x {size[1]} x {size[0]}, device {device}")
             print(f"{'recipe':<26} {'ms':>9} {'us/image':>9}")
-            for r in bench_augment(size, batch_size=batch, steps=args.steps * 2, warmup=args.warmup, device=device):
+            for r in bench_augment(size, batch_size=batch, steps=n_steps * 2, warmup=n_warmup, device=device):
                 rows.append(r)
                 print(f"{r['recipe']:<26} {r['ms']:>9.2f} {r['us_per_image']:>9.1f}", flush=True)
         report["augment"] = rows
@@ -79,14 +85,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if unknown:
             raise ConfigError(f"--methods: unknown {unknown[0]!r}; known: {', '.join(STEP_BENCH)}")
         rows = []
+        modes, note = native_modes("step", device, asked)
+        if note:
+            print(note)
         for arch in (args.arch or "resnet18").split(","):
             for size in args.input or [(96, 128)]:
-                for mode in (args.modes or "fp32").split(","):
+                for mode in modes:
                     prec, _, cl = mode.partition("+")
                     print(f"\ntraining step per method, {arch} {size[0]}x{size[1]} {mode}, batch {batch} labelled + {batch} unlabelled, "
                           f"device {device}")
                     print(f"{'method':<12} {'passes':>6} {'step ms':>9} {'network ms':>11} {'overhead ms':>12} {'overhead':>9}")
-                    for r in bench_ssl_step(arch, size, batch_size=batch, methods=methods, steps=args.steps, warmup=args.warmup, device=device,
+                    for r in bench_ssl_step(arch, size, batch_size=batch, methods=methods, steps=n_steps, warmup=n_warmup, device=device,
                                             precision=prec, channels_last=cl == "cl"):
                         r["mode"] = mode
                         rows.append(r)
@@ -96,7 +105,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                         )
         report["step"] = rows
     if "eval" in what:
-        r = bench_eval(args.persons, steps=args.steps, device=device)
+        r = bench_eval(args.persons, steps=n_steps, device=device)
         print(f"\nevaluation of {r['persons']} persons after the network ({r['heatmap']} heatmaps, {r['joints']} joints), device {device}")
         print(f"{'decoder':<8} {'decode ms':>10} {'to image ms':>12} {'rescore+NMS ms':>15} {'COCOeval ms':>12} {'total ms':>9} {'AP':>7}")
         for m in ("shift", "dark"):
@@ -110,12 +119,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         batch = args.batch or 32
         rows = []
+        modes, note = native_modes("predict", device)
+        if note:
+            print(note)
         for arch in (args.arch or "resnet18").split(","):
             for size in args.input or [(192, 256)]:
                 print(f"\nprediction API, {batch} persons per call on a 640x480 image, {arch} {size[0]}x{size[1]}, flip test off, device {device}")
                 print(f"{'backend':<12} {'precision':<9} {'API ms':>8} {'forward ms':>11} {'pre ms':>7} {'post ms':>8} {'overhead':>9} "
                       f"{'persons/s':>10}")
-                for r in bench_predict(arch, size, batch_size=batch, steps=args.steps, warmup=args.warmup, device=device):
+                for r in bench_predict(arch, size, batch_size=batch, steps=n_steps, warmup=n_warmup, device=device, precisions=modes):
                     rows.append(r)
                     print(f"{r['backend']:<12} {r['precision']:<9} {r['api_ms']:>8.1f} {r['forward_ms']:>11.1f} {r['pre_ms']:>7.1f} "
                           f"{r['post_ms']:>8.1f} "
