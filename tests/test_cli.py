@@ -147,7 +147,7 @@ def test_models_lists_aligned_columns(capsys):
 
 
 def test_eval_writes_beside_the_model_or_into_its_run(tmp_path):
-    from semipose.cli.commands import eval_dir_for
+    from semipose.cli.eval import eval_dir_for
 
     run = tmp_path / "runs/x"
     (run / "checkpoints").mkdir(parents=True)

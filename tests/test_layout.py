@@ -196,3 +196,20 @@ def test_a_config_typo_is_reported_before_torch_is_imported(tmp_path):
     cfg.write_text("name: x\n")
     code = (f"from semipose.cli import main\nimport sys\nassert main(['train', {str(cfg)!r}, 'trian.lr=1']) == 2")
     assert _heavy_after(code) == []
+
+
+def _function_lines(path: Path, name: str) -> int:
+    node = next(n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef) and n.name == name)
+    return (node.end_lineno or node.lineno) - node.lineno + 1
+
+
+def test_one_module_per_command():
+    """cli/<command>.py registers its own arguments; the parser is assembled in a few lines."""
+    from semipose.cli import COMMANDS, build_parser
+
+    names = sorted(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    assert names == sorted(["train", "eval", "predict", "export", "suggest", "models", "data", "bench"])
+    assert all(hasattr(c, "register") for c in COMMANDS)
+    long = {p.name: n for p in (SRC / "cli").glob("*.py") if (n := len(p.read_text().splitlines())) > 200}
+    assert long == {}
+    assert _function_lines(SRC / "cli/__init__.py", "build_parser") <= 40

@@ -7,10 +7,47 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
+from .common import sizes
 
 log = logging.getLogger("semipose")
+
+
+def register(sub: Any) -> None:
+    b = sub.add_parser(
+        "bench", help="benchmarks: network step, data throughput, hard-view augmentations, training step per method",
+        description="network: forward+backward+Adam per architecture and input; data: loader throughput; "
+        "augment: each hard-view augmentation on a batch; step: one training step per method "
+        "(supervised, PoseCons, PoseDual, MultiAugs 2/4 paths) next to its bare network passes; "
+        "eval: decoding (shift vs DARK) and the evaluation stages after the network; "
+        "predict: persons/s of the prediction API (fp32, bf16, onnxruntime) next to the bare forward. "
+        "By default only the precisions this device runs natively.",
+    )
+    b.add_argument("what", nargs="?", choices=["network", "data", "augment", "step", "eval", "predict", "all"], default="all")
+    b.add_argument("--persons", type=int, default=1000, help="eval: persons evaluated (default 1000)")
+    b.add_argument("--arch", default=None, help="comma-separated networks (network: resnet18,resnet50, on a CPU resnet18; step: resnet18)")
+    b.add_argument("--input", type=sizes, default=None,
+                   help="comma-separated WIDTHxHEIGHT (network/data: 192x256,96x128; augment: 192x256; step: 96x128)")
+    b.add_argument("--batch", type=int, default=None, help="batch size (default 32, network on a CPU 16; step: 16 labelled + 16 unlabelled)")
+    b.add_argument("--methods", default=None,
+                   help="step: comma-separated subset of supervised,posecons,posedual,multiaugs-2,multiaugs-4,multiaugs-dual,sspcm")
+    b.add_argument("--steps", type=int, default=None, help="timed steps per setting (default 5; network on a CPU 3)")
+    b.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2; network on a CPU 1)")
+    b.add_argument("--batches", type=int, default=10, help="timed batches for the data benchmark")
+    b.add_argument("--workers", type=int, default=2)
+    b.add_argument("--ann-file", help="bench the data pipeline on this COCO file instead of synthetic data")
+    b.add_argument("--image-dir")
+    b.add_argument("--cache-mb", default="0,256",
+                   help="data: comma-separated decoded-image cache budgets per process in MiB, one row each (default 0,256)")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--threads", type=int, default=0, help="torch threads (default 0: the free cores, re-measured as the load changes)")
+    b.add_argument("--modes", default=None,
+                   help="network / step: comma-separated precisions, +cl for channels_last (fp32, bf16, fp16, bf16+cl ...; "
+                        "default network fp32,bf16,bf16+cl, step fp32; by default only the modes this device runs natively)")
+    b.add_argument("--json", help="also write the results to this JSON file")
+    b.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -4,8 +4,24 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..errors import ConfigError
+
+
+def register(sub: Any) -> None:
+    mo = sub.add_parser(
+        "models", help="the known models and backbones (source, cache); fetch one into the cache; list a hub repository",
+        description="Model sources: every option that takes a model or weights file (predict, eval --checkpoint, export, "
+        "model.pretrained, model.init_weights, PoseEstimator.from_file) also takes an http(s) URL, hf://OWNER/REPO/PATH[@REV] "
+        "or a name listed here; downloads are cached in $SEMIPOSE_CACHE, else torch.hub's $TORCH_HOME/hub/checkpoints.",
+    )
+    mo.add_argument("action", nargs="?", choices=["list", "fetch"], default="list",
+                    help="list (default): the known names; fetch: download NAME into the cache (then copy the cache to a machine without a network)")
+    mo.add_argument("name", nargs="*", help="fetch: names, URLs or hf:// paths")
+    mo.add_argument("--remote", help="list the checkpoint files of a hub repository: hf://OWNER/REPO[@REVISION]")
+    mo.add_argument("--no-progress", action="store_true")
+    mo.set_defaults(func=cmd_models)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

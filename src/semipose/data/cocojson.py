@@ -25,6 +25,7 @@ from ..errors import DataFormatError, MissingJsonError
 from ..skeletons import Skeleton, get_skeleton
 
 __all__ = [
+    "read_keypoint_set",
     "DEFAULT_SIGMA",
     "read_json",
     "as_int",
@@ -306,3 +307,21 @@ def read_coco_file(
     if unknown:
         raise DataFormatError(f"{path}: {len(unknown)} annotation(s) refer to unknown image ids, e.g. {sorted(unknown)[:5]}")
     return CocoFile(path, data, images, dict(by_image), cat, sk)
+
+
+def read_keypoint_set(spec: str | None) -> str | Skeleton | None:
+    """A keypoint set named on the command line (``--keypoints``): a built-in name (returned as
+    it is), a ``skeleton.json`` or a COCO-format annotation file (read into a :class:`Skeleton`).
+
+    Raises:
+        DataFormatError: the file is neither.
+    """
+    if spec is None or not (spec.endswith(".json") or Path(spec).is_file()):
+        return spec
+    data = read_json(spec)
+    if isinstance(data, dict) and "categories" in data:
+        return skeleton_from_coco_file(spec)
+    try:
+        return Skeleton.from_dict(data)
+    except (ValueError, TypeError) as e:
+        raise DataFormatError(f"--keypoints {spec}: not a skeleton.json or COCO-format file ({e})") from None

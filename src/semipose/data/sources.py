@@ -330,3 +330,27 @@ def build_eval_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, use
         ann if metric == "coco" and not e.format_only else None, protocol,
         metric=metric, eval_skeleton=eval_skeleton, mapping=mapping, gt_file=gt_file,
     )
+
+
+def check_data(cfg: Config) -> tuple[list[str], int]:
+    """Read every split of ``cfg`` and check every image file (missing, empty, cut short):
+    ``(lines, problems)``, a line per problem and per split, as ``semipose data check`` prints them."""
+    skeleton = build_skeleton(cfg)
+    lines: list[str] = []
+    problems = 0
+    for key in ("train", "val", "unlabeled"):
+        split = getattr(cfg.data, key)
+        if not split.ann_file or (key == "unlabeled" and split.det_file):
+            continue
+        try:
+            records, _, _ = load_split(cfg, split, skeleton, key=key)
+        except DataFormatError as e:
+            lines.append(f"data.{key}: {e}")
+            problems += 1
+            continue
+        paths = list(dict.fromkeys(r.image_path for r in records))
+        bad = [(p, prob) for p in paths if (prob := check_image_file(p))]
+        lines += [f"data.{key}: {p}: {prob}" for p, prob in bad]
+        problems += len(bad)
+        lines.append(f"data.{key}: {len(records)} persons on {len(paths)} images; {len(bad)} unusable image(s)")
+    return lines, problems

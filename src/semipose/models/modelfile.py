@@ -48,6 +48,7 @@ __all__ = [
     "model_file",
     "infer_architecture",
     "keypoints_hint",
+    "save_model_file",
 ]
 
 @dataclass
@@ -265,3 +266,19 @@ def _reference_model(wf: WeightsFile, *, arch: str | None, keypoints: Any, color
         color=color or "rgb", method="reference", source={"file": where, "layout": layout},
     )
     return ModelFile(wf.path, card, states, None, layout)
+
+
+def save_model_file(mf: ModelFile, out: str | os.PathLike[str], *, net: str | None = None) -> tuple[Path, ModelCard]:
+    """Write ``mf`` as a self-describing semipose model file (``semipose export --format pt``):
+    its card (predicting with ``net`` when given) and every network's weights, no training state.
+
+    Raises:
+        InputError: ``out`` is the file ``mf`` was read from.
+    """
+    path = Path(out)
+    if path.resolve() == Path(mf.path).resolve():
+        raise InputError(f"{path}: the export would overwrite its source; give -o")
+    card = mf.card if net is None else mf.card.with_use(net, str(mf.path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model_file_payload(card, mf.states), path)
+    return path, card

@@ -30,7 +30,7 @@ from ..models.reader import ONNX_CARD_KEY, onnx_card
 from ..params import net_key
 from ..threads import ensure_threads
 
-__all__ = ["CARD_KEY", "export_onnx", "OnnxBackend", "require_onnx"]
+__all__ = ["CARD_KEY", "export_onnx", "OnnxBackend", "require_onnx", "check_export"]
 
 #: ONNX metadata key holding the model card JSON (defined with the reader that reads it).
 CARD_KEY = ONNX_CARD_KEY
@@ -165,3 +165,15 @@ class OnnxBackend:
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
             raise CheckpointError(f"{self.path}: onnxruntime failed on a {tuple(x.shape)} input ({str(e).splitlines()[0][:200]})") from None
         return torch.from_numpy(out).to(self.device)
+
+
+def check_export(mf: ModelFile, path: str | os.PathLike[str], use: str) -> float:
+    """The largest ``|heatmap difference|`` of onnxruntime against torch on a random batch of 3
+    (seed 0) for the exported network ``use`` of ``mf``."""
+    ort = OnnxBackend(Path(path))
+    module = mf.card.predictor(mf.build_nets("cpu"), use)
+    w, h = mf.card.input_size
+    x = torch.randn(3, 3, h, w, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = module(x).numpy()
+    return float(np.abs(ref - ort(x).numpy()).max())

@@ -43,9 +43,13 @@ from ..geometry import affine_matrix
 from ..image import read_image
 from ..skeletons import Skeleton
 from ..video import count_frames, frame_ref, legacy_frame_ref
+from ..visualize.draw import draw_results
 from .boxes import BoxSource, ImageBoxes
 from .estimator import PoseEstimator
 from .sources import Source, open_video, read_frames
+
+#: the drawing of results on an image lives in :mod:`semipose.visualize` (this name is kept for 0.4 callers)
+draw_prediction = draw_results
 
 __all__ = ["PredictSummary", "run_predict", "draw_prediction", "image_info", "coco_results", "write_pose_csv"]
 
@@ -111,26 +115,6 @@ def _drawing_path(vis: Path, key: str) -> Path:
     format is not one OpenCV writes."""
     p = vis / key
     return p if p.suffix.lower() in _WRITABLE else p.with_name(p.name + ".jpg")
-
-
-def draw_prediction(
-    image: np.ndarray, results: list[dict[str, Any]], skeleton: Skeleton, *, kpt_thr: float = 0.3, heat: np.ndarray | None = None
-) -> np.ndarray:
-    """The image with each result's skeleton and box drawn (and the heatmap overlay ``heat``,
-    ``(H, W)`` in [0, 1], blended where it is above 0.05)."""
-    from ..visualize import draw_pose
-
-    img = image
-    if heat is not None:
-        colored = cv2.applyColorMap(np.clip(heat * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
-        alpha = np.clip(heat, 0, 1)[..., None] * 0.6 * (heat[..., None] > 0.05)
-        img = (img * (1 - alpha) + colored * alpha).astype(np.uint8)
-    if not results:
-        return img.copy()
-    k = skeleton.num_keypoints
-    kps = np.asarray([r["keypoints"] for r in results], np.float64).reshape(len(results), k, 3)
-    boxes = [r["bbox"] for r in results if "bbox" in r]
-    return draw_pose(img, kps[..., :2], skeleton, scores=kps[..., 2], score_thr=kpt_thr, boxes=np.asarray(boxes) if boxes else None)
 
 
 def _heat_overlay(shape: tuple[int, ...], heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray, hm_size: tuple[int, int]) -> np.ndarray:

@@ -22,12 +22,13 @@ into a run folder), :func:`plot_training_curves` and :func:`to_uint8_image`.
 from __future__ import annotations
 
 from .curves import plot_training_curves
-from .draw import draw_heatmaps, draw_pose, keypoint_sides, make_image_grid, to_uint8_image
+from .draw import draw_heatmaps, draw_pose, draw_results, keypoint_sides, make_image_grid, to_uint8_image
 from .files import save_prediction_grid
 
 __all__ = [
     "keypoint_sides",
     "draw_pose",
+    "draw_results",
     "make_image_grid",
     "draw_heatmaps",
     "save_prediction_grid",

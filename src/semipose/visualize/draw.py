@@ -5,7 +5,7 @@ from __future__ import annotations
 import colorsys
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -449,3 +449,22 @@ def to_uint8_image(
     if rgb:
         img = img[:, :, ::-1]
     return np.ascontiguousarray(img)
+
+
+def draw_results(
+    image: np.ndarray, results: Sequence[Mapping[str, Any]], skeleton: Skeleton, *, kpt_thr: float = 0.3, heat: np.ndarray | None = None
+) -> np.ndarray:
+    """The image with each COCO keypoint result's skeleton and box drawn (``results``: dicts with
+    ``keypoints`` (3K numbers) and optionally ``bbox``), and the heatmap overlay ``heat``
+    (``(H, W)`` in [0, 1], blended where it is above 0.05)."""
+    img = image
+    if heat is not None:
+        colored = cv2.applyColorMap(np.clip(heat * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
+        alpha = np.clip(heat, 0, 1)[..., None] * 0.6 * (heat[..., None] > 0.05)
+        img = (img * (1 - alpha) + colored * alpha).astype(np.uint8)
+    if not results:
+        return img.copy()
+    k = skeleton.num_keypoints
+    kps = np.asarray([r["keypoints"] for r in results], np.float64).reshape(len(results), k, 3)
+    boxes = [r["bbox"] for r in results if "bbox" in r]
+    return draw_pose(img, kps[..., :2], skeleton, scores=kps[..., 2], score_thr=kpt_thr, boxes=np.asarray(boxes) if boxes else None)
