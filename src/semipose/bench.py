@@ -513,7 +513,7 @@ def bench_predict(
 
     import numpy as np
 
-    from .models.modelfile import ModelCard, model_file_payload, read_model_file
+    from .models.modelfile import ModelCard, model_file_payload, read_model
     from .predict.estimator import PoseEstimator, _TorchBackend
     from .skeletons import BUILTIN_SKELETONS
 
@@ -556,7 +556,7 @@ def bench_predict(
 
         with tempfile.TemporaryDirectory() as tmp:
             torch.save(model_file_payload(card, [net]), Path(tmp) / "m.pt")
-            path, _ = export_onnx(read_model_file(Path(tmp) / "m.pt"), Path(tmp) / "m.onnx")
+            path, _ = export_onnx(read_model(Path(tmp) / "m.pt"), Path(tmp) / "m.onnx")
             ort = OnnxBackend(path, device)
             est = PoseEstimator(ort, ort.card, device, flip_test=False, batch_size=batch_size, backend="onnxruntime")
             rows.append(row("onnxruntime", "fp32", est, ort))

@@ -62,7 +62,7 @@ def test_reference_layouts_load_with_flags_only(tmp_path):
     for layout, content in files.items():
         torch.save(content, tmp_path / f"{layout}.pth")
         mf = read_model_file(tmp_path / f"{layout}.pth", color="bgr")
-        assert mf.kind == layout and mf.card.color == "bgr" and mf.card.method == "reference"
+        assert (mf.kind, mf.layout) == ("reference", layout) and mf.card.color == "bgr" and mf.card.method == "reference"
         nets = mf.build_nets()
         assert len(nets) == (2 if layout == "pose_dual" else 1)
     dual = read_model_file(tmp_path / "pose_dual.pth")
@@ -81,7 +81,7 @@ def test_reference_layouts_load_with_flags_only(tmp_path):
     with pytest.raises(CheckpointError, match="21 output channels and no built-in keypoint set has as many; give --keypoints a skeleton.json"):
         read_model_file(tmp_path / "k21.pth")
     torch.save({k: v for k, v in _ref_state("resnet18", 17).items() if not k.startswith(("deconv", "final"))}, tmp_path / "imagenet.pth")
-    with pytest.raises(CheckpointError, match="ImageNet initialisation file"):
+    with pytest.raises(CheckpointError, match="an ImageNet backbone file .* give it as model.pretrained"):
         read_model_file(tmp_path / "imagenet.pth")
 
 

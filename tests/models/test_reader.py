@@ -102,3 +102,36 @@ def test_init_weights_one_file_per_network(tmp_path, caplog):
     assert not torch.equal(two.nets[0].final_layer.weight, two.nets[1].final_layer.weight)
     with pytest.raises(ConfigError, match="model.init_weights: a list gives one file per network; posedual has 2, got 3"):
         load_config("configs/synthetic/posedual.yaml", [*base, f"model.init_weights=[{a},{b},{a}]"])
+
+
+def test_one_read_one_normalisation_one_record(tmp_path, reads, monkeypatch):
+    """`read_model` is the one call: a reference file is read once and normalised once (its layout
+    found from the normalised keys), an ImageNet backbone is loaded without normalising again, and
+    every kind comes back as one record (ModelFile; WeightsFile is the same class)."""
+    from semipose.models import loading
+    from semipose.models.loading import load_imagenet_backbone
+    from semipose.models.modelfile import ModelFile, read_model
+    from semipose.models.reader import WeightsFile
+
+    real, work = loading.normalize_state, []
+
+    def counting(obj, where):
+        if not isinstance(obj, loading.NormalState):
+            work.append(where)
+        return real(obj, where)
+
+    monkeypatch.setattr(loading, "normalize_state", counting)
+    net = build_pose_model("resnet18", 17, deconv_filters=(32, 32, 32))
+    torch.save({"state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}}, tmp_path / "ref.pth")
+    mf = read_model(tmp_path / "ref.pth", keypoints="coco17")
+    assert isinstance(mf, ModelFile) and WeightsFile is ModelFile
+    assert (mf.kind, mf.layout, mf.card.arch, len(reads), len(work)) == ("reference", "pose_resnet", "resnet18", 1, 1)
+    assert read_model(mf) is mf and len(reads) == 1  # a record already read is not read again
+    wi = read_model(_imagenet(tmp_path), kinds=("imagenet",))
+    assert (wi.kind, wi.card, len(work)) == ("imagenet", None, 2)
+    load_imagenet_backbone(build_pose_model("resnet18", 17), wi.states[0])
+    assert len(work) == 2
+    torch.save({"encoder.weight": torch.zeros(2)}, tmp_path / "plain.pth")
+    with pytest.raises(CheckpointError, match="cannot tell the checkpoint layout from its keys"):
+        read_model(tmp_path / "plain.pth")
+    assert len(work) == 3  # the keys that fit no layout: found once, not detected again for the message

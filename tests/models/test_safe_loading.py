@@ -120,6 +120,6 @@ def test_reference_and_semipose_files_load_safely(tmp_path, model_file):
     """What semipose writes and the reference layouts load without any trust."""
     net = build_pose_model("resnet18", 17, deconv_filters=(32, 32, 32))
     torch.save({"state_dict": {"module." + k: v for k, v in net.state_dict().items()}, "epoch": 3, "perf": 0.5}, tmp_path / "ref.pth")
-    assert read_model_file(tmp_path / "ref.pth").kind == "pose_resnet"
+    assert read_model_file(tmp_path / "ref.pth").layout == "pose_resnet"
     mf = read_model_file(model_file)
     assert mf.kind == "model" and json.dumps(mf.card.to_dict())  # the card is plain JSON data

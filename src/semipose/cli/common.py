@@ -47,7 +47,7 @@ def keypoints_arg(args: argparse.Namespace) -> Any:
 
 def read_model(args: argparse.Namespace, path: str) -> Any:
     """The model file of ``path`` with the reference-checkpoint flags of ``args`` (one read)."""
-    from ..models.modelfile import read_model_file
+    from ..models.modelfile import read_model
 
-    return read_model_file(path, trust=args.trust_checkpoint, arch=args.arch, keypoints=keypoints_arg(args), color=args.color,
+    return read_model(path, trust=args.trust_checkpoint, arch=args.arch, keypoints=keypoints_arg(args), color=args.color,
                            input_size=args.input_size)

@@ -16,7 +16,7 @@ from ..config import Config
 from ..errors import ConfigError, DownloadError
 from ..hub import IMAGENET_BACKBONES, KNOWN_MODELS, resolve_source
 from ..models import build_pose_model, load_imagenet_backbone
-from ..models.reader import WeightsFile, read_weights
+from ..models.reader import ModelFile, read_weights
 
 if TYPE_CHECKING:
     from ..ssl.methods import SemiSupervisedModel
@@ -32,7 +32,7 @@ def build_codec(cfg: Config) -> HeatmapCodec:
 
 
 def build_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False,
-                pretrained: WeightsFile | None = None) -> nn.Module:
+                pretrained: ModelFile | None = None) -> nn.Module:
     """One network as configured; with ``load_pretrained`` its backbone from
     ``model.pretrained`` (``pretrained``: that file already read by :func:`read_pretrained`;
     otherwise read here, safely unless ``trust``)."""
@@ -66,7 +66,7 @@ def pretrained_source(cfg: Config) -> Path:
                             f"or fill the cache on a machine with a network: semipose models fetch {name}") from None
 
 
-def read_pretrained(cfg: Config, *, trust: bool = False) -> WeightsFile:
+def read_pretrained(cfg: Config, *, trust: bool = False) -> ModelFile:
     """``model.pretrained`` read once (:func:`pretrained_source`, then
     :func:`~semipose.models.reader.read_weights`); it must be an ImageNet backbone file."""
     wf = read_weights(pretrained_source(cfg), trust=trust)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..models.modelfile import ModelFile, read_model_file
+from ..models.modelfile import ModelFile, read_model
 
 __all__ = ["save_checkpoint", "load_training_state", "capture_rng", "restore_rng"]
 
@@ -78,11 +78,11 @@ def load_training_state(path: str | os.PathLike[str], *, trust: bool = False) ->
         CheckpointError: the file is not a semipose checkpoint with a training state (e.g. a
             ``best.pt``, which holds the model only).
     """
-    mf = read_model_file(path, trust=trust)
+    mf = read_model(path, trust=trust)
     if mf.train_state is None:
         what = "a semipose 0.1 checkpoint (resume it with the release that wrote it)" if mf.kind == "legacy" else (
             "a model file without training state (best.pt holds the model only); resume from the run's checkpoints/last.pt"
-            if mf.kind == "model" else f"a {mf.kind} checkpoint, not a semipose run")
+            if mf.kind == "model" else f"a {mf.layout} checkpoint, not a semipose run")
         raise CheckpointError(f"{mf.path}: cannot resume from it: {what}")
     return mf
 

@@ -103,10 +103,10 @@ def check_resume_point(ckpt_path: Path, epoch: int, run_dir: Path) -> None:
     last = run_dir / "checkpoints" / "last.pt"
     if not last.is_file() or last.resolve() == ckpt_path.resolve():
         return
-    from ..models.modelfile import read_model_file
+    from ..models.modelfile import read_model
 
     try:
-        newest = read_model_file(last).train_state or {}
+        newest = read_model(last).train_state or {}
     except CheckpointError:
         return  # an unreadable last.pt is reported when it matters
     if int(newest.get("epoch", 0)) > epoch:

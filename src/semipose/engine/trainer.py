@@ -159,7 +159,7 @@ def train(
         ckpt = load_training_state(ckpt_path, trust=trust_checkpoint)
         run_dir = ckpt_path.parent.parent if run_dir is None else run_dir
         check_resume_point(ckpt_path, int((ckpt.train_state or {}).get("epoch", 0)), Path(run_dir))
-        cfg, applied = _resume_config(cfg, ckpt.card.config or {}, ckpt_path)
+        cfg, applied = _resume_config(cfg, ckpt.model_card.config or {}, ckpt_path)
     dist_info, device = init_distributed(resolve_device(cfg.device))
     main = dist_info.is_main
     if run_dir is None and not main:

@@ -6,7 +6,7 @@ from .hrnet import HRNET_IMAGENET, HRNET_WIDTHS, HighResolutionModule, PoseHighR
 from .io import load_checkpoint_file
 from .keymaps import IDENTITY, KeyMap, prefixed_key_map
 from .loading import LoadReport, load_imagenet_backbone, load_weights, read_checkpoint
-from .modelfile import ModelCard, ModelFile, read_model_file
+from .modelfile import ModelCard, ModelFile, read_model, read_model_file
 from .posenet import POSE_MODELS, PoseResNet, build_pose_model
 from .reference import (
     KEY_MAPS,
@@ -41,6 +41,7 @@ __all__ = [
     "load_checkpoint_file",
     "ModelCard",
     "ModelFile",
+    "read_model",
     "read_model_file",
     "POSE_MODELS",
     "PoseResNet",

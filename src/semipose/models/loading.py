@@ -48,8 +48,16 @@ _WRAPPER_KEYS = ("state_dict", "model")
 _MODULE_PREFIX = "module."
 
 
+class NormalState(OrderedDict):
+    """A state_dict :func:`normalize_state` made (unwrapped, checked, ``module.`` stripped): read
+    as it is by every loader, never normalised twice."""
+
+
 def normalize_state(obj: object, where: str) -> OrderedDict[str, Tensor]:
-    """Unwrap ``{"state_dict": ...}`` / ``{"model": ...}``, check tensors, strip ``module.``."""
+    """Unwrap ``{"state_dict": ...}`` / ``{"model": ...}``, check tensors, strip ``module.``
+    (a :class:`NormalState` is returned as it is)."""
+    if isinstance(obj, NormalState):
+        return obj
     if isinstance(obj, nn.Module):
         obj = obj.state_dict()
     if isinstance(obj, Mapping):
@@ -69,10 +77,9 @@ def normalize_state(obj: object, where: str) -> OrderedDict[str, Tensor]:
             f"{where}: not a state_dict ({len(bad)} entries are not str -> Tensor, e.g. {shown}); "
             f"recognised wrapper keys are {list(_WRAPPER_KEYS)}"
         )
-    state: OrderedDict[str, Tensor] = OrderedDict(obj.items())
-    if state and all(k.startswith(_MODULE_PREFIX) for k in state):
-        state = OrderedDict((k[len(_MODULE_PREFIX):], v) for k, v in state.items())
-    return state
+    if obj and all(k.startswith(_MODULE_PREFIX) for k in obj):
+        return NormalState((k[len(_MODULE_PREFIX):], v) for k, v in obj.items())
+    return NormalState(obj.items())
 
 
 def read_checkpoint(path: PathLike, *, trust: bool = False) -> OrderedDict[str, Tensor]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from ..skeletons import BUILTIN_SKELETONS, Skeleton, get_skeleton
 from .card import COLORS, LEGACY_FORMAT, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelCard
 from .hrnet import HRNET_WIDTHS
 from .posenet import POSE_MODELS
-from .reader import WeightsFile, read_weights
+from .reader import ModelFile, WeightsFile, read_weights
 from .resnet import RESNET_SPECS, Bottleneck
 
 __all__ = [
@@ -44,43 +43,15 @@ __all__ = [
     "ModelCard",
     "ModelFile",
     "model_file_payload",
+    "read_model",
     "read_model_file",
     "model_file",
+    "POSE_KINDS",
+    "WeightsFile",
     "infer_architecture",
     "keypoints_hint",
     "save_model_file",
 ]
-
-@dataclass
-class ModelFile:
-    """What :func:`read_model_file` found.
-
-    Attributes:
-        path: the file.
-        card: the model card (stored, or inferred for reference files).
-        states: one state_dict per network, in the model's own key names.
-        train_state: the resumable training state (a run's ``last.pt``), else None.
-        kind: ``model`` (semipose model file), ``legacy`` (semipose 0.1 training checkpoint)
-            or the reference layout name (``pose_resnet`` …).
-    """
-
-    path: Path
-    card: ModelCard
-    states: list[dict[str, Tensor]]
-    train_state: dict[str, Any] | None = None
-    kind: str = "model"
-
-    def build_nets(self, device: torch.device | str = "cpu") -> list[nn.Module]:
-        """The networks with their weights, in eval mode, on ``device`` (loading is strict)."""
-        from .loading import load_weights
-
-        nets = []
-        for i, sd in enumerate(self.states):
-            net = self.card.build_net()
-            load_weights(net, sd, strict=True, name=f"{self.path} network {i + 1}")
-            nets.append(net.to(device).eval())
-        return nets
-
 
 def model_file_payload(
     card: ModelCard, nets: Sequence[nn.Module | Mapping[str, Tensor]], train_state: Mapping[str, Any] | None = None
@@ -190,25 +161,36 @@ def _check_flags(card: ModelCard, where: str, arch: str | None, keypoints: Any, 
         raise CheckpointError(f"{where}: a semipose model file carries its own description; these flags contradict it: {'; '.join(clash)}")
 
 
-def read_model_file(
-    path: str | os.PathLike[str] | WeightsFile,
+#: the kinds of file that hold a runnable pose model with weights (what eval, export and model.init_weights take)
+POSE_KINDS: tuple[str, ...] = ("model", "legacy", "reference")
+
+
+def read_model(
+    source: str | os.PathLike[str] | ModelFile,
     *,
     trust: bool = False,
     arch: str | None = None,
     keypoints: str | Skeleton | Mapping[str, Any] | None = None,
     color: str | None = None,
     input_size: Sequence[int] | None = None,
+    kinds: Sequence[str] = POSE_KINDS,
 ) -> ModelFile:
-    """Read any checkpoint semipose can run into a :class:`ModelFile`.
+    """Read a model: the one call behind ``predict``, ``eval``, ``export``, ``model.init_weights``
+    and :meth:`PoseEstimator.from_file <semipose.predict.PoseEstimator.from_file>`.
+
+    The source is resolved, read, normalised and its layout detected once
+    (:func:`~semipose.models.reader.read_weights`); a stored card is checked against the flags,
+    a reference file's card is built from its tensors and the flags.
 
     Args:
-        path: a semipose model file (``best.pt``, ``last.pt``, an exported ``model.pt``), a
-            semipose 0.1 training checkpoint (needs ``trust``), or a reference checkpoint
-            (``pose_resnet``, ``pose_hrnet``, ``pose_cons``, ``pose_dual``; ``state_dict``
-            wrappers and ``module.`` prefixes allowed); as a local path, an ``http(s)://``
-            URL, an ``hf://OWNER/REPO/PATH[@REV]`` hub path or a known name
-            (:func:`semipose.hub.resolve_source`: downloaded once, then cached), or what
-            :func:`~semipose.models.reader.read_weights` returned for it.
+        source: a semipose model file (``best.pt``, ``last.pt``, an exported ``model.pt``), a
+            semipose 0.1 training checkpoint (needs ``trust``), a reference checkpoint
+            (``pose_resnet``, ``pose_hrnet``, ``pose_cons``, ``pose_dual``, SSPCM; ``state_dict``
+            wrappers and ``module.`` prefixes allowed), an ``.onnx`` export or an ImageNet
+            backbone (where ``kinds`` takes them); as a local path, an ``http(s)://`` URL, an
+            ``hf://OWNER/REPO/PATH[@REV]`` hub path or a known name
+            (:func:`semipose.hub.resolve_source`: downloaded once, then cached), or a
+            :class:`ModelFile` already read (no second read).
         trust: allow files that need arbitrary unpickling.
         arch: reference files: the architecture (default: inferred from the tensors; a
             contradicting value is an error).
@@ -217,41 +199,48 @@ def read_model_file(
         color: reference files: input channel order (default ``rgb``; the Semi_Human_Pose /
             MultiAugs experiments fed ``bgr``).
         input_size: reference files: ``(W, H)`` (default 192x256).
+        kinds: the kinds of file the caller takes (:data:`POSE_KINDS`; ``onnx`` for prediction,
+            ``imagenet`` for a backbone); another kind is one line saying what it is and where it goes.
 
     Raises:
         FileNotFoundError, UnsafeCheckpointError, CheckpointError: naming the file and the
             problem (for a head that does not fit ``keypoints``: which ``--keypoints`` would).
     """
-    return model_file(path if isinstance(path, WeightsFile) else read_weights(path, trust=trust), arch=arch, keypoints=keypoints,
-                      color=color, input_size=input_size)
+    mf = source if isinstance(source, ModelFile) else read_weights(source, trust=trust)
+    if mf.kind not in kinds:
+        if mf.kind == "onnx":
+            raise CheckpointError(
+                f"{mf.path}: an ONNX export: it runs through `semipose predict` and PoseEstimator.from_file (onnxruntime); "
+                "evaluating, exporting or training from it needs the .pt model file it was exported from"
+            )
+        if mf.kind == "imagenet":
+            raise CheckpointError(f"{mf.path}: an ImageNet backbone file ({mf.layout}), not the weights of a trained pose network: "
+                                  "give it as model.pretrained (the backbone the training starts from)")
+        raise CheckpointError(f"{mf.path}: a {mf.kind} file ({mf.layout}); expected {' or '.join(kinds)}")
+    if mf.kind in ("model", "legacy", "onnx"):
+        assert mf.card is not None  # read_weights gives these kinds their card
+        _check_flags(mf.card, str(mf.path), arch, keypoints, color, input_size)
+        return mf
+    if mf.kind == "reference" and mf.card is None:
+        mf.card = _reference_card(mf, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
+    return mf
 
 
-def model_file(
-    wf: WeightsFile, *, arch: str | None = None, keypoints: Any = None, color: str | None = None, input_size: Sequence[int] | None = None
-) -> ModelFile:
-    """:func:`read_model_file` for a file :func:`~semipose.models.reader.read_weights` has read
-    (no second read): the stored card checked against the flags, or a reference file's card
-    built from its tensors and the flags."""
-    if wf.kind == "onnx":
-        raise CheckpointError(
-            f"{wf.path}: an ONNX export: it runs through `semipose predict` and PoseEstimator.from_file (onnxruntime); "
-            "evaluating, exporting or training from it needs the .pt model file it was exported from"
-        )
-    if wf.kind == "imagenet":
-        raise CheckpointError(f"{wf.path}: an ImageNet initialisation file ({wf.layout}), not a trained pose model; train one first")
-    if wf.kind in ("model", "legacy"):
-        assert wf.card is not None  # read_weights gives these kinds their card
-        _check_flags(wf.card, str(wf.path), arch, keypoints, color, input_size)
-        return ModelFile(wf.path, wf.card, wf.states, wf.train_state, wf.kind)
-    return _reference_model(wf, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
+def read_model_file(path: str | os.PathLike[str] | ModelFile, **kwargs: Any) -> ModelFile:
+    """:func:`read_model` (its name in semipose 0.4)."""
+    return read_model(path, **kwargs)
 
 
-def _reference_model(wf: WeightsFile, *, arch: str | None, keypoints: Any, color: str | None, input_size: Sequence[int] | None) -> ModelFile:
-    where, layout, states = str(wf.path), wf.layout, wf.states
+def model_file(wf: ModelFile, **kwargs: Any) -> ModelFile:
+    """:func:`read_model` of a file already read (its name in semipose 0.4)."""
+    return read_model(wf, **kwargs)
+
+
+def _reference_card(mf: ModelFile, *, arch: str | None, keypoints: Any, color: str | None, input_size: Sequence[int] | None) -> ModelCard:
+    """A reference file's card: the architecture and head from its tensors, the rest from the flags."""
+    where, layout, states = str(mf.path), mf.layout, mf.states
     if layout == "plain":
-        from .reference import detect_checkpoint_layout
-
-        detect_checkpoint_layout(states[0], name=where)  # raises, showing the keys that fit no layout
+        raise CheckpointError(mf.problem or f"{where}: the keys fit no known checkpoint layout")
     found_arch, args, channels = infer_architecture(states[0], where)
     if arch is not None and arch != found_arch:
         if arch not in POSE_MODELS:
@@ -260,12 +249,11 @@ def _reference_model(wf: WeightsFile, *, arch: str | None, keypoints: Any, color
     sk = _keypoint_skeleton(keypoints, channels, where)
     if color is not None and color not in COLORS:
         raise CheckpointError(f"--color {color}: expected rgb or bgr")
-    card = ModelCard(
+    return ModelCard(
         arch=found_arch, skeleton=sk.to_dict(), arch_args=args, num_nets=len(states),
         use=ENSEMBLE if len(states) > 1 else net_key(0), input_size=tuple(input_size or (192, 256)),  # type: ignore[arg-type]
         color=color or "rgb", method="reference", source={"file": where, "layout": layout},
     )
-    return ModelFile(wf.path, card, states, None, layout)
 
 
 def save_model_file(mf: ModelFile, out: str | os.PathLike[str], *, net: str | None = None) -> tuple[Path, ModelCard]:
@@ -278,7 +266,7 @@ def save_model_file(mf: ModelFile, out: str | os.PathLike[str], *, net: str | No
     path = Path(out)
     if path.resolve() == Path(mf.path).resolve():
         raise InputError(f"{path}: the export would overwrite its source; give -o")
-    card = mf.card if net is None else mf.card.with_use(net, str(mf.path))
+    card = mf.model_card if net is None else mf.model_card.with_use(net, str(mf.path))
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model_file_payload(card, mf.states), path)
     return path, card

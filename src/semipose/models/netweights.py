@@ -1,5 +1,6 @@
 """Starting networks from earlier weights (``model.init_weights``, ``semipose eval``): the file
-is read once by :func:`~semipose.models.reader.read_weights` (its layout detected once); a
+is read once by :func:`~semipose.models.reader.read_weights` (its layout detected once), or
+given as the :class:`~semipose.models.reader.ModelFile` already read; a
 semipose model file gives each network its own state, a reference checkpoint its networks
 mapped through the layout's key maps."""
 
@@ -12,13 +13,12 @@ from torch import nn
 
 from ..errors import CheckpointError
 from .loading import load_weights
-from .modelfile import ModelFile
-from .reader import WeightsFile, read_weights
+from .reader import ModelFile, read_weights
 
 __all__ = ["load_nets_weights"]
 
 
-def load_nets_weights(nets: Sequence[nn.Module], source: str | os.PathLike[str] | WeightsFile | ModelFile, *, strict: bool = True,
+def load_nets_weights(nets: Sequence[nn.Module], source: str | os.PathLike[str] | ModelFile, *, strict: bool = True,
                       trust: bool = False) -> str:
     """Initialise one or more networks from a checkpoint (strict).
 
@@ -31,26 +31,22 @@ def load_nets_weights(nets: Sequence[nn.Module], source: str | os.PathLike[str] 
 
     Args:
         nets: the networks.
-        source: a model source (read once through :func:`~semipose.models.reader.read_weights`,
-            safely unless ``trust``), or what ``read_weights`` / ``read_model_file`` returned.
+        source: a model source, read once (safely unless ``trust``), or a :class:`ModelFile`
+            already read. An ImageNet backbone or an ONNX export is one line saying where it goes.
 
     Returns:
         A one-line description of what was loaded.
     """
-    if isinstance(source, ModelFile):
-        p, states, kind, layout = source.path, source.states, source.kind, source.kind
-        epoch = (source.card.source or {}).get("epoch", "?")
-    else:
-        wf = source if isinstance(source, WeightsFile) else read_weights(source, trust=trust)
-        p, states, kind, layout = wf.path, wf.states, wf.kind, wf.layout
-        epoch = ((wf.card.source if wf.card is not None else None) or {}).get("epoch", "?")
-        if kind == "imagenet":
-            raise CheckpointError(
-                f"{p}: an ImageNet backbone file ({layout}), not the weights of a pose network: give it as model.pretrained "
-                "(the backbone the training starts from), not model.init_weights or --checkpoint"
-            )
-        if kind == "onnx":
-            raise CheckpointError(f"{p}: an ONNX export: starting or evaluating networks needs the .pt model file it was exported from")
+    mf = source if isinstance(source, ModelFile) else read_weights(source, trust=trust)
+    p, states, kind, layout = mf.path, mf.states, mf.kind, mf.layout
+    if kind == "imagenet":
+        raise CheckpointError(
+            f"{p}: an ImageNet backbone file ({layout}), not the weights of a pose network: give it as model.pretrained "
+            "(the backbone the training starts from), not model.init_weights or --checkpoint"
+        )
+    if kind == "onnx":
+        raise CheckpointError(f"{p}: an ONNX export: starting or evaluating networks needs the .pt model file it was exported from")
+    epoch = ((mf.card.source if mf.card is not None else None) or {}).get("epoch", "?")
     nets = list(nets)
     if kind not in ("model", "legacy"):
         own = len(states) == len(nets)

@@ -156,6 +156,15 @@ def detect_checkpoint_layout(state: Source, *, trust: bool = False, name: str | 
         CheckpointError: the keys fit none of these (the message shows the first keys).
     """
     sd, where = read_source(state, name, trust)
+    return layout_of_keys(sd, where)
+
+
+def layout_of_keys(sd: Mapping[str, Any], where: str) -> str:
+    """:func:`detect_checkpoint_layout` of a state_dict already read and normalised (no second pass over it).
+
+    Raises:
+        CheckpointError: the keys fit no known layout (the message shows the first keys).
+    """
     keys = list(sd)
 
     def has(prefix: str) -> bool:
@@ -182,7 +191,7 @@ def detect_checkpoint_layout(state: Source, *, trust: bool = False, name: str | 
     )
 
 
-def reference_states(state: Mapping[str, Any], where: str) -> tuple[str | None, list[dict[str, Any]]]:
+def reference_states(state: Mapping[str, Any], where: str) -> tuple[str | None, list[dict[str, Any]], str]:
     """A reference checkpoint's networks in semipose keys — the one route from a reference file
     to per-network weights (model files, ``model.init_weights``, ``semipose eval`` / ``predict``).
 
@@ -191,18 +200,19 @@ def reference_states(state: Mapping[str, Any], where: str) -> tuple[str | None, 
         where: the file, for messages.
 
     Returns:
-        ``(layout, states)``: the layout detected once, and network 1, 2 … of the file through
-        the layout's key maps; ``(layout, [])`` for an ImageNet initialisation file (the caller
-        says what to do with it); ``(None, [state])`` for keys of no known layout, returned as
-        they are so that strict loading lists the mismatches.
+        ``(layout, states, problem)``: the layout detected once, and network 1, 2 … of the file
+        through the layout's key maps; ``(layout, [], "")`` for an ImageNet initialisation file
+        (the caller says what to do with it); ``(None, [state], why)`` for keys of no known
+        layout, returned as they are so that strict loading lists the mismatches, with the
+        detection's message.
     """
     try:
-        layout = detect_checkpoint_layout(state)
-    except CheckpointError:
-        return None, [dict(state)]
+        layout = layout_of_keys(state, where)
+    except CheckpointError as e:
+        return None, [dict(state)], str(e)
     if layout not in POSE_LAYOUT_KEY_MAPS:
-        return layout, []
-    return layout, [dict(km.apply(state)[0]) for km in POSE_LAYOUT_KEY_MAPS[layout]]
+        return layout, [], ""
+    return layout, [dict(km.apply(state)[0]) for km in POSE_LAYOUT_KEY_MAPS[layout]], ""
 
 
 def load_pose_checkpoint(
@@ -261,7 +271,7 @@ def load_pose_checkpoint(
         )
 
     state, where = read_source(source, name, trust)
-    found = layout or detect_checkpoint_layout(state)
+    found = layout or layout_of_keys(state, where)
     if found in IMAGENET_LAYOUTS:
         raise CheckpointError(
             f"{where} is an ImageNet initialisation file ({found!r}: {LAYOUTS[found]}), not a "
@@ -324,7 +334,7 @@ def load_dual_imagenet_backbones(
     if len(model_list) != 2:
         raise InputError(f"load_dual_imagenet_backbones needs two models, got {len(model_list)}")
     state, where = read_source(source, name, trust)
-    found = layout or detect_checkpoint_layout(state)
+    found = layout or layout_of_keys(state, where)
     if found not in IMAGENET_LAYOUTS:
         raise CheckpointError(
             f"{where} is a trained pose checkpoint ({found!r}: {LAYOUTS[found]}), not an "

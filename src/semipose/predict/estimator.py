@@ -31,8 +31,8 @@ from ..errors import CheckpointError, InputError
 from ..evaluation.inference import predict_heatmaps
 from ..geometry import affine_matrix, box_to_center_scale
 from ..image import read_image, warp_crop
-from ..models.modelfile import ModelCard, model_file
-from ..models.reader import WeightsFile, read_weights
+from ..models.card import ModelCard
+from ..models.modelfile import POSE_KINDS, ModelFile, read_model
 from ..params import DECODERS, parse_net
 from ..skeletons import Skeleton
 from ..threads import ensure_threads, tick
@@ -144,7 +144,7 @@ class PoseEstimator:
     @classmethod
     def from_file(
         cls,
-        path: str | os.PathLike[str] | WeightsFile,
+        path: str | os.PathLike[str] | ModelFile,
         *,
         device: str = "cpu",
         precision: str = "fp32",
@@ -177,7 +177,7 @@ class PoseEstimator:
             batch_size: persons per forward pass.
             trust: allow a file that needs arbitrary unpickling (can run code from it).
             arch, keypoints, color, input_size: describe a reference checkpoint (see
-                :func:`~semipose.models.modelfile.read_model_file`).
+                :func:`~semipose.models.modelfile.read_model`).
             num_threads: CPU threads of torch: N fixes them, 0 follows the free cores
                 (:mod:`semipose.threads`); None (default) keeps the process's set-up, or
                 starts the adaptive one when there is none.
@@ -193,25 +193,25 @@ class PoseEstimator:
             FileNotFoundError, CheckpointError: naming the file and the problem.
         """
         dev = resolve_device(device)
-        wf = path if isinstance(path, WeightsFile) else read_weights(path, trust=trust)  # resolved (downloaded once) and read once
+        mf = read_model(path, trust=trust, arch=arch, keypoints=keypoints, color=color, input_size=input_size,
+                        kinds=(*POSE_KINDS, "onnx"))  # resolved (downloaded once, then cached) and read once
         if detector is None or callable(detector):
             det = detector
         else:
             from ..detect.person import open_detector
 
             det = open_detector(detector, detector_score_thr)
-        if wf.kind == "onnx":
+        if mf.kind == "onnx":
             from .onnx import OnnxBackend
 
-            ort = OnnxBackend(wf.path, device=dev, card=wf.card)
+            ort = OnnxBackend(mf.path, device=dev, card=mf.card)
             if net is not None and parse_net(net) != ort.exported:
-                raise CheckpointError(f"{wf.path}: exported with network {ort.exported!r}; export again for {parse_net(net)!r}")
+                raise CheckpointError(f"{mf.path}: exported with network {ort.exported!r}; export again for {parse_net(net)!r}")
             return cls(ort, ort.card, dev, flip_test, decoder, batch_size, "fp32", "onnxruntime", num_threads, det)
-        mf = model_file(wf, arch=arch, keypoints=keypoints, color=color, input_size=input_size)
-        use = parse_net(net) if net is not None else mf.card.use
-        module = mf.card.predictor(mf.build_nets(dev), use)
+        use = parse_net(net) if net is not None else mf.model_card.use
+        module = mf.model_card.predictor(mf.build_nets(dev), use)
         prec = resolve_precision(precision, dev)
-        card = mf.card.with_use(use, os.fspath(wf.path))
+        card = mf.model_card.with_use(use, os.fspath(mf.path))
         backend = _TorchBackend(module, dev, prec, resolve_channels_last(channels_last, prec))
         return cls(backend, card, dev, flip_test, decoder, batch_size, prec, "torch", num_threads, det)
 

@@ -42,7 +42,7 @@ def export_onnx(mf: ModelFile, out: str | os.PathLike[str], *, net: str | None =
     """Export one network of a model file (or the ensemble of its networks) to ONNX.
 
     Args:
-        mf: what :func:`~semipose.models.modelfile.read_model_file` returned.
+        mf: what :func:`~semipose.models.modelfile.read_model` returned.
         out: the ``.onnx`` file to write.
         net: ``net1``, ``net2`` … or ``ensemble`` (default: the card's ``use``).
         opset: ONNX opset.
@@ -56,9 +56,9 @@ def export_onnx(mf: ModelFile, out: str | os.PathLike[str], *, net: str | None =
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= newest:
         raise CheckpointError(f"--opset {opset}: the export needs an ONNX opset from {MIN_OPSET} to {newest} (default 18)")
-    use = net or mf.card.use
-    module = mf.card.predictor(mf.build_nets("cpu"), use).eval()
-    card = mf.card.with_use(use, str(mf.path))
+    use = net or mf.model_card.use
+    module = mf.model_card.predictor(mf.build_nets("cpu"), use).eval()
+    card = mf.model_card.with_use(use, str(mf.path))
     w, h = card.input_size
     x = torch.zeros(2, 3, h, w)
     final = Path(out)
@@ -171,8 +171,8 @@ def check_export(mf: ModelFile, path: str | os.PathLike[str], use: str) -> float
     """The largest ``|heatmap difference|`` of onnxruntime against torch on a random batch of 3
     (seed 0) for the exported network ``use`` of ``mf``."""
     ort = OnnxBackend(Path(path))
-    module = mf.card.predictor(mf.build_nets("cpu"), use)
-    w, h = mf.card.input_size
+    module = mf.model_card.predictor(mf.build_nets("cpu"), use)
+    w, h = mf.model_card.input_size
     x = torch.randn(3, 3, h, w, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         ref = module(x).numpy()

@@ -255,13 +255,13 @@ def suggest_from_file(model: str | os.PathLike[str], sources: Sequence[str], out
                       overwrite: bool = False) -> SuggestResult:
     """:func:`suggest` for a model file (read once; a two-network model scores with both networks)
     and command-line sources (videos, images, folders, globs; no cameras)."""
-    from ..models.reader import read_weights
+    from ..models.modelfile import POSE_KINDS, read_model
     from .sources import expand_sources
 
     srcs = expand_sources(sources)
     if any(s.kind == "camera" for s in srcs):
         raise SourceError("semipose suggest reads videos and images, not cameras")
-    wf = read_weights(model, trust=trust)
-    est_a = PoseEstimator.from_file(wf, device=device, net=1, flip_test=False)
-    est_b = PoseEstimator.from_file(wf, device=device, net=2, flip_test=False) if "net2" in est_a.card.choices else None
+    mf = read_model(model, trust=trust, kinds=(*POSE_KINDS, "onnx"))  # read once for both networks
+    est_a = PoseEstimator.from_file(mf, device=device, net=1, flip_test=False)
+    est_b = PoseEstimator.from_file(mf, device=device, net=2, flip_test=False) if "net2" in est_a.card.choices else None
     return suggest(est_a, est_b, srcs, out_dir, n=n, stride=stride, min_gap=min_gap, progress=progress, overwrite=overwrite)
