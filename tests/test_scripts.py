@@ -1,4 +1,4 @@
-"""The diagnostic scripts under scripts/ that docs/results.md quotes."""
+"""The scripts users run (scripts/) and the study scripts (studies/) that docs/results.md quotes."""
 import json
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("pycocotools")
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "oracle_ap.py"
+SCRIPT = ROOT / "studies" / "synthetic_ssl" / "oracle_ap.py"
 
 
 def _person(image_id: int, ann_id: int, x0: float) -> dict:
@@ -52,7 +52,7 @@ def test_oracle_rejects_keypoint_count_mismatch(tmp_path: Path) -> None:
     assert "res.json" in proc.stderr and "16 keypoints" in proc.stderr
 
 
-TEST_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ssl_test.py"
+TEST_SCRIPT = Path(__file__).resolve().parents[1] / "studies" / "synthetic_ssl" / "ssl_test.py"
 
 
 def stored_test_metrics(tmp_path: Path, group: Path, metrics: dict, config: bool = True) -> Path:
@@ -133,7 +133,7 @@ def test_gpu_check_says_why_without_cuda():
     assert out.returncode == 2 and "no CUDA device here" in out.stderr and "Traceback" not in out.stderr
 
 
-COLLAPSE_PLOT = Path(__file__).resolve().parents[1] / "scripts" / "collapse_plot.py"
+COLLAPSE_PLOT = Path(__file__).resolve().parents[1] / "studies" / "collapse" / "collapse_plot.py"
 
 
 def test_collapse_plot_figure_and_table(tmp_path: Path) -> None:
@@ -182,7 +182,7 @@ def test_mouse_split_is_fixed_and_spread(tmp_path: Path, sample_data) -> None:
     from semipose.cli import main
 
     assert main(["data", "import", str(sample_data / "mirror-mouse/CollectedData.csv"), "--format", "dlc", "--out", str(tmp_path / "mm")]) == 0
-    run = lambda: subprocess.run([sys.executable, str(ROOT / "scripts/mouse_split.py"), str(tmp_path / "mm"), "--budgets", "10", "70",  # noqa: E731
+    run = lambda: subprocess.run([sys.executable, str(ROOT / "studies/mirror_mouse/mouse_split.py"), str(tmp_path / "mm"), "--budgets", "10", "70",  # noqa: E731
                                   "--seeds", "0", "1"], capture_output=True, text=True, check=True)
     assert "20 test frames, a pool of 70" in run().stdout
     test = json.loads((tmp_path / "mm/test.json").read_text())
@@ -198,7 +198,7 @@ def test_mouse_split_is_fixed_and_spread(tmp_path: Path, sample_data) -> None:
 
     # the suggest round: the pool is the other 60 frames, images only; suggest's choice + the
     # 10 labels is a 20-label set, and so is each random draw
-    py = [sys.executable, str(ROOT / "scripts/mouse_suggest.py")]
+    py = [sys.executable, str(ROOT / "studies/mirror_mouse/mouse_suggest.py")]
     subprocess.run([*py, "pool", str(tmp_path / "mm"), "--seed", "0"], capture_output=True, text=True, check=True)
     pool = sorted(p.name for p in (tmp_path / "mm/pool_s0").iterdir())
     names10 = {Path(im["file_name"]).name for im in json.loads((tmp_path / "mm/train_10_s0.json").read_text())["images"]}

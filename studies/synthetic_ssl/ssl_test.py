@@ -8,14 +8,14 @@ size and difficulty. It makes that set in ``data/synthetic-ssl-test`` if it is m
 ``semipose eval`` once per run (results kept in ``<run>/eval_<test set folder name>``), and prints a Markdown
 table of AP per run group (PoseDual: the mean of its two networks, the ensemble in brackets).
 
-    .venv/bin/python scripts/ssl_test.py runs/synthetic-ssl-l100 runs/synthetic-ssl-l100-s1
+    .venv/bin/python studies/synthetic_ssl/ssl_test.py runs/synthetic-ssl-l100 runs/synthetic-ssl-l100-s1
 
-The run names are those of configs/synthetic/ (the folders scripts/ssl_synthetic.sh writes);
+The run names are those of configs/synthetic/ (the folders studies/synthetic_ssl/ssl_synthetic.sh writes);
 a missing run is shown as "—". ``--score`` takes run folders instead of groups and prints one
-``<run><TAB><cell>`` line each (scripts/method_table.sh scores every run as soon as it ends);
+``<run><TAB><cell>`` line each (studies/synthetic_ssl/method_table.sh scores every run as soon as it ends);
 with no run it only makes the test set.
 
-    .venv/bin/python scripts/ssl_test.py --score runs/method-table/s1/posecons_jc
+    .venv/bin/python studies/synthetic_ssl/ssl_test.py --score runs/method-table/s1/posecons_jc
 """
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = [("supervised", "supervised"), ("PoseCons", "posecons_jc"), ("PoseDual, reference weights", "posedual_jc"),
         ("PoseDual, equal weights", "posedual_jc_equal"), ("MultiAugs", "multiaugs_joco_jccm")]
-#: every method with and without the EMA teacher, and SSPCM (scripts/method_table.sh)
+#: every method with and without the EMA teacher, and SSPCM (studies/synthetic_ssl/method_table.sh)
 RUNS_ALL = [("supervised", "supervised"), ("PoseCons", "posecons_jc"), ("PoseCons EMA", "posecons_jc_ema"),
             ("PoseDual", "posedual_jc"), ("PoseDual EMA", "posedual_jc_ema"), ("MultiAugs", "multiaugs_joco_jccm"),
             ("MultiAugs EMA", "multiaugs_joco_jccm_ema"), ("MultiAugs-dual", "multiaugs_dual_joco_jccm"),

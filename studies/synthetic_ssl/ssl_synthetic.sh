@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The synthetic semi-supervised comparison of docs/results.md: a shared supervised warm-up on
 # LABELS labelled persons (300 by default), then supervised / PoseCons / PoseDual / MultiAugs for the same number
-# of steps from it, a table of the validation APs, and one of the test APs (scripts/ssl_test.py).
+# of steps from it, a table of the validation APs, and one of the test APs (studies/synthetic_ssl/ssl_test.py).
 #
-#   bash scripts/ssl_synthetic.sh            # data in data/synthetic-ssl (made on the first run)
-#   LABELS=100 bash scripts/ssl_synthetic.sh # another label budget (own warm-up, own folder)
-#   OUT=runs/s1 WARMUP=runs/synthetic-ssl/warmup bash scripts/ssl_synthetic.sh seed=1
+#   bash studies/synthetic_ssl/ssl_synthetic.sh            # data in data/synthetic-ssl (made on the first run)
+#   LABELS=100 bash studies/synthetic_ssl/ssl_synthetic.sh # another label budget (own warm-up, own folder)
+#   OUT=runs/s1 WARMUP=runs/synthetic-ssl/warmup bash studies/synthetic_ssl/ssl_synthetic.sh seed=1
 #                                            # overrides go to every run
 #
 # Runs go to $OUT (default runs/synthetic-ssl, or runs/synthetic-ssl-l<LABELS> for another
@@ -15,8 +15,8 @@
 # About an hour on a 2-core CPU after the warm-up (PoseDual and MultiAugs run 2-4x the
 # network passes of a supervised step). Each run's console output goes to $OUT/<name>.log.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/ssl_data.sh
+cd "$(dirname "$0")/../.."
+. studies/synthetic_ssl/ssl_data.sh
 labels=${LABELS:-300}
 if [ "$labels" = 300 ]; then out=${OUT:-runs/synthetic-ssl}; else out=${OUT:-runs/synthetic-ssl-l$labels}; fi
 warm=${WARMUP:-$out/warmup}
@@ -54,4 +54,4 @@ for name in ["warmup", "supervised", "posecons_jc", "posedual_jc", "posedual_jc_
     print(f"| {name} | {float(r['AP']):.3f} | {float(r['AP50']):.3f} | {float(r['AP75']):.3f} | {float(r['AR']):.3f} | {nets} |")
 PY
 # the same checkpoints on the 4x larger held-out test set (made on first use; docs/results.md)
-.venv/bin/python scripts/ssl_test.py "$out"
+.venv/bin/python studies/synthetic_ssl/ssl_test.py "$out"

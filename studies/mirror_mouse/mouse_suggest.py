@@ -1,10 +1,10 @@
-"""The mirror-mouse study's suggest round (scripts/mouse_suggest.sh): the labelled frames not
+"""The mirror-mouse study's suggest round (studies/mirror_mouse/mouse_suggest.sh): the labelled frames not
 in a seed's 10-label set and not in the test set play the unlabelled pool, their labels hidden
 from `semipose suggest`; this script writes the pool folder and, once suggest has chosen, the
 20-label sets: the 10 labels plus the 10 suggested frames, and plus 10 frames drawn at random.
 
-    python scripts/mouse_suggest.py pool DATA_DIR --seed 0                 # DATA_DIR/pool_s0/ (links)
-    python scripts/mouse_suggest.py sets DATA_DIR --seed 0 --suggested OUT/scores.csv --draws 2
+    python studies/mirror_mouse/mouse_suggest.py pool DATA_DIR --seed 0                 # DATA_DIR/pool_s0/ (links)
+    python studies/mirror_mouse/mouse_suggest.py sets DATA_DIR --seed 0 --suggested OUT/scores.csv --draws 2
 """
 
 from __future__ import annotations

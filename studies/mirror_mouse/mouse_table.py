@@ -3,8 +3,8 @@
 median error and PCK@10 px of ``eval/metrics.json`` (a two-network run: the ensemble, and each
 network), and the seconds in ``times.tsv``.
 
-    python scripts/mouse_table.py runs/mouse-study --budget 10
-    python scripts/mouse_table.py runs/mouse-study --suggest
+    python studies/mirror_mouse/mouse_table.py runs/mouse-study --budget 10
+    python studies/mirror_mouse/mouse_table.py runs/mouse-study --suggest
 """
 
 from __future__ import annotations

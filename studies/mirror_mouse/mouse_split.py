@@ -1,9 +1,9 @@
-"""The mirror-mouse study's fixed split (scripts/mouse_study.sh): of the imported project's 90
+"""The mirror-mouse study's fixed split (studies/mirror_mouse/mouse_study.sh): of the imported project's 90
 labelled frames, 20 spread evenly over the sorted file names are the test set (test.json);
 of the other 70, each seed's label budget is a seeded random choice (train_<budget>_s<seed>.json;
 the full budget is all 70).
 
-    python scripts/mouse_split.py DATA_DIR --budgets 10 70 --seeds 0 1
+    python studies/mirror_mouse/mouse_split.py DATA_DIR --budgets 10 70 --seeds 0 1
 """
 
 from __future__ import annotations

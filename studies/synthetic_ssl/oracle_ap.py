@@ -6,7 +6,7 @@ joints better yet score AP lower if its scores rank persons worse. The oracle-ra
 where the joints land, independently of the scores (it is an upper bound, not a metric to report).
 With every score equal, AP uses no ranking at all (pycocotools keeps the file order).
 
-    .venv/bin/python scripts/oracle_ap.py data/synthetic-ssl/annotations/person_keypoints_val.json \\
+    .venv/bin/python studies/synthetic_ssl/oracle_ap.py data/synthetic-ssl/annotations/person_keypoints_val.json \\
         runs/synthetic-ssl-l100/*/eval/keypoints_*results.json
 
 COCO's 17 keypoints (the synthetic data's set).

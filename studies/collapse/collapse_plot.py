@@ -1,6 +1,6 @@
-"""The collapse study's figure and table from the run folders of scripts/collapse_study.sh.
+"""The collapse study's figure and table from the run folders of studies/collapse/collapse_study.sh.
 
-    .venv/bin/python scripts/collapse_plot.py runs/collapse [--figure docs/collapse_study.png]
+    .venv/bin/python studies/collapse/collapse_plot.py runs/collapse [--figure docs/collapse_study.png]
 
 Reads ``<out>/<run>/metrics.csv`` of the runs ``same``, ``reversed``, ``posecons`` and
 ``posedual`` (and the warm-up's last AP), draws the teacher's mean heatmap peak, its share of

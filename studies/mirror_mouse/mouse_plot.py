@@ -2,7 +2,7 @@
 mean as a bar, supervised as a line, for the 10-label cells, the 70-label cells and the suggest
 round.
 
-    python scripts/mouse_plot.py runs/mouse-study docs/mouse_study.png
+    python studies/mirror_mouse/mouse_plot.py runs/mouse-study docs/mouse_study.png
 """
 
 from __future__ import annotations

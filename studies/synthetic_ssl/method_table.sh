@@ -4,11 +4,11 @@
 # teacher, and SSPCM, at LABELS labelled persons (100) of the synthetic SSL data, for each seed
 # in SEEDS (0 1 2), every run from the seed's own supervised warm-up and ITERS steps long
 # (default 800 = 8 epochs of 100), bf16 where the CPU has it; then the held-out test-set table
-# (scripts/ssl_test.py --runs all: each run's last.pt; for EMA runs that is the network the
+# (studies/synthetic_ssl/ssl_test.py --runs all: each run's last.pt; for EMA runs that is the network the
 # EMA teacher trained).
 #
-#   bash scripts/method_table.sh                           # the planned 800 steps: runs/method-table/s<seed>/...
-#   SEEDS="0 1 2" ITERS=200 bash scripts/method_table.sh   # the table in docs/results.md (about 50 min a seed)
+#   bash studies/synthetic_ssl/method_table.sh                           # the planned 800 steps: runs/method-table/s<seed>/...
+#   SEEDS="0 1 2" ITERS=200 bash studies/synthetic_ssl/method_table.sh   # the table in docs/results.md (about 50 min a seed)
 #
 # Runs two at a time, one thread each. Measured cost per seed at 200 steps with bf16 on 2 cores:
 # 4400–5100 s of training in the two lanes (1.2–1.4 CPU-hours; PoseDual-type runs cost about twice
@@ -18,14 +18,14 @@
 # scoring seconds) and its console output goes to <seed folder>/<name>.log. A run already in
 # times.tsv is skipped, so the same command continues an interrupted table.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/ssl_data.sh
+cd "$(dirname "$0")/../.."
+. studies/synthetic_ssl/ssl_data.sh
 SP=.venv/bin/semipose
 labels=${LABELS:-100}
 iters=${ITERS:-800}
 root=${OUT:-runs/method-table}
 epochs=$(( iters / 100 ))
-.venv/bin/python scripts/ssl_test.py --score  # the test set, made once before the lanes
+.venv/bin/python studies/synthetic_ssl/ssl_test.py --score  # the test set, made once before the lanes
 for seed in ${SEEDS:-0 1 2}; do
   out="$root/s$seed"
   mkdir -p "$out"
@@ -44,7 +44,7 @@ for seed in ${SEEDS:-0 1 2}; do
       > "$out/$name.log" 2>&1
     local t1=$SECONDS
     local ap
-    ap=$(.venv/bin/python scripts/ssl_test.py --score "$out/$name" | cut -f2)
+    ap=$(.venv/bin/python studies/synthetic_ssl/ssl_test.py --score "$out/$name" | cut -f2)
     printf '%s\t%s\t%s\t%s\n' "$name" "$(( t1 - t0 ))" "$ap" "$(( SECONDS - t1 ))" >> "$out/times.tsv"
   }
   ema=(ssl.teacher=ema)
@@ -56,4 +56,4 @@ for seed in ${SEEDS:-0 1 2}; do
 done
 groups=()
 for seed in ${SEEDS:-0 1 2}; do groups+=("$root/s$seed"); done
-.venv/bin/python scripts/ssl_test.py --runs all "${groups[@]}"
+.venv/bin/python studies/synthetic_ssl/ssl_test.py --runs all "${groups[@]}"

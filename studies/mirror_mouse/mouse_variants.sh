@@ -14,14 +14,14 @@
 # and, added after the EMA runs had finished, a control for them: is it the consistency or the
 # weight average? The same EMA teacher on supervised training (PoseCons with the consistency
 # weight 0: only the labels train the student; its batch norm also sees the unlabelled crops):
-#   emasup  supervised-ema_b10_s<seed>   (VARIANTS=emasup bash scripts/mouse_variants.sh)
-# The score and the compute per run go to times.tsv, as in scripts/mouse_study.sh.
+#   emasup  supervised-ema_b10_s<seed>   (VARIANTS=emasup bash studies/mirror_mouse/mouse_variants.sh)
+# The score and the compute per run go to times.tsv, as in studies/mirror_mouse/mouse_study.sh.
 #
-#   bash scripts/mouse_variants.sh                # SEEDS="0 1" STEPS=400 VARIANTS="ema noflip dual2 mask"
+#   bash studies/mirror_mouse/mouse_variants.sh                # SEEDS="0 1" STEPS=400 VARIANTS="ema noflip dual2 mask"
 set -euo pipefail
-cd "$(dirname "$0")/.."
-# shellcheck source=scripts/mouse_lib.sh
-source scripts/mouse_lib.sh
+cd "$(dirname "$0")/../.."
+# shellcheck source=studies/mirror_mouse/mouse_lib.sh
+source studies/mirror_mouse/mouse_lib.sh
 declare -A changes=(
   [ema]="ssl.teacher=ema ssl.select=ema"
   [mask]="ssl.conf_masking=true ssl.conf_thresh=0.5"

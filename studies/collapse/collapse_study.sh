@@ -10,16 +10,16 @@
 #   (c) posecons  PoseCons, easy -> hard (the paper's remedy)
 #   (d) posedual  PoseDual, easy -> hard, crossed
 # Each logs the teacher's mean heatmap peak and its share of lost joints (peak < 0.1) per epoch,
-# and validates every epoch. The figure and table: scripts/collapse_plot.py (run at the end).
+# and validates every epoch. The figure and table: studies/collapse/collapse_plot.py (run at the end).
 #
-#   bash scripts/collapse_study.sh                 # runs/collapse (data made on first use)
-#   LABELS=50 OUT=runs/collapse-l50 bash scripts/collapse_study.sh ssl.unsup_weight=4
+#   bash studies/collapse/collapse_study.sh                 # runs/collapse (data made on first use)
+#   LABELS=50 OUT=runs/collapse-l50 bash studies/collapse/collapse_study.sh ssl.unsup_weight=4
 #                                                  # overrides go to the four runs
 #
 # About 35 minutes on a 2-core CPU with bf16 (600 steps each; PoseDual costs twice PoseCons).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/ssl_data.sh
+cd "$(dirname "$0")/../.."
+. studies/synthetic_ssl/ssl_data.sh
 SP=.venv/bin/semipose
 labels=${LABELS:-100}
 out=${OUT:-runs/collapse}
@@ -43,4 +43,4 @@ run same posecons ssl.teacher_view=hard ssl.student_view=hard "$@"
 run reversed posecons ssl.teacher_view=hard ssl.student_view=easy "$@"
 run posecons posecons "$@"
 run posedual posedual "$@"
-.venv/bin/python scripts/collapse_plot.py "$out"
+.venv/bin/python studies/collapse/collapse_plot.py "$out"

@@ -2,11 +2,11 @@
 # The contention table: one training step (semipose bench network, ResNet-18, 96x128, batch 16)
 # on a quiet machine, with one core kept busy by another process, and with two, for each
 # thread setting. Settings alternate inside each load level, so all rows of one level share the
-# machine's state. Usage: bash scripts/contention.sh [OUT.tsv]   (about 10 minutes on 2 cores)
+# machine's state. Usage: bash studies/contention/contention.sh [OUT.tsv]   (about 10 minutes on 2 cores)
 #   SETTINGS  space-separated label=args pairs (default below); MODES (default fp32,bf16,bf16+cl);
 #   STEPS (default 6); LOADS (default "0 1 2": busy processes).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=${1:-contention.tsv}
 SETTINGS=${SETTINGS:-"adaptive=--threads=0 torch-default=--threads=$(nproc) one-thread=--threads=1 passive-omp=OMP_WAIT_POLICY=PASSIVE,--threads=$(nproc)"}
 MODES=${MODES:-fp32,bf16,bf16+cl}
