@@ -213,3 +213,18 @@ def test_one_module_per_command():
     long = {p.name: n for p in (SRC / "cli").glob("*.py") if (n := len(p.read_text().splitlines())) > 200}
     assert long == {}
     assert _function_lines(SRC / "cli/__init__.py", "build_parser") <= 40
+
+
+def test_the_training_step_reads_as_named_steps():
+    """SemiSupervisedModel.forward is a few named steps (supervised, teach, corrections, views, terms), SSPCM a plug."""
+    assert _function_lines(SRC / "ssl/methods.py", "forward") <= 40
+    assert "agreement_weights" not in (SRC / "ssl/methods.py").read_text()
+
+
+def test_the_default_input_size_and_padding_are_defined_once():
+    import re
+
+    literal = re.compile(r"\(192, 256\)|\[192, 256\]|padding: float = 1\.25|padding=1\.25")
+    found = [f"{p.relative_to(SRC)}:{i}" for p in SRC.rglob("*.py") if p.name != "geometry.py"
+             for i, line in enumerate(p.read_text().splitlines(), 1) if literal.search(line.split("#")[0])]
+    assert found == []

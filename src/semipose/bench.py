@@ -19,6 +19,7 @@ import torch
 
 from .codec import HeatmapCodec
 from .device import autocast, resolve_precision, to_memory_format
+from .geometry import DEFAULT_INPUT_SIZE, DEFAULT_PADDING
 from .losses import joints_mse_loss
 from .models import build_pose_model
 from .threads import tick
@@ -255,7 +256,7 @@ def _median_ms(fn: Any, device: torch.device, steps: int, warmup: int) -> float:
 
 
 def bench_augment(
-    input_size: Sequence[int] = (192, 256),
+    input_size: Sequence[int] = DEFAULT_INPUT_SIZE,
     *,
     batch_size: int = 32,
     recipes: Sequence[str] = AUGMENT_BENCH,
@@ -448,7 +449,7 @@ def bench_eval(
         records.append(PoseRecord(f"{img_id}.jpg", img_id, np.array([x, y, bw, bh], np.float32), kp, 1.0, i + 1, (640, 480)))
     images = [{"id": j + 1, "file_name": f"{j + 1}.jpg", "width": 640, "height": 480} for j in range(n_img)]
     gt = load_coco_gt({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person", "keypoints": list(COCO17.keypoints)}]})
-    centers, scales = box_to_center_scale(np.stack([r.bbox for r in records]), aspect_ratio=0.75, padding=1.25)
+    centers, scales = box_to_center_scale(np.stack([r.bbox for r in records]), aspect_ratio=0.75, padding=DEFAULT_PADDING)
     # heatmaps: a Gaussian at each joint's (slightly perturbed) heatmap position
     from .geometry import affine_matrix, apply_affine
 

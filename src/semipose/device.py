@@ -55,12 +55,12 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 def precision_reason(precision: str, resolved: str, device: torch.device) -> str:
     """Why a run uses ``resolved`` (for its log): ``auto`` picks bf16 only where it is native."""
     if precision != "auto":
-        return f"{resolved} (as configured)"
+        return f"precision {resolved} as configured"
     if resolved == "bf16":
-        return "bf16 (auto: native bf16 on this device)"
+        return "precision auto: native bf16 on this device"
     why = "this CPU has no native bf16 (AMX / AVX512-BF16), where bf16 runs a slow fallback" if device.type == "cpu" else \
         "this device has no bf16 support"
-    return f"fp32 (auto: {why})"
+    return f"precision auto: fp32, {why}"
 
 
 def resolve_channels_last(channels_last: bool | str, precision: str) -> bool:

@@ -14,10 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["PIXEL_STD", "sanitize_box", "box_to_center_scale", "affine_matrix", "apply_affine"]
+__all__ = ["PIXEL_STD", "DEFAULT_INPUT_SIZE", "DEFAULT_PADDING", "sanitize_box", "box_to_center_scale", "affine_matrix", "apply_affine"]
 
 #: Box sizes are stored divided by this constant (the SimpleBaseline/HRNet convention).
 PIXEL_STD = 200.0
+#: the network input ``(W, H)`` of the seeds' COCO experiments (and of a reference checkpoint without ``--input-size``)
+DEFAULT_INPUT_SIZE: tuple[int, int] = (192, 256)
+#: person boxes are enlarged by this factor before cropping (the reference's 1.25)
+DEFAULT_PADDING = 1.25
 
 
 def sanitize_box(x: float, y: float, w: float, h: float, img_w: int, img_h: int) -> tuple[float, float, float, float] | None:
@@ -40,7 +44,7 @@ def sanitize_box(x: float, y: float, w: float, h: float, img_w: int, img_h: int)
 
 
 def box_to_center_scale(
-    box: np.ndarray, aspect_ratio: float, padding: float = 1.25
+    box: np.ndarray, aspect_ratio: float, padding: float = DEFAULT_PADDING
 ) -> tuple[np.ndarray, np.ndarray]:
     """Convert ``(..., 4)`` ``(x, y, w, h)`` boxes to centres and scales.
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..geometry import DEFAULT_INPUT_SIZE
 from .common import sizes
 
 log = logging.getLogger("semipose")
@@ -79,7 +80,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"\nnetwork training step (forward + backward + Adam), batch {batch}, device {device}" + (f"\n{note}" if note else ""))
         print(f"{'arch':<10} {'input':>8} {'mode':<9} {'step ms':>9} {'fwd ms':>8} {'samples/s':>10} {'vs fp32':>8}")
         for arch in (args.arch or ("resnet18" if cpu else "resnet18,resnet50")).split(","):
-            for size in args.input or [(192, 256), (96, 128)]:
+            for size in args.input or [DEFAULT_INPUT_SIZE, (96, 128)]:
                 base = None
                 for mode in modes:
                     prec, _, cl = mode.partition("+")
@@ -97,7 +98,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"\ndata pipeline (read + decode + augment + crop + targets), {args.workers} workers")
         print(f"{'input':>8} {'cache MiB':>9} {'samples/s':>10} {'ms/sample/worker':>17} {'decodes/sample':>15}")
         budgets = [float(v) for v in str(args.cache_mb).split(",") if v.strip()]
-        for size in args.input or [(192, 256), (96, 128)]:
+        for size in args.input or [DEFAULT_INPUT_SIZE, (96, 128)]:
             for mb in budgets:
                 r = bench_data(size, ann_file=args.ann_file, image_dir=args.image_dir, batch_size=batch, workers=args.workers,
                                batches=args.batches, image_cache_mb=mb)
@@ -108,7 +109,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if "augment" in what:
         batch = args.batch or 32
         rows = []
-        for size in args.input or [(192, 256)]:
+        for size in args.input or [DEFAULT_INPUT_SIZE]:
             print(f"\nhard-view augmentations on the device, batch {batch} x 3 x {size[1]} x {size[0]}, device {device}")
             print(f"{'recipe':<26} {'ms':>9} {'us/image':>9}")
             for r in bench_augment(size, batch_size=batch, steps=n_steps * 2, warmup=n_warmup, device=device):
@@ -160,7 +161,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if note:
             print(note)
         for arch in (args.arch or "resnet18").split(","):
-            for size in args.input or [(192, 256)]:
+            for size in args.input or [DEFAULT_INPUT_SIZE]:
                 print(f"\nprediction API, {batch} persons per call on a 640x480 image, {arch} {size[0]}x{size[1]}, flip test off, device {device}")
                 print(f"{'backend':<12} {'precision':<9} {'API ms':>8} {'forward ms':>11} {'pre ms':>7} {'post ms':>8} {'overhead':>9} "
                       f"{'persons/s':>10}")

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from ..geometry import DEFAULT_INPUT_SIZE, DEFAULT_PADDING
 from ..params import (
     ARCHITECTURES,
     CHANNELS_LAST,
@@ -94,11 +95,11 @@ class DataConfig:
     #: OKS sigma for every keypoint of a custom keypoint set whose file gives none (with a
     #: warning: AP is then not comparable with other keypoint sets)
     default_sigma: float = 0.07
-    input_size: list[int] = field(default_factory=lambda: [192, 256])  # W, H
+    input_size: list[int] = field(default_factory=lambda: list(DEFAULT_INPUT_SIZE))  # W, H
     heatmap_size: list[int] | None = None  # default: input_size / the head's stride
     sigma: float = 2.0
     unbiased_encoding: bool = False
-    padding: float = 1.25
+    padding: float = DEFAULT_PADDING
     color: str = "rgb"
     #: random scale / rotation / flip / half-body of training crops
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import ConfigError
 from ..image import single_threaded_cv2
+from .batches import LabelledSample, MixedBatch
 from .mixed import MixedBatchSampler, MixedDataset, mixed_collate
 from .topdown import TopDownDataset
 
@@ -134,7 +135,7 @@ class TrainLoader:
         if self.iters_per_epoch == 0:
             raise ConfigError(f"training set has {what}")
 
-    def epoch(self, epoch: int) -> Iterator[dict[str, Any]]:
+    def epoch(self, epoch: int) -> Iterator[MixedBatch | LabelledSample]:
         """The ``iters_per_epoch`` batches of ``epoch`` (its shuffle and augmentation seeds)."""
         if self.mixed is not None:
             self.mixed.set_epoch(epoch)

@@ -32,6 +32,7 @@ from torch.utils.data import Dataset, Sampler
 from torch.utils.data._utils.collate import default_collate
 
 from ..errors import DataFormatError
+from .batches import MixedBatch
 from .cocojson import read_json
 from .records import PoseRecord
 from .topdown import TopDownDataset
@@ -199,7 +200,7 @@ class MixedBatchSampler(Sampler[list[int]]):
             yield [int(i) for i in mine[b * self.bu : (b + 1) * self.bu]] + [self.u + int(i) for i in lab[b]]
 
 
-def mixed_collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+def mixed_collate(samples: list[dict[str, Any]]) -> MixedBatch:
     """Split a list of :class:`MixedDataset` items into ``{"sup": ..., "unsup": ...}``."""
     sup = [s for s in samples if s["_kind"] == 0]
     uns = [s for s in samples if s["_kind"] == 1]

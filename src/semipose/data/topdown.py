@@ -21,10 +21,11 @@ from torch.utils.data import Dataset
 
 from ..codec import HeatmapCodec
 from ..errors import DataFormatError
-from ..geometry import PIXEL_STD, affine_matrix, apply_affine
+from ..geometry import DEFAULT_PADDING, PIXEL_STD, affine_matrix, apply_affine
 from ..image import IMAGENET_MEAN, IMAGENET_STD, ImageCache, normalize_crop, warp_crop
 from ..params import COLORS, AugmentConfig, scale_rotation
 from ..skeletons import Skeleton
+from .batches import LabelledSample
 from .records import PoseRecord
 
 __all__ = ["TopDownTransform", "TopDownDataset"]
@@ -56,7 +57,7 @@ class TopDownTransform:
         color: str = "rgb",
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
-        padding: float = 1.25,
+        padding: float = DEFAULT_PADDING,
     ) -> None:
         if color not in COLORS:
             raise DataFormatError(f"color must be 'rgb' or 'bgr', got {color!r}")
@@ -124,7 +125,7 @@ class TopDownTransform:
     # -- the transform --------------------------------------------------------------------
     def __call__(
         self, image: np.ndarray, record: PoseRecord, rng: np.random.Generator | None = None, params: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> LabelledSample:
         """Crop ``record`` out of ``image``.
 
         Args:
@@ -222,10 +223,11 @@ class TopDownDataset(Dataset):
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        """A :class:`~semipose.data.batches.LabelledSample` and its ``index``."""
         # indices past the end wrap around (an epoch of several passes over a small labelled
         # set); the augmentation stays seeded by the full index, so each pass differs
         rec = self.records[index % len(self.records)]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        sample = self.transform(self.images.read(rec.image_path), rec, rng)
+        sample: dict[str, Any] = dict(self.transform(self.images.read(rec.image_path), rec, rng))
         sample["index"] = torch.tensor(index, dtype=torch.int64)
         return sample

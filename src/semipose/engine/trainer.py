@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..codec import HeatmapCodec
 from ..config import Config, TrainConfig, config_to_dict
 from ..config.loader import migrate
+from ..data.batches import LabelledSample, MixedBatch, StepInputs
 from ..data.loaders import TrainLoader
 from ..data.sources import EvalData, TrainData, build_eval_data, build_skeleton, build_train_data
 from ..device import autocast, precision_reason, resolve_channels_last, resolve_device, resolve_precision, to_memory_format
@@ -365,11 +366,11 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
         f"{q.method} ({'affine + ' if q.hard_affine else ''}paths {q.paths}{f' ×{q.repeat}' if q.repeat > 1 else ''})"
     )
     log.info(
-        "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val instances | device %s%s, %s%s%s",
+        "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val instances | device %s%s, %s%s (%s%s)",
         folder.root, method, cfg.model.arch, model.num_nets, n_params / 1e6, f"{cfg.data.input_size[0]}x{cfg.data.input_size[1]}",
         data.description, len(val_data.records), device, f" × {dist_info.world_size} processes" if dist_info.enabled else "",
-        precision_reason(cfg.train.precision, run.precision, device), ", channels_last" if run.channels_last else "",
-        f", {threads.describe()}" if device.type == "cpu" else "",
+        run.precision, ", channels_last" if run.channels_last else "", precision_reason(cfg.train.precision, run.precision, device),
+        f"; {threads.describe()}" if device.type == "cpu" else "",
     )
     return run
 
@@ -428,15 +429,17 @@ def _train_state(run: _Run, epoch: int) -> dict[str, Any]:
     }
 
 
-def _batch_inputs(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
+def _batch_inputs(batch: MixedBatch | LabelledSample, device: torch.device, channels_last: bool = False) -> StepInputs:
     """Move a (supervised or mixed) batch to the device as the step model's arguments."""
-    sup = batch.get("sup", batch)
-    out: dict[str, Any] = {
+    mixed = "sup" in batch
+    sup = cast(MixedBatch, batch)["sup"] if mixed else cast(LabelledSample, batch)
+    assert sup is not None  # every batch holds labelled crops
+    out: StepInputs = {
         "sup_images": to_memory_format(sup["image"].to(device, non_blocking=True), channels_last),
         "sup_target": sup["target"].to(device, non_blocking=True),
         "sup_weight": sup["target_weight"].to(device, non_blocking=True),
     }
-    uns = batch.get("unsup")
+    uns = cast(MixedBatch, batch)["unsup"] if mixed else None
     if uns is not None:
         out["unsup_images"] = to_memory_format(uns["image"].to(device, non_blocking=True), channels_last)
         out["unsup_weight"] = uns["weight"].to(device, non_blocking=True)

@@ -16,6 +16,7 @@ from torch import nn
 from .._version import __version__
 from ..codec import HeatmapCodec
 from ..errors import CheckpointError
+from ..geometry import DEFAULT_INPUT_SIZE, DEFAULT_PADDING
 from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..params import DECODERS, ENSEMBLE, METHODS, card_choices, net_key, num_nets_of, output_stride
 from ..skeletons import Skeleton
@@ -63,12 +64,12 @@ class ModelCard:
     arch_args: dict[str, Any] = field(default_factory=dict)
     num_nets: int = 1
     use: str = "net1"
-    input_size: tuple[int, int] = (192, 256)
+    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE
     heatmap_size: tuple[int, int] | None = None
     color: str = "rgb"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    padding: float = 1.25
+    padding: float = DEFAULT_PADDING
     decoder: str = "shift"
     flip_test: bool = False
     shift_heatmap: bool = True

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import CheckpointError, InputError
+from ..geometry import DEFAULT_INPUT_SIZE
 from ..params import DECODERS, ENSEMBLE, net_key
 from ..skeletons import BUILTIN_SKELETONS, Skeleton, get_skeleton
 from .card import COLORS, LEGACY_FORMAT, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelCard
@@ -251,7 +252,7 @@ def _reference_card(mf: ModelFile, *, arch: str | None, keypoints: Any, color: s
         raise CheckpointError(f"--color {color}: expected rgb or bgr")
     return ModelCard(
         arch=found_arch, skeleton=sk.to_dict(), arch_args=args, num_nets=len(states),
-        use=ENSEMBLE if len(states) > 1 else net_key(0), input_size=tuple(input_size or (192, 256)),  # type: ignore[arg-type]
+        use=ENSEMBLE if len(states) > 1 else net_key(0), input_size=tuple(input_size or DEFAULT_INPUT_SIZE),  # type: ignore[arg-type]
         color=color or "rgb", method="reference", source={"file": where, "layout": layout},
     )
 

@@ -44,6 +44,7 @@ import copy
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -54,7 +55,7 @@ from ..image import IMAGENET_MEAN, IMAGENET_STD
 from ..losses import joints_mse_loss
 from ..params import METHODS, SIZE_RELATIVE, TEACHERS, VIEWS, AugmentParams, HardAffineParams, SSPCMParams
 from .recipes import AugmentContext, Recipe, instance_scale
-from .sspcm import agreement_weights, temporal_pair
+from .sspcm import sspcm_corrections, temporal_pair
 from .views import compose_affine, invert_affine, sample_hard_affine, warp
 
 __all__ = [
@@ -396,100 +397,116 @@ class SemiSupervisedModel(nn.Module):
     def _name(self, base: str, k: int) -> str:
         return base + self.net_suffix(k)
 
-    def forward(
-        self,
-        sup_images: Tensor,
-        sup_target: Tensor,
-        sup_weight: Tensor,
-        unsup_images: Tensor | None = None,
-        unsup_weight: Tensor | None = None,
-        *,
-        generator: torch.Generator | None = None,
-        unsup_scale: float = 1.0,
-    ) -> StepOutput:
-        """One training step's loss.
+    def forward(self, sup_images: Tensor, sup_target: Tensor, sup_weight: Tensor, unsup_images: Tensor | None = None,
+                unsup_weight: Tensor | None = None, *, generator: torch.Generator | None = None, unsup_scale: float = 1.0) -> StepOutput:
+        """One training step's loss: the supervised terms, then (unlabelled crops given) the
+        teachers' easy-view predictions, the plug-in corrections (SSPCM), the hard views and one
+        consistency term per student.
 
         Args:
-            sup_images: ``(N, 3, H, W)`` labelled crops; ``sup_target`` ``(N, K, h, w)``;
-                ``sup_weight`` ``(N, K)``.
+            sup_images: ``(N, 3, H, W)`` labelled crops; ``sup_target`` ``(N, K, h, w)``; ``sup_weight`` ``(N, K)``.
             unsup_images: ``(M, 3, H, W)`` easy views of unlabelled crops (None: supervised
                 only); ``unsup_weight`` ``(M, K)``, 1 on the supervised joints.
             generator: randomness of the hard views (on the images' device).
             unsup_scale: multiplies the consistency weight (ramp-up).
-
-        Returns:
-            :class:`StepOutput`.
         """
-        out = StepOutput(sup_images.new_zeros(()))
-        for k, net in enumerate(self.nets):
-            l_sup = joints_mse_loss(net(sup_images).float(), sup_target, sup_weight)
-            out.terms[self._name("sup", k)] = l_sup.detach()
-            out.loss = out.loss + self.sup_weight * l_sup
+        out = self._supervised(sup_images, sup_target, sup_weight)
         if unsup_images is None or not self.teacher_of:
             return out
         if generator is None:
             raise ConfigError("the consistency methods need a torch.Generator for the hard views")
         m, _, h_in, w_in = unsup_images.shape
-        if unsup_weight is None:
-            unsup_weight = unsup_images.new_ones(m, 1)
-        supervised = unsup_weight > 0
+        supervised = (unsup_weight if unsup_weight is not None else unsup_images.new_ones(m, 1)) > 0
         with torch.no_grad(), _still_bn_statistics(self.ema_nets):
-            teacher_nets = self.teacher_nets()
-            teach: dict[int | tuple[int, ...], Tensor] = {i: teacher_nets[i](unsup_images).float() for i in self.teaching}
-            joints: dict[int | tuple[int, ...], Tensor] = {}
-            peaks: dict[int | tuple[int, ...], Tensor] = {}
-            for i, hm in teach.items():
-                joints[i], peaks[i] = argmax_joints(hm)
-                sel = supervised.expand_as(peaks[i]).float()
-                low = ((peaks[i] < self.collapse_thr).float() * sel).sum()
-                out.teachers.append(TeacherStats((peaks[i] * sel).sum(), low, sel.sum()))
-            for idx in {t for t in self.teacher_of if isinstance(t, tuple)}:  # mean-of-networks teachers
-                teach[idx] = self._mean_teacher(idx, teach, joints, unsup_images)
-                joints[idx], peaks[idx] = argmax_joints(teach[idx])
-            corrections: dict[int | tuple[int, ...], Tensor] = {}
-            if self.sspcm is not None:
-                hm_size = (int(teach[0].shape[2]), int(teach[0].shape[3]))
-                pair, aux = agreement_weights(joints[0], peaks[0], joints[1], peaks[1], hm_size, self.sspcm)
-                corrections = {t: (aux if isinstance(t, tuple) else pair) for t in self.teacher_of}
+            teach, joints, peaks = self._teach(unsup_images, supervised, out)
+            corrections = self._corrections(teach, joints, peaks)
             affine = (
                 sample_hard_affine(m, (w_in, h_in), self.hard_affine, generator=generator, device=unsup_images.device,
                                    reference=self.reference_geometry)
                 if self.hard_affine is not None else None
             )
-        w_cons = self.unsup_weight * unsup_scale
-        student_affine = affine if self.student_view == "hard" else None
         for s, student in enumerate(self.nets):
             t = self.teacher_of[s]
-            with torch.no_grad(), _still_bn_statistics(self.ema_nets):
-                valid_t = supervised.expand_as(peaks[t]) & (peaks[t] > 0)
-                ctx = AugmentContext(
-                    joints=joints[t] * self.stride, joint_valid=valid_t, generator=generator, mean=self.mean, std=self.std,
-                    size_scale=instance_scale(joints[t] * self.stride, valid_t, self.instance_extent) if self.instance_extent else None,
-                )
-                if self.teacher_view == "easy":
-                    warped = self._warp_heatmaps(teach[t], student_affine) if student_affine is not None else teach[t]
-                else:
-                    assert isinstance(t, int)  # a hard teacher view is refused for mean teachers
-                    warped = self._hard_teacher(self.teacher_nets()[t], unsup_images, ctx, student_affine, generator)
-                weight = unsup_weight.expand(m, warped.shape[1]).to(warped.dtype)
-                if t in corrections:
-                    weight = weight * corrections[t].to(weight.dtype)
-                target, weight = self.consistency.target(warped, weight)
-                views = []
-                if self.student_view == "easy":
-                    views.append(unsup_images)
-                else:
-                    for recipe in self.recipes:
-                        v = recipe(unsup_images, ctx)
-                        views.append(warp(v, affine) if affine is not None else v)
-            if self.concat_views and len(views) > 1:
-                preds = list(student(torch.cat(views)).float().split(m))
-            else:
-                preds = [student(v).float() for v in views]
-            l_cons, per_path = self.consistency(preds, target, weight)
-            name = self._name("cons", s)
-            out.terms[name] = l_cons.detach()
-            if per_path:
-                out.path_terms[name] = [lp.detach() for lp in per_path]
-            out.loss = out.loss + w_cons * l_cons
+            target, weight, views = self._consistency_target(unsup_images, unsup_weight, supervised, teach[t], joints[t], peaks[t], t,
+                                                             corrections.get(t), affine, generator)
+            self._consistency_term(out, s, student, views, target, weight, self.unsup_weight * unsup_scale)
         return out
+
+    def _supervised(self, images: Tensor, target: Tensor, weight: Tensor) -> StepOutput:
+        """Every network's supervised term: ``(N, 3, H, W)`` labelled crops, ``(N, K, h, w)`` targets, ``(N, K)`` weights."""
+        out = StepOutput(images.new_zeros(()))
+        for k, net in enumerate(self.nets):
+            l_sup = joints_mse_loss(net(images).float(), target, weight)
+            out.terms[self._name("sup", k)] = l_sup.detach()
+            out.loss = out.loss + self.sup_weight * l_sup
+        return out
+
+    def _teach(self, images: Tensor, supervised: Tensor, out: StepOutput) -> tuple[dict[Any, Tensor], dict[Any, Tensor], dict[Any, Tensor]]:
+        """The teachers' easy-view heatmaps ``(M, K, h, w)``, argmax joints ``(M, K, 2)`` and peaks
+        ``(M, K)``, per teaching network and mean-of-networks teacher; their collapse statistics go to ``out``."""
+        teacher_nets = self.teacher_nets()
+        teach: dict[Any, Tensor] = {i: teacher_nets[i](images).float() for i in self.teaching}
+        joints: dict[Any, Tensor] = {}
+        peaks: dict[Any, Tensor] = {}
+        for i, hm in teach.items():
+            joints[i], peaks[i] = argmax_joints(hm)
+            sel = supervised.expand_as(peaks[i]).float()
+            low = ((peaks[i] < self.collapse_thr).float() * sel).sum()
+            out.teachers.append(TeacherStats((peaks[i] * sel).sum(), low, sel.sum()))
+        for idx in {t for t in self.teacher_of if isinstance(t, tuple)}:  # mean-of-networks teachers
+            teach[idx] = self._mean_teacher(idx, teach, joints, images)
+            joints[idx], peaks[idx] = argmax_joints(teach[idx])
+        return teach, joints, peaks
+
+    def _corrections(self, teach: Mapping[Any, Tensor], joints: Mapping[Any, Tensor], peaks: Mapping[Any, Tensor]) -> dict[Any, Tensor]:
+        """The plug-in weight corrections per teacher (SSPCM's agreement weights; none for the other methods)."""
+        if self.sspcm is None:
+            return {}
+        hm_size = (int(teach[0].shape[2]), int(teach[0].shape[3]))
+        return sspcm_corrections(self.sspcm, joints, peaks, hm_size, self.teacher_of)
+
+    def _consistency_target(self, images: Tensor, unsup_weight: Tensor | None, supervised: Tensor, teach: Tensor, joints: Tensor,
+                            peaks: Tensor, t: Any, correction: Tensor | None, affine: Tensor | None,
+                            generator: torch.Generator) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """One student's target ``(M, K, h, w)``, weights ``(M, K)`` and input views (each ``(M, 3, H, W)``)
+        from its teacher ``t``'s easy-view prediction (no gradient)."""
+        m = images.shape[0]
+        student_affine = affine if self.student_view == "hard" else None
+        with torch.no_grad(), _still_bn_statistics(self.ema_nets):
+            valid_t = supervised.expand_as(peaks) & (peaks > 0)
+            ctx = AugmentContext(
+                joints=joints * self.stride, joint_valid=valid_t, generator=generator, mean=self.mean, std=self.std,
+                size_scale=instance_scale(joints * self.stride, valid_t, self.instance_extent) if self.instance_extent else None,
+            )
+            if self.teacher_view == "easy":
+                warped = self._warp_heatmaps(teach, student_affine) if student_affine is not None else teach
+            else:
+                assert isinstance(t, int)  # a hard teacher view is refused for mean teachers
+                warped = self._hard_teacher(self.teacher_nets()[t], images, ctx, student_affine, generator)
+            base = unsup_weight if unsup_weight is not None else images.new_ones(m, 1)
+            weight = base.expand(m, warped.shape[1]).to(warped.dtype)
+            if correction is not None:
+                weight = weight * correction.to(weight.dtype)
+            target, weight = self.consistency.target(warped, weight)
+            if self.student_view == "easy":
+                return target, weight, [images]
+            views = []
+            for recipe in self.recipes:
+                v = recipe(images, ctx)
+                views.append(warp(v, affine) if affine is not None else v)
+        return target, weight, views
+
+    def _consistency_term(self, out: StepOutput, s: int, student: nn.Module, views: list[Tensor], target: Tensor, weight: Tensor,
+                          w_cons: float) -> None:
+        """Student ``s``'s consistency term on its views (one batched pass when ``concat_views``), added to ``out``."""
+        m = views[0].shape[0]
+        if self.concat_views and len(views) > 1:
+            preds = list(student(torch.cat(views)).float().split(m))
+        else:
+            preds = [student(v).float() for v in views]
+        l_cons, per_path = self.consistency(preds, target, weight)
+        name = self._name("cons", s)
+        out.terms[name] = l_cons.detach()
+        if per_path:
+            out.path_terms[name] = [lp.detach() for lp in per_path]
+        out.loss = out.loss + w_cons * l_cons

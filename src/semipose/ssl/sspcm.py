@@ -19,7 +19,8 @@ Shapes: M unlabelled crops, K keypoints, ``[h, w]`` heatmaps; joints in heatmap 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -90,3 +91,13 @@ def temporal_pair(heatmaps: Sequence[Tensor], joints: Sequence[Tensor]) -> Tenso
     for i, (a, b, _, _) in enumerate(pairs):
         out = torch.where((best == i)[..., None, None], 0.5 * (a + b), out)
     return out
+
+
+def sspcm_corrections(params: SSPCMParams, joints: Mapping[Any, Tensor], peaks: Mapping[Any, Tensor], heatmap_size: tuple[int, int],
+                      teachers: Sequence[Any]) -> dict[Any, Tensor]:
+    """SSPCM as a plug of the teacher–student step: the ``(M, K)`` weight multiplier of each
+    teacher's consistency term (``teachers``: the teacher of each student, an index or a tuple
+    for the mean-of-networks teacher), from the easy-view joints and peaks of networks 0 and 1
+    (:func:`agreement_weights`: ``pair`` for a network teacher, ``aux`` for the mean teacher)."""
+    pair, aux = agreement_weights(joints[0], peaks[0], joints[1], peaks[1], heatmap_size, params)
+    return {t: (aux if isinstance(t, tuple) else pair) for t in teachers}
