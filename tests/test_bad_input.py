@@ -223,3 +223,33 @@ def test_model_pretrained_offline_and_of_the_wrong_kind(tmp_path, capsys, sample
     assert main(["train", _cfg(tmp_path, sample_data), f"model.pretrained={tmp_path / 'other.pth'}", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "is neither an ImageNet backbone nor a pose model" in err and "(plain)" not in err, err
+
+
+def test_a_bare_reference_file_takes_the_configs_keypoint_set(tmp_path, capsys, sample_data):
+    """A bare 17-joint pose_resnet state dict evaluated with a config naming posetrack17 is scored
+    as posetrack17 (the config's set wins when the count matches, and the log says so), not guessed
+    as coco17 and refused."""
+    import json
+
+    import torch
+
+    from semipose.models import build_pose_model
+    from semipose.skeletons import get_skeleton
+
+    coco = sample_data / "coco"
+    doc = json.loads((coco / "person_keypoints_sample.json").read_text())
+    doc["categories"][0]["keypoints"] = list(get_skeleton("posetrack17").keypoints)
+    (tmp_path / "pt.json").write_text(json.dumps(doc))
+    torch.save(build_pose_model("resnet18", 17, deconv_filters=(16, 16, 16)).state_dict(), tmp_path / "bare17.pth")
+    cfg = _cfg(tmp_path, sample_data)
+    text = open(cfg).read().replace(str(coco / "person_keypoints_sample.json"), str(tmp_path / "pt.json"))
+    open(cfg, "w").write(text)
+    overrides = ["data.skeleton=posetrack17", "model.deconv_filters=[16,16,16]"]
+    assert main(["eval", cfg, *overrides, "--checkpoint", str(tmp_path / "bare17.pth"), "--out", str(tmp_path / "e"), "--no-progress"]) == 0
+    assert "scored as posetrack17, the keypoint set of" in capsys.readouterr().err
+    # the set named by the annotation file alone counts too; a --keypoints that contradicts the data is refused, naming --keypoints
+    assert main(["eval", cfg, "model.deconv_filters=[16,16,16]", "--checkpoint", str(tmp_path / "bare17.pth"), "--out", str(tmp_path / "e2"),
+                 "--no-progress"]) == 0
+    assert main(["eval", cfg, "model.deconv_filters=[16,16,16]", "--checkpoint", str(tmp_path / "bare17.pth"), "--keypoints", "coco17",
+                 "--out", str(tmp_path / "e3"), "--no-progress"]) == 2
+    assert "give --keypoints NAME" in capsys.readouterr().err

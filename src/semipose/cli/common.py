@@ -45,9 +45,10 @@ def keypoints_arg(args: argparse.Namespace) -> Any:
     return read_keypoint_set(args.keypoints)
 
 
-def read_model(args: argparse.Namespace, path: str) -> Any:
-    """The model file of ``path`` with the reference-checkpoint flags of ``args`` (one read)."""
+def read_model(args: argparse.Namespace, path: Any, *, keypoints: Any = None) -> Any:
+    """The model file of ``path`` (a source, or a file already read) with the reference-checkpoint
+    flags of ``args`` (one read); ``keypoints`` overrides ``--keypoints``."""
     from ..models.modelfile import read_model
 
-    return read_model(path, trust=args.trust_checkpoint, arch=args.arch, keypoints=keypoints_arg(args), color=args.color,
-                           input_size=args.input_size)
+    return read_model(path, trust=args.trust_checkpoint, arch=args.arch, keypoints=keypoints if keypoints is not None else keypoints_arg(args),
+                      color=args.color, input_size=args.input_size)

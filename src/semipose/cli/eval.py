@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from ..errors import ConfigError
 from ..hub import is_remote
 from ..params import DECODERS
 from .common import keypoints_arg, model_flags, read_model
+
+log = logging.getLogger("semipose")
 
 
 def register(sub: Any) -> None:
@@ -41,6 +44,28 @@ def eval_dir_for(checkpoint: str, stamp: str) -> Path:
     if p.parent.name == "checkpoints" and (p.parent.parent / "config.yaml").is_file():
         return p.parent.parent / f"eval-{stamp}"
     return p.parent / f"eval-{p.stem}-{stamp}"
+
+
+def _read_for_eval(args: argparse.Namespace) -> Any:
+    """The model of ``--checkpoint``, read once. A reference file without ``--keypoints`` takes the
+    keypoint set of CONFIG (``data.skeleton`` or its annotation file) when the head has as many
+    channels (CONFIG names the set: crowdpose14 over aic14, posetrack17 over coco17), else the
+    built-in set of that size."""
+    from ..models.reader import read_weights
+
+    wf = read_weights(args.checkpoint, trust=args.trust_checkpoint)
+    keypoints = keypoints_arg(args)
+    head = wf.states[0].get("final_layer.weight") if wf.kind == "reference" and wf.states else None
+    if head is not None and keypoints is None and args.config and Path(args.config).is_file():
+        from ..config import load_config
+        from ..data.sources import build_skeleton
+
+        sk = build_skeleton(load_config(args.config, args.overrides))
+        if sk.num_keypoints == int(head.shape[0]):
+            log.info("%s: a reference file of %d keypoints: scored as %s, the keypoint set of %s", wf.path, sk.num_keypoints, sk.name,
+                     args.config)
+            keypoints = sk
+    return read_model(args, wf, keypoints=keypoints)
 
 
 def _config(args: argparse.Namespace, mf: Any) -> Any:
@@ -73,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         return _score_results(args)
     if not args.checkpoint:
         raise ConfigError("semipose eval needs --checkpoint MODEL (or --results PREDICTIONS.json --gt ANNOTATIONS.json)")
-    mf = read_model(args, args.checkpoint)
+    setup_logging(None)
+    mf = _read_for_eval(args)
     cfg = _config(args, mf)
     if args.det_file:
         cfg.data.val.det_file = str(Path(args.det_file).resolve())  # relative to the shell, not data.root
@@ -84,7 +110,6 @@ def run(args: argparse.Namespace) -> int:
     configure_threads(cfg.num_threads)
     if not cfg.data.val.ann_file:
         raise ConfigError(f"{args.checkpoint}: no validation set to evaluate on: give CONFIG or data.val.ann_file=... data.val.image_dir=...")
-    setup_logging(None)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     if args.out:
         out = Path(args.out)

@@ -229,7 +229,8 @@ def _check_names(model_file: Any, skeleton: Any, cfg: Config) -> None:
         return
     problem = keypoint_name_mismatch(model_file.card.keypoint_set, Skeleton.from_coco_category(cat, default_sigma=cfg.data.default_sigma))
     if problem:
-        raise CheckpointError(f"{model_file.path} on {ann}: {problem}; score it on data of its own keypoint set")
+        hint = " (a reference file: give --keypoints NAME, the set it was trained on)" if model_file.kind == "reference" else ""
+        raise CheckpointError(f"{model_file.path} on {ann}: {problem}; score it on data of its own keypoint set{hint}")
 
 
 def evaluate_model_file(

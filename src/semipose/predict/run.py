@@ -110,6 +110,17 @@ class _Keys:
 _WRITABLE = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
+def _quality(path: Path) -> list[int]:
+    """OpenCV's quality parameter for a drawing's format (none for lossless formats: OpenCV warns
+    about a JPEG quality given to a PNG, BMP or TIFF writer)."""
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        return [cv2.IMWRITE_JPEG_QUALITY, 92]
+    if suffix == ".webp":
+        return [cv2.IMWRITE_WEBP_QUALITY, 92]
+    return []
+
+
 def _drawing_path(vis: Path, key: str) -> Path:
     """Where the drawing of the image keyed ``key`` goes: ``vis/<key>``, as JPEG when its own
     format is not one OpenCV writes."""
@@ -197,7 +208,7 @@ def run_predict(
 
     def fail(message: str) -> None:
         summary.failed.append(message)
-        print(f"semipose: error: {message}", file=sys.stderr, flush=True)
+        tqdm.write(f"semipose: error: {message}", file=sys.stderr)  # above the progress bar, not inside it
 
     def flush(batch: list[_Item], writer: Any = None) -> list[list[dict[str, Any]]]:
         """Predict, write and draw ``batch``; its per-item results (``batch`` is emptied)."""
@@ -219,7 +230,7 @@ def run_predict(
                     else:
                         path = _drawing_path(out / "vis", it.file_name)
                         path.parent.mkdir(parents=True, exist_ok=True)
-                        if not cv2.imwrite(str(path), pic, [cv2.IMWRITE_JPEG_QUALITY, 92]):
+                        if not cv2.imwrite(str(path), pic, _quality(path)):
                             raise OSError(f"OpenCV could not write {path}")
                 except (cv2.error, OSError, ValueError) as e:  # its predictions are kept; only the drawing is lost
                     fail(f"{it.name}: drawing failed ({str(e).strip().splitlines()[-1][:160]}); its predictions are in predictions.json")
