@@ -33,13 +33,11 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataFormatError
-from .labels import ProjectLabels, clean_frame_path, number
+from .labels import FORMATS_EXTRA, ProjectLabels, clean_frame_path, labels_file, number, optional_module
 
 __all__ = ["read_dlc_csv", "read_dlc_h5", "parse_dlc_rows", "write_dlc_table", "FORMATS_EXTRA"]
 
 log = logging.getLogger(__name__)
-#: how to install the optional readers
-FORMATS_EXTRA = "pip install 'semipose[formats]'"
 
 
 def read_dlc_csv(path: str | os.PathLike[str]) -> ProjectLabels:
@@ -48,9 +46,7 @@ def read_dlc_csv(path: str | os.PathLike[str]) -> ProjectLabels:
     Raises:
         DataFormatError: one line naming the file, the row and the column.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise DataFormatError(f"{p}: labels file not found")
+    p = labels_file(path)
     try:
         with open(p, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
@@ -66,13 +62,8 @@ def read_dlc_h5(path: str | os.PathLike[str]) -> ProjectLabels:
         DataFormatError: one line naming the file and the problem (a row of the table counts
             from the CSV's first header row, as in the CSV it mirrors).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise DataFormatError(f"{p}: labels file not found")
-    try:
-        import pandas as pd
-    except ImportError:
-        raise DataFormatError(f"{p}: reading DeepLabCut .h5 files needs pandas and tables ({FORMATS_EXTRA}), or give the CSV") from None
+    p = labels_file(path)
+    pd = optional_module("pandas", p, "reading DeepLabCut .h5 files (or give the CSV) needs pandas and tables")
     try:
         df = pd.read_hdf(p)
     except ImportError as e:

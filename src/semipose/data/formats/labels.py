@@ -3,13 +3,19 @@ the labelled coordinates."""
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from ...errors import DataFormatError
 
-__all__ = ["ProjectLabels", "number", "clean_frame_path"]
+__all__ = ["ProjectLabels", "number", "clean_frame_path", "labels_file", "optional_module", "FORMATS_EXTRA"]
+
+#: how to install the optional readers (sleap-io, pandas, tables)
+FORMATS_EXTRA = "pip install 'semipose[formats]'"
 
 
 @dataclass
@@ -74,3 +80,27 @@ def clean_frame_path(raw: str, where: str) -> str:
     if not parts:
         raise DataFormatError(f"{where}: empty image path")
     return "/".join(parts)
+
+
+def labels_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a :class:`Path`, which must be a file.
+
+    Raises:
+        DataFormatError: ``<path>: labels file not found``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataFormatError(f"{p}: labels file not found")
+    return p
+
+
+def optional_module(name: str, p: Path, needs: str) -> ModuleType:
+    """The optional reader ``name`` (of the ``formats`` extra), imported.
+
+    Raises:
+        DataFormatError: ``<p>: reading ... needs <needs> (pip install 'semipose[formats]')``.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise DataFormatError(f"{p}: {needs} ({FORMATS_EXTRA})") from None

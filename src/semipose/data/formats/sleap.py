@@ -27,8 +27,7 @@ from typing import Any
 
 from ...errors import DataFormatError, MissingImageError
 from ...video import frame_ref, is_video
-from .dlc import FORMATS_EXTRA as _EXTRA
-from .labels import ProjectLabels
+from .labels import ProjectLabels, labels_file, optional_module
 
 __all__ = ["read_sleap"]
 
@@ -74,13 +73,8 @@ def read_sleap(path: str | os.PathLike[str], images_dir: str | os.PathLike[str],
     import cv2
     import numpy as np
 
-    p = Path(path)
-    if not p.is_file():
-        raise DataFormatError(f"{p}: labels file not found")
-    try:
-        import sleap_io as sio
-    except ImportError:
-        raise DataFormatError(f"{p}: reading SLEAP files needs sleap-io ({_EXTRA})") from None
+    p = labels_file(path)
+    sio = optional_module("sleap_io", p, "reading SLEAP files needs sleap-io")
     try:
         labels = sio.load_slp(str(p), open_videos=False)
     except Exception as e:  # noqa: BLE001 - h5py / sleap-io raise many kinds for a bad file
