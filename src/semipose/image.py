@@ -67,8 +67,14 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
 
 def check_image_file(path: str | os.PathLike[str]) -> str | None:
     """A fast pre-flight check of one image file (exists, not empty, not cut short), reading
-    only its first and last bytes; the problem as text, or None."""
+    only its first and last bytes (a video frame ``clip.mp4#12``: its video is there and not
+    empty); the problem as text, or None."""
     p = os.fspath(path)
+    frame = parse_frame_ref(p, must_exist=False) if not os.path.isfile(p) else None
+    if frame is not None:  # a frame of a video (clip.mp4#12): the video must be there; its frames are checked when decoded
+        if not os.path.isfile(frame[0]):
+            return f"video file {frame[0]} not found"
+        return None if os.path.getsize(frame[0]) > 0 else f"video file {frame[0]} is empty"
     try:
         size = os.path.getsize(p)
         with open(p, "rb") as f:

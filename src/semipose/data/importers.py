@@ -216,8 +216,14 @@ def _import_coco(s: Path, out: Path, roots: Sequence[Path], copy: bool) -> Impor
     return summary
 
 
+def _frame_order(name: str) -> tuple[str, int]:
+    """Sort key of a frame path: a video's frames by their index (``clip.mp4#9`` before ``#10``), images by name."""
+    frame = parse_frame_ref(name, must_exist=False)
+    return (frame[0], frame[1]) if frame is not None else (name, -1)
+
+
 def split_project(annotations: str | os.PathLike[str], every: int, doc: dict | None = None) -> tuple[Path, Path, int, int]:
-    """Hold every ``every``-th labelled frame (by file name) out of an import for validation.
+    """Hold every ``every``-th labelled frame (by file name; a video's frames by index) out of an import for validation.
 
     Writes ``train.json`` and ``val.json`` beside ``annotations`` (``doc``: its contents, when
     already read). With ``every`` 0 or 1, or fewer than ``2 * every``
@@ -231,7 +237,7 @@ def split_project(annotations: str | os.PathLike[str], every: int, doc: dict | N
         raise DataFormatError(f"--val-every {every}: expected a whole number ≥ 0 (0: hold nothing out)")
     a = Path(annotations)
     doc = doc if doc is not None else json.loads(a.read_text())
-    images = sorted(doc["images"], key=lambda im: str(im["file_name"]))
+    images = sorted(doc["images"], key=lambda im: _frame_order(str(im["file_name"])))
     held = {im["id"] for im in images[every // 2 :: every]} if every >= 2 and len(images) >= 2 * every else set()
 
     def part(keep: bool) -> dict[str, object]:

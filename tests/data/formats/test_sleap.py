@@ -133,3 +133,20 @@ def test_dlc_h5_gives_the_csv_labels(sample_data, tmp_path):
     (tmp_path / "junk.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 20)
     with pytest.raises(DataFormatError, match=r"junk\.h5: cannot read as a pandas HDF5 table"):
         import_project(tmp_path / "junk.h5", "dlc", tmp_path / "o")
+
+
+def test_the_shared_two_fly_clip_imports_without_writing_frames(sample_data, tmp_path, capsys):
+    """../shared/data/sleap-flies: 1500 labelled frames of a 307 KB video imported in seconds, the video
+    linked and its frames named by the frame rule (the import used to write 407 MB of PNG); the
+    split holds every 10th frame in frame order; every split passes `data check`; the tracks are read."""
+    out = tmp_path / "flies"
+    assert main(["data", "import", str(sample_data / "sleap-flies/clip.slp"), "--format", "sleap", "--out", str(out)]) == 0
+    assert "1500 images, 3000 instances (3000 with labels), 13 keypoints" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["clip.mp4"]
+    assert sum(f.stat().st_size for f in out.rglob("*") if f.is_file() and not f.is_symlink()) < 5_000_000
+    val = json.loads((out / "val.json").read_text())
+    assert [im["file_name"] for im in val["images"]][:3] == ["clip.mp4#5", "clip.mp4#15", "clip.mp4#25"]
+    tracks = {a["track"] for a in _doc(out)["annotations"]}
+    assert len(tracks) == 2  # the two flies' identities, as SLEAP tracked them
+    assert main(["data", "check", str(out / "config.yaml")]) == 0
+    assert "all splits readable" in capsys.readouterr().out
