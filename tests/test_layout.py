@@ -228,3 +228,9 @@ def test_the_default_input_size_and_padding_are_defined_once():
     found = [f"{p.relative_to(SRC)}:{i}" for p in SRC.rglob("*.py") if p.name != "geometry.py"
              for i, line in enumerate(p.read_text().splitlines(), 1) if literal.search(line.split("#")[0])]
     assert found == []
+
+
+def test_only_the_video_module_opens_videos():
+    opened = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if p.name != "video.py"
+              and ("VideoCapture(" in p.read_text() or "CAP_PROP_FRAME_COUNT" in p.read_text())]
+    assert opened == []

@@ -184,3 +184,13 @@ def test_an_onnx_file_where_a_pt_is_needed_says_so(model_file, sample_data, tmp_
                  f"data.val.image_dir={coco / 'images'}"]) == 2
     err = capsys.readouterr().err
     assert "m.onnx: an ONNX export: it runs through `semipose predict`" in err and "Traceback" not in err
+
+
+def test_per_file_errors_print_above_the_progress_bar(model_file, sample_data, tmp_path, capfd):
+    imgs = tmp_path / "imgs"
+    shutil.copytree(sample_data / "coco/images", imgs)
+    _huge_png(imgs / "b_huge.png")
+    assert main(["predict", str(model_file), str(imgs), "--out", str(tmp_path / "o")]) == 2  # with the progress bar
+    err = capfd.readouterr().err
+    segments = [s for s in err.replace("\r", "\n").split("\n") if "semipose: error: " in s and "huge.png" in s]
+    assert segments and all(s.startswith("semipose: error: ") for s in segments), err  # never inside the bar's line
