@@ -288,3 +288,18 @@ def test_the_cache_is_keyed_by_source_not_by_file_name(server, cache):
     # a file whose contents its name pins (torch.hub's hash prefix) stays where torch.hub puts it
     pinned = _named(PAYLOAD)
     assert hub.cached_path(server.url + pinned) == cache / pinned[1:]
+
+
+def test_no_progress_hides_the_download_bar(server, cache, model_file, sample_data, tmp_path, monkeypatch):
+    """`--no-progress` reaches the download a command makes on its way (here predict's model)."""
+    from semipose.cli import main
+
+    data = model_file.read_bytes()
+    path = _named(data, "res18-bar")
+    server.files[path] = data
+    shown: list[bool] = []
+    real = hub._bar
+    monkeypatch.setattr(hub, "_bar", lambda total, name, progress: shown.append(progress) or real(total, name, progress))
+    image = sorted((sample_data / "coco/images").glob("*.jpg"))[0]
+    assert main(["predict", server.url + path, str(image), "--out", str(tmp_path / "p"), "--no-progress"]) == 0
+    assert shown == [False] and hub.download_progress()  # hidden for that command only

@@ -208,9 +208,20 @@ def test_bf16_channels_last_training_step(synth_dir, tmp_path):
                        "train.channels_last=auto", "eval.precision=bf16", "name=bf16")
     result = train(cfg, progress=False)
     log = (result.run_dir / "train.log").read_text()
-    assert "bf16, channels_last" in log
+    assert "bf16, channels_last (precision bf16 as configured; " in log and " thread(s) (" in log  # why this precision, how many threads
     rows = list(csv.DictReader(open(result.run_dir / "metrics.csv")))
     assert math.isfinite(float(rows[0]["train_loss"])) and float(rows[0]["AP"]) >= 0
+
+
+def test_the_log_says_why_auto_runs_fp32(synth_dir, tmp_path, monkeypatch):
+    import semipose.device as device
+
+    monkeypatch.setattr(device, "fast_bf16", lambda d: False)  # a CPU without AMX / AVX512-BF16
+    cfg = synth_config(synth_dir, tmp_path, "train.epochs=1", "train.max_iters_per_epoch=1", "train.precision=auto", "num_threads=1",
+                       "name=auto")
+    log = (train(cfg, progress=False).run_dir / "train.log").read_text()
+    assert "fp32 (precision auto: fp32, this CPU has no native bf16 (AMX / AVX512-BF16)" in log
+    assert "1 thread(s) (fixed: num_threads)" in log
 
 
 def test_old_configs_migrate(tmp_path):
