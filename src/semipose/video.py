@@ -9,7 +9,8 @@ both (an index of six digits with a leading zero is the old rule), so existing r
 box files keep working.
 
 Frames are counted by decoding (:func:`count_frames`): a container's frame count
-(``CAP_PROP_FRAME_COUNT``) is an estimate that can be off, or 0, for a valid file. No torch.
+(``CAP_PROP_FRAME_COUNT``) is an estimate that can be off, or 0, for a valid file, used only for
+a progress bar (:func:`frame_count_estimate`), so that a video is not decoded twice. No torch.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from .errors import ImageReadError, SemiposeError
 
 __all__ = ["VIDEO_EXTS", "frame_ref", "parse_frame_ref", "legacy_frame_ref", "is_video", "VideoInfo", "open_video", "video_info",
-           "count_frames", "iter_frames", "read_video_frame"]
+           "count_frames", "frame_count_estimate", "iter_frames", "read_video_frame"]
 
 #: video files whose frames can stand for images
 VIDEO_EXTS: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -107,6 +108,13 @@ def iter_frames(cap: cv2.VideoCapture, *, stride: int = 1, max_frames: int | Non
                 return
             yield n, frame
         n += 1
+
+
+def frame_count_estimate(cap: cv2.VideoCapture) -> int | None:
+    """The container's frame count of an opened capture, for a progress bar only (it can be off,
+    or 0 for a valid file; counting is :func:`count_frames`); None when it does not say."""
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    return n if n > 0 else None
 
 
 def count_frames(path: str | os.PathLike[str], *, error: type[SemiposeError] = ImageReadError) -> int:

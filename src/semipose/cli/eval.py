@@ -46,21 +46,20 @@ def eval_dir_for(checkpoint: str, stamp: str) -> Path:
     return p.parent / f"eval-{p.stem}-{stamp}"
 
 
-def _read_for_eval(args: argparse.Namespace) -> Any:
+def _read_for_eval(args: argparse.Namespace, given: Any) -> Any:
     """The model of ``--checkpoint``, read once. A reference file without ``--keypoints`` takes the
     keypoint set of CONFIG (``data.skeleton`` or its annotation file) when the head has as many
     channels (CONFIG names the set: crowdpose14 over aic14, posetrack17 over coco17), else the
-    built-in set of that size."""
+    built-in set of that size. ``given``: CONFIG loaded (:func:`_given_config`), or None."""
     from ..models.reader import read_weights
 
     wf = read_weights(args.checkpoint, trust=args.trust_checkpoint)
     keypoints = keypoints_arg(args)
     head = wf.states[0].get("final_layer.weight") if wf.kind == "reference" and wf.states else None
-    if head is not None and keypoints is None and args.config and Path(args.config).is_file():
-        from ..config import load_config
+    if head is not None and keypoints is None and given is not None:
         from ..data.sources import build_skeleton
 
-        sk = build_skeleton(load_config(args.config, args.overrides))
+        sk = build_skeleton(given)
         if sk.num_keypoints == int(head.shape[0]):
             log.info("%s: a reference file of %d keypoints: scored as %s, the keypoint set of %s", wf.path, sk.num_keypoints, sk.name,
                      args.config)
@@ -68,16 +67,23 @@ def _read_for_eval(args: argparse.Namespace) -> Any:
     return read_model(args, wf, keypoints=keypoints)
 
 
-def _config(args: argparse.Namespace, mf: Any) -> Any:
-    """The evaluation config: CONFIG, else the run folder's config.yaml, else the model card's
-    config, else (reference files) one made from the card; overrides on top."""
-    from ..config import apply_overrides, config_from_dict, load_config
+def _given_config(args: argparse.Namespace) -> Any:
+    """CONFIG with the overrides, loaded once; None without CONFIG."""
+    from ..config import load_config
 
     if args.config and "=" in args.config and not Path(args.config).is_file():
         # "semipose eval --checkpoint X key=value": the first override landed in CONFIG
         args.overrides, args.config = [args.config, *args.overrides], None
-    if args.config:
-        return load_config(args.config, args.overrides)
+    return load_config(args.config, args.overrides) if args.config else None
+
+
+def _config(args: argparse.Namespace, mf: Any, given: Any) -> Any:
+    """The evaluation config: CONFIG (``given``), else the run folder's config.yaml, else the
+    model card's config, else (reference files) one made from the card; overrides on top."""
+    from ..config import apply_overrides, config_from_dict, load_config
+
+    if given is not None:
+        return given
     run_cfg = Path(args.checkpoint).parent.parent / "config.yaml"
     if not is_remote(args.checkpoint) and run_cfg.is_file():
         return load_config(run_cfg, args.overrides)
@@ -99,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.checkpoint:
         raise ConfigError("semipose eval needs --checkpoint MODEL (or --results PREDICTIONS.json --gt ANNOTATIONS.json)")
     setup_logging(None)
-    mf = _read_for_eval(args)
-    cfg = _config(args, mf)
+    given = _given_config(args)
+    mf = _read_for_eval(args, given)
+    cfg = _config(args, mf, given)
     if args.det_file:
         cfg.data.val.det_file = str(Path(args.det_file).resolve())  # relative to the shell, not data.root
         cfg.eval.use_gt_boxes = False

@@ -216,6 +216,12 @@ def _import_coco(s: Path, out: Path, roots: Sequence[Path], copy: bool) -> Impor
     return summary
 
 
+def _check_val_every(every: object) -> None:
+    """``--val-every`` is a whole number ≥ 0 (0: hold nothing out); else one line."""
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise DataFormatError(f"--val-every {every}: expected a whole number ≥ 0 (0: hold nothing out)")
+
+
 def _frame_order(name: str) -> tuple[str, int]:
     """Sort key of a frame path: a video's frames by their index (``clip.mp4#9`` before ``#10``), images by name."""
     frame = parse_frame_ref(name, must_exist=False)
@@ -233,8 +239,7 @@ def split_project(annotations: str | os.PathLike[str], every: int, doc: dict | N
     Returns:
         ``(train, val, n_train, n_val)``; ``n_val`` is 0 when nothing was held out.
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-        raise DataFormatError(f"--val-every {every}: expected a whole number ≥ 0 (0: hold nothing out)")
+    _check_val_every(every)
     a = Path(annotations)
     doc = doc if doc is not None else json.loads(a.read_text())
     images = sorted(doc["images"], key=lambda im: _frame_order(str(im["file_name"])))
@@ -285,8 +290,7 @@ def import_and_configure(src: str | os.PathLike[str], fmt: str, out_dir: str | o
     """
     from ..config.project import config_header, project_config, render_project_config
 
-    if isinstance(val_every, bool) or not isinstance(val_every, int) or val_every < 0:
-        raise DataFormatError(f"--val-every {val_every}: expected a whole number ≥ 0 (0: hold nothing out)")
+    _check_val_every(val_every)  # before any work
     vids = [str(Path(v).resolve()) for v in videos]
     for v in vids:
         if not Path(v).exists():

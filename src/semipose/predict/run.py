@@ -42,7 +42,7 @@ from ..evaluation.coco import build_coco_results, write_results_json
 from ..geometry import affine_matrix
 from ..image import read_image
 from ..skeletons import Skeleton
-from ..video import count_frames, frame_ref, legacy_frame_ref
+from ..video import frame_count_estimate, frame_ref, legacy_frame_ref
 from ..visualize.draw import draw_results
 from .boxes import BoxSource, ImageBoxes
 from .estimator import PoseEstimator
@@ -307,7 +307,7 @@ def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out
     cap = open_video(src)
     try:
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        total = count_frames(src.path, error=SourceError) or None if src.kind == "video" else None
+        total = frame_count_estimate(cap) if src.kind == "video" else None  # the bar's estimate: the video is decoded once
         if max_frames:
             total = min(total or max_frames, max_frames)
         frames: Iterator[np.ndarray] = read_frames(cap, max_frames if max_frames or src.kind != "camera" else 1000)

@@ -41,7 +41,7 @@ from ..visualize import draw_pose, make_image_grid
 from .estimator import PoseEstimator, PoseResult
 from .sources import Source
 
-__all__ = ["FrameScore", "SuggestResult", "frame_refs", "score_frames", "choose", "suggest", "suggest_from_file", "auto_stride"]
+__all__ = ["FrameScore", "SuggestResult", "frame_refs", "score_frames", "choose", "suggest", "suggest_from_file", "auto_stride", "video_frame_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +71,22 @@ class SuggestResult:
     stride: int = 1
 
 
-def frame_refs(sources: Sequence[Source], stride: int) -> list[tuple[str, str, int]]:
+def video_frame_counts(sources: Sequence[Source]) -> dict[str, int]:
+    """The decoded frame count of every video among ``sources`` (each video decoded once)."""
+    return {s.path: count_frames(s.path, error=SourceError) for s in sources if s.kind == "video"}
+
+
+def frame_refs(sources: Sequence[Source], stride: int, counts: dict[str, int] | None = None) -> list[tuple[str, str, int]]:
     """``(reference, source name, frame index)`` of every image, and of every ``stride``-th
-    frame of every video (``video.mp4#i`` references, :func:`semipose.image.read_image`)."""
+    frame of every video (``video.mp4#i`` references, :func:`semipose.image.read_image`);
+    ``counts``: :func:`video_frame_counts`, when already known."""
+    counts = video_frame_counts(sources) if counts is None else counts
     out: list[tuple[str, str, int]] = []
     for s in sources:
         if s.kind == "image":
             out.append((s.path, s.rel, 0))
         elif s.kind == "video":
-            n = count_frames(s.path, error=SourceError)
-            out += [(frame_ref(s.path, i), s.rel, i) for i in range(0, n, stride)]
+            out += [(frame_ref(s.path, i), s.rel, i) for i in range(0, counts[s.path], stride)]
     return out
 
 
@@ -160,10 +166,11 @@ def _name(f: FrameScore) -> str:
 AUTO_FRAMES = 200
 
 
-def auto_stride(sources: Sequence[Source]) -> int:
-    """The stride that scores at most :data:`AUTO_FRAMES` frames of the longest video (1 for images)."""
-    longest = max((count_frames(s.path, error=SourceError) for s in sources if s.kind == "video"), default=0)
-    return max(1, -(-longest // AUTO_FRAMES))
+def auto_stride(sources: Sequence[Source], counts: dict[str, int] | None = None) -> int:
+    """The stride that scores at most :data:`AUTO_FRAMES` frames of the longest video (1 for images);
+    ``counts``: :func:`video_frame_counts`, when already known."""
+    counts = video_frame_counts(sources) if counts is None else counts
+    return max(1, -(-max(counts.values(), default=0) // AUTO_FRAMES))
 
 
 def _claim(out: Path, overwrite: bool) -> None:
@@ -199,8 +206,9 @@ def suggest(est_a: PoseEstimator, est_b: PoseEstimator | None, sources: Sequence
     if n < 1 or stride < 0 or min_gap < 0:
         raise SourceError(f"--n must be ≥ 1, --stride ≥ 0 and --min-gap ≥ 0, got {n}, {stride}, {min_gap}")
     out = Path(out_dir)
-    stride = stride or auto_stride(sources)
-    refs = frame_refs(sources, stride)
+    counts = video_frame_counts(sources)  # each video decoded once to count its frames
+    stride = stride or auto_stride(sources, counts)
+    refs = frame_refs(sources, stride, counts)
     if not refs:
         raise SourceError(f"{', '.join(s.path for s in sources)}: no frame could be decoded (empty or corrupt video): nothing to score")
     _claim(out, overwrite)
