@@ -28,6 +28,8 @@ __all__ = [
     "eval_names",
     "ema_names",
     "SSPCMParams",
+    "TemporalParams",
+    "PosePriorParams",
     "TEACHERS",
     "VIEWS",
     "COLORS",
@@ -199,6 +201,45 @@ def scale_rotation(z_scale: Any, z_rot: Any, u: Any, p: ScaleRotation) -> tuple[
     s = (z_scale * sf + 1.0).clip(1.0 - sf, 1.0 + sf)
     r = (z_rot * rf).clip(-2.0 * rf, 2.0 * rf) * (u < p.rot_prob)
     return s, r
+
+
+@dataclass
+class TemporalParams:
+    """Temporal continuity on unlabelled video frames (``ssl.temporal``;
+    :class:`semipose.ssl.video_losses.TemporalLoss`): the loader gives each unlabelled crop the
+    frames ``frame_gap`` before and after it, cropped identically, and a joint of the student's
+    prediction that moves more than ``epsilon`` pixels (of the network input) between two of
+    them is penalised by the excess, where both heatmap peaks reach ``conf_thr``.
+
+    Attributes:
+        weight: the term's weight (0: off).
+        epsilon: pixels of the network input a joint may move between two frames unpenalised.
+        conf_thr: a joint counts where both frames' heatmap maxima reach this.
+        frame_gap: frames between the centre frame and each neighbour.
+    """
+
+    weight: float = 0.0
+    epsilon: float = 8.0
+    conf_thr: float = 0.2
+    frame_gap: int = 1
+
+
+@dataclass
+class PosePriorParams:
+    """A PCA pose prior fitted on the labelled poses (``ssl.pose_prior``;
+    :class:`semipose.ssl.video_losses.PosePriorLoss`): the student's prediction on an
+    unlabelled crop whose normalised pose lies further than ``epsilon`` from the prior's
+    subspace is penalised by the excess.
+
+    Attributes:
+        weight: the term's weight (0: off).
+        epsilon: reconstruction error allowed unpenalised (units of the pose's RMS spread).
+        variance: the share of the labelled poses' variance the kept components explain.
+    """
+
+    weight: float = 0.0
+    epsilon: float = 0.1
+    variance: float = 0.99
 
 
 @dataclass

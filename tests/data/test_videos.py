@@ -110,3 +110,28 @@ def test_posecons_on_the_video_with_an_onnx_detector(sample_data, video, tmp_pat
     assert "20 detected persons in 10 frames (every 100) of 1 video(s); 0 frames without a person left out" in log
     assert main(["train", str(tmp_path / "mm/config.yaml"), *over[1:], "--no-progress"]) == 2
     assert "data.unlabeled.detector: finds the persons in the frames of data.unlabeled.videos" in capsys.readouterr().err
+
+
+def test_supervised_with_the_video_terms_on_the_video(sample_data, video, tmp_path, capsys):
+    """The temporal and pose-prior terms train end to end (supervised + both, no consistency):
+    the loader gives frame tuples, the terms reach metrics.csv like every loss term."""
+    assert main(["data", "import", str(sample_data / "mirror-mouse/CollectedData.csv"), "--format", "dlc", "--out", str(tmp_path / "mm")]) == 0
+    capsys.readouterr()
+    over = [f"data.root={tmp_path / 'mm'}", "data.skeleton=null", "data.train.ann_file=annotations.json", "data.train.image_dir=images",
+            "data.val.ann_file=annotations.json", "data.val.image_dir=images", "data.val.det_file=null", f"data.unlabeled.videos=[{video}]",
+            "data.unlabeled.frame_stride=50", "data.input_size=[64,64]", "data.workers=1", "model.deconv_filters=[16,16,16]",
+            "ssl.temporal.weight=1.0", "ssl.pose_prior.weight=1.0", "ssl.temporal.frame_gap=2",
+            "train.max_steps=2", "train.batch_size=4", "eval.num_vis_images=1",
+            f"output_dir={tmp_path / 'runs'}", "name=v"]
+    config = Path(__file__).resolve().parents[2] / "configs/synthetic_res18_128x96.yaml"
+    assert main(["train", str(config), *over, "--no-progress"]) == 0
+    log = (tmp_path / "runs/v/train.log").read_text()
+    assert "with frames ±2" in log and "supervised + temporal (weight 1, ε 8) + pose_prior (weight 1, ε 0.1)" in log
+    assert "ssl.pose_prior: " in log and "labelled poses with every keypoint" in log
+    rows = (tmp_path / "runs/v/metrics.csv").read_text().splitlines()
+    row = dict(zip(rows[0].split(","), rows[1].split(",")))
+    assert float(row["loss_pose_prior"]) > 0 and float(row["loss_temporal"]) >= 0 and float(row["loss_sup"]) > 0
+    # too few complete poses for a prior: one line that says what to do
+    assert main(["train", str(config), *over, "data.max_train_instances=2", "data.augment.flip_prob=0", "data.augment.rot_prob=0",
+                 "name=w", "--no-progress"]) == 2
+    assert "ssl.pose_prior.weight=0" in capsys.readouterr().err

@@ -79,3 +79,37 @@ def test_the_pose_prior_needs_enough_complete_poses():
 
     with pytest.raises(DataFormatError, match="needs at least 26"):
         PosePriorLoss().fit(torch.rand(10, 13, 2), torch.ones(10, 13, dtype=torch.bool))
+
+
+def test_the_video_terms_in_a_training_step():
+    """Supervised + temporal + pose prior, and PoseCons + both: each term under its own name,
+    weighted by weight × ramp-up, one pass over (t − 1, t, t + 1), gradients reach the network."""
+    from semipose.ssl.methods import SemiSupervisedModel
+    from test_methods import Recorder, _batch
+
+    sup, target, wsup, unsup, wun = _batch()
+    context = torch.stack([unsup + 0.5, unsup - 0.5], dim=1)  # (M, 2, 3, H, W)
+    kp = torch.rand(40, 3, 2) * 20
+    prior = PosePriorLoss(weight=0.5, epsilon=0.0).fit(kp, torch.ones(40, 3, dtype=torch.bool))
+    temporal = TemporalLoss(weight=2.0, epsilon=0.0, conf_thr=0.0)
+    net = Recorder((1, 1), 0)
+    model = SemiSupervisedModel([net], method="supervised", video_losses=[temporal, prior])
+    assert model.needs_context
+    out = model(sup, target, wsup, unsup, wun, context, unsup_scale=0.5)
+    assert set(out.terms) == {"sup", "temporal", "pose_prior"}
+    assert len(net.calls) == 2 and net.calls[1]["input"].shape[0] == 3 * unsup.shape[0]  # one pass over the three frames
+    with torch.no_grad():
+        hm = net(torch.cat([context[:, 0], unsup, context[:, 1]])).split(unsup.shape[0])
+        expected = out.terms["sup"] + 0.5 * (2.0 * temporal(list(hm)) + 0.5 * prior(hm[1]))
+    torch.testing.assert_close(out.loss.detach(), expected)
+    net.zero_grad()
+    (out.loss - out.terms["sup"]).backward()
+    assert net.conv.weight.grad is not None and net.conv.weight.grad.abs().sum() > 0
+    with pytest.raises(Exception, match="neighbouring frames"):
+        model(sup, target, wsup, unsup, wun)
+    # with a consistency method: the video terms join the consistency term
+    cons = SemiSupervisedModel([Recorder((1, 1), 0)], method="posecons", video_losses=[prior])
+    out = cons(sup, target, wsup, unsup, wun, generator=torch.Generator().manual_seed(0))
+    assert set(out.terms) == {"sup", "cons", "pose_prior"} and not cons.needs_context
+    with pytest.raises(Exception, match="distinct names"):
+        SemiSupervisedModel([Recorder((1, 1), 0)], method="supervised", video_losses=[prior, prior])

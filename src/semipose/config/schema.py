@@ -26,7 +26,9 @@ from ..params import (
     AugmentConfig,
     AugmentParams,
     HardAffineParams,
+    PosePriorParams,
     SSPCMParams,
+    TemporalParams,
     num_nets_of,
     output_stride,
     parse_recipe,
@@ -279,6 +281,11 @@ class SSLConfig:
     student_view: str = "hard"
     #: SSPCM's pseudo-label corrections (``method: sspcm``; the reference's defaults)
     sspcm: SSPCMParams = field(default_factory=SSPCMParams)
+    #: video-native terms on the unlabelled crops, combinable with any method (supervised
+    #: included): temporal continuity on consecutive frames, and a PCA prior of the labelled
+    #: poses; each off at weight 0
+    temporal: TemporalParams = field(default_factory=TemporalParams)
+    pose_prior: PosePriorParams = field(default_factory=PosePriorParams)
     #: the reference's hard-view geometry, to reproduce its tables: OpenCV's rotation matrix
     #: used as affine_grid's normalised θ (a shear on non-square crops) and the heatmaps
     #: warped with the image's θ (off-centre by up to 0.66 heatmap px); default: corrected
@@ -307,8 +314,19 @@ class Config:
         return num_nets_of(self.ssl.method)
 
     @property
-    def semi_supervised(self) -> bool:
+    def consistency(self) -> bool:
+        """Whether the method has teacher–student consistency terms (all but ``supervised``)."""
         return self.ssl.method != "supervised"
+
+    @property
+    def video_losses(self) -> bool:
+        """Whether a video-native term (``ssl.temporal``, ``ssl.pose_prior``) is on."""
+        return self.ssl.temporal.weight > 0 or self.ssl.pose_prior.weight > 0
+
+    @property
+    def semi_supervised(self) -> bool:
+        """Whether the run reads unlabelled crops: a consistency method or a video-native term."""
+        return self.consistency or self.video_losses
 
     def validate(self) -> Config:
         """Check cross-field constraints; returns self."""
@@ -373,7 +391,16 @@ class Config:
         _choice("ssl.augment.size_relative_to", q.augment.size_relative_to, SIZE_RELATIVE)
         if not q.augment.instance_extent_px > 0:
             raise ConfigError(f"ssl.augment.instance_extent_px: must be > 0, got {q.augment.instance_extent_px}")
-        if q.teacher == "ema" and not self.semi_supervised:
+        for key, w, eps in (("temporal", q.temporal.weight, q.temporal.epsilon), ("pose_prior", q.pose_prior.weight, q.pose_prior.epsilon)):
+            if not (w >= 0 and math.isfinite(w)) or not (eps >= 0 and math.isfinite(eps)):
+                raise ConfigError(f"ssl.{key}: weight and epsilon must be finite and ≥ 0, got weight {w}, epsilon {eps}")
+        if isinstance(q.temporal.frame_gap, bool) or not isinstance(q.temporal.frame_gap, int) or q.temporal.frame_gap < 1:
+            raise ConfigError(f"ssl.temporal.frame_gap: must be an int ≥ 1 (frames between neighbours), got {q.temporal.frame_gap!r}")
+        if not 0 <= q.temporal.conf_thr <= 1:
+            raise ConfigError(f"ssl.temporal.conf_thr: must be in [0, 1], got {q.temporal.conf_thr}")
+        if not 0 < q.pose_prior.variance <= 1:
+            raise ConfigError(f"ssl.pose_prior.variance: must be in (0, 1], got {q.pose_prior.variance}")
+        if q.teacher == "ema" and not self.consistency:
             raise ConfigError("ssl.teacher: ema needs a consistency method (ssl.method: posecons or posedual)")
         if q.select == "ema" and q.teacher != "ema":
             raise ConfigError("ssl.select: ema needs ssl.teacher: ema")

@@ -28,12 +28,17 @@ class LabelledSample(TypedDict):
     box_score: Tensor  #: the box's detector score (1 for labels)
 
 
-class UnlabelledSample(TypedDict):
-    """An unlabelled crop (the easy view), or a batch of them (a leading ``B``)."""
-
+class _UnlabelledRequired(TypedDict):
     image: Tensor  #: ``(3, H, W)``
     weight: Tensor  #: ``(K,)`` 1 on the joints the labelled set supervises
     index: Tensor  #: the crop's index in the unlabelled set
+
+
+class UnlabelledSample(_UnlabelledRequired, total=False):
+    """An unlabelled crop (the easy view), or a batch of them (a leading ``B``); ``context``
+    only from a :class:`~semipose.data.context.FrameTupleDataset` (the temporal term)."""
+
+    context: Tensor  #: ``(2, 3, H, W)`` the frames before and after, cropped identically
 
 
 class MixedBatch(TypedDict):
@@ -55,3 +60,4 @@ class StepInputs(_SupervisedInputs, total=False):
 
     unsup_images: Tensor  #: ``(M, 3, H, W)``
     unsup_weight: Tensor  #: ``(M, K)``
+    unsup_context: Tensor  #: ``(M, 2, 3, H, W)`` (the temporal term only)

@@ -146,7 +146,10 @@ class MixedDataset(Dataset):
         u = self.num_unlabelled
         if index < u:
             s = self.unlabelled[index]
-            return {"_kind": 1, "image": s["image"], "weight": self.unsup_weight.clone(), "index": s["index"]}
+            item = {"_kind": 1, "image": s["image"], "weight": self.unsup_weight.clone(), "index": s["index"]}
+            if "context" in s:  # the neighbouring frames (a FrameTupleDataset)
+                item["context"] = s["context"]
+            return item
         s = self.labelled[index - u]  # TopDownDataset wraps the index and seeds by all of it
         s["_kind"] = 0
         return s

@@ -24,6 +24,7 @@ from ..image import ImageCache, check_image_file
 from ..skeletons import UNION_MAPPINGS, Skeleton, SkeletonMapping, get_skeleton
 from .aic import load_aic
 from .coco import load_coco_keypoints, load_detections
+from .context import FrameTupleDataset
 from .cocojson import skeleton_from_coco_file
 from .mixed import MixedDataset, read_label_ids, select_labelled, write_label_subset
 from .mpii import load_mpii
@@ -232,7 +233,16 @@ def build_train_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, ru
     u_transform = TopDownTransform(
         codec, skeleton, train=True, aug=dataclasses.replace(d.augment, half_body_prob=0.0), color=d.color, padding=d.padding,
     )
-    unlabelled = TopDownDataset(unl_records, u_transform, seed=cfg.seed * 7919 + 1, images=images)
+    unlabelled: TopDownDataset
+    if cfg.ssl.temporal.weight > 0:  # each crop with its neighbouring frames, cropped alike
+        unlabelled = FrameTupleDataset(unl_records, u_transform, gap=cfg.ssl.temporal.frame_gap, seed=cfg.seed * 7919 + 1, images=images)
+        if unlabelled.stills:
+            log.warning("ssl.temporal: %d of %d unlabelled crops are still images (no neighbouring frames): no temporal term for them",
+                        unlabelled.stills, len(unl_records))
+            what += f"; {unlabelled.stills} still"
+        what += f"; with frames ±{cfg.ssl.temporal.frame_gap}"
+    else:
+        unlabelled = TopDownDataset(unl_records, u_transform, seed=cfg.seed * 7919 + 1, images=images)
     mixed = MixedDataset(labelled, unlabelled, supervised)
     return TrainData(labelled, mixed, f"{desc}; {len(unl_records)} unlabelled: {what}")
 

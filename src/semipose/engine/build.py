@@ -5,23 +5,26 @@ step model and optimizer (the learning rate is :func:`semipose.engine.trainer.lr
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..codec import HeatmapCodec
 from ..config import Config
-from ..errors import ConfigError, DownloadError
+from ..errors import ConfigError, DataFormatError, DownloadError
 from ..hub import IMAGENET_BACKBONES, KNOWN_MODELS, resolve_source
 from ..models import build_pose_model, load_imagenet_backbone
 from ..models.reader import ModelFile, read_weights
 
 if TYPE_CHECKING:
     from ..ssl.methods import SemiSupervisedModel
+    from ..ssl.video_losses import VideoLoss
 
-__all__ = ["build_codec", "build_model", "build_ssl_model", "build_optimizer", "pretrained_source", "read_pretrained"]
+__all__ = ["build_codec", "build_model", "build_ssl_model", "build_video_losses", "build_optimizer", "pretrained_source", "read_pretrained"]
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +86,47 @@ def read_pretrained(cfg: Config, *, trust: bool = False) -> ModelFile:
         )
     return wf
 
-def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False) -> SemiSupervisedModel:
+def build_video_losses(cfg: Config, stride: int, *, poses: np.ndarray | None = None, flip_index: Sequence[int] | None = None) -> list[VideoLoss]:
+    """The configured video-native terms (``ssl.temporal``, ``ssl.pose_prior``; those of weight > 0).
+
+    Args:
+        stride: the networks' output stride (input pixels per heatmap pixel).
+        poses: ``(N, K, 3)`` the labelled keypoints (image pixels, ``v > 0`` labelled) the pose
+            prior is fitted on, as the easy views show them (mirrored with ``flip_index`` when
+            the crops are flipped, rotated by ±1 and ±2 ``rot_factor`` when they are rotated).
+    """
+    from ..ssl.video_losses import PosePriorLoss, TemporalLoss, augmented_poses
+
+    q, aug = cfg.ssl, cfg.data.augment
+    out: list[VideoLoss] = []
+    if q.temporal.weight > 0:
+        out.append(TemporalLoss(weight=q.temporal.weight, epsilon=q.temporal.epsilon, conf_thr=q.temporal.conf_thr, stride=stride))
+    if q.pose_prior.weight > 0:
+        if poses is None or len(poses) == 0:
+            raise ConfigError("ssl.pose_prior: the prior is fitted on the labelled poses, and none were given")
+        kp = torch.as_tensor(np.asarray(poses, np.float64))
+        rf = aug.rot_factor if aug.rot_prob > 0 else 0.0
+        xy, vis = augmented_poses(kp[..., :2], kp[..., 2] > 0, flip_index=flip_index if aug.flip_prob > 0 else None,
+                                  rotations=(-2 * rf, -rf, rf, 2 * rf) if rf else ())
+        prior = PosePriorLoss(weight=q.pose_prior.weight, epsilon=q.pose_prior.epsilon, variance=q.pose_prior.variance)
+        try:
+            prior.fit(xy, vis)
+        except DataFormatError as e:
+            raise ConfigError(f"ssl.pose_prior: {e} (from {len(poses)} labelled poses, with their mirrored and rotated "
+                              "copies); label more frames with every keypoint, or set ssl.pose_prior.weight=0") from None
+        assert prior.components is not None
+        log.info("ssl.pose_prior: %d components (%.0f %% of the variance) from %d labelled poses with every keypoint",
+                 prior.components.shape[0], 100 * q.pose_prior.variance, int((kp[..., 2] > 0).all(dim=1).sum()))
+        out.append(prior)
+    return out
+
+
+def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = True, trust: bool = False,
+                    poses: np.ndarray | None = None, flip_index: Sequence[int] | None = None) -> SemiSupervisedModel:
     """The run's network(s) wrapped with the configured method's step loss
     (:class:`semipose.ssl.methods.SemiSupervisedModel`); ``model.pretrained`` and
-    ``model.init_weights`` are read safely unless ``trust``."""
+    ``model.init_weights`` are read safely unless ``trust``; ``poses`` and ``flip_index``:
+    the labelled keypoints of the pose prior (:func:`build_video_losses`)."""
     from ..ssl.methods import ConsistencyLoss, SemiSupervisedModel
 
     q = cfg.ssl
@@ -121,6 +161,7 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
         consistency=ConsistencyLoss(conf_masking=q.conf_masking, conf_thresh=q.conf_thresh, sharpen=q.sharpen, heat_fusion=q.heat_fusion),
         concat_views=q.concat_views, collapse_thr=q.collapse_thr, teacher=q.teacher, ema_decay=q.ema_decay, ema_warmup=q.ema_warmup,
         teacher_view=q.teacher_view, student_view=q.student_view, sspcm=q.sspcm, reference_geometry=q.reference_geometry,
+        video_losses=build_video_losses(cfg, nets[0].output_stride, poses=poses, flip_index=flip_index),
     )
 
 

@@ -332,7 +332,9 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
         detector = open_detector(cfg.data.unlabeled.detector, cfg.data.unlabeled.detector_score_thr)
     data = build_train_data(cfg, skeleton, codec, run_dir=folder.root if folder.main and ckpt is None else None, detector=detector)
     val_data = build_eval_data(cfg, skeleton, codec)
-    model = build_ssl_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None, trust=trust)
+    poses = np.stack([r.keypoints for r in data.labelled.records]) if cfg.ssl.pose_prior.weight > 0 else None
+    model = build_ssl_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None, trust=trust, poses=poses,
+                            flip_index=[int(i) for i in skeleton.flip_index])
     if dist_info.enabled and cfg.train.sync_bn:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
@@ -362,9 +364,10 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
         folder.write_start(cfg, skeleton.to_dict())
     n_params = sum(p.numel() for p in model.student_parameters())
     q = cfg.ssl
-    method = q.method if not cfg.semi_supervised else (
+    method = q.method if not cfg.consistency else (
         f"{q.method} ({'affine + ' if q.hard_affine else ''}paths {q.paths}{f' ×{q.repeat}' if q.repeat > 1 else ''})"
     )
+    method += "".join(f" + {t.name} (weight {t.weight:g}, ε {t.epsilon:g})" for t in model.video_losses)
     log.info(
         "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val instances | device %s%s, %s%s (%s%s)",
         folder.root, method, cfg.model.arch, model.num_nets, n_params / 1e6, f"{cfg.data.input_size[0]}x{cfg.data.input_size[1]}",
@@ -443,6 +446,8 @@ def _batch_inputs(batch: MixedBatch | LabelledSample, device: torch.device, chan
     if uns is not None:
         out["unsup_images"] = to_memory_format(uns["image"].to(device, non_blocking=True), channels_last)
         out["unsup_weight"] = uns["weight"].to(device, non_blocking=True)
+        if "context" in uns:
+            out["unsup_context"] = uns["context"].to(device, non_blocking=True)
     return out
 
 

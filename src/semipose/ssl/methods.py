@@ -56,6 +56,7 @@ from ..losses import joints_mse_loss
 from ..params import METHODS, SIZE_RELATIVE, TEACHERS, VIEWS, AugmentParams, HardAffineParams, SSPCMParams
 from .recipes import AugmentContext, Recipe, instance_scale
 from .sspcm import sspcm_corrections, temporal_pair
+from .video_losses import TemporalLoss, VideoLoss
 from .views import compose_affine, invert_affine, sample_hard_affine, warp
 
 __all__ = [
@@ -224,6 +225,9 @@ class SemiSupervisedModel(nn.Module):
         sspcm: SSPCM's corrections (``method="sspcm"``).
         reference_geometry: the reference's hard-view matrix and heatmap warp
             (:func:`~semipose.ssl.views.hard_affine_matrix`), instead of the corrected ones.
+        video_losses: video-native terms on every network's prediction of the unlabelled easy
+            views (:mod:`semipose.ssl.video_losses`), with any method (supervised included):
+            each adds ``weight × unsup_scale × term`` under its own name.
     """
 
     def __init__(
@@ -249,12 +253,17 @@ class SemiSupervisedModel(nn.Module):
         student_view: str = "hard",
         sspcm: SSPCMParams | None = None,
         reference_geometry: bool = False,
+        video_losses: Sequence[VideoLoss] = (),
     ) -> None:
         super().__init__()
         if method not in METHODS:
             raise ConfigError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
         if teacher not in TEACHERS:
             raise ConfigError(f"unknown teacher {teacher!r}; known: {', '.join(TEACHERS)}")
+        self.video_losses = list(video_losses)
+        names = [v.name for v in self.video_losses]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"video losses need distinct names, got {names}")
         if teacher == "ema" and not METHODS[method]:
             raise ConfigError("an EMA teacher needs a consistency method (posecons or posedual), not supervised")
         if not 0.0 <= ema_decay < 1.0:
@@ -397,8 +406,14 @@ class SemiSupervisedModel(nn.Module):
     def _name(self, base: str, k: int) -> str:
         return base + self.net_suffix(k)
 
+    @property
+    def needs_context(self) -> bool:
+        """Whether the step needs each unlabelled crop's neighbouring frames (a temporal term)."""
+        return any(isinstance(v, TemporalLoss) for v in self.video_losses)
+
     def forward(self, sup_images: Tensor, sup_target: Tensor, sup_weight: Tensor, unsup_images: Tensor | None = None,
-                unsup_weight: Tensor | None = None, *, generator: torch.Generator | None = None, unsup_scale: float = 1.0) -> StepOutput:
+                unsup_weight: Tensor | None = None, unsup_context: Tensor | None = None, *, generator: torch.Generator | None = None,
+                unsup_scale: float = 1.0) -> StepOutput:
         """One training step's loss: the supervised terms, then (unlabelled crops given) the
         teachers' easy-view predictions, the plug-in corrections (SSPCM), the hard views and one
         consistency term per student.
@@ -407,11 +422,17 @@ class SemiSupervisedModel(nn.Module):
             sup_images: ``(N, 3, H, W)`` labelled crops; ``sup_target`` ``(N, K, h, w)``; ``sup_weight`` ``(N, K)``.
             unsup_images: ``(M, 3, H, W)`` easy views of unlabelled crops (None: supervised
                 only); ``unsup_weight`` ``(M, K)``, 1 on the supervised joints.
+            unsup_context: ``(M, 2, 3, H, W)`` the frames before and after each unlabelled
+                crop, cropped identically (the temporal term; None without one).
             generator: randomness of the hard views (on the images' device).
             unsup_scale: multiplies the consistency weight (ramp-up).
         """
         out = self._supervised(sup_images, sup_target, sup_weight)
-        if unsup_images is None or not self.teacher_of:
+        if unsup_images is None:
+            return out
+        if self.video_losses:
+            self._video_terms(out, unsup_images, unsup_context, unsup_scale)
+        if not self.teacher_of:
             return out
         if generator is None:
             raise ConfigError("the consistency methods need a torch.Generator for the hard views")
@@ -431,6 +452,23 @@ class SemiSupervisedModel(nn.Module):
                                                              corrections.get(t), affine, generator)
             self._consistency_term(out, s, student, views, target, weight, self.unsup_weight * unsup_scale)
         return out
+
+    def _video_terms(self, out: StepOutput, images: Tensor, context: Tensor | None, scale: float) -> None:
+        """Every network's video-native terms on its own prediction of the easy views ``(M, 3, H, W)``
+        (and with ``context`` ``(M, 2, 3, H, W)``, of the frames before and after: one pass over the three)."""
+        m = images.shape[0]
+        if self.needs_context and context is None:
+            raise ConfigError("the temporal term needs each unlabelled crop's neighbouring frames (unsup_context)")
+        frames = images if not self.needs_context or context is None else torch.cat([context[:, 0], images, context[:, 1]])
+        if frames is not images and images.is_contiguous(memory_format=torch.channels_last):
+            frames = frames.contiguous(memory_format=torch.channels_last)
+        for k, net in enumerate(self.nets):
+            preds = list(net(frames).float().split(m))
+            centre = preds[len(preds) // 2]
+            for term in self.video_losses:
+                value = term(preds) if isinstance(term, TemporalLoss) else term(centre)
+                out.terms[self._name(term.name, k)] = value.detach()
+                out.loss = out.loss + term.weight * scale * value
 
     def _supervised(self, images: Tensor, target: Tensor, weight: Tensor) -> StepOutput:
         """Every network's supervised term: ``(N, 3, H, W)`` labelled crops, ``(N, K, h, w)`` targets, ``(N, K)`` weights."""

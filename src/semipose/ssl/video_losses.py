@@ -17,14 +17,16 @@ Both read the joints of ``(M, K, h, w)`` heatmaps with a differentiable soft-arg
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Union
 
 import torch
 from torch import Tensor
 
 from ..errors import ConfigError, DataFormatError
 
-__all__ = ["soft_argmax", "TemporalLoss", "PosePriorLoss"]
+__all__ = ["soft_argmax", "TemporalLoss", "PosePriorLoss", "augmented_poses", "VideoLoss"]
 
 
 def soft_argmax(heatmaps: Tensor, radius: int = 2) -> tuple[Tensor, Tensor]:
@@ -53,6 +55,39 @@ def soft_argmax(heatmaps: Tensor, radius: int = 2) -> tuple[Tensor, Tensor]:
     x = (wts * xs).sum(dim=(2, 3)) / total
     y = (wts * ys).sum(dim=(2, 3)) / total
     return torch.stack([x, y], dim=2), conf
+
+
+def augmented_poses(keypoints: Tensor, visible: Tensor, *, flip_index: Sequence[int] | None = None,
+                    rotations: Sequence[float] = ()) -> tuple[Tensor, Tensor]:
+    """The labelled poses as the easy views show them: each pose, its mirror image (``x → −x``
+    with left and right swapped by ``flip_index``) and each of those rotated by every angle of
+    ``rotations`` (degrees), so a prior fitted on them accepts a flipped or rotated crop of a
+    plausible pose (normalisation already removes position and size).
+
+    Args:
+        keypoints: ``(N, K, 2)``; visible: ``(N, K)`` bool.
+        flip_index: the joint each joint becomes when mirrored (None: no mirrored copies).
+        rotations: angles of the rotated copies (the unrotated pose is always kept).
+
+    Returns:
+        ``(keypoints, visible)``: ``(N · F · (1 + R), K, 2)`` and ``(N · F · (1 + R), K)``,
+        ``F`` 2 with ``flip_index``, else 1.
+    """
+    kp, vis = [keypoints.double()], [visible]
+    if flip_index is not None:
+        idx = torch.as_tensor(list(flip_index), dtype=torch.long)
+        mirrored = keypoints.double()[:, idx].clone()
+        mirrored[..., 0] = -mirrored[..., 0]
+        kp.append(mirrored)
+        vis.append(visible[:, idx])
+    base_kp, base_vis = torch.cat(kp), torch.cat(vis)
+    out_kp, out_vis = [base_kp], [base_vis]
+    for deg in rotations:
+        a = torch.tensor(float(deg), dtype=torch.float64).deg2rad()
+        rot = torch.stack([torch.stack([a.cos(), -a.sin()]), torch.stack([a.sin(), a.cos()])])
+        out_kp.append(base_kp @ rot.T)
+        out_vis.append(base_vis)
+    return torch.cat(out_kp), torch.cat(out_vis)
 
 
 @dataclass
@@ -134,11 +169,11 @@ class PosePriorLoss:
             DataFormatError: fewer complete poses than twice the joints (too few to fit a prior).
         """
         full = visible.all(dim=1)
-        x = self.normalize(keypoints[full].double())
-        n, d = x.shape
+        n, d = int(full.sum()), 2 * keypoints.shape[1]
         if n < 2 * (d // 2):
             raise DataFormatError(f"{self.name}: {n} labelled poses with every joint labelled; a pose prior of "
                                   f"{d // 2} joints needs at least {2 * (d // 2)}")
+        x = self.normalize(keypoints[full].double())
         mean = x.mean(0)
         _, s, vt = torch.linalg.svd(x - mean, full_matrices=False)
         share = (s**2).cumsum(0) / (s**2).sum().clamp(min=1e-12)
@@ -158,3 +193,7 @@ class PosePriorLoss:
         """The mean excess reconstruction error of the poses the ``(M, K, h, w)`` heatmaps predict."""
         xy, _ = soft_argmax(heatmaps)
         return torch.relu(self.reconstruction_error(xy) - self.epsilon).mean()
+
+
+#: a video-native loss object: what :class:`~semipose.ssl.methods.SemiSupervisedModel` takes
+VideoLoss = Union[TemporalLoss, PosePriorLoss]
