@@ -27,6 +27,7 @@ __all__ = [
     "parse_net",
     "eval_names",
     "ema_names",
+    "selected_name",
     "SSPCMParams",
     "TemporalParams",
     "PosePriorParams",
@@ -109,6 +110,15 @@ def eval_names(num_nets: int) -> list[str]:
 def ema_names(num_nets: int) -> list[str]:
     """Row names of the EMA teachers: ``["ema"]`` or ``["ema1", "ema2"]``."""
     return ["ema"] if num_nets == 1 else [f"ema{i + 1}" for i in range(num_nets)]
+
+
+def selected_name(num_nets: int, select: str) -> str:
+    """The evaluation row of the model ``ssl.select`` picks: the one network, the first EMA
+    teacher (``ema``), the ensemble (``ensemble``), else the first network."""
+    if select == "ema":
+        return ema_names(num_nets)[0]
+    names = eval_names(num_nets)
+    return names[0] if num_nets == 1 else (ENSEMBLE if select == ENSEMBLE else names[0])
 
 
 #: Which validation metrics pick ``best.pt``: for two networks the ``mean`` of the two, ``net1``

@@ -54,7 +54,7 @@ def test_neighbours_are_cropped_like_the_centre(video):
 
 
 def test_still_images_are_their_own_neighbours(sample_data):
-    img = str(sample_data / "mirror-mouse/labeled-data") 
+    img = str(sample_data / "mirror-mouse/labeled-data")
     path = next(p for p in sorted(__import__("pathlib").Path(img).rglob("*.png")))
     ds = FrameTupleDataset([_record(str(path))], _transform(train=False), gap=1)
     s = ds[0]

@@ -77,15 +77,16 @@ def test_the_pose_prior_tells_real_poses_from_broken_ones(fly_poses):
 def test_the_pose_prior_needs_enough_complete_poses():
     from semipose.errors import DataFormatError
 
-    with pytest.raises(DataFormatError, match="needs at least 26"):
+    with pytest.raises(DataFormatError, match="needs at least 13"):
         PosePriorLoss().fit(torch.rand(10, 13, 2), torch.ones(10, 13, dtype=torch.bool))
 
 
 def test_the_video_terms_in_a_training_step():
     """Supervised + temporal + pose prior, and PoseCons + both: each term under its own name,
     weighted by weight × ramp-up, one pass over (t − 1, t, t + 1), gradients reach the network."""
-    from semipose.ssl.methods import SemiSupervisedModel
     from test_methods import Recorder, _batch
+
+    from semipose.ssl.methods import SemiSupervisedModel
 
     sup, target, wsup, unsup, wun = _batch()
     context = torch.stack([unsup + 0.5, unsup - 0.5], dim=1)  # (M, 2, 3, H, W)

@@ -7,6 +7,7 @@
     semipose predict MODEL SOURCE... [--boxes F | --det-file F --boxes IMAGE_INFO | --whole-image] [--out DIR]
     semipose export  MODEL [--format onnx|pt] [--net 1|2|ensemble] [-o FILE]
     semipose suggest MODEL SOURCE... --out DIR [--n N] [--stride S] [--min-gap G]
+    semipose compare CONFIG --out DIR [--methods A,B] [--budgets 10,all] [--repeats N] [--steps N] [--dry-run]
     semipose models  [list|fetch NAME...] [--remote hf://OWNER/REPO]
     semipose data    synth OUT [...] | import SRC --format F --out DIR [...] | check CONFIG
     semipose bench   {network,data,augment,step,eval,predict,all} [--arch A,B] [--input WxH,...] [--batch N] [--json FILE]
@@ -27,13 +28,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, data, export, models, predict, suggest, train
+from . import bench, compare, data, export, models, predict, suggest, train
 from . import eval as eval_command
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: the command modules, in the order ``semipose --help`` lists them
-COMMANDS = (train, eval_command, predict, export, suggest, models, data, bench)
+COMMANDS = (train, eval_command, predict, export, suggest, compare, models, data, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,13 +73,13 @@ class FrameTupleDataset(TopDownDataset):
             center, scale = self.transform.crop_box(rec)
             params = {"center": center, "scale": scale, "rotation": 0.0, "flip": False}
         near = self.neighbours(index)
-        before = self.images.read(near[0]) if near else None  # read in frame order: one pass of the decoder
-        sample: dict[str, Any] = dict(self.transform(self.images.read(rec.image_path), rec, params=params))
         if near is None:
+            sample: dict[str, Any] = dict(self.transform(self.images.read(rec.image_path), rec, params=params))
             crops = [sample["image"], sample["image"]]
-        else:
-            after = self.images.read(near[1])
-            crops = [self.transform(img, rec, params=params)["image"] for img in (before, after)]
+        else:  # read in frame order: one pass of the decoder
+            before = self.transform(self.images.read(near[0]), rec, params=params)["image"]
+            sample = dict(self.transform(self.images.read(rec.image_path), rec, params=params))
+            crops = [before, self.transform(self.images.read(near[1]), rec, params=params)["image"]]
         sample["context"] = torch.stack(crops)
         sample["index"] = torch.tensor(index, dtype=torch.int64)
         return sample

@@ -24,8 +24,8 @@ from ..image import ImageCache, check_image_file
 from ..skeletons import UNION_MAPPINGS, Skeleton, SkeletonMapping, get_skeleton
 from .aic import load_aic
 from .coco import load_coco_keypoints, load_detections
-from .context import FrameTupleDataset
 from .cocojson import skeleton_from_coco_file
+from .context import FrameTupleDataset
 from .mixed import MixedDataset, read_label_ids, select_labelled, write_label_subset
 from .mpii import load_mpii
 from .records import PoseRecord

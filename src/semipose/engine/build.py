@@ -161,7 +161,8 @@ def build_ssl_model(cfg: Config, num_joints: int, *, load_pretrained: bool = Tru
         consistency=ConsistencyLoss(conf_masking=q.conf_masking, conf_thresh=q.conf_thresh, sharpen=q.sharpen, heat_fusion=q.heat_fusion),
         concat_views=q.concat_views, collapse_thr=q.collapse_thr, teacher=q.teacher, ema_decay=q.ema_decay, ema_warmup=q.ema_warmup,
         teacher_view=q.teacher_view, student_view=q.student_view, sspcm=q.sspcm, reference_geometry=q.reference_geometry,
-        video_losses=build_video_losses(cfg, nets[0].output_stride, poses=poses, flip_index=flip_index),
+        video_losses=build_video_losses(cfg, int(nets[0].output_stride),  # type: ignore[arg-type]
+                                         poses=poses, flip_index=flip_index),
     )
 
 

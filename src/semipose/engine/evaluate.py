@@ -28,7 +28,14 @@ from ..errors import ConfigError
 from ..evaluation.coco import evaluate_predictions, format_metrics_table, load_coco_gt, metrics_filename, write_metrics_json
 from ..evaluation.inference import Predictions, run_inference
 from ..evaluation.pckh import evaluate_pckh, format_pckh_table
-from ..evaluation.pixels import format_pixel_table, pixel_errors
+from ..evaluation.pixels import (
+    InstanceErrors,
+    errors_filename,
+    format_pixel_table,
+    instance_errors,
+    pixel_errors,
+    write_instance_errors,
+)
 from ..models.ensemble import EnsembleNet
 from ..params import ENSEMBLE, ema_names, eval_names, net_key
 from ..skeletons import BUILTIN_SKELETONS, Skeleton
@@ -122,9 +129,13 @@ def validate(
         sk = data.eval_skeleton or skeleton
         if sk.name not in BUILTIN_SKELETONS and data.records and all(r.ann_id >= 0 for r in data.records):
             # a custom keypoint set, scored on its labelled persons: errors in pixels of the original image
-            metrics.update(pixel_errors(coords, np.stack([r.keypoints for r in data.records]), sk.keypoints))
-            if out_dir is not None:  # each network's file carries its pixel errors too
+            gt_kp = np.stack([r.keypoints for r in data.records])
+            metrics.update(pixel_errors(coords, gt_kp, sk.keypoints))
+            if out_dir is not None:  # each network's file carries its pixel errors too, and each instance's
                 write_metrics_json(Path(out_dir) / metrics_filename(name), metrics)
+                write_instance_errors(Path(out_dir) / errors_filename(name), InstanceErrors(
+                    list(sk.keypoints), np.array([r.image_id for r in data.records]), np.array([r.ann_id for r in data.records]),
+                    instance_errors(coords, gt_kp)))
     return NetResult(metrics, preds)
 
 

@@ -35,7 +35,7 @@ from ..data.sources import EvalData, TrainData, build_eval_data, build_skeleton,
 from ..device import autocast, precision_reason, resolve_channels_last, resolve_device, resolve_precision, to_memory_format
 from ..errors import ConfigError, TrainingError
 from ..models.modelfile import ModelCard
-from ..params import ENSEMBLE, ema_names, eval_names
+from ..params import selected_name
 from ..skeletons import Skeleton
 from ..ssl.methods import SemiSupervisedModel, TeacherStats, sigmoid_rampup
 from ..threads import configure_threads, tick
@@ -175,7 +175,7 @@ def train(
     try:
         run = _setup(cfg, ckpt, folder, dist_info, device, trust=trust_checkpoint)
         run.progress = progress and main
-        shown = _shown(run.model.num_nets, cfg.ssl.select)
+        shown = selected_name(run.model.num_nets, cfg.ssl.select)
         cbs = list(callbacks) if callbacks is not None else default_callbacks(
             folder, run.val_data, run.skeleton, progress=progress and main, arch=cfg.model.arch,
             num_images=cfg.eval.num_vis_images, shown=shown,
@@ -289,14 +289,6 @@ def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> Ep
         {k: [mean(v) for v in vs] for k, vs in path_sums.items()}, _collapse_signal(model, teacher_sums, run.dist),
         lr, time.perf_counter() - t_epoch, data_time / n_iter * 1e3, step_time / n_iter * 1e3, score_key=run.val_data.score_key,
     )
-
-
-def _shown(num_nets: int, select: str) -> str:
-    """The evaluation row whose predictions are drawn: the selected network."""
-    if select == "ema":
-        return ema_names(num_nets)[0]
-    names = eval_names(num_nets)
-    return names[0] if num_nets == 1 else (ENSEMBLE if select == ENSEMBLE else names[0])
 
 
 def _take_validation(run: _Run, info: EpochInfo, results: dict[str, NetResult]) -> None:

@@ -9,11 +9,17 @@ Shape symbols: N instances, K keypoints.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PCK_THRESHOLDS_PX", "pixel_errors", "format_pixel_table", "PIXEL_KEYS"]
+from ..errors import DataFormatError
+
+__all__ = ["PCK_THRESHOLDS_PX", "pixel_errors", "instance_errors", "write_instance_errors", "read_instance_errors", "errors_filename",
+           "format_pixel_table", "PIXEL_KEYS", "InstanceErrors"]
 
 #: PCK thresholds in pixels of the original image
 PCK_THRESHOLDS_PX: tuple[int, ...] = (5, 10, 20)
@@ -29,6 +35,67 @@ def _summary(d: np.ndarray) -> dict[str, float]:
     }
 
 
+def instance_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """``(N, K)`` distance of each predicted keypoint ``(N, K, 2)`` to its label ``(N, K, 3)``,
+    image pixels; NaN where the keypoint is not labelled (``v = 0``)."""
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    d = np.linalg.norm(pred - gt[..., :2], axis=-1)
+    return np.where(gt[..., 2] > 0, d, np.nan)
+
+
+@dataclass
+class InstanceErrors:
+    """Each labelled instance's errors of one evaluation: what ``errors_<name>.json`` holds.
+
+    Attributes:
+        keypoints: the K names; image_ids, ann_ids: ``(N,)`` each instance's image and annotation;
+        errors_px: ``(N, K)`` pixels, NaN where not labelled.
+    """
+
+    keypoints: list[str]
+    image_ids: np.ndarray
+    ann_ids: np.ndarray
+    errors_px: np.ndarray
+
+    def to_dict(self, decimals: int = 2) -> dict:
+        e = np.round(self.errors_px, decimals)
+        return {"keypoints": list(self.keypoints), "image_ids": [int(i) for i in self.image_ids], "ann_ids": [int(i) for i in self.ann_ids],
+                "errors_px": [[None if np.isnan(v) else float(v) for v in row] for row in e]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping, what: str = "errors") -> InstanceErrors:
+        try:
+            names = [str(n) for n in d["keypoints"]]
+            err = np.array([[np.nan if v is None else float(v) for v in row] for row in d["errors_px"]], np.float64).reshape(-1, len(names))
+            img, ann = np.asarray(d["image_ids"], np.int64), np.asarray(d["ann_ids"], np.int64)
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataFormatError(f"{what}: not a per-instance errors record ({type(e).__name__}: {e})") from None
+        if not len(img) == len(ann) == len(err):
+            raise DataFormatError(f"{what}: {len(img)} image ids, {len(ann)} annotation ids and {len(err)} error rows")
+        return cls(names, img, ann, err)
+
+
+def errors_filename(name: str = "net") -> str:
+    """File name of an evaluation's per-instance errors (:func:`write_instance_errors`)."""
+    return f"errors_{name}.json"
+
+
+def write_instance_errors(path: str | os.PathLike[str], errors: InstanceErrors) -> None:
+    """Write :class:`InstanceErrors` as JSON (errors rounded to 0.01 px)."""
+    with open(path, "w") as f:
+        json.dump(errors.to_dict(), f)
+
+
+def read_instance_errors(path: str | os.PathLike[str]) -> InstanceErrors:
+    """Read a file of :func:`write_instance_errors`."""
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise DataFormatError(f"{path}: cannot read the per-instance errors ({e})") from None
+    return InstanceErrors.from_dict(d, str(path))
+
+
 def pixel_errors(pred: np.ndarray, gt: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     """Distances between predicted and labelled keypoints, in image pixels.
 
@@ -42,9 +109,8 @@ def pixel_errors(pred: np.ndarray, gt: np.ndarray, names: Sequence[str]) -> dict
         keypoint ``<key>/<name>`` (keypoints never labelled are left out); ``{}`` when nothing
         is labelled.
     """
-    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    vis = gt[..., 2] > 0
-    d = np.linalg.norm(pred - gt[..., :2], axis=-1)
+    d = instance_errors(pred, gt)
+    vis = ~np.isnan(d)
     if not vis.any():
         return {}
     out = {**_summary(d[vis]), "labelled_px": float(vis.sum())}

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 import torch
 from torch import Tensor
@@ -166,13 +165,13 @@ class PosePriorLoss:
             visible: ``(N, K)`` bool, labelled.
 
         Raises:
-            DataFormatError: fewer complete poses than twice the joints (too few to fit a prior).
+            DataFormatError: fewer complete poses than joints (too few to fit a prior).
         """
         full = visible.all(dim=1)
         n, d = int(full.sum()), 2 * keypoints.shape[1]
-        if n < 2 * (d // 2):
+        if n < d // 2:
             raise DataFormatError(f"{self.name}: {n} labelled poses with every joint labelled; a pose prior of "
-                                  f"{d // 2} joints needs at least {2 * (d // 2)}")
+                                  f"{d // 2} joints needs at least {d // 2}")
         x = self.normalize(keypoints[full].double())
         mean = x.mean(0)
         _, s, vt = torch.linalg.svd(x - mean, full_matrices=False)
@@ -196,4 +195,4 @@ class PosePriorLoss:
 
 
 #: a video-native loss object: what :class:`~semipose.ssl.methods.SemiSupervisedModel` takes
-VideoLoss = Union[TemporalLoss, PosePriorLoss]
+VideoLoss = TemporalLoss | PosePriorLoss

@@ -1,0 +1,342 @@
+"""``semipose compare``: methods × label budgets × repeats on one project, so that a user can
+learn whether the unlabelled data help on *their* data, and which way.
+
+Every *cell* (line, budget, repeat) trains the config with the line's overrides on the budget's
+labelled frames of the repeat's split (:mod:`semipose.data.splits`), for the same number of
+steps as every other line, from the same start (the seed is the repeat), and is scored on the
+repeat's test frames with the final weights (no selection on the test set). Its per-instance
+errors go, one JSON line per finished cell, into a results file that the comparison reads back:
+a finished cell is never run again, so a study resumes after an interruption, on another machine,
+without its run folders. :mod:`semipose.engine.compare_report` turns the cells into the tables,
+the intervals and the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..config import Config, load_config
+from ..data.splits import ALL, Split, make_splits, parse_budget, parse_test_mode, read_pool, write_subset
+from ..errors import ConfigError, DataFormatError
+from ..evaluation.pixels import errors_filename, read_instance_errors
+from ..params import selected_name
+
+__all__ = ["Line", "LINES", "Cell", "CompareGrid", "parse_line", "plan_grid", "read_cells", "run_grid", "estimate_step_seconds"]
+
+log = logging.getLogger(__name__)
+
+#: the video-native terms at the weights the study fixed before it ran (docs/results.md,
+#: "Does the unlabelled video help?"): each term about the size of the supervised loss of a
+#: trained model (a heatmap MSE of ~1e-3) at a few pixels of excess
+_VIDEO = ["ssl.temporal.weight=1e-4", "ssl.pose_prior.weight=1e-3"]
+_MULTIAUGS_EMA = ["ssl.method=posecons", "ssl.paths=[JOCO,JCCM]", "ssl.teacher=ema", "ssl.select=ema",
+                  "ssl.augment.size_relative_to=instance"]
+
+
+@dataclass(frozen=True)
+class Line:
+    """A named set of config overrides: one way to train."""
+
+    name: str
+    overrides: tuple[str, ...] = ()
+    doc: str = ""
+
+
+#: the built-in lines (``--methods`` names); ``--line NAME:OVERRIDE ...`` adds others
+LINES: dict[str, Line] = {ln.name: ln for ln in (
+    Line("supervised", (), "the labelled frames only"),
+    Line("multiaugs-ema", tuple(_MULTIAUGS_EMA), "MultiAugs (JOCO, JCCM) taught by an EMA teacher"),
+    Line("temporal", (_VIDEO[0],), "supervised + temporal continuity on the unlabelled video"),
+    Line("pose-prior", (_VIDEO[1],), "supervised + the PCA pose prior on the unlabelled frames"),
+    Line("video", tuple(_VIDEO), "supervised + temporal + pose prior"),
+    Line("multiaugs-ema-video", (*_MULTIAUGS_EMA, *_VIDEO), "MultiAugs + EMA teacher + temporal + pose prior"),
+    Line("posedual", ("ssl.method=posedual", "ssl.paths=[JOCO,JCCM]", "ssl.select=ensemble",
+                      "ssl.augment.size_relative_to=instance"), "PoseDual (two networks from two starts), their ensemble"),
+)}
+
+
+def parse_line(text: str) -> Line:
+    """``NAME:KEY=VALUE KEY=VALUE …`` → a :class:`Line` (``--line``)."""
+    name, sep, rest = text.partition(":")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in "|/ "):
+        raise ConfigError(f"--line: expected NAME:KEY=VALUE ..., got {text!r}")
+    overrides = tuple(rest.split())
+    bad = [o for o in overrides if "=" not in o]
+    if bad:
+        raise ConfigError(f"--line {name}: {bad[0]!r} is not KEY=VALUE")
+    return Line(name, overrides, "user line")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training of the grid."""
+
+    line: str
+    budget: int | str
+    repeat: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.line}|{self.budget}|{self.repeat}"
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.line}-b{self.budget}-r{self.repeat}"
+
+
+@dataclass
+class CompareGrid:
+    """The planned comparison: the lines, budgets, splits and the cells already finished."""
+
+    config: str
+    overrides: list[str]
+    lines: list[Line]
+    budgets: list[int | str]
+    splits: list[Split]
+    test_what: str
+    steps: int
+    out: Path
+    results: Path
+    unlabeled: str
+    pool: dict[str, Any]
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def cells(self) -> list[Cell]:
+        """Repeat-major order: every line of a repeat and budget before the next repeat, so an
+        interrupted study has whole paired sets."""
+        return [Cell(ln.name, b, s.repeat) for s in self.splits for b in self.budgets for ln in self.lines]
+
+    @property
+    def todo(self) -> list[Cell]:
+        return [c for c in self.cells if c.key not in self.done]
+
+    def split_files(self, split: Split, budget: int | str) -> dict[str, Path]:
+        """The COCO files of a cell's split (written on first use)."""
+        d = self.out / "splits" / f"r{split.repeat}"
+        files = {"test": d / "test.json", "train": d / f"train_{budget}.json", "pool": d / "pool.json"}
+        if not files["test"].is_file():
+            write_subset(self.pool, split.test, files["test"])
+        if not files["pool"].is_file():
+            write_subset(self.pool, split.rest, files["pool"])
+        if not files["train"].is_file():
+            write_subset(self.pool, split.budget(budget), files["train"])
+        return files
+
+    def cell_config(self, cell: Cell) -> Config:
+        """The config of one cell: the config, the user's overrides, the line's, then the cell's own."""
+        line = next(ln for ln in self.lines if ln.name == cell.line)
+        split = self.splits[cell.repeat]
+        f = self.split_files(split, cell.budget)
+        base = load_config(self.config, self.overrides)
+        scaled = [int(round(s * self.steps / base.train.max_steps)) for s in base.train.lr_step_iters] if base.train.max_steps else []
+        own = [f"data.train.ann_file={f['train']}", f"data.val.ann_file={f['test']}", "data.val.det_file=null",
+               "data.label_ids_file=null", "data.max_train_instances=0", f"seed={cell.repeat}", f"train.max_steps={self.steps}",
+               f"train.lr_step_iters=[{','.join(str(s) for s in scaled if 0 < s < self.steps)}]", "train.val_every=1000000",
+               f"output_dir={self.out / 'runs'}", f"name={cell.run_name}", "eval.num_vis_images=0"]
+        if self.unlabeled == "pool":
+            own += [f"data.unlabeled.ann_file={f['pool']}", f"data.unlabeled.image_dir={base.data.resolve(base.data.train.image_dir)}",
+                    "data.unlabeled.videos=[]", "data.unlabeled.det_file=null", "data.unlabeled.format=coco"]
+        return load_config(self.config, [*self.overrides, *line.overrides, *own])
+
+
+def _pool_files(cfg: Config) -> tuple[str, str | None]:
+    d = cfg.data
+    train, val = d.resolve(d.train.ann_file), d.resolve(d.val.ann_file)
+    if not train:
+        raise ConfigError("compare: the config names no data.train.ann_file")
+    if val and d.resolve(d.val.image_dir) != d.resolve(d.train.image_dir):
+        raise ConfigError(f"compare: the training and validation frames live in different folders ({d.train.image_dir}, "
+                          f"{d.val.image_dir}); one pool needs one image folder")
+    return train, val
+
+
+def plan_grid(config: str, overrides: Sequence[str], *, methods: Sequence[str], budgets: Sequence[str], repeats: int, steps: int = 0,
+              test: str = "auto", out: str | os.PathLike[str], results: str | os.PathLike[str] | None = None, seed: int = 0,
+              unlabeled: str = "config", extra_lines: Sequence[str] = ()) -> CompareGrid:
+    """The grid of a comparison, with the cells of ``results`` already finished.
+
+    Args:
+        config: the project's config (``data.train`` / ``data.val`` COCO files: the pool).
+        overrides: applied to every cell first.
+        methods: line names (:data:`LINES` or ``extra_lines``'), ``supervised`` first or added.
+        budgets: labelled frames per cell (``"10"``, ``"all"``).
+        repeats: splits (seeds; folds with ``test="folds"``).
+        steps: training steps of every cell (0: the config's ``train.max_steps``).
+        test: ``auto``, ``val``, ``folds`` or ``last:N`` (:func:`~semipose.data.splits.make_splits`).
+        out: the comparison's folder (splits, runs, reports).
+        results: the cells file (default ``out/cells.jsonl``).
+        seed: the splits' seed.
+        unlabeled: ``config`` (the config's unlabelled source) or ``pool`` (every non-test frame of
+            the pool, cropped by its label box, labels dropped: the seeds' COCO protocol).
+    """
+    lines = {**LINES, **{ln.name: ln for ln in (parse_line(t) for t in extra_lines)}}
+    names = list(dict.fromkeys(["supervised", *[m.strip() for m in methods if m.strip()]]))
+    unknown = [n for n in names if n not in lines]
+    if unknown:
+        raise ConfigError(f"--methods: unknown line {unknown[0]!r}; built in: {', '.join(LINES)} (or define one with --line NAME:KEY=VALUE ...)")
+    if unlabeled not in ("config", "pool"):
+        raise ConfigError(f"--unlabeled: expected config or pool, got {unlabeled!r}")
+    base = load_config(config, overrides)
+    steps = int(steps or base.train.max_steps)
+    if steps < 1:
+        raise ConfigError("compare: give --steps (the config has no train.max_steps): every line trains the same steps")
+    pool, train_ids, val_ids = read_pool(*_pool_files(base))
+    mode, last = parse_test_mode(test)
+    order = {int(im["id"]): str(im.get("file_name", im["id"])) for im in pool["images"]}
+    splits, what = make_splits(train_ids, val_ids, mode=mode, repeats=repeats, seed=seed, last=last, order=order)
+    parsed = list(dict.fromkeys(parse_budget(b) for b in budgets))
+    if not parsed:
+        raise ConfigError("--budgets: give at least one budget")
+    for s in splits:
+        for b in parsed:
+            s.budget(b)  # every budget fits every split: said now, not after hours
+    out = Path(out)
+    grid = CompareGrid(str(config), list(overrides), [lines[n] for n in names], parsed, splits, what, steps, out,
+                       Path(results) if results else out / "cells.jsonl", unlabeled, pool)
+    grid.done = {k: v for k, v in read_cells(grid.results).items() if _matches(grid, v)}
+    return grid
+
+
+def _matches(grid: CompareGrid, cell: dict[str, Any]) -> bool:
+    """Whether a finished cell of the results file belongs to this grid (same steps, overrides, split)."""
+    line = next((ln for ln in grid.lines if ln.name == cell.get("line")), None)
+    if line is None or cell.get("steps") != grid.steps or list(cell.get("overrides", [])) != [*grid.overrides, *line.overrides]:
+        return False
+    r = int(cell.get("repeat", -1))
+    return 0 <= r < len(grid.splits) and sorted(set(cell.get("image_ids", []))) == sorted(grid.splits[r].test)
+
+
+def read_cells(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The finished cells of a results file, by key (a line that is not JSON is skipped and logged)."""
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for n, text in enumerate(p.read_text().splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            cell = json.loads(text)
+            budget = cell["budget"]
+            out[Cell(str(cell["line"]), budget if budget == ALL else int(budget), int(cell["repeat"])).key] = cell
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            log.warning("%s line %d: not a finished cell (%s); skipped", p, n, e)
+    return out
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def run_cell(grid: CompareGrid, cell: Cell, *, progress: bool = False, keep_runs: bool = False) -> dict[str, Any]:
+    """Train and score one cell, append it to the results file, and return its record."""
+    from .trainer import train
+
+    cfg = grid.cell_config(cell)
+    line = next(ln for ln in grid.lines if ln.name == cell.line)
+    run_dir = grid.out / "runs" / cell.run_name
+    t0 = time.perf_counter()
+    result = train(cfg, run_dir=run_dir, overwrite=True, progress=progress)
+    seconds = time.perf_counter() - t0
+    name = selected_name(cfg.num_nets, cfg.ssl.select)
+    errors_file = Path(result.run_dir) / "eval" / errors_filename(name)
+    if not errors_file.is_file():
+        raise DataFormatError(f"{errors_file}: the run wrote no per-instance errors (a custom keypoint set scored on its labels is needed)")
+    err = read_instance_errors(errors_file)
+    record = {
+        "line": cell.line, "budget": cell.budget, "repeat": cell.repeat, "steps": grid.steps,
+        "overrides": [*grid.overrides, *line.overrides], "labelled_frames": len(grid.splits[cell.repeat].budget(cell.budget)),
+        "model": name, "seconds": round(seconds, 1), "step_s": round(seconds / grid.steps, 4),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpu", "semipose": __version__,
+        **err.to_dict(),
+    }
+    _append(grid.results, record)
+    if not keep_runs:
+        shutil.rmtree(Path(result.run_dir) / "checkpoints", ignore_errors=True)
+    return record
+
+
+def estimate_step_seconds(cfg: Config, steps: int = 3) -> float:
+    """Seconds per training step of ``cfg``'s method on this machine, timed on random crops of
+    the configured size and batch (the loader not included): for ``--dry-run``."""
+    import numpy as np
+    import torch
+
+    from ..device import autocast, resolve_device, resolve_precision
+    from .build import build_ssl_model
+
+    device = resolve_device(cfg.device)
+    k = 13
+    poses = np.concatenate([np.random.default_rng(0).uniform(0, 100, (200, k, 2)), np.full((200, k, 1), 2.0)], axis=2)
+    model = build_ssl_model(cfg, k, load_pretrained=False, poses=poses, flip_index=list(range(k))).to(device)
+    opt = torch.optim.Adam(model.student_parameters(), lr=1e-4)
+    w, h = cfg.data.input_size
+    b, bu = cfg.train.batch_size, cfg.train.unlabeled_batch_size or cfg.train.batch_size
+    stride = int(model.stride)
+    gen = torch.Generator(device=device).manual_seed(0)
+    inputs: dict[str, Any] = {"sup_images": torch.randn(b, 3, h, w, device=device),
+                              "sup_target": torch.rand(b, k, h // stride, w // stride, device=device), "sup_weight": torch.ones(b, k, device=device)}
+    if cfg.semi_supervised:
+        inputs.update(unsup_images=torch.randn(bu, 3, h, w, device=device), unsup_weight=torch.ones(bu, k, device=device))
+        if model.needs_context:
+            inputs["unsup_context"] = torch.randn(bu, 2, 3, h, w, device=device)
+    precision = resolve_precision(cfg.train.precision, device)
+    times = []
+    for i in range(steps + 1):
+        t0 = time.perf_counter()
+        with autocast(precision, device):
+            out = model(**inputs, generator=gen)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        model.update_ema(i)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i:
+            times.append(time.perf_counter() - t0)
+    return float(sorted(times)[len(times) // 2])
+
+
+def run_grid(grid: CompareGrid, *, progress: bool = False, keep_runs: bool = False,
+             report: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Run every cell not yet finished (in :attr:`CompareGrid.cells` order), with an ETA."""
+    todo = grid.todo
+    speed: dict[str, float] = {}
+    for c in grid.done.values():
+        speed.setdefault(str(c["line"]), float(c["step_s"]))
+    records = []
+    t_start = time.perf_counter()
+    for i, cell in enumerate(todo):
+        report(f"cell {i + 1}/{len(todo)} ({len(grid.done)} done before): {cell.line}, budget {cell.budget}, repeat {cell.repeat}"
+               + _eta(grid, todo[i:], speed, time.perf_counter() - t_start, i))
+        rec = run_cell(grid, cell, progress=progress, keep_runs=keep_runs)
+        speed[cell.line] = float(rec["step_s"])
+        grid.done[cell.key] = rec
+        records.append(rec)
+        report(f"  {cell.line} budget {cell.budget} repeat {cell.repeat}: {rec['seconds']:.0f} s")
+    return records
+
+
+def _eta(grid: CompareGrid, todo: Sequence[Cell], speed: dict[str, float], elapsed: float, n_done: int) -> str:
+    known = [speed[c.line] for c in todo if c.line in speed]
+    if not known and not n_done:
+        return ""
+    fallback = (sum(speed.values()) / len(speed)) if speed else elapsed / max(n_done, 1) / grid.steps
+    left = sum(speed.get(c.line, fallback) for c in todo) * grid.steps
+    return f" (ETA {time.strftime('%H:%M:%S', time.gmtime(left))} for {len(todo)} cell(s))"
