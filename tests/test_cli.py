@@ -78,11 +78,15 @@ eval: {{batch_size: 8, num_vis_images: 1}}
     rep = json.loads(bench_json.read_text())
     assert rep["network"][0]["arch"] == "resnet18" and rep["network"][0]["step_ms"] > 0
     assert main(["bench", "step", "--input", "64x64", "--batch", "2", "--steps", "1", "--warmup", "0",
-                 "--methods", "supervised,multiaugs-2,sspcm", "--json", str(bench_json)]) == 0
+                 "--methods", "supervised,multiaugs-2,sspcm,temporal,pose-prior", "--json", str(bench_json)]) == 0
     rows = json.loads(bench_json.read_text())["step"]
-    assert [r["method"] for r in rows] == ["supervised", "multiaugs-2", "sspcm"]
+    assert [r["method"] for r in rows] == ["supervised", "multiaugs-2", "sspcm", "temporal", "pose-prior"]
     assert rows[1]["network_passes"] == 4 and rows[1]["step_ms"] > 0 and rows[1]["network_ms"] > 0
     assert rows[2]["network_passes"] == 3 * 2 + 2  # three supervised + three student passes, two teachers
+    assert rows[3]["network_passes"] == 1 + 3 and rows[4]["network_passes"] == 1 + 1  # (t-1, t, t+1) in one pass; t alone
+    assert main(["bench", "frames", "--input", "64x64", "--batch", "2", "--batches", "2", "--workers", "0", "--json", str(bench_json)]) == 0
+    frames = {r["mode"]: r for r in json.loads(bench_json.read_text())["frames"]}
+    assert frames["single"]["crops"] == frames["tuples"]["crops"] == 4 and frames["tuples"]["frames_per_s"] > 0
     assert main(["bench", "augment", "--input", "64x32", "--batch", "2", "--steps", "1", "--warmup", "0", "--json", str(bench_json)]) == 0
     aug = {r["recipe"]: r for r in json.loads(bench_json.read_text())["augment"]}
     assert {"CO", "CM", "MU", "JC", "JO", "JOCO", "JCCM", "RA", "TA"} <= set(aug) and all(r["ms"] > 0 for r in aug.values())

@@ -24,7 +24,7 @@ from .losses import joints_mse_loss
 from .models import build_pose_model
 from .threads import tick
 
-__all__ = ["machine_info", "bench_step", "bench_data"]
+__all__ = ["machine_info", "bench_step", "bench_data", "bench_frames"]
 
 
 def machine_info(device: torch.device) -> dict[str, Any]:
@@ -225,6 +225,78 @@ def bench_data(
     }
 
 
+def bench_frames(
+    input_size: Sequence[int] = (128, 128),
+    *,
+    video: str | None = None,
+    batch_size: int = 8,
+    workers: int = 1,
+    batches: int = 10,
+    gap: int = 1,
+    stride: int = 5,
+) -> list[dict[str, Any]]:
+    """Throughput of the unlabelled loader on a video's frames: single frames (the consistency
+    methods) next to frame tuples ``t − gap, t, t + gap`` cropped alike (``ssl.temporal``,
+    :class:`~semipose.data.context.FrameTupleDataset`), whole-frame boxes, every ``stride``-th
+    frame, shuffled. Without ``video`` a 300-frame 640×480 clip is written to a temporary folder.
+
+    Returns:
+        one row per mode: ``crops_per_s`` (unlabelled crops delivered), ``frames_per_s``
+        (frames decoded and cropped: three per crop with tuples).
+    """
+    import cv2
+    import numpy as np
+
+    from .data.context import FrameTupleDataset
+    from .data.loaders import make_loader
+    from .data.topdown import TopDownDataset, TopDownTransform
+    from .data.videos import video_frame_records
+    from .image import ImageCache
+    from .skeletons import get_skeleton
+
+    w, h = int(input_size[0]), int(input_size[1])
+    tmp = None
+    if video is None:
+        tmp = tempfile.TemporaryDirectory(prefix="semipose-bench-")
+        video = str(Path(tmp.name) / "clip.mp4")
+        fourcc = cv2.VideoWriter_fourcc(*"mp4v")  # type: ignore[attr-defined]
+        out = cv2.VideoWriter(video, fourcc, 25, (640, 480))
+        rng = np.random.default_rng(0)
+        base = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+        for i in range(300):
+            out.write(np.roll(base, 3 * i, axis=1))
+        out.release()
+    rows = []
+    try:
+        skeleton = get_skeleton("coco17")
+        records, _ = video_frame_records([video], skeleton.num_keypoints, stride=stride)
+        codec = HeatmapCodec((w, h), (w // 4, h // 4), 2.0)
+        transform = TopDownTransform(codec, skeleton, train=True)
+        for mode in ("single", "tuples"):
+            ds = (FrameTupleDataset(records, transform, gap=gap, images=ImageCache(0)) if mode == "tuples"
+                  else TopDownDataset(records, transform, images=ImageCache(0)))
+            loader = make_loader(ds, batch_size, workers, shuffle=True, generator=torch.Generator().manual_seed(0))
+            n, t0, it = 0, None, 0
+            while it < batches + 1:
+                for batch in loader:
+                    if t0 is None:
+                        t0 = time.perf_counter()
+                    else:
+                        n += batch["image"].shape[0]
+                    it += 1
+                    if it >= batches + 1:
+                        break
+            dt = time.perf_counter() - (t0 or time.perf_counter())
+            cps = n / dt if dt > 0 else float("nan")
+            rows.append({"mode": mode, "input": f"{w}x{h}", "workers": workers, "batch_size": batch_size, "crops": n,
+                         "crops_per_s": round(cps, 1), "frames_per_s": round(cps * (3 if mode == "tuples" else 1), 1),
+                         "source": video if tmp is None else "a synthetic 640x480 clip"})
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # semi-supervised: augmentations and whole training steps
 
@@ -240,7 +312,14 @@ STEP_BENCH: dict[str, tuple[str, tuple[str, ...]]] = {
     "multiaugs-4": ("posecons", ("JOCO", "JCCM", "JC", "JO")),
     "multiaugs-dual": ("posedual", ("JOCO", "JCCM")),
     "sspcm": ("sspcm", ("JO",)),
+    # supervised + the video-native terms (ssl.temporal, ssl.pose_prior): the unlabelled crops
+    # with their two neighbouring frames, one pass over the three
+    "temporal": ("supervised", ()),
+    "pose-prior": ("supervised", ()),
+    "video": ("supervised", ()),
 }
+#: the video-native terms of the ``STEP_BENCH`` entries that have them
+STEP_VIDEO_TERMS: dict[str, tuple[str, ...]] = {"temporal": ("temporal",), "pose-prior": ("pose_prior",), "video": ("temporal", "pose_prior")}
 
 
 def _median_ms(fn: Any, device: torch.device, steps: int, warmup: int) -> float:
@@ -332,6 +411,7 @@ def bench_ssl_step(
     """
     from .params import HardAffineParams, num_nets_of
     from .ssl.methods import SemiSupervisedModel
+    from .ssl.video_losses import PosePriorLoss, TemporalLoss
 
     device = torch.device(device)
     prec = resolve_precision(precision, device)
@@ -342,23 +422,31 @@ def bench_ssl_step(
     wsup = torch.ones(batch_size, num_joints, device=device)
     unsup = to_memory_format(torch.randn(batch_size, 3, h, w, generator=gen).to(device), channels_last)
     wun = torch.ones(batch_size, num_joints, device=device)
+    context = torch.randn(batch_size, 2, 3, h, w, generator=gen).to(device)
+    poses = torch.rand(4 * num_joints, num_joints, 2, generator=gen) * 100
     rows = []
     for name in methods:
         method, paths = STEP_BENCH[name]
+        terms = STEP_VIDEO_TERMS.get(name, ())
         torch.manual_seed(0)
         n_nets = num_nets_of(method)
         nets = [build_pose_model(arch, num_joints).to(device).train() for _ in range(n_nets)]
         if channels_last:
             nets = [n.to(memory_format=torch.channels_last) for n in nets]  # type: ignore[call-overload]
+        video = [TemporalLoss(weight=1e-4, conf_thr=0.0) if t == "temporal" else
+                 PosePriorLoss(weight=1e-3).fit(poses, torch.ones(len(poses), num_joints, dtype=torch.bool)) for t in terms]
         model = SemiSupervisedModel(
-            nets, method=method, paths=paths or ("none",), hard_affine=HardAffineParams(),
+            nets, method=method, paths=paths or ("none",), hard_affine=HardAffineParams(), video_losses=video,
         ).to(device)
         opt = torch.optim.Adam(model.student_parameters(), lr=1e-4)
         vgen = torch.Generator(device=device).manual_seed(0)
+        unlabelled = method != "supervised" or bool(terms)
+        frames = (3 if model.needs_context else 1) if terms else 0  # the frames of each unlabelled crop the terms predict
 
         def step() -> None:
             with autocast(prec, device):
-                out = model(sup, target, wsup, unsup if method != "supervised" else None, wun, generator=vgen)
+                out = model(sup, target, wsup, unsup if unlabelled else None, wun, context if model.needs_context else None,
+                            generator=vgen)
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             opt.step()
@@ -375,6 +463,10 @@ def bench_ssl_step(
                     for net in nets:
                         for _ in paths:
                             loss = loss + net(unsup).float().mean()
+                if frames:
+                    batch = torch.cat([context[:, 0], unsup, context[:, 1]]) if frames == 3 else unsup
+                    for net in nets:
+                        loss = loss + net(batch).float().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -386,7 +478,7 @@ def bench_ssl_step(
             step_t.append(_median_ms(step, device, 1, warmup if not step_t else 0))
             net_t.append(_median_ms(network_only, device, 1, warmup if not net_t else 0))
         s_ms, n_ms = sorted(step_t)[len(step_t) // 2], sorted(net_t)[len(net_t) // 2]
-        passes = n_nets * (1 + (len(paths) if method != "supervised" else 0)) + (len(model.teaching) if method != "supervised" else 0)
+        passes = n_nets * (1 + (len(paths) if method != "supervised" else 0) + frames) + (len(model.teaching) if method != "supervised" else 0)
         rows.append({
             "method": name, "paths": list(paths), "arch": arch, "input": f"{w}x{h}", "batch_size": batch_size,
             "precision": prec, "channels_last": bool(channels_last),

@@ -22,18 +22,21 @@ def register(sub: Any) -> None:
         description="network: forward+backward+Adam per architecture and input; data: loader throughput; "
         "augment: each hard-view augmentation on a batch; step: one training step per method "
         "(supervised, PoseCons, PoseDual, MultiAugs 2/4 paths) next to its bare network passes; "
+        "frames: the unlabelled loader on video frames, single vs tuples; "
         "eval: decoding (shift vs DARK) and the evaluation stages after the network; "
         "predict: persons/s of the prediction API (fp32, bf16, onnxruntime) next to the bare forward. "
         "By default only the precisions this device runs natively.",
     )
-    b.add_argument("what", nargs="?", choices=["network", "data", "augment", "step", "eval", "predict", "all"], default="all")
+    b.add_argument("what", nargs="?", choices=["network", "data", "frames", "augment", "step", "eval", "predict", "all"], default="all")
+    b.add_argument("--video", help="frames: the video whose frames the unlabelled loader reads (default: a synthetic clip)")
     b.add_argument("--persons", type=int, default=1000, help="eval: persons evaluated (default 1000)")
     b.add_argument("--arch", default=None, help="comma-separated networks (network: resnet18,resnet50, on a CPU resnet18; step: resnet18)")
     b.add_argument("--input", type=sizes, default=None,
                    help="comma-separated WIDTHxHEIGHT (network/data: 192x256,96x128; augment: 192x256; step: 96x128)")
     b.add_argument("--batch", type=int, default=None, help="batch size (default 32, network on a CPU 16; step: 16 labelled + 16 unlabelled)")
     b.add_argument("--methods", default=None,
-                   help="step: comma-separated subset of supervised,posecons,posedual,multiaugs-2,multiaugs-4,multiaugs-dual,sspcm")
+                   help="step: comma-separated subset of supervised,posecons,posedual,multiaugs-2,multiaugs-4,multiaugs-dual,sspcm,"
+                   "temporal,pose-prior,video")
     b.add_argument("--steps", type=int, default=None, help="timed steps per setting (default 5; network on a CPU 3)")
     b.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2; network on a CPU 1)")
     b.add_argument("--batches", type=int, default=10, help="timed batches for the data benchmark")
@@ -61,7 +64,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     configure_threads(args.threads, "--threads")
     report: dict = {"machine": machine_info(device)}
     print(json.dumps(report["machine"]))
-    what = {"all": ["network", "data", "augment", "step", "eval", "predict"]}.get(args.what, [args.what])
+    what = {"all": ["network", "data", "frames", "augment", "step", "eval", "predict"]}.get(args.what, [args.what])
     if ("network" in what or "step" in what or "predict" in what) and args.input:
         bad = [f"{w}x{h}" for w, h in args.input if w % 32 or h % 32]
         if bad:
@@ -106,6 +109,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 print(f"{r['input']:>8} {mb:>9g} {r['samples_per_s']:>10.1f} {r['ms_per_sample_per_worker']:>17} "
                       f"{r['decodes_per_sample'] if r['decodes_per_sample'] is not None else '-':>15}", flush=True)
         report["data"] = rows
+    if "frames" in what:
+        from ..bench import bench_frames
+
+        batch = args.batch or 8
+        rows = []
+        print(f"\nunlabelled loader on video frames, single frames vs tuples (t-1, t, t+1), {args.workers} workers")
+        print(f"{'mode':<8} {'input':>8} {'crops/s':>9} {'frames/s':>9}")
+        for size in args.input or [(128, 128)]:
+            for r in bench_frames(size, video=args.video, batch_size=batch, workers=args.workers, batches=args.batches):
+                rows.append(r)
+                print(f"{r['mode']:<8} {r['input']:>8} {r['crops_per_s']:>9.1f} {r['frames_per_s']:>9.1f}", flush=True)
+        report["frames"] = rows
     if "augment" in what:
         batch = args.batch or 32
         rows = []

@@ -114,9 +114,9 @@ class CompareGrid:
 
     @property
     def cells(self) -> list[Cell]:
-        """Repeat-major order: every line of a repeat and budget before the next repeat, so an
-        interrupted study has whole paired sets."""
-        return [Cell(ln.name, b, s.repeat) for s in self.splits for b in self.budgets for ln in self.lines]
+        """Budget by budget (the first, the small one, is the question), then repeat by repeat, every
+        line of a repeat together: an interrupted study has whole paired sets."""
+        return [Cell(ln.name, b, s.repeat) for b in self.budgets for s in self.splits for ln in self.lines]
 
     @property
     def todo(self) -> list[Cell]:
@@ -202,7 +202,7 @@ def plan_grid(config: str, overrides: Sequence[str], *, methods: Sequence[str], 
     for s in splits:
         for b in parsed:
             s.budget(b)  # every budget fits every split: said now, not after hours
-    out = Path(out)
+    out = Path(out).resolve()  # the cells' file overrides are read against data.root otherwise
     grid = CompareGrid(str(config), list(overrides), [lines[n] for n in names], parsed, splits, what, steps, out,
                        Path(results) if results else out / "cells.jsonl", unlabeled, pool)
     grid.done = {k: v for k, v in read_cells(grid.results).items() if _matches(grid, v)}
@@ -322,8 +322,9 @@ def run_grid(grid: CompareGrid, *, progress: bool = False, keep_runs: bool = Fal
         speed.setdefault(str(c["line"]), float(c["step_s"]))
     records = []
     t_start = time.perf_counter()
+    before = len(grid.done)
     for i, cell in enumerate(todo):
-        report(f"cell {i + 1}/{len(todo)} ({len(grid.done)} done before): {cell.line}, budget {cell.budget}, repeat {cell.repeat}"
+        report(f"cell {i + 1}/{len(todo)} ({before} finished before this run): {cell.line}, budget {cell.budget}, repeat {cell.repeat}"
                + _eta(grid, todo[i:], speed, time.perf_counter() - t_start, i))
         rec = run_cell(grid, cell, progress=progress, keep_runs=keep_runs)
         speed[cell.line] = float(rec["step_s"])
