@@ -77,8 +77,8 @@ def test_the_pose_prior_tells_real_poses_from_broken_ones(fly_poses):
 def test_the_pose_prior_needs_enough_complete_poses():
     from semipose.errors import DataFormatError
 
-    with pytest.raises(DataFormatError, match="needs at least 13"):
-        PosePriorLoss().fit(torch.rand(10, 13, 2), torch.ones(10, 13, dtype=torch.bool))
+    with pytest.raises(DataFormatError, match="2 labelled poses with every joint labelled; a pose prior needs at least 3"):
+        PosePriorLoss().fit(torch.rand(10, 13, 2), torch.arange(10)[:, None].expand(10, 13) < 2)
 
 
 def test_the_video_terms_in_a_training_step():

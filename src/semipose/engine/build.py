@@ -115,8 +115,12 @@ def build_video_losses(cfg: Config, stride: int, *, poses: np.ndarray | None = N
             raise ConfigError(f"ssl.pose_prior: {e} (from {len(poses)} labelled poses, with their mirrored and rotated "
                               "copies); label more frames with every keypoint, or set ssl.pose_prior.weight=0") from None
         assert prior.components is not None
+        complete = int((kp[..., 2] > 0).all(dim=1).sum())
         log.info("ssl.pose_prior: %d components (%.0f %% of the variance) from %d labelled poses with every keypoint",
-                 prior.components.shape[0], 100 * q.pose_prior.variance, int((kp[..., 2] > 0).all(dim=1).sum()))
+                 prior.components.shape[0], 100 * q.pose_prior.variance, complete)
+        if int(vis.all(dim=1).sum()) < 2 * kp.shape[1]:
+            log.warning("ssl.pose_prior: %d complete labelled poses (%d with their copies) for %d coordinates: the prior is the "
+                        "span of those poses, a narrow one", complete, int(vis.all(dim=1).sum()), 2 * kp.shape[1])
         out.append(prior)
     return out
 

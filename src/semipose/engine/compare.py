@@ -114,9 +114,10 @@ class CompareGrid:
 
     @property
     def cells(self) -> list[Cell]:
-        """Budget by budget (the first, the small one, is the question), then repeat by repeat, every
-        line of a repeat together: an interrupted study has whole paired sets."""
-        return [Cell(ln.name, b, s.repeat) for b in self.budgets for s in self.splits for ln in self.lines]
+        """Budget by budget (the first, the small one, is the question), then line by line in the
+        order given (supervised first), every repeat of a line together: an interrupted study has
+        each finished line paired with supervised on all its repeats."""
+        return [Cell(ln.name, b, s.repeat) for b in self.budgets for ln in self.lines for s in self.splits]
 
     @property
     def todo(self) -> list[Cell]:

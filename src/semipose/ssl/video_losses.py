@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataFormatError
 
-__all__ = ["soft_argmax", "TemporalLoss", "PosePriorLoss", "augmented_poses", "VideoLoss"]
+__all__ = ["MIN_PRIOR_POSES", "soft_argmax", "TemporalLoss", "PosePriorLoss", "augmented_poses", "VideoLoss"]
 
 
 def soft_argmax(heatmaps: Tensor, radius: int = 2) -> tuple[Tensor, Tensor]:
@@ -87,6 +87,10 @@ def augmented_poses(keypoints: Tensor, visible: Tensor, *, flip_index: Sequence[
         out_kp.append(base_kp @ rot.T)
         out_vis.append(base_vis)
     return torch.cat(out_kp), torch.cat(out_vis)
+
+
+#: the fewest complete poses (copies included) a pose prior is fitted on
+MIN_PRIOR_POSES = 3
 
 
 @dataclass
@@ -165,13 +169,15 @@ class PosePriorLoss:
             visible: ``(N, K)`` bool, labelled.
 
         Raises:
-            DataFormatError: fewer complete poses than joints (too few to fit a prior).
+            DataFormatError: fewer than :data:`MIN_PRIOR_POSES` complete poses. With fewer complete
+                poses than the pose has coordinates the prior is the span of the labelled ones: narrow, but
+                a prior; the caller says so.
         """
         full = visible.all(dim=1)
-        n, d = int(full.sum()), 2 * keypoints.shape[1]
-        if n < d // 2:
-            raise DataFormatError(f"{self.name}: {n} labelled poses with every joint labelled; a pose prior of "
-                                  f"{d // 2} joints needs at least {d // 2}")
+        n = int(full.sum())
+        if n < MIN_PRIOR_POSES:
+            raise DataFormatError(f"{self.name}: {n} labelled poses with every joint labelled; a pose prior needs at least "
+                                  f"{MIN_PRIOR_POSES}")
         x = self.normalize(keypoints[full].double())
         mean = x.mean(0)
         _, s, vt = torch.linalg.svd(x - mean, full_matrices=False)
