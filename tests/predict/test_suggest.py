@@ -34,6 +34,35 @@ def test_min_gap_holds_at_the_stride():
     assert [f.index for f in chosen] == [710, 730, 750]
 
 
+def test_the_diverse_mode_takes_one_frame_per_pose_cluster():
+    """Frames of three kinds of pose (stretched, folded, turned), the most uncertain all of one
+    kind: uncertainty takes three of that kind, diverse one of each (the best of each), random
+    is a seeded draw."""
+    rng = np.random.default_rng(0)
+    base = {"stretched": np.array([[0, 0], [10, 0], [20, 0], [30, 0]], float), "folded": np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float),
+            "turned": np.array([[0, 0], [0, 10], [0, 20], [0, 30]], float)}
+    frames, kinds = [], []
+    for i in range(60):
+        kind = list(base)[i % 3]
+        kp = base[kind] * rng.uniform(0.8, 1.2) + rng.normal(0, 0.3, (4, 2)) + rng.uniform(0, 300, 2)
+        d = 9.0 + rng.random() if kind == "stretched" else 1.0 + rng.random()
+        frames.append(FrameScore(f"v#{i * 20}", "v.mp4", i * 20, d, 0.5, kp_a=kp, kp_b=kp))
+        kinds.append(kind)
+    unc = choose([*frames], 3, min_gap=10)
+    assert {kinds[frames.index(f)] for f in unc} == {"stretched"}
+    for f in frames:
+        f.chosen = False
+    div = choose(frames, 3, min_gap=10, mode="diverse")
+    assert sorted(kinds[frames.index(f)] for f in div) == ["folded", "stretched", "turned"]
+    best_folded = max((f for f, k in zip(frames, kinds) if k == "folded"), key=lambda f: f.score)
+    assert best_folded in div
+    r1 = choose(frames, 3, min_gap=10, mode="random", seed=1)
+    r2 = choose(frames, 3, min_gap=10, mode="random", seed=1)
+    assert [f.index for f in r1] == [f.index for f in r2] and len(r1) == 3
+    with pytest.raises(Exception, match="--mode"):
+        choose(frames, 3, min_gap=10, mode="entropy")
+
+
 @pytest.mark.parametrize("nets", [2, 1])
 def test_suggest_on_the_shared_video(sample_data, tmp_path, capsys, nets):
     model = make_model_file(tmp_path / "m.pt", num_nets=nets, input_size=(64, 64),
@@ -61,6 +90,11 @@ def test_suggest_on_the_shared_video(sample_data, tmp_path, capsys, nets):
     doc = json.loads((tmp_path / "back/annotations.json").read_text())
     assert all(a["num_keypoints"] == 0 for a in doc["annotations"])
     np.testing.assert_array_equal(sorted(int(im["file_name"].rsplit("_", 1)[1][:6]) for im in doc["images"]), chosen)
+    if nets == 1:  # the diverse mode from the command line
+        assert main(["suggest", str(model), str(video), "--n", "3", "--stride", "100", "--min-gap", "150", "--out", str(tmp_path / "d"),
+                     "--mode", "diverse", "--no-progress"]) == 0
+        assert "the best of each of 3 pose clusters" in capsys.readouterr().out
+        assert sum(int(r["chosen"]) for r in csv.DictReader(open(tmp_path / "d/scores.csv"))) == 3
 
 
 def _video(path, frames):

@@ -41,7 +41,8 @@ from ..visualize import draw_pose, make_image_grid
 from .estimator import PoseEstimator, PoseResult
 from .sources import Source
 
-__all__ = ["FrameScore", "SuggestResult", "frame_refs", "score_frames", "choose", "suggest", "suggest_from_file", "auto_stride", "video_frame_counts"]
+__all__ = ["SUGGEST_MODES", "pose_embedding", "FrameScore", "SuggestResult", "frame_refs", "score_frames", "choose", "suggest",
+           "suggest_from_file", "auto_stride", "video_frame_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +134,28 @@ def score_frames(est_a: PoseEstimator, est_b: PoseEstimator | None, refs: Sequen
     return out
 
 
-def choose(frames: list[FrameScore], n: int, min_gap: int) -> list[FrameScore]:
-    """Score every frame (see the module docstring) and take ``n`` best first, none ``min_gap``
-    frames or closer to another from the same source."""
+#: how ``suggest`` picks among the scored frames: ``uncertainty`` (the highest scores), ``diverse``
+#: (k-means of the predicted poses into ``n`` clusters, the highest score of each), ``random``
+#: (a seeded draw: the control of the suggest study)
+SUGGEST_MODES: tuple[str, ...] = ("uncertainty", "diverse", "random")
+
+
+def pose_embedding(frames: Sequence[FrameScore]) -> np.ndarray:
+    """``(F, 2K)`` each frame's predicted pose (the mean of its two predictions), centred on its
+    mean keypoint and divided by its RMS spread: what the pose looks like, not where or how big."""
+    kp = np.stack([(f.kp_a + f.kp_b) / 2 if f.kp_a is not None and f.kp_b is not None else np.zeros((1, 2))
+                   for f in frames]).astype(np.float64)
+    c = kp - kp.mean(axis=1, keepdims=True)
+    scale = np.sqrt((c**2).sum(2).mean(1)).clip(min=1e-6)
+    return (c / scale[:, None, None]).reshape(len(frames), -1)
+
+
+def choose(frames: list[FrameScore], n: int, min_gap: int, *, mode: str = "uncertainty", seed: int = 0) -> list[FrameScore]:
+    """Score every frame (see the module docstring) and take ``n`` of them, none ``min_gap``
+    frames or closer to another from the same source, by ``mode`` (:data:`SUGGEST_MODES`)."""
+    if mode not in SUGGEST_MODES:
+        raise SourceError(f"--mode: expected one of {', '.join(SUGGEST_MODES)}, got {mode!r}")
+
     def med(v: np.ndarray) -> float:
         m = float(np.median(v))
         return m if m > 1e-9 else 1.0
@@ -146,8 +166,22 @@ def choose(frames: list[FrameScore], n: int, min_gap: int) -> list[FrameScore]:
     score = d / med(d) + c / med(c) + (j / med(j) if j.any() else 0.0)
     for f, s in zip(frames, score):
         f.score = float(s)
+    if mode == "random":
+        order = np.random.default_rng(seed).permutation(len(frames))
+    elif mode == "diverse" and len(frames) > n:
+        from scipy.cluster.vq import kmeans2
+
+        x = pose_embedding(frames)
+        _, labels = kmeans2((x - x.mean(0)) / (x.std(0) + 1e-6), n, seed=seed, minit="++")
+        # each cluster's frames by score, then round robin over the clusters: the best of every
+        # cluster first, then the second best of every cluster (where min_gap ruled one out)
+        ranked = [sorted(np.flatnonzero(labels == c), key=lambda i: -score[i]) for c in range(n)]
+        best = sorted(range(n), key=lambda c: -score[ranked[c][0]] if ranked[c] else 0.0)
+        order = np.array([r[k] for k in range(max(len(r) for r in ranked)) for c in best if len(r := ranked[c]) > k], np.int64)
+    else:
+        order = np.argsort(-score, kind="stable")
     chosen: list[FrameScore] = []
-    for i in np.argsort(-score, kind="stable"):
+    for i in order:
         f = frames[int(i)]
         if any(g.source == f.source and abs(g.index - f.index) <= min_gap for g in chosen):
             continue
@@ -191,18 +225,22 @@ def _claim(out: Path, overwrite: bool) -> None:
 
 
 def suggest(est_a: PoseEstimator, est_b: PoseEstimator | None, sources: Sequence[Source], out_dir: str | Path, *, n: int = 10,
-            stride: int = 0, min_gap: int = 10, progress: bool = True, overwrite: bool = False) -> SuggestResult:
+            stride: int = 0, min_gap: int = 10, progress: bool = True, overwrite: bool = False, mode: str = "uncertainty",
+            seed: int = 0) -> SuggestResult:
     """Rank the frames of ``sources`` and write the ``n`` chosen ones (see the module docstring).
 
     Args:
         stride: videos: score every this-many-th frame (0: :func:`auto_stride`).
         min_gap: chosen frames of one video are more than this many frames apart.
         overwrite: replace an earlier suggestion in ``out_dir``.
+        mode, seed: how the frames are picked (:func:`choose`).
 
     Raises:
         SourceError: a video cannot be opened or has no frame, nothing to score, or ``out_dir``
             holds an earlier suggestion (without ``overwrite``).
     """
+    if mode not in SUGGEST_MODES:
+        raise SourceError(f"--mode: expected one of {', '.join(SUGGEST_MODES)}, got {mode!r}")
     if n < 1 or stride < 0 or min_gap < 0:
         raise SourceError(f"--n must be ≥ 1, --stride ≥ 0 and --min-gap ≥ 0, got {n}, {stride}, {min_gap}")
     out = Path(out_dir)
@@ -216,9 +254,11 @@ def suggest(est_a: PoseEstimator, est_b: PoseEstimator | None, sources: Sequence
     log.info("suggest: %d frames to score (%s), %s", len(refs), f"every {stride}th frame of {videos} video(s)" if videos else "images",
              "two networks each" if est_b is not None else "each also mirrored")
     frames = score_frames(est_a, est_b, refs, progress=progress)
-    chosen = choose(frames, n, min_gap)
+    chosen = choose(frames, n, min_gap, mode=mode, seed=seed)
     _write(out, frames, chosen, est_a)
     how = "two networks' disagreement" if est_b is not None else "disagreement with the mirrored frame"
+    how = {"uncertainty": how, "diverse": f"{how}, the best of each of {n} pose clusters",
+           "random": f"a random draw (seed {seed}); scored by {how}"}[mode]
     return SuggestResult(out, frames, chosen, how, stride)
 
 
@@ -260,7 +300,7 @@ def _write(out: Path, frames: list[FrameScore], chosen: list[FrameScore], est_a:
 
 def suggest_from_file(model: str | os.PathLike[str], sources: Sequence[str], out_dir: str | Path, *, n: int = 10, stride: int = 0,
                       min_gap: int = 10, device: str = "auto", trust: bool = False, progress: bool = True,
-                      overwrite: bool = False) -> SuggestResult:
+                      overwrite: bool = False, mode: str = "uncertainty", seed: int = 0) -> SuggestResult:
     """:func:`suggest` for a model file (read once; a two-network model scores with both networks)
     and command-line sources (videos, images, folders, globs; no cameras)."""
     from ..models.modelfile import POSE_KINDS, read_model
@@ -272,4 +312,5 @@ def suggest_from_file(model: str | os.PathLike[str], sources: Sequence[str], out
     mf = read_model(model, trust=trust, kinds=(*POSE_KINDS, "onnx"))  # read once for both networks
     est_a = PoseEstimator.from_file(mf, device=device, net=1, flip_test=False)
     est_b = PoseEstimator.from_file(mf, device=device, net=2, flip_test=False) if "net2" in est_a.card.choices else None
-    return suggest(est_a, est_b, srcs, out_dir, n=n, stride=stride, min_gap=min_gap, progress=progress, overwrite=overwrite)
+    return suggest(est_a, est_b, srcs, out_dir, n=n, stride=stride, min_gap=min_gap, progress=progress, overwrite=overwrite,
+                   mode=mode, seed=seed)
