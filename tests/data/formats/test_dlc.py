@@ -84,3 +84,31 @@ def test_val_every_is_checked(tmp_path, capsys):
     assert "--val-every 0: nothing held out" in capsys.readouterr().out
     assert split_project(tmp_path / "o/annotations.json", 2)[3] == 2
     assert os.path.isfile(tmp_path / "o/config.yaml")
+
+
+def test_multi_animal_deeplabcut_imports_one_instance_per_individual(tmp_path, caplog):
+    """A maDLC CollectedData file in the real layout (newer DeepLabCut: the image path split over
+    three columns; four header rows; two mice and the arena's unique body parts under 'single'):
+    one instance per individual, the unique body parts left out and said, empty cells unlabelled."""
+    import json
+
+    for name in ("img001.png", "img002.png"):
+        _png(tmp_path / f"proj/labeled-data/video1/{name}")
+    head = ("scorer,,,me,me,me,me,me,me,me,me,me,me\n"
+            "individuals,,,mouse1,mouse1,mouse1,mouse1,mouse2,mouse2,mouse2,mouse2,single,single\n"
+            "bodyparts,,,snout,snout,tail,tail,snout,snout,tail,tail,corner,corner\n"
+            "coords,,,x,y,x,y,x,y,x,y,x,y\n")
+    rows = ("labeled-data,video1,img001.png,10,12,20,22,30,32,,,1,1\n"
+            "labeled-data,video1,img002.png,11,13,21,23,31,33,41,43,1,1\n")
+    (tmp_path / "proj/CollectedData_me.csv").write_text(head + rows)
+    labels = read_dlc_csv(tmp_path / "proj/CollectedData_me.csv")
+    assert labels.keypoints == ["snout", "tail"] and labels.individuals == ["mouse1", "mouse2"]
+    assert "unique body part(s) of the 'single' individual (corner)" in caplog.text
+    assert labels.frames[0][0] == "labeled-data/video1/img001.png" and labels.frames[0][1][1][0] == (30.0, 32.0)
+    assert all(math.isnan(v) for v in labels.frames[0][1][1][1])  # mouse2's tail not labelled in frame 1
+    assert main(["data", "import", str(tmp_path / "proj/CollectedData_me.csv"), "--format", "dlc", "--out", str(tmp_path / "out")]) == 0
+    doc = json.loads((tmp_path / "out/annotations.json").read_text())
+    assert len(doc["images"]) == 2 and len(doc["annotations"]) == 4
+    assert doc["categories"][0]["keypoints"] == ["snout", "tail"]
+    first = [a for a in doc["annotations"] if a["image_id"] == doc["images"][0]["id"]]
+    assert sorted(a["num_keypoints"] for a in first) == [1, 2] and sorted(a["individual"] for a in first) == ["mouse1", "mouse2"]

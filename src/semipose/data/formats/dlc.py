@@ -1,9 +1,11 @@
 """DeepLabCut / lightning-pose labels tables: ``CollectedData*.csv`` and its ``.h5`` twin, read
 and written.
 
-The table: header rows ``scorer``, optionally ``individuals`` (multi-animal), ``bodyparts`` and
-``coords`` (``x``, ``y`` and, for machine labels, ``likelihood``), then one row per image, its
-path in the first column (or split over the first columns, as newer DeepLabCut writes it).
+The table: header rows ``scorer``, optionally ``individuals`` (multi-animal: one instance per
+individual; the ``single`` individual's unique body parts, landmarks of the arena, are left out
+and said), ``bodyparts`` and ``coords`` (``x``, ``y`` and, for machine labels, ``likelihood``),
+then one row per image, its path in the first column (or split over the first columns, as newer
+DeepLabCut writes it).
 
 * :func:`read_dlc_csv` reads the CSV with the csv module: the format is a plain table, and the
   reader names the row and column of a problem (sleap-io reads it through pandas and would add
@@ -94,6 +96,19 @@ def _header(rows: list[list[str]], p: Path) -> tuple[bool, int, int]:
     return multi, body_row, coords_row
 
 
+#: the individual multi-animal DeepLabCut files its unique body parts (landmarks of the arena,
+#: not of an animal) under
+UNIQUE_INDIVIDUAL = "single"
+
+
+def _unique_bodyparts(cols: dict[tuple[str, str], tuple[int, int]], multi: bool) -> list[str]:
+    """The body parts only the :data:`UNIQUE_INDIVIDUAL` individual has (multi-animal tables)."""
+    if not multi:
+        return []
+    animal = {bp for ind, bp in cols if ind != UNIQUE_INDIVIDUAL}
+    return list(dict.fromkeys(bp for ind, bp in cols if ind == UNIQUE_INDIVIDUAL and bp not in animal))
+
+
 def parse_dlc_rows(rows: list[list[str]], p: Path) -> ProjectLabels:
     """Parse a DeepLabCut labels table given as CSV rows (from :func:`read_dlc_csv`, or a ``.h5``
     written out as CSV); ``p`` names the file in messages."""
@@ -125,6 +140,13 @@ def parse_dlc_rows(rows: list[list[str]], p: Path) -> ProjectLabels:
             raise DataFormatError(f"{p}: row {body_row + 1}, column {c + 1}: body part {bp!r} appears twice")
         cols[(ind, bp)] = (c, c + 1)
         c += 2
+    unique = _unique_bodyparts(cols, multi)
+    if unique:  # multi-animal DeepLabCut's "uniquebodyparts" (the "single" individual): not an animal's keypoints
+        log.warning("%s: %d unique body part(s) of the %r individual (%s) are not an animal's keypoints; not imported",
+                    p, len(unique), UNIQUE_INDIVIDUAL, ", ".join(unique))
+        keypoints = [k for k in keypoints if k not in unique]
+        individuals = [i for i in individuals if i != UNIQUE_INDIVIDUAL]
+        cols = {key: v for key, v in cols.items() if key[0] != UNIQUE_INDIVIDUAL}
     frames: list[tuple[str, list[list[tuple[float, float]]]]] = []
     where: dict[str, str] = {}
     seen: dict[str, int] = {}
