@@ -208,7 +208,7 @@ def test_one_module_per_command():
     from semipose.cli import COMMANDS, build_parser
 
     names = sorted(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    assert names == sorted(["train", "eval", "predict", "export", "suggest", "models", "data", "bench"])
+    assert names == sorted(["train", "eval", "predict", "export", "suggest", "compare", "models", "data", "bench"])
     assert all(hasattr(c, "register") for c in COMMANDS)
     long = {p.name: n for p in (SRC / "cli").glob("*.py") if (n := len(p.read_text().splitlines())) > 200}
     assert long == {}

@@ -428,11 +428,9 @@ class SemiSupervisedModel(nn.Module):
             unsup_scale: multiplies the consistency weight (ramp-up).
         """
         out = self._supervised(sup_images, sup_target, sup_weight)
-        if unsup_images is None:
-            return out
-        if self.video_losses:
+        if unsup_images is not None and self.video_losses:
             self._video_terms(out, unsup_images, unsup_context, unsup_scale)
-        if not self.teacher_of:
+        if unsup_images is None or not self.teacher_of:
             return out
         if generator is None:
             raise ConfigError("the consistency methods need a torch.Generator for the hard views")

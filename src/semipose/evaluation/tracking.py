@@ -1,0 +1,74 @@
+"""Identity errors of tracks against labelled tracks (SLEAP tracks, DeepLabCut individuals): per
+frame the predicted instances are matched to the labelled ones (the Hungarian assignment on the
+mean keypoint distance), and a labelled track whose matched predicted track changes from one of
+its matched frames to the next counts one identity switch (CLEAR-MOT's IDSW).
+
+Shape symbols: per frame N predicted and M labelled instances, K keypoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["TrackingScore", "identity_switches", "match_instances", "pose_distance"]
+
+
+def pose_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(N, M)`` mean distance over the keypoints both poses have, between ``(N, K, 2)`` and
+    ``(M, K, 2)`` poses (``inf`` where they share none)."""
+    d = np.linalg.norm(a[:, None] - b[None], axis=-1)  # (N, M, K)
+    valid = np.isfinite(d)
+    n = valid.sum(-1)
+    out = np.where(valid, d, 0.0).sum(-1) / np.maximum(n, 1)
+    return np.where(n > 0, out, np.inf)
+
+
+def match_instances(pred: np.ndarray, gt: np.ndarray, max_distance: float | None = None) -> list[tuple[int, int]]:
+    """``(pred index, gt index)`` pairs of one frame: the Hungarian assignment on the mean
+    keypoint distance of ``(N, K, 2)`` and ``(M, K, 2)`` poses, pairs further than ``max_distance``
+    (pixels) dropped."""
+    from scipy.optimize import linear_sum_assignment
+
+    if len(pred) == 0 or len(gt) == 0:
+        return []
+    cost = pose_distance(np.asarray(pred, np.float64), np.asarray(gt, np.float64))
+    rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e9))
+    return [(int(r), int(c)) for r, c in zip(rows, cols)
+            if np.isfinite(cost[r, c]) and (max_distance is None or cost[r, c] <= max_distance)]
+
+
+@dataclass
+class TrackingScore:
+    """Identity switches, matched instances, and labelled instances missed."""
+
+    switches: int
+    matched: int
+    missed: int
+
+
+def identity_switches(pred_poses: Sequence[np.ndarray], pred_ids: Sequence[Sequence[int]], gt_poses: Sequence[np.ndarray],
+                      gt_tracks: Sequence[Sequence[Hashable]], *, max_distance: float | None = None) -> TrackingScore:
+    """Count identity switches over a video's frames (see the module).
+
+    Args:
+        pred_poses, pred_ids: per frame ``(N, K, 2)`` predicted poses and their N track ids.
+        gt_poses, gt_tracks: per frame ``(M, K, 2)`` labelled poses and their M track names.
+        max_distance: a match further than this (pixels) is not a match.
+    """
+    if not len(pred_poses) == len(pred_ids) == len(gt_poses) == len(gt_tracks):
+        raise ValueError("one entry per frame in each of pred_poses, pred_ids, gt_poses, gt_tracks")
+    last: dict[Hashable, int] = {}
+    switches = matched = missed = 0
+    for pp, pid, gp, gt in zip(pred_poses, pred_ids, gt_poses, gt_tracks):
+        pairs = match_instances(np.asarray(pp).reshape(len(pid), -1, 2) if len(pid) else np.zeros((0, 1, 2)), np.asarray(gp), max_distance)
+        missed += len(gt) - len(pairs)
+        for p, g in pairs:
+            matched += 1
+            name, tid = gt[g], int(pid[p])
+            if name in last and last[name] != tid:
+                switches += 1
+            last[name] = tid
+    return TrackingScore(switches, matched, missed)
