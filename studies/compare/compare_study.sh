@@ -22,13 +22,13 @@ case $project in
     [ -f "$proj/config.yaml" ] || $SP data import "$DATA/mirror-mouse/CollectedData.csv" --format dlc --out "$proj" \
         --videos "$DATA/mirror-mouse/videos/test_vid.mp4"
     lines=${LINES:-supervised,multiaugs-ema,video,multiaugs-ema-video}
-    args=(--budgets 10,all --repeats 3 --test folds --steps "${STEPS:-800}" data.unlabeled.frame_stride=5)
+    args=(--budgets 10,all --repeats 3 --test folds --steps "${STEPS:-1000}" data.unlabeled.frame_stride=5)
     ;;
   flies)
     proj=${PROJ:-data/compare-flies}
     [ -f "$proj/config.yaml" ] || $SP data import "$DATA/sleap-flies/clip.slp" --format sleap --out "$proj"
     lines=${LINES:-supervised,multiaugs-ema,video,multiaugs-ema-video}
-    args=(--budgets 10,50 --repeats 3 --test last:300 --unlabeled pool --steps "${STEPS:-800}")
+    args=(--budgets 10,50 --repeats 3 --test last:300 --unlabeled pool --steps "${STEPS:-1000}")
     ;;
   *) echo "unknown project $project (mouse or flies)"; exit 2 ;;
 esac
