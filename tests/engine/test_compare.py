@@ -61,3 +61,30 @@ def test_bad_input_is_one_line(mouse, tmp_path, capsys):
                        (["--line", "bad"], "NAME:KEY=VALUE")):
         assert main([*base, *extra]) == 2, extra
         assert msg in capsys.readouterr().err
+
+
+def test_until_plateau_finds_the_steps_once(mouse, tmp_path, capsys):
+    """The plateau search trains supervised until its test RMSE stops improving, records the steps
+    in the results file, and a rerun reads them back instead of searching again."""
+    from semipose.engine.compare import _plateau_step
+
+    assert _plateau_step([(100, 50.0), (200, 40.0), (300, 39.9), (400, 41.0)], 2, 0.02) == 200
+    assert _plateau_step([(100, 50.0), (200, 40.0), (300, 30.0)], 2, 0.02) is None
+    args = ["compare", str(mouse), *TINY, "--methods", "supervised", "--budgets", "5", "--repeats", "2", "--test", "folds",
+            "--until-plateau", "--plateau-every", "2", "--max-steps", "8", "--out", str(tmp_path / "p"), "--no-progress", "--dry-run"]
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "has not run yet" in out
+    assert main(args[:-1] + ["--report-only"]) == 0  # no search without training
+    assert main(args[:-1]) == 0
+    out = capsys.readouterr().out
+    steps = int(out.split("supervised stops improving at ")[1].split()[0])
+    assert 2 <= steps <= 8 and f"every cell trains {steps}" in out
+    recs = [json.loads(t) for t in (tmp_path / "p/cells.jsonl").read_text().splitlines()]
+    plateau = [r for r in recs if "plateau" in r]
+    assert len(plateau) == 1 and plateau[0]["steps"] == steps and len(plateau[0]["curve"]) >= 1
+    assert {r["steps"] for r in recs if "line" in r} == {steps}
+    assert main(args) == 0  # read back: no second search
+    assert "supervised stops improving at" in capsys.readouterr().out
+    assert len([t for t in (tmp_path / "p/cells.jsonl").read_text().splitlines() if "plateau" in t]) == 1

@@ -25,6 +25,12 @@ def register(sub: Any) -> None:
     c.add_argument("--budgets", default="10,all", help="labelled frames per cell, comma-separated, 'all' = every non-test frame (default 10,all)")
     c.add_argument("--repeats", type=int, default=3, help="splits: seeds, and folds of a small project (default 3)")
     c.add_argument("--steps", type=int, default=0, help="training steps of every cell (default: the config's train.max_steps)")
+    c.add_argument("--until-plateau", action="store_true",
+                   help="instead of --steps: train supervised at the largest budget (repeat 0) until its test RMSE stops improving "
+                   "(2 %% over 2 checks, every --plateau-every steps, at most --max-steps); every line then gets those steps. "
+                   "The search is recorded in the results file and not run again")
+    c.add_argument("--plateau-every", type=int, default=200, help="steps between the plateau search's checks (default 200)")
+    c.add_argument("--max-steps", type=int, default=4000, help="the plateau search's limit (default 4000)")
     c.add_argument("--test", default="auto",
                    help="test frames: val (the config's validation file), folds (each labelled frame tested once over the repeats), "
                    "last:N (the last N frames in frame order), auto (val from 300 frames on, else folds; default)")
@@ -48,12 +54,25 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.compare import plan_grid
 
     grid = plan_grid(args.config, args.overrides, methods=args.methods.split(","), budgets=args.budgets.split(","), repeats=args.repeats,
-                     steps=args.steps, test=args.test, out=args.out, results=args.results, seed=args.seed, unlabeled=args.unlabeled,
-                     extra_lines=args.line)
+                     steps=args.steps or (args.max_steps if args.until_plateau else 0), test=args.test, out=args.out,
+                     results=args.results, seed=args.seed, unlabeled=args.unlabeled, extra_lines=args.line)
     cells, todo = grid.cells, grid.todo
     print(f"compare {args.config}: {len(grid.lines)} line(s) x {len(grid.budgets)} budget(s) x {len(grid.splits)} repeat(s) = "
           f"{len(cells)} cells, {grid.steps} steps each; {len(cells) - len(todo)} finished in {grid.results}")
     print(f"test frames: {grid.test_what}")
+    if args.until_plateau:
+        from ..engine.compare import read_plateaus
+
+        known = [r for r in read_plateaus(grid.results) if r.get("every") == args.plateau_every and r.get("max_steps") == args.max_steps
+                 and r.get("budget") == grid.budgets[-1]]
+        if args.dry_run and not known:
+            print(f"--until-plateau: the search (supervised, {grid.budgets[-1]} labelled frames, repeat 0, up to {args.max_steps} steps) "
+                  "has not run yet; the times below are for the --steps given")
+        elif not args.report_only or known:
+            from ..engine.compare import find_plateau
+
+            grid.set_steps(find_plateau(grid, every=args.plateau_every, max_steps=args.max_steps, progress=not args.no_progress))
+            print(f"--until-plateau: supervised stops improving at {grid.steps} steps: every cell trains {grid.steps}")
     if args.dry_run:
         return _dry_run(grid)
     if not args.report_only and todo:

@@ -13,6 +13,7 @@ the intervals and the verdict.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,7 +32,8 @@ from ..errors import ConfigError, DataFormatError
 from ..evaluation.pixels import errors_filename, read_instance_errors
 from ..params import selected_name
 
-__all__ = ["Line", "LINES", "Cell", "CompareGrid", "parse_line", "plan_grid", "read_cells", "run_grid", "estimate_step_seconds"]
+__all__ = ["Line", "LINES", "Cell", "CompareGrid", "parse_line", "plan_grid", "read_cells", "run_grid", "estimate_step_seconds",
+           "find_plateau", "Plateau"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,11 @@ class CompareGrid:
         order given (supervised first), every repeat of a line together: an interrupted study has
         each finished line paired with supervised on all its repeats."""
         return [Cell(ln.name, b, s.repeat) for b in self.budgets for ln in self.lines for s in self.splits]
+
+    def set_steps(self, steps: int) -> None:
+        """Train every cell ``steps`` (the finished cells of other steps no longer count)."""
+        self.steps = int(steps)
+        self.done = {k: v for k, v in read_cells(self.results).items() if _matches(self, v)}
 
     @property
     def todo(self) -> list[Cell]:
@@ -230,6 +237,8 @@ def read_cells(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
             continue
         try:
             cell = json.loads(text)
+            if "plateau" in cell:  # a schedule search (find_plateau), not a cell
+                continue
             budget = cell["budget"]
             out[Cell(str(cell["line"]), budget if budget == ALL else int(budget), int(cell["repeat"])).key] = cell
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
@@ -342,3 +351,78 @@ def _eta(grid: CompareGrid, todo: Sequence[Cell], speed: dict[str, float], elaps
     fallback = (sum(speed.values()) / len(speed)) if speed else elapsed / max(n_done, 1) / grid.steps
     left = sum(speed.get(c.line, fallback) for c in todo) * grid.steps
     return f" (ETA {time.strftime('%H:%M:%S', time.gmtime(left))} for {len(todo)} cell(s))"
+
+
+class Plateau(Exception):
+    """Raised by the plateau search's callback to stop the supervised run once it has stopped improving."""
+
+
+def read_plateaus(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The schedule searches recorded in a results file (:func:`find_plateau`)."""
+    p = Path(path)
+    if not p.is_file():
+        return []
+    out = []
+    for text in p.read_text().splitlines():
+        try:
+            rec = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and "plateau" in rec:
+            out.append(rec)
+    return out
+
+
+def find_plateau(grid: CompareGrid, *, every: int = 200, max_steps: int = 4000, patience: int = 2, min_gain: float = 0.02,
+                 progress: bool = False) -> int:
+    """The steps at which supervised stops improving (``--until-plateau``), recorded in the
+    results file and read back from it on a rerun.
+
+    Supervised trains at the largest budget on repeat 0, without an LR drop, and is validated
+    every ``every`` steps on repeat 0's test frames (the schedule is the only thing chosen there,
+    and it is the same for every line); the plateau is the last check that improved the best
+    RMSE by ``min_gain`` (relative) before ``patience`` checks in a row that did not, or
+    ``max_steps``.
+    """
+    from .callbacks import Callback
+    from .trainer import train
+
+    budget = grid.budgets[-1]
+    key = {"config": grid.config, "overrides": list(grid.overrides), "budget": budget, "test": sorted(grid.splits[0].test),
+           "every": every, "max_steps": max_steps, "patience": patience, "min_gain": min_gain}
+    for rec in read_plateaus(grid.results):
+        if all(rec.get(k) == v for k, v in key.items() if k != "config"):
+            return int(rec["steps"])
+    curve: list[tuple[int, float]] = []
+
+    class Watch(Callback):
+        def on_val_end(self, epoch: int, results: dict[str, Any], improved: bool) -> None:
+            rmse = float(next(iter(results.values())).metrics.get("rmse_px", float("nan")))
+            curve.append((epoch * every, rmse))
+            if _plateau_step(curve, patience, min_gain) is not None:
+                raise Plateau(f"supervised's test RMSE has not improved by {100 * min_gain:g} % for {patience} checks")
+
+    f = grid.split_files(grid.splits[0], budget)
+    cfg = load_config(grid.config, [*grid.overrides, f"data.train.ann_file={f['train']}", f"data.val.ann_file={f['test']}",
+                                    "data.val.det_file=null", "data.label_ids_file=null", "data.max_train_instances=0", "seed=0",
+                                    f"train.max_steps={max_steps}", f"train.max_iters_per_epoch={every}", "train.val_every=1",
+                                    "train.lr_step_iters=[]", "train.lr_steps=[]", "eval.num_vis_images=0",
+                                    f"output_dir={grid.out / 'runs'}", "name=plateau"])
+    with contextlib.suppress(Plateau):  # stopped at the plateau (the run's log says "training stopped: Plateau")
+        train(cfg, run_dir=grid.out / "runs" / "plateau", overwrite=True, progress=progress, extra_callbacks=[Watch()])
+    steps = _plateau_step(curve, patience, min_gain) or (curve[-1][0] if curve else max_steps)
+    _append(grid.results, {"plateau": True, **key, "steps": steps, "curve": [[s, round(r, 3)] for s, r in curve]})
+    return steps
+
+
+def _plateau_step(curve: Sequence[tuple[int, float]], patience: int, min_gain: float) -> int | None:
+    """The step of the last real improvement once ``patience`` checks in a row have not improved (None: still improving)."""
+    best_step, best, stale = None, float("inf"), 0
+    for step, rmse in curve:
+        if rmse < best * (1 - min_gain):
+            best_step, best, stale = step, rmse, 0
+        else:
+            stale += 1
+            if stale >= patience:
+                return best_step
+    return None

@@ -133,6 +133,7 @@ class _Run:
 def train(
     cfg: Config, *, resume: str | Path | None = None, run_dir: str | Path | None = None, progress: bool = True,
     trust_checkpoint: bool = False, overwrite: bool = False, callbacks: Sequence[Callback] | None = None,
+    extra_callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train a top-down pose model as configured: supervised, PoseCons or PoseDual
     (``cfg.ssl.method``), with the configured hard-view paths.
@@ -147,6 +148,7 @@ def train(
             ``model.pretrained``) that need arbitrary unpickling, which can run code from them.
         overwrite: ``run_dir`` may hold an earlier run; its results are removed first.
         callbacks: what reports the run (default: :func:`~semipose.engine.callbacks.default_callbacks`).
+        extra_callbacks: called after those (e.g. to stop a run early by raising).
 
     Returns:
         :class:`TrainResult` with the run folder and the best AP (for two networks, the
@@ -180,7 +182,7 @@ def train(
             folder, run.val_data, run.skeleton, progress=progress and main, arch=cfg.model.arch,
             num_images=cfg.eval.num_vis_images, shown=shown,
         )
-        return _loop(run, cbs)
+        return _loop(run, [*cbs, *extra_callbacks])
     except BaseException as e:
         # a failed start leaves no folder behind; a failure later is written to train.log too
         if main and not (created and remove_failed_start(folder.root)):
