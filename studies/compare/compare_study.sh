@@ -15,7 +15,7 @@ DATA=${SEMIPOSE_SAMPLE_DATA:-../shared/data}
 project=${1:?give mouse or flies}; shift
 # from scratch (offline: no ImageNet weights), ResNet-18 at 128x128, bf16 where native
 common=(model.arch=resnet18 model.pretrained=null data.input_size=[128,128] train.batch_size=8 train.unlabeled_batch_size=8
-        data.workers=1 train.log_every=50)
+        data.workers=1 train.log_every=50 data.image_cache_mb=1024)
 case $project in
   mouse)
     proj=${PROJ:-data/compare-mouse}
