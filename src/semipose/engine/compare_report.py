@@ -96,7 +96,7 @@ def verdict(summary: dict[str, Any]) -> str:
         d = row["paired"]
         rel = d["rmse"][0] / summary["budgets"][small][BASELINE]["summary"]["rmse"][0]
         if best_other is None or rel < best_other[1]:
-            best_other = (name, rel, d["rmse"])
+            best_other = (name, rel, d["rmse"], d["median"])
         ok = _iv(d["rmse"]).high < 0 and _iv(d["median"]).low <= 0 and _iv(d[pk]).high >= 0
         for b in budgets[1:]:
             other = summary["budgets"][b].get(name, {}).get("paired")
@@ -110,8 +110,10 @@ def verdict(summary: dict[str, Any]) -> str:
                 "and not worse at the other budgets")
     if best_other is None:
         return "no other line finished at the smallest budget: no verdict yet"
-    name, rel, d = best_other
+    name, rel, d, med = best_other
     why = "" if d[2] >= 0 else ", but its median or PCK is worse, or a larger budget is"
+    if med[1] > 0:
+        why += f"; its median error is worse by {med[0]:+.2f} px ({med[1]:+.2f} to {med[2]:+.2f})"
     return (f"no reliable gain: stay supervised (the best other line at {small} labelled frames, {name}, changes the test RMSE by "
             f"{100 * rel:+.0f} %, paired 95 % interval {d[1]:+.2f} to {d[2]:+.2f} px{why})")
 
@@ -161,32 +163,36 @@ def write_report(summary: dict[str, Any], out: str | Path) -> list[Path]:
 
 
 def _plot(summary: dict[str, Any], path: Path) -> None:
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     budgets = list(summary["budgets"])
-    fig, axes = plt.subplots(2, len(budgets), figsize=(4.5 * len(budgets), 6.5), squeeze=False)
+    fig, axes = plt.subplots(2, len(budgets), figsize=(max(7.0, 4.5 * len(budgets)), 6.5), squeeze=False)
     for j, b in enumerate(budgets):
         rows = summary["budgets"][b]
         names = list(rows)
-        y = np.arange(len(names))
-        for i, key, title in ((0, "summary", f"test RMSE px, {b} labelled frames"), (1, "paired", "Δ RMSE px vs supervised (paired)")):
+        for i, key, title in ((0, "summary", f"test error px, {b} labelled frames"), (1, "paired", "paired difference to supervised, px")):
             ax = axes[i][j]
             for k, n in enumerate(names):
-                v = rows[n].get(key, {}).get("rmse")
-                if v is None:
-                    continue
-                color = "tab:gray" if n == BASELINE else ("tab:green" if key == "paired" and v[2] < 0 else "tab:blue")
-                ax.errorbar(v[0], k, xerr=[[v[0] - v[1]], [v[2] - v[0]]], fmt="o", color=color, capsize=3)
+                for metric, dy, marker, color in (("rmse", -0.12, "o", "tab:blue"), ("median", 0.12, "s", "tab:orange")):
+                    v = rows[n].get(key, {}).get(metric)
+                    if v is None:
+                        continue
+                    ax.errorbar(v[0], k + dy, xerr=[[v[0] - v[1]], [v[2] - v[0]]], fmt=marker, color=color, capsize=3,
+                                label=metric if k == (0 if key == "summary" else 1) else None)
             if key == "paired":
                 ax.axvline(0, color="k", lw=0.8)
-            ax.set_yticks(y, names)
-            ax.invert_yaxis()
+            ax.set_yticks(range(len(names)), names)
+            ax.set_ylim(len(names) - 0.5, -0.5)
             ax.set_title(title, fontsize=9)
             ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(summary["verdict"][:110] + ("…" if len(summary["verdict"]) > 110 else ""), fontsize=8)
+            if j == 0:
+                ax.legend(fontsize=7, loc="best")
+    fig.suptitle("\n".join(textwrap.wrap(summary["verdict"], 110)), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
