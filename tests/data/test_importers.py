@@ -58,7 +58,9 @@ def test_the_real_dlc_project(sample_data, tmp_path, capsys):
     assert "val.json is the training set" in capsys.readouterr().out
     cfg = load_config(tmp_path / "mv/config.yaml")
     assert cfg.data.unlabeled.videos == [str((sample_data / "mirror-mouse/videos").resolve())] and cfg.ssl.method == "supervised"
-    assert "semipose train config.yaml ssl.method=posecons ssl.teacher=ema ssl.select=ema\n" in (tmp_path / "mv/config.yaml").read_text()
+    text = (tmp_path / "mv/config.yaml").read_text()
+    assert "semipose train config.yaml ssl.method=posecons ssl.teacher=ema ssl.select=ema\n" in text
+    assert "ssl.temporal.weight=1e-4 ssl.pose_prior.weight=1e-3" in text and "semipose compare " in text
     assert main(["data", "import", str(csv_file), "--format", "dlc", "--out", str(tmp_path / "mx"), "--videos", str(tmp_path / "nope.mp4")]) == 2
     assert "--videos" in capsys.readouterr().err and not (tmp_path / "mx").exists()
 
