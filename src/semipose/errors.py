@@ -26,6 +26,7 @@ __all__ = [
     "InputError",
     "TrainingError",
     "DownloadError",
+    "EarlyStop",
 ]
 
 
@@ -96,6 +97,11 @@ class InputError(SemiposeError, ValueError):
 
 class TrainingError(SemiposeError, FloatingPointError):
     """Training cannot go on (a non-finite loss); the message says where it can resume from."""
+
+
+class EarlyStop(SemiposeError):
+    """Raised by a training callback to end a run early on purpose (``semipose compare
+    --until-plateau``); the caller catches it: not a failure."""
 
 
 class DownloadError(SemiposeError, OSError):

@@ -28,12 +28,12 @@ from typing import Any
 from .._version import __version__
 from ..config import Config, load_config
 from ..data.splits import ALL, Split, make_splits, parse_budget, parse_test_mode, read_pool, write_subset
-from ..errors import ConfigError, DataFormatError
+from ..errors import ConfigError, DataFormatError, EarlyStop
 from ..evaluation.pixels import errors_filename, read_instance_errors
 from ..params import selected_name
 
 __all__ = ["Line", "LINES", "Cell", "CompareGrid", "parse_line", "plan_grid", "read_cells", "run_grid", "estimate_step_seconds",
-           "find_plateau", "Plateau"]
+           "find_plateau"]
 
 log = logging.getLogger(__name__)
 
@@ -353,10 +353,6 @@ def _eta(grid: CompareGrid, todo: Sequence[Cell], speed: dict[str, float], elaps
     return f" (ETA {time.strftime('%H:%M:%S', time.gmtime(left))} for {len(todo)} cell(s))"
 
 
-class Plateau(Exception):
-    """Raised by the plateau search's callback to stop the supervised run once it has stopped improving."""
-
-
 def read_plateaus(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The schedule searches recorded in a results file (:func:`find_plateau`)."""
     p = Path(path)
@@ -400,7 +396,7 @@ def find_plateau(grid: CompareGrid, *, every: int = 200, max_steps: int = 4000, 
             rmse = float(next(iter(results.values())).metrics.get("rmse_px", float("nan")))
             curve.append((epoch * every, rmse))
             if _plateau_step(curve, patience, min_gain) is not None:
-                raise Plateau(f"supervised's test RMSE has not improved by {100 * min_gain:g} % for {patience} checks")
+                raise EarlyStop(f"supervised's test RMSE has not improved by {100 * min_gain:g} % for {patience} checks")
 
     f = grid.split_files(grid.splits[0], budget)
     cfg = load_config(grid.config, [*grid.overrides, f"data.train.ann_file={f['train']}", f"data.val.ann_file={f['test']}",
@@ -408,7 +404,7 @@ def find_plateau(grid: CompareGrid, *, every: int = 200, max_steps: int = 4000, 
                                     f"train.max_steps={max_steps}", f"train.max_iters_per_epoch={every}", "train.val_every=1",
                                     "train.lr_step_iters=[]", "train.lr_steps=[]", "eval.num_vis_images=0",
                                     f"output_dir={grid.out / 'runs'}", "name=plateau"])
-    with contextlib.suppress(Plateau):  # stopped at the plateau (the run's log says "training stopped: Plateau")
+    with contextlib.suppress(EarlyStop):  # stopped at the plateau (the run's log says "training stopped: EarlyStop")
         train(cfg, run_dir=grid.out / "runs" / "plateau", overwrite=True, progress=progress, extra_callbacks=[Watch()])
     steps = _plateau_step(curve, patience, min_gain) or (curve[-1][0] if curve else max_steps)
     _append(grid.results, {"plateau": True, **key, "steps": steps, "curve": [[s, round(r, 3)] for s, r in curve]})

@@ -33,7 +33,7 @@ from ..data.batches import LabelledSample, MixedBatch, StepInputs
 from ..data.loaders import TrainLoader
 from ..data.sources import EvalData, TrainData, build_eval_data, build_skeleton, build_train_data
 from ..device import autocast, precision_reason, resolve_channels_last, resolve_device, resolve_precision, to_memory_format
-from ..errors import ConfigError, TrainingError
+from ..errors import ConfigError, EarlyStop, TrainingError
 from ..models.modelfile import ModelCard
 from ..params import selected_name
 from ..skeletons import Skeleton
@@ -188,6 +188,8 @@ def train(
         if main and not (created and remove_failed_start(folder.root)):
             if isinstance(e, KeyboardInterrupt):
                 log.warning("interrupted: %s", _resume_hint(folder))
+            elif isinstance(e, EarlyStop):
+                log.info("stopped early: %s", e)
             else:
                 log.error("training stopped: %s: %s", type(e).__name__, e)
         raise
