@@ -170,7 +170,7 @@ class TensorBoard(Callback):
 
 class Drawings(Callback):
     """``val_predictions.png`` (the best model's predictions on validation images, drawn when
-    it improves) and ``curves.png`` (the metrics CSV plotted, at the end). A drawing that fails
+    it improves) and ``curves.png`` (the metrics CSV plotted, at the end, from two epochs on). A drawing that fails
     is a warning; it never stops training."""
 
     def __init__(self, run: RunFolder, val_data: EvalData, skeleton: Skeleton, *, num_images: int, shown: str) -> None:
@@ -186,8 +186,9 @@ class Drawings(Callback):
             log.warning("could not draw predictions: %s", e)
 
     def on_train_end(self, best_metrics: dict[str, dict[str, float]], best_epoch: int) -> None:
-        if not self.run.main:
-            return
+        csv = self.run.root / "metrics.csv"
+        if not self.run.main or not csv.is_file() or len(csv.read_text().splitlines()) < 3:
+            return  # a curve needs two epochs
         try:
             from ..visualize import plot_training_curves
 
