@@ -70,3 +70,20 @@ def test_distances_and_matching_skip_missing_keypoints():
     assert match_instances(a, b) == [(0, 0)] and match_instances(a, b, max_distance=4) == []
     with pytest.raises(ValueError):
         Tracker(max_gap=-1)
+
+
+def test_instances_are_matched_scored_and_counted(flies):
+    """The two-fly labels against themselves shifted by 3 px, with one fly dropped in frame 0 and
+    an extra one added in frame 1: matched errors, one missed, one extra, overlapping flies paired right."""
+    from semipose.evaluation.tracking import score_instances
+
+    poses, _ = flies
+    gt = poses[:50]
+    pred = [p + np.array([3.0, 0.0]) for p in gt]
+    pred[0] = pred[0][:1]
+    pred[1] = np.concatenate([pred[1], pred[1][:1] + 400.0])
+    s = score_instances(pred, gt)
+    assert s.missed == 1 and s.extra == 1 and s.frames == 50 and s.frames_found == 49
+    summary = s.summary()
+    assert summary["matched"] == 99 and abs(summary["median_px"] - 3.0) < 1e-6 and summary["pck5_px"] == 1.0
+    assert score_instances([np.zeros((0, 13, 2))], [gt[0]]).missed == 2

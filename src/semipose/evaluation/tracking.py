@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TrackingScore", "identity_switches", "match_instances", "pose_distance"]
+__all__ = ["TrackingScore", "InstanceScore", "identity_switches", "match_instances", "pose_distance", "score_instances"]
 
 
 def pose_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -72,3 +72,47 @@ def identity_switches(pred_poses: Sequence[np.ndarray], pred_ids: Sequence[Seque
                 switches += 1
             last[name] = tid
     return TrackingScore(switches, matched, missed)
+
+
+@dataclass
+class InstanceScore:
+    """A whole multi-instance pipeline on labelled frames: the errors of matched instances, and
+    the instances missed or extra.
+
+    Attributes:
+        errors: ``(matched, K)`` pixel errors of the matched instances (NaN where not labelled).
+        missed: labelled instances with no prediction matched; extra: predictions matched to none.
+        frames, frames_found: labelled frames, and those where every labelled instance was matched.
+    """
+
+    errors: np.ndarray
+    missed: int
+    extra: int
+    frames: int
+    frames_found: int
+
+    def summary(self, pck_px: Sequence[float] = (5.0, 10.0, 20.0)) -> dict[str, float]:
+        d = self.errors[np.isfinite(self.errors)]
+        out = {"matched": float(len(self.errors)), "missed": float(self.missed), "extra": float(self.extra),
+               "found_frames": self.frames_found / max(self.frames, 1)}
+        if d.size:
+            out.update({"rmse_px": float(np.sqrt(np.mean(d**2))), "median_px": float(np.median(d)),
+                        **{f"pck{p:g}_px": float(np.mean(d <= p)) for p in pck_px}})
+        return out
+
+
+def score_instances(pred_poses: Sequence[np.ndarray], gt_poses: Sequence[np.ndarray], *, max_distance: float | None = None) -> InstanceScore:
+    """Match each frame's predicted instances ``(N, K, 2)`` to its labelled ones ``(M, K, 2)``
+    (:func:`match_instances`; a labelled keypoint is one that is not NaN) and score the pairs."""
+    if len(pred_poses) != len(gt_poses):
+        raise ValueError(f"{len(pred_poses)} predicted frames against {len(gt_poses)} labelled ones")
+    errors, missed, extra, found = [], 0, 0, 0
+    for pp, gp in zip(pred_poses, gt_poses):
+        pp, gp = np.asarray(pp, np.float64), np.asarray(gp, np.float64)
+        pairs = match_instances(pp, gp, max_distance)
+        missed += len(gp) - len(pairs)
+        extra += len(pp) - len(pairs)
+        found += len(pairs) == len(gp)
+        errors += [np.linalg.norm(pp[p] - gp[g], axis=-1) for p, g in pairs]
+    k = next((np.asarray(g).shape[1] for g in gt_poses if len(g)), 0)
+    return InstanceScore(np.array(errors).reshape(-1, k), missed, extra, len(gt_poses), found)
