@@ -88,3 +88,12 @@ def test_until_plateau_finds_the_steps_once(mouse, tmp_path, capsys):
     assert main(args) == 0  # read back: no second search
     assert "supervised stops improving at" in capsys.readouterr().out
     assert len([t for t in (tmp_path / "p/cells.jsonl").read_text().splitlines() if "plateau" in t]) == 1
+
+
+def test_the_eta_counts_network_passes(mouse):
+    from semipose.config import load_config
+    from semipose.engine.compare import LINES, network_passes
+
+    passes = {n: network_passes(load_config(mouse, list(ln.overrides))) for n, ln in LINES.items()}
+    assert passes == {"supervised": 1, "multiaugs-ema": 4, "temporal": 4, "pose-prior": 2, "video": 4, "multiaugs-ema-video": 7,
+                      "posedual": 8}

@@ -33,7 +33,7 @@ from ..evaluation.pixels import errors_filename, read_instance_errors
 from ..params import selected_name
 
 __all__ = ["Line", "LINES", "Cell", "CompareGrid", "parse_line", "plan_grid", "read_cells", "run_grid", "estimate_step_seconds",
-           "find_plateau"]
+           "find_plateau", "network_passes"]
 
 log = logging.getLogger(__name__)
 
@@ -344,12 +344,25 @@ def run_grid(grid: CompareGrid, *, progress: bool = False, keep_runs: bool = Fal
     return records
 
 
+def network_passes(cfg: Config) -> int:
+    """Network passes of one training step of ``cfg`` (supervised 1 per network; a consistency
+    method adds its teachers and one student pass per hard view; the video terms one pass over
+    the unlabelled crops, three with the temporal term): the ETA's measure of a line's cost."""
+    q = cfg.ssl
+    per_net = 1 + (len(q.paths) * q.repeat if cfg.consistency else 0)
+    per_net += (3 if q.temporal.weight > 0 else 1) if cfg.video_losses else 0
+    return cfg.num_nets * per_net + (cfg.num_nets if cfg.consistency else 0)
+
+
 def _eta(grid: CompareGrid, todo: Sequence[Cell], speed: dict[str, float], elapsed: float, n_done: int) -> str:
-    known = [speed[c.line] for c in todo if c.line in speed]
-    if not known and not n_done:
+    """Time left: each line's measured seconds per step, else the measured lines' seconds per
+    network pass times its passes (:func:`network_passes`)."""
+    if not speed and not n_done:
         return ""
-    fallback = (sum(speed.values()) / len(speed)) if speed else elapsed / max(n_done, 1) / grid.steps
-    left = sum(speed.get(c.line, fallback) for c in todo) * grid.steps
+    passes = {ln.name: network_passes(load_config(grid.config, [*grid.overrides, *ln.overrides])) for ln in grid.lines}
+    per_pass = [speed[n] / passes[n] for n in speed if n in passes] or [elapsed / max(n_done, 1) / grid.steps]
+    unit = sum(per_pass) / len(per_pass)
+    left = sum(speed.get(c.line, unit * passes.get(c.line, 1)) for c in todo) * grid.steps
     return f" (ETA {time.strftime('%H:%M:%S', time.gmtime(left))} for {len(todo)} cell(s))"
 
 
