@@ -212,3 +212,23 @@ def test_mouse_split_is_fixed_and_spread(tmp_path: Path, sample_data) -> None:
     r0, r1 = ({Path(im["file_name"]).name for im in json.loads((tmp_path / f"mm/train_20rand{d}_s0.json").read_text())["images"]}
               for d in (0, 1))
     assert len(r0) == len(r1) == 20 and names10 < r0 and r0 != r1
+
+
+def test_suggest_study_runs_resumes_and_reports(tmp_path: Path, sample_data) -> None:
+    """studies/compare/suggest_study.py on mirror-mouse at toy size: base models, each mode's +10
+    frames, random draws, the paired table; a rerun trains nothing."""
+    from semipose.cli import main
+
+    assert main(["data", "import", str(sample_data / "mirror-mouse/CollectedData.csv"), "--format", "dlc", "--out", str(tmp_path / "mm")]) == 0
+    cmd = [sys.executable, str(ROOT / "studies/compare/suggest_study.py"), str(tmp_path / "mm/config.yaml"), "model.arch=resnet18",
+           "model.pretrained=null", "data.input_size=[64,64]", "model.deconv_filters=[16,16,16]", "data.workers=0", "train.batch_size=4",
+           "--out", str(tmp_path / "sg"), "--results", str(tmp_path / "sg.jsonl"), "--test", "folds", "--repeats", "2", "--steps", "1",
+           "--draws", "2"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert "| uncertainty | 2 |" in out and "| diverse | 2 |" in out and "| random (seed 0) | 2 |" in out
+    recs = [json.loads(t) for t in (tmp_path / "sg.jsonl").read_text().splitlines()]
+    picks = [r for r in recs if "suggest" in r]
+    assert len(picks) == 2 * 4 and all(len(r["picked"]) == 10 for r in picks)
+    assert len({tuple(r["picked"]) for r in picks if r["repeat"] == 0 and r["suggest"] == "random"}) == 2  # two different draws
+    again = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert "done:" not in again.stdout and len((tmp_path / "sg.jsonl").read_text().splitlines()) == len(recs)

@@ -4,6 +4,7 @@
 #
 #   bash studies/compare/compare_study.sh mouse [--dry-run]     # mirror-mouse: 3 folds, 10 and all labels
 #   bash studies/compare/compare_study.sh flies [--dry-run]     # sleap-flies: test = frames 1200-1499, 10 and 50 labels
+#   bash studies/compare/compare_study.sh mouse-suggest         # the suggest study (studies/compare/suggest_study.py)
 #
 # Each finished cell is appended to studies/compare/<project>/cells.jsonl (committed), so the study
 # resumes where it stopped, on any machine, without its run folders (OUT, default runs/compare-<project>).
@@ -30,7 +31,15 @@ case $project in
     lines=${LINES:-supervised,multiaugs-ema,video,multiaugs-ema-video}
     args=(--budgets 10,50 --repeats 3 --test last:300 --unlabeled pool --steps "${STEPS:-1000}")
     ;;
-  *) echo "unknown project $project (mouse or flies)"; exit 2 ;;
+  mouse-suggest)
+    proj=${PROJ:-data/compare-mouse}
+    [ -f "$proj/config.yaml" ] || $SP data import "$DATA/mirror-mouse/CollectedData.csv" --format dlc --out "$proj" \
+        --videos "$DATA/mirror-mouse/videos/test_vid.mp4"
+    mkdir -p studies/compare/mouse
+    exec .venv/bin/python studies/compare/suggest_study.py "$proj/config.yaml" "${common[@]}" --test folds --repeats 3 \
+        --steps "${STEPS:-1000}" --draws 5 --out "${OUT:-runs/suggest-mouse}" --results studies/compare/mouse/suggest.jsonl "$@"
+    ;;
+  *) echo "unknown project $project (mouse, flies or mouse-suggest)"; exit 2 ;;
 esac
 mkdir -p "studies/compare/$project"
 $SP compare "$proj/config.yaml" "${common[@]}" --methods "$lines" "${args[@]}" --out "${OUT:-runs/compare-$project}" \

@@ -33,7 +33,7 @@ from ..evaluation.pixels import errors_filename, read_instance_errors
 from ..params import selected_name
 
 __all__ = ["Line", "LINES", "Cell", "CompareGrid", "parse_line", "plan_grid", "read_cells", "run_grid", "estimate_step_seconds",
-           "find_plateau", "network_passes"]
+           "find_plateau", "network_passes", "append_record", "train_and_score"]
 
 log = logging.getLogger(__name__)
 
@@ -142,17 +142,20 @@ class CompareGrid:
             write_subset(self.pool, split.budget(budget), files["train"])
         return files
 
-    def cell_config(self, cell: Cell) -> Config:
-        """The config of one cell: the config, the user's overrides, the line's, then the cell's own."""
+    def cell_config(self, cell: Cell, *, train_file: str | os.PathLike[str] | None = None, name: str | None = None) -> Config:
+        """The config of one cell: the config, the user's overrides, the line's, then the cell's own
+        (``train_file``, ``name``: another labelled set and run name, e.g. a budget plus suggested frames)."""
         line = next(ln for ln in self.lines if ln.name == cell.line)
         split = self.splits[cell.repeat]
         f = self.split_files(split, cell.budget)
+        if train_file is not None:
+            f = {**f, "train": Path(train_file)}
         base = load_config(self.config, self.overrides)
         scaled = [int(round(s * self.steps / base.train.max_steps)) for s in base.train.lr_step_iters] if base.train.max_steps else []
         own = [f"data.train.ann_file={f['train']}", f"data.val.ann_file={f['test']}", "data.val.det_file=null",
                "data.label_ids_file=null", "data.max_train_instances=0", f"seed={cell.repeat}", f"train.max_steps={self.steps}",
                f"train.lr_step_iters=[{','.join(str(s) for s in scaled if 0 < s < self.steps)}]", "train.val_every=1000000",
-               f"output_dir={self.out / 'runs'}", f"name={cell.run_name}", "eval.num_vis_images=0"]
+               f"output_dir={self.out / 'runs'}", f"name={name or cell.run_name}", "eval.num_vis_images=0"]
         if self.unlabeled == "pool":
             own += [f"data.unlabeled.ann_file={f['pool']}", f"data.unlabeled.image_dir={base.data.resolve(base.data.train.image_dir)}",
                     "data.unlabeled.videos=[]", "data.unlabeled.det_file=null", "data.unlabeled.format=coco"]
@@ -246,6 +249,11 @@ def read_cells(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def append_record(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
+    """Append one JSON record to a results file, flushed to disk (a finished cell is never lost)."""
+    _append(Path(path), record)
+
+
 def _append(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
@@ -254,13 +262,10 @@ def _append(path: Path, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def run_cell(grid: CompareGrid, cell: Cell, *, progress: bool = False, keep_runs: bool = False) -> dict[str, Any]:
-    """Train and score one cell, append it to the results file, and return its record."""
+def train_and_score(cfg: Config, run_dir: Path, *, progress: bool = False) -> tuple[dict[str, Any], Path]:
+    """Train ``cfg`` into ``run_dir`` and read its test errors: ``(record fields, run folder)``."""
     from .trainer import train
 
-    cfg = grid.cell_config(cell)
-    line = next(ln for ln in grid.lines if ln.name == cell.line)
-    run_dir = grid.out / "runs" / cell.run_name
     t0 = time.perf_counter()
     result = train(cfg, run_dir=run_dir, overwrite=True, progress=progress)
     seconds = time.perf_counter() - t0
@@ -269,16 +274,24 @@ def run_cell(grid: CompareGrid, cell: Cell, *, progress: bool = False, keep_runs
     if not errors_file.is_file():
         raise DataFormatError(f"{errors_file}: the run wrote no per-instance errors (a custom keypoint set scored on its labels is needed)")
     err = read_instance_errors(errors_file)
+    steps = cfg.train.max_steps or 1
+    fields = {"model": name, "seconds": round(seconds, 1), "step_s": round(seconds / steps, 4),
+              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpu", "semipose": __version__, **err.to_dict()}
+    return fields, Path(result.run_dir)
+
+
+def run_cell(grid: CompareGrid, cell: Cell, *, progress: bool = False, keep_runs: bool = False) -> dict[str, Any]:
+    """Train and score one cell, append it to the results file, and return its record."""
+    line = next(ln for ln in grid.lines if ln.name == cell.line)
+    fields, run_dir = train_and_score(grid.cell_config(cell), grid.out / "runs" / cell.run_name, progress=progress)
     record = {
         "line": cell.line, "budget": cell.budget, "repeat": cell.repeat, "steps": grid.steps,
         "overrides": [*grid.overrides, *line.overrides], "labelled_frames": len(grid.splits[cell.repeat].budget(cell.budget)),
-        "model": name, "seconds": round(seconds, 1), "step_s": round(seconds / grid.steps, 4),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpu", "semipose": __version__,
-        **err.to_dict(),
+        **fields,
     }
     _append(grid.results, record)
     if not keep_runs:
-        shutil.rmtree(Path(result.run_dir) / "checkpoints", ignore_errors=True)
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     return record
 
 
