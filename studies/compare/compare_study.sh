@@ -22,13 +22,13 @@ case $project in
     proj=${PROJ:-data/compare-mouse}
     [ -f "$proj/config.yaml" ] || $SP data import "$DATA/mirror-mouse/CollectedData.csv" --format dlc --out "$proj" \
         --videos "$DATA/mirror-mouse/videos/test_vid.mp4"
-    lines=${LINES:-supervised,multiaugs-ema,video,multiaugs-ema-video}
+    lines=${LINES:-supervised,video,multiaugs-ema,multiaugs-ema-video}
     args=(--budgets 10,all --repeats 3 --test folds --steps "${STEPS:-1000}" data.unlabeled.frame_stride=5)
     ;;
   flies)
     proj=${PROJ:-data/compare-flies}
     [ -f "$proj/config.yaml" ] || $SP data import "$DATA/sleap-flies/clip.slp" --format sleap --out "$proj"
-    lines=${LINES:-supervised,multiaugs-ema,video,multiaugs-ema-video}
+    lines=${LINES:-supervised,video,multiaugs-ema,multiaugs-ema-video}
     args=(--budgets 10,50 --repeats 3 --test last:300 --unlabeled pool --steps "${STEPS:-1000}")
     ;;
   mouse-suggest)
