@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,24 @@ import torch
 from ..codec import HeatmapCodec
 
 __all__ = ["bench_data", "bench_frames"]
+
+
+def _timed_batches(loader: Any, batches: int, at_start: Callable[[], None] | None = None) -> tuple[int, float]:
+    """``(samples, seconds)`` of ``batches`` batches of ``loader`` (epochs repeated as needed),
+    timed from the end of the first batch (worker start-up not counted); ``at_start`` runs then."""
+    n, t0, it = 0, None, 0
+    while it < batches + 1:
+        for batch in loader:
+            if t0 is None:
+                t0 = time.perf_counter()
+                if at_start is not None:
+                    at_start()
+            else:
+                n += batch["image"].shape[0]
+            it += 1
+            if it >= batches + 1:
+                break
+    return n, time.perf_counter() - (t0 or time.perf_counter())
 
 
 def bench_data(
@@ -59,18 +77,9 @@ def bench_data(
         codec = HeatmapCodec((w, h), (w // 4, h // 4), 2.0)
         ds = TopDownDataset(data.records, TopDownTransform(codec, skeleton, train=True), seed=0, images=ImageCache(image_cache_mb))
         loader = make_loader(ds, batch_size, workers, shuffle=True, generator=torch.Generator().manual_seed(0))
-        n, t0, it, misses0 = 0, None, 0, 0
-        while it < batches + 1:
-            for batch in loader:
-                if t0 is None:  # skip the first batch (worker start-up)
-                    t0 = time.perf_counter()
-                    misses0 = ds.images.misses
-                else:
-                    n += batch["image"].shape[0]
-                it += 1
-                if it >= batches + 1:
-                    break
-        dt = time.perf_counter() - (t0 or time.perf_counter())
+        start: list[int] = []
+        n, dt = _timed_batches(loader, batches, lambda: start.append(ds.images.misses))
+        misses0 = start[0] if start else 0
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -139,17 +148,7 @@ def bench_frames(
             ds = (FrameTupleDataset(records, transform, gap=gap, images=ImageCache(0)) if mode == "tuples"
                   else TopDownDataset(records, transform, images=ImageCache(0)))
             loader = make_loader(ds, batch_size, workers, shuffle=True, generator=torch.Generator().manual_seed(0))
-            n, t0, it = 0, None, 0
-            while it < batches + 1:
-                for batch in loader:
-                    if t0 is None:
-                        t0 = time.perf_counter()
-                    else:
-                        n += batch["image"].shape[0]
-                    it += 1
-                    if it >= batches + 1:
-                        break
-            dt = time.perf_counter() - (t0 or time.perf_counter())
+            n, dt = _timed_batches(loader, batches)
             cps = n / dt if dt > 0 else float("nan")
             rows.append({"mode": mode, "input": f"{w}x{h}", "workers": workers, "batch_size": batch_size, "crops": n,
                          "crops_per_s": round(cps, 1), "frames_per_s": round(cps * (3 if mode == "tuples" else 1), 1),
