@@ -12,7 +12,7 @@ def register(sub: Any) -> None:
         "compare", help="methods x label budgets x repeats on one project: does the unlabelled data help here?",
         description="Train every line (a named set of config overrides) at every label budget on every repeat's split, the same "
         "steps from the same start, score each on its repeat's test frames, and report the test RMSE, median and PCK@10 px with "
-        "95 %% bootstrap intervals, the paired difference to supervised, per-keypoint errors, the compute spent and a verdict "
+        "95 % bootstrap intervals, the paired difference to supervised, per-keypoint errors, the compute spent and a verdict "
         "(compare.md, compare.json, compare.png in --out). Finished cells go into a results file and are never run again.",
     )
     c.add_argument("config", help="the project's config (semipose data import writes one)")
