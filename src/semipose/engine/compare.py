@@ -152,7 +152,7 @@ class CompareGrid:
             f = {**f, "train": Path(train_file)}
         base = load_config(self.config, self.overrides)
         scaled = [int(round(s * self.steps / base.train.max_steps)) for s in base.train.lr_step_iters] if base.train.max_steps else []
-        own = [f"data.train.ann_file={f['train']}", f"data.val.ann_file={f['test']}", "data.val.det_file=null",
+        own = [f"data.train.ann_file={f['train']}", f"data.val.ann_file={f['test']}", "data.val.det_file=null", "eval.use_gt_boxes=true",
                "data.label_ids_file=null", "data.max_train_instances=0", f"seed={cell.repeat}", f"train.max_steps={self.steps}",
                f"train.lr_step_iters=[{','.join(str(s) for s in scaled if 0 < s < self.steps)}]", "train.val_every=1000000",
                f"output_dir={self.out / 'runs'}", f"name={name or cell.run_name}", "eval.num_vis_images=0"]
@@ -272,7 +272,8 @@ def train_and_score(cfg: Config, run_dir: Path, *, progress: bool = False) -> tu
     name = selected_name(cfg.num_nets, cfg.ssl.select)
     errors_file = Path(result.run_dir) / "eval" / errors_filename(name)
     if not errors_file.is_file():
-        raise DataFormatError(f"{errors_file}: the run wrote no per-instance errors (a custom keypoint set scored on its labels is needed)")
+        raise DataFormatError(f"{errors_file}: the run wrote no per-instance errors (the test frames must be scored on their labelled "
+                              "instances, eval.use_gt_boxes)")
     err = read_instance_errors(errors_file)
     steps = cfg.train.max_steps or 1
     fields = {"model": name, "seconds": round(seconds, 1), "step_s": round(seconds / steps, 4),
@@ -426,11 +427,12 @@ def find_plateau(grid: CompareGrid, *, every: int = 200, max_steps: int = 4000, 
 
     f = grid.split_files(grid.splits[0], budget)
     cfg = load_config(grid.config, [*grid.overrides, f"data.train.ann_file={f['train']}", f"data.val.ann_file={f['test']}",
-                                    "data.val.det_file=null", "data.label_ids_file=null", "data.max_train_instances=0", "seed=0",
+                                    "data.val.det_file=null", "eval.use_gt_boxes=true", "data.label_ids_file=null",
+                                    "data.max_train_instances=0", "seed=0",
                                     f"train.max_steps={max_steps}", f"train.max_iters_per_epoch={every}", "train.val_every=1",
                                     "train.lr_step_iters=[]", "train.lr_steps=[]", "eval.num_vis_images=0",
                                     f"output_dir={grid.out / 'runs'}", "name=plateau"])
-    with contextlib.suppress(EarlyStop):  # stopped at the plateau (the run's log says "training stopped: EarlyStop")
+    with contextlib.suppress(EarlyStop):  # stopped at the plateau (the run's log says "stopped early")
         train(cfg, run_dir=grid.out / "runs" / "plateau", overwrite=True, progress=progress, extra_callbacks=[Watch()])
     steps = _plateau_step(curve, patience, min_gain) or (curve[-1][0] if curve else max_steps)
     _append(grid.results, {"plateau": True, **key, "steps": steps, "curve": [[s, round(r, 3)] for s, r in curve]})

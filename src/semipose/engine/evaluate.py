@@ -127,15 +127,16 @@ def validate(
             in_vis_thr=cfg.eval.in_vis_thr, oks_thr=cfg.eval.oks_nms_thr, use_nms=cfg.eval.use_nms, name=name,
         )
         sk = data.eval_skeleton or skeleton
-        if sk.name not in BUILTIN_SKELETONS and data.records and all(r.ann_id >= 0 for r in data.records):
-            # a custom keypoint set, scored on its labelled persons: errors in pixels of the original image
+        if data.records and all(r.ann_id >= 0 for r in data.records):  # scored on the labelled persons (GT boxes)
             gt_kp = np.stack([r.keypoints for r in data.records])
-            metrics.update(pixel_errors(coords, gt_kp, sk.keypoints))
-            if out_dir is not None:  # each network's file carries its pixel errors too, and each instance's
-                write_metrics_json(Path(out_dir) / metrics_filename(name), metrics)
+            if out_dir is not None:  # each instance's errors in pixels (semipose compare reads them), any keypoint set
                 write_instance_errors(Path(out_dir) / errors_filename(name), InstanceErrors(
                     list(sk.keypoints), np.array([r.image_id for r in data.records]), np.array([r.ann_id for r in data.records]),
                     instance_errors(coords, gt_kp)))
+            if sk.name not in BUILTIN_SKELETONS:  # a custom keypoint set: its summary in pixels beside AP
+                metrics.update(pixel_errors(coords, gt_kp, sk.keypoints))
+                if out_dir is not None:
+                    write_metrics_json(Path(out_dir) / metrics_filename(name), metrics)
     return NetResult(metrics, preds)
 
 
