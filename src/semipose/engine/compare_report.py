@@ -190,7 +190,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
             ax.set_ylim(len(names) - 0.5, -0.5)
             ax.set_title(title, fontsize=9)
             ax.grid(axis="x", alpha=0.3)
-            if j == 0:
+            if j == 0 and ax.get_legend_handles_labels()[1]:
                 ax.legend(fontsize=7, loc="best")
     fig.suptitle("\n".join(textwrap.wrap(summary["verdict"], 110)), fontsize=8)
     fig.tight_layout()
