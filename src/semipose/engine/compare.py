@@ -131,15 +131,12 @@ class CompareGrid:
         return [c for c in self.cells if c.key not in self.done]
 
     def split_files(self, split: Split, budget: int | str) -> dict[str, Path]:
-        """The COCO files of a cell's split (written on first use)."""
+        """The COCO files of a cell's split, written from this grid's split every time (a folder
+        reused with another seed or project never trains on an old split)."""
         d = self.out / "splits" / f"r{split.repeat}"
         files = {"test": d / "test.json", "train": d / f"train_{budget}.json", "pool": d / "pool.json"}
-        if not files["test"].is_file():
-            write_subset(self.pool, split.test, files["test"])
-        if not files["pool"].is_file():
-            write_subset(self.pool, split.rest, files["pool"])
-        if not files["train"].is_file():
-            write_subset(self.pool, split.budget(budget), files["train"])
+        for key, ids in (("test", split.test), ("pool", split.rest), ("train", split.budget(budget))):
+            write_subset(self.pool, ids, files[key])
         return files
 
     def cell_config(self, cell: Cell, *, train_file: str | os.PathLike[str] | None = None, name: str | None = None) -> Config:
