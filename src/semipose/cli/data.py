@@ -84,7 +84,8 @@ def run_import(args: argparse.Namespace) -> int:
               + " (only user-labelled instances are imported)")
     print(f"written: {s.annotations} and {s.out_dir / 'images'}")
     print(r.held_out)
-    print(f"\nto train on it (config: {r.config_path}; whole frames at {cfg['data']['input_size'][0]}x{cfg['data']['input_size'][1]}, "
+    crops = "one crop per instance (its label box ×1.25)" if cfg["data"]["padding"] != 1.0 else "whole frames"
+    print(f"\nto train on it (config: {r.config_path}; {crops} at {cfg['data']['input_size'][0]}x{cfg['data']['input_size'][1]}, "
           f"{cfg['model']['arch']} from ImageNet, {cfg['train']['max_steps']} steps, method {cfg['ssl']['method']}):\n"
           f"  semipose train {r.config_path}")
     return 0

@@ -4,7 +4,11 @@ One place for the defaults of a labelling tool's project (single instance per fr
 crops, keypoints of the user's own):
 
 * **crops**: the whole frame at its aspect, the long side :data:`LONG_SIDE` px, both sides
-  multiples of 32 (the networks' stride);
+  multiples of 32 (the networks' stride); for a project with several animals per frame, one
+  crop per labelled instance (its box from its keypoints), enlarged by :data:`INSTANCE_PADDING`,
+  the input at the median box's aspect with its long side the median box's (× the padding)
+  rounded up to 32, within 64 and :data:`LONG_SIDE` (two 95-px flies of a 1024-px frame stay
+  about 95 px, not 24);
 * **flips**: off unless the keypoint set names flip pairs — a mirrored frame with unswapped
   names puts a left paw's label on what looks like a right paw (DeepLabCut's default,
   ``fliplr: false``, for the same reason);
@@ -22,18 +26,22 @@ crops, keypoints of the user's own):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["LONG_SIDE", "STEPS", "project_config", "project_input_size", "render_project_config", "config_header"]
+__all__ = ["LONG_SIDE", "STEPS", "INSTANCE_PADDING", "instance_input_size", "project_config", "project_input_size",
+           "render_project_config", "config_header"]
 
 #: the long side of the network input for whole-frame crops, px
 LONG_SIDE = 256
 #: optimiser steps of an imported project's training
 STEPS = 2000
+#: how much an instance's crop enlarges its keypoint box (several animals per frame)
+INSTANCE_PADDING = 1.25
 
 
-def project_input_size(width: int, height: int, long_side: int = LONG_SIDE) -> tuple[int, int]:
+def project_input_size(width: float, height: float, long_side: int = LONG_SIDE) -> tuple[int, int]:
     """``(W, H)`` of the network input for whole frames of ``width`` × ``height``: the frames'
     aspect, the long side ``long_side``, both sides multiples of 32 (at least 64)."""
     if width <= 0 or height <= 0:
@@ -42,8 +50,17 @@ def project_input_size(width: int, height: int, long_side: int = LONG_SIDE) -> t
     return tuple(max(64, 32 * round(v * s / 32)) for v in (width, height))  # type: ignore[return-value]
 
 
+def instance_input_size(box_width: float, box_height: float) -> tuple[int, int]:
+    """``(W, H)`` of the network input for crops of instances whose median box is ``box_width`` ×
+    ``box_height`` (see the module docstring)."""
+    long = max(box_width, box_height) * INSTANCE_PADDING
+    side = min(LONG_SIDE, max(64, 32 * math.ceil(long / 32)))
+    return project_input_size(max(box_width, 1.0), max(box_height, 1.0), side)
+
+
 def project_config(root: str, *, name: str, frame_size: tuple[int, int], flip_pairs: bool, videos: Sequence[str] = (),
-                   train_file: str = "train.json", val_file: str = "val.json") -> dict[str, Any]:
+                   train_file: str = "train.json", val_file: str = "val.json",
+                   instance_box: tuple[float, float] | None = None) -> dict[str, Any]:
     """The config of an imported project as plain data (see the module docstring).
 
     Args:
@@ -54,6 +71,8 @@ def project_config(root: str, *, name: str, frame_size: tuple[int, int], flip_pa
         videos: unlabelled videos or folders (``data.unlabeled.videos``), ready for a
             semi-supervised method (the method stays supervised, see the module docstring).
         train_file, val_file: the label files under ``root``.
+        instance_box: the median ``(width, height)`` of the instances' boxes, for a project with
+            several animals per frame (one crop each); None: whole frames.
     """
     steps = STEPS
     data: dict[str, Any] = {
@@ -61,9 +80,9 @@ def project_config(root: str, *, name: str, frame_size: tuple[int, int], flip_pa
         "train": {"ann_file": train_file, "image_dir": "images"},
         "val": {"ann_file": val_file, "image_dir": "images"},
         "skeleton": None,
-        "input_size": list(project_input_size(*frame_size)),
+        "input_size": list(instance_input_size(*instance_box) if instance_box else project_input_size(*frame_size)),
         "sigma": 2.0,
-        "padding": 1.0,
+        "padding": INSTANCE_PADDING if instance_box else 1.0,
         "augment": {"flip_prob": 0.5 if flip_pairs else 0.0, "rot_prob": 0.3},
         "workers": 2,
     }

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from ..errors import DataFormatError, MissingFileError, MissingImageError
@@ -301,8 +302,12 @@ def import_and_configure(src: str | os.PathLike[str], fmt: str, out_dir: str | o
     out = s.out_dir.resolve()
     sizes = Counter((int(im["width"]), int(im["height"])) for im in doc["images"])
     cat = doc["categories"][0]
+    per_frame = Counter(int(a["image_id"]) for a in doc["annotations"])
+    several = bool(per_frame) and max(per_frame.values()) > 1
+    boxes = [a["bbox"] for a in doc["annotations"] if a.get("num_keypoints", 0)]
+    instance_box = (float(median(b[2] for b in boxes)), float(median(b[3] for b in boxes))) if several and boxes else None
     cfg = project_config(str(out), name=out.name, frame_size=sizes.most_common(1)[0][0], flip_pairs=bool(cat.get("flip_pairs")),
-                         videos=vids)
+                         videos=vids, instance_box=instance_box)
     path = out / "config.yaml"
     path.write_text(render_project_config(cfg, config_header(f"{src} ({fmt})", path, bool(vids))))
     return ProjectImport(s, train, val, n_train, n_val, val_every, path, cfg)

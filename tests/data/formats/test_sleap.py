@@ -141,7 +141,14 @@ def test_the_shared_two_fly_clip_imports_without_writing_frames(sample_data, tmp
     split holds every 10th frame in frame order; every split passes `data check`; the tracks are read."""
     out = tmp_path / "flies"
     assert main(["data", "import", str(sample_data / "sleap-flies/clip.slp"), "--format", "sleap", "--out", str(out)]) == 0
-    assert "1500 images, 3000 instances (3000 with labels), 13 keypoints" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "1500 images, 3000 instances (3000 with labels), 13 keypoints" in printed
+    # two flies per frame: one crop per fly (its label box x1.25) at the median box's size, not the 1024-px frame shrunk to 256
+    assert "one crop per instance (its label box ×1.25) at 160x128" in printed
+    from semipose.config import load_config
+
+    cfg = load_config(out / "config.yaml")
+    assert cfg.data.input_size == [160, 128] and cfg.data.padding == 1.25
     assert sorted(p.name for p in (out / "images").iterdir()) == ["clip.mp4"]
     assert sum(f.stat().st_size for f in out.rglob("*") if f.is_file() and not f.is_symlink()) < 5_000_000
     val = json.loads((out / "val.json").read_text())
