@@ -87,3 +87,40 @@ def test_instances_are_matched_scored_and_counted(flies):
     summary = s.summary()
     assert summary["matched"] == 99 and abs(summary["median_px"] - 3.0) < 1e-6 and summary["pck5_px"] == 1.0
     assert score_instances([np.zeros((0, 13, 2))], [gt[0]]).missed == 2
+
+
+def test_predict_tracks_the_two_flies_through_the_clip(sample_data, tmp_path, capsys):
+    """`semipose predict` on the real two-fly clip with a box per fly per frame (from the labels):
+    each instance gets a track id, the per-frame CSV has one block per track, --smooth smooths each
+    track, and the drawn video is written."""
+    import csv
+    import json
+
+    from conftest import make_model_file
+    from semipose.cli import main
+
+    pytest.importorskip("sleap_io")
+    assert main(["data", "import", str(sample_data / "sleap-flies/clip.slp"), "--format", "sleap", "--out", str(tmp_path / "fl")]) == 0
+    doc = json.loads((tmp_path / "fl/annotations.json").read_text())
+    names = doc["categories"][0]["keypoints"]
+    files = {im["id"]: im["file_name"] for im in doc["images"]}
+    boxes: dict[str, list] = {}
+    for a in doc["annotations"]:
+        boxes.setdefault(files[a["image_id"]], []).append(a["bbox"])
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    model = make_model_file(tmp_path / "m.pt", input_size=(64, 64), skeleton={"name": "fly", "keypoints": names, "sigmas": [0.05] * 13})
+    capsys.readouterr()
+    assert main(["predict", str(model), str(sample_data / "sleap-flies/clip.mp4"), "--boxes", str(tmp_path / "boxes.json"),
+                 "--max-frames", "40", "--smooth", "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    rows = list(csv.reader(open(tmp_path / "o/clip.csv")))
+    assert rows[1][0] == "individuals" and rows[1][1].startswith("track") and len(rows) == 4 + 40
+    tracks = sorted(set(rows[1][1:]))
+    assert len(tracks) >= 2 and len(rows[0]) == 1 + 3 * 13 * len(tracks)
+    filled = [sum(1 for j in range(len(tracks)) if row[1 + 39 * j] != "") for row in rows[4:]]
+    assert all(n == 2 for n in filled)  # two flies in every frame, each in its own track's block
+    smooth = list(csv.reader(open(tmp_path / "o/clip_smoothed.csv")))
+    assert smooth[1] == rows[1] and len(smooth) == len(rows)
+    assert any(p.name.startswith("clip_pose") for p in (tmp_path / "o").iterdir())
+    assert main(["predict", str(model), str(sample_data / "sleap-flies/clip.mp4"), "--whole-image", "--track-gap", "-1",
+                 "--out", str(tmp_path / "o2"), "--no-progress"]) == 2
+    assert "--track-gap must be ≥ 0" in capsys.readouterr().err

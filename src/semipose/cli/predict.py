@@ -47,8 +47,10 @@ def register(sub: Any) -> None:
     pr.add_argument("--batch-size", type=int, default=32, help="persons per forward pass")
     pr.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the free cores, re-measured as the load changes)")
     pr.add_argument("--max-frames", type=int, default=None, help="videos and cameras: stop after this many frames")
-    pr.add_argument("--smooth", action="store_true", help="videos: also write <video>_smoothed.csv, the trajectories through a "
-                    "constant-velocity Kalman smoother weighted by the keypoint confidences (one person per frame)")
+    pr.add_argument("--smooth", action="store_true", help="videos: also write <video>_smoothed.csv, each track's trajectories through a "
+                    "constant-velocity Kalman smoother weighted by the keypoint confidences")
+    pr.add_argument("--track-gap", type=int, default=10, help="videos: frames an instance may go unseen before its track ends "
+                    "(instances are tracked through a video by keypoint distance and motion; default 10)")
     pr.add_argument("--no-progress", action="store_true")
     model_flags(pr)
     pr.set_defaults(func=run)
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     )
     s = run_predict(
         est, sources, boxes, out, draw=not args.no_draw, kpt_thr=args.kpt_thr, heatmaps=args.heatmaps,
-        nms=not args.no_nms, max_frames=args.max_frames, progress=not args.no_progress, smooth=args.smooth,
+        nms=not args.no_nms, max_frames=args.max_frames, progress=not args.no_progress, smooth=args.smooth, track_gap=args.track_gap,
     )
     done = s.images + s.frames
     rate = done / s.seconds if s.seconds > 0 else 0.0

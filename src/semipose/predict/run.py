@@ -47,11 +47,16 @@ from ..visualize.draw import draw_results
 from .boxes import BoxSource, ImageBoxes
 from .estimator import PoseEstimator
 from .sources import Source, open_video, read_frames
+from .tracking import Tracker
 
 #: the drawing of results on an image lives in :mod:`semipose.visualize` (this name is kept for 0.4 callers)
 draw_prediction = draw_results
 
-__all__ = ["PredictSummary", "run_predict", "draw_prediction", "image_info", "coco_results", "write_pose_csv"]
+__all__ = ["PredictSummary", "run_predict", "draw_prediction", "image_info", "coco_results", "write_pose_csv", "assign_tracks",
+           "draw_track_ids", "TRACK_GAP"]
+
+#: frames a video's track may go unseen before it ends (``semipose predict --track-gap``)
+TRACK_GAP = 10
 
 log = logging.getLogger("semipose")
 
@@ -85,6 +90,31 @@ class _Item:
     image: np.ndarray
     boxes: ImageBoxes
     image_id: int = 0
+    frame: int = 0  #: a video frame's index (0-based)
+
+
+def assign_tracks(tracker: Tracker, frame: int, results: list[dict[str, Any]], k: int, kpt_thr: float) -> None:
+    """Give each of a frame's results its ``track_id`` (:class:`~semipose.predict.tracking.Tracker`
+    on the keypoints whose confidence reaches ``kpt_thr``; all of them where none does)."""
+    if not results:
+        tracker.update(frame, np.zeros((0, k, 2)))
+        return
+    kp = np.stack([np.asarray(r["keypoints"], np.float64).reshape(k, 3) for r in results])
+    xy = kp[..., :2].copy()
+    sure = kp[..., 2] >= kpt_thr
+    xy[~sure & sure.any(axis=1, keepdims=True)] = np.nan
+    for r, tid in zip(results, tracker.update(frame, xy)):
+        r["track_id"] = int(tid)
+
+
+def draw_track_ids(pic: np.ndarray, results: list[dict[str, Any]]) -> None:
+    """Write each result's track id (``#3``) at the top left of its box on ``pic`` (in place)."""
+    for r in results:
+        if "track_id" not in r or "bbox" not in r:
+            continue
+        x, y = int(r["bbox"][0]), int(r["bbox"][1])
+        cv2.putText(pic, f"#{r['track_id'] + 1}", (x, max(y - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(pic, f"#{r['track_id'] + 1}", (x, max(y - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 class _Keys:
@@ -179,8 +209,13 @@ def run_predict(
     max_frames: int | None = None,
     progress: bool = True,
     smooth: bool = False,
+    track_gap: int = TRACK_GAP,
 ) -> PredictSummary:
-    """Predict every source; write the results JSON, image info, drawings and drawn videos."""
+    """Predict every source; write the results JSON, image info, drawings and drawn videos (a
+    video's instances tracked through its frames, :class:`~semipose.predict.tracking.Tracker`, a
+    track ending after ``track_gap`` frames unseen)."""
+    if track_gap < 0:
+        raise SourceError(f"--track-gap must be ≥ 0 frames, got {track_gap}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = PredictSummary(out)
@@ -210,14 +245,17 @@ def run_predict(
         summary.failed.append(message)
         tqdm.write(f"semipose: error: {message}", file=sys.stderr)  # above the progress bar, not inside it
 
-    def flush(batch: list[_Item], writer: Any = None) -> list[list[dict[str, Any]]]:
-        """Predict, write and draw ``batch``; its per-item results (``batch`` is emptied)."""
+    def flush(batch: list[_Item], writer: Any = None, tracker: Tracker | None = None) -> list[list[dict[str, Any]]]:
+        """Predict, write and draw ``batch``; its per-item results (``batch`` is emptied); with a
+        ``tracker`` (a video's frames, in order) each result gets its ``track_id`` first."""
         if not batch:
             return []
         outs = est.predict_crops([b.image for b in batch], [b.boxes.centers for b in batch], [b.boxes.scales for b in batch],
                                  return_heatmaps=heatmaps)
         per_item = coco_results(est, batch, outs, nms=nms)
         for it, res, (_, _, hm) in zip(batch, per_item, outs):
+            if tracker is not None:
+                assign_tracks(tracker, it.frame, res, est.card.num_keypoints, kpt_thr)
             all_results.extend(res)
             summary.persons += len(res)
             if draw or writer is not None:
@@ -225,6 +263,8 @@ def run_predict(
                     heat = (_heat_overlay(it.image.shape, hm, it.boxes.centers, it.boxes.scales, est.card.heatmap_size)  # type: ignore[arg-type]
                             if hm is not None and len(hm) else None)
                     pic = draw_prediction(it.image, res, est.skeleton, kpt_thr=kpt_thr, heat=heat)
+                    if tracker is not None:
+                        draw_track_ids(pic, res)
                     if writer is not None:
                         writer.write(pic)
                     else:
@@ -274,7 +314,7 @@ def run_predict(
         if src.kind == "image":
             continue
         try:
-            _video(est, src, keys(src), box_source, out, summary, assign, flush, max_frames, progress, smooth)
+            _video(est, src, keys(src), box_source, out, summary, assign, flush, max_frames, progress, smooth, track_gap)
         except SourceError as e:
             fail(str(e))
 
@@ -285,25 +325,30 @@ def run_predict(
 
 
 def _smoothed_table(table: Path, per_frame: list[list[dict[str, Any]]], est: PoseEstimator) -> Path:
-    """``<video>_smoothed.csv``: the one person's trajectories through :func:`smooth_tracks`
-    (likelihoods kept). Frames with several persons have no identities to smooth: refused."""
+    """``<video>_smoothed.csv``: each track's trajectories through :func:`smooth_tracks`
+    (likelihoods kept; a track is smoothed over the frames it spans)."""
     from .smooth import smooth_tracks
 
-    if any(len(f) > 1 for f in per_frame):
-        raise SourceError(f"{table}: --smooth needs one person per frame (no identity tracking across frames); the raw table is written")
     k = len(est.skeleton.keypoints)
-    kp = np.full((len(per_frame), k, 3), np.nan)
-    for t, f in enumerate(per_frame):
-        if f:
-            kp[t] = np.asarray(f[0]["keypoints"], np.float64).reshape(k, 3)
-    xy = smooth_tracks(kp[..., :2], kp[..., 2])
-    frames = [[{"keypoints": np.concatenate([xy[t], kp[t, :, 2:]], 1).reshape(-1).tolist(), "score": 1.0}] if per_frame[t] else []
-              for t in range(len(per_frame))]
-    return write_pose_csv(table.with_name(table.stem + "_smoothed.csv"), frames, est.skeleton.keypoints, scorer=f"semipose-{est.card.arch}-smoothed")
+    tracks = sorted({int(r.get("track_id", 0)) for f in per_frame for r in f})
+    out: list[list[dict[str, Any]]] = [[] for _ in per_frame]
+    for tid in tracks:
+        kp = np.full((len(per_frame), k, 3), np.nan)
+        for t, f in enumerate(per_frame):
+            mine = [r for r in f if int(r.get("track_id", 0)) == tid]
+            if mine:
+                kp[t] = np.asarray(mine[0]["keypoints"], np.float64).reshape(k, 3)
+        seen = np.flatnonzero(np.isfinite(kp[..., 0]).any(axis=1))
+        xy = np.full((len(per_frame), k, 2), np.nan)
+        xy[seen[0] : seen[-1] + 1] = smooth_tracks(kp[seen[0] : seen[-1] + 1, :, :2], kp[seen[0] : seen[-1] + 1, :, 2])
+        for f_idx in seen:
+            out[f_idx].append({"keypoints": np.concatenate([xy[f_idx], kp[f_idx, :, 2:]], 1).reshape(-1).tolist(), "score": 1.0,
+                               "track_id": tid})
+    return write_pose_csv(table.with_name(table.stem + "_smoothed.csv"), out, est.skeleton.keypoints, scorer=f"semipose-{est.card.arch}-smoothed")
 
 
 def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out: Path, summary: PredictSummary, assign: Any, flush: Any,
-           max_frames: int | None, progress: bool, smooth: bool = False) -> None:
+           max_frames: int | None, progress: bool, smooth: bool = False, track_gap: int = TRACK_GAP) -> None:
     cap = open_video(src)
     try:
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
@@ -325,22 +370,23 @@ def _video(est: PoseEstimator, src: Source, key: str, box_source: BoxSource, out
         pending: list[_Item] = []
         per_frame: list[list[dict[str, Any]]] = []
         n = 0
+        tracker = Tracker(max_gap=track_gap)
         for i, frame in enumerate(_chain(first, frames)):
             ref = frame_ref(key, i)
             boxes = (box_source.lookup(ref, (w, h), frame) or box_source.lookup(legacy_frame_ref(key, i), (w, h), frame)
                      or box_source.lookup(src.path, (w, h), frame))
             if boxes is None:
                 raise SourceError(f"{src.path}: videos take --whole-image boxes (or a Detector from Python)")
-            item = _Item(ref, ref, frame, boxes)
+            item = _Item(ref, ref, frame, boxes, frame=i)
             assign(item)
             pending.append(item)
             n += len(boxes.centers)
             summary.frames += 1
             if n >= est.batch_size:
-                per_frame += flush(pending, writer)
+                per_frame += flush(pending, writer, tracker)
                 n = 0
             bar.update(1)
-        per_frame += flush(pending, writer)
+        per_frame += flush(pending, writer, tracker)
         bar.close()
         writer.release()
         summary.videos.append(path)
@@ -357,15 +403,26 @@ def write_pose_csv(path: Path, frames: list[list[dict[str, Any]]], keypoints: tu
     """A video's predictions in the DeepLabCut / lightning-pose table layout
     (:func:`semipose.data.formats.dlc.write_dlc_table`): header rows ``scorer``, ``bodyparts``,
     ``coords`` (``x``, ``y``, ``likelihood`` per keypoint), then one row per frame (its 0-based
-    index first). Frames with several persons add an ``individuals`` row (``person1`` …, the
-    persons of each frame by score: no identity tracking across frames); a person missing from
-    a frame leaves its cells empty."""
+    index first). Tracked results (a ``track_id`` each) get one block per track (``track1`` …,
+    the ``individuals`` row) when there are several; untracked results of several persons one block
+    per rank (``person1`` …, by score). An instance missing from a frame leaves its cells empty."""
     from ..data.formats.dlc import write_dlc_table
 
-    n = max((len(f) for f in frames), default=1) or 1
-    rows = [(i, [r["keypoints"] for r in sorted(res, key=lambda r: -r["score"])[:n]]) for i, res in enumerate(frames)]
-    return write_dlc_table(path, rows, keypoints, scorer=scorer, individuals=[f"person{p + 1}" for p in range(n)] if n > 1 else None,
-                           likelihood=True)
+    tracks = sorted({int(r["track_id"]) for f in frames for r in f if "track_id" in r})
+    if tracks:
+        col = {t: j for j, t in enumerate(tracks)}
+        rows: list[tuple[int, list[Any]]] = []
+        for i, res in enumerate(frames):
+            per: list[Any] = [None] * len(tracks)
+            for r in res:
+                per[col[int(r["track_id"])]] = r["keypoints"]
+            rows.append((i, per))
+        names = [f"track{t + 1}" for t in tracks]
+    else:
+        n = max((len(f) for f in frames), default=1) or 1
+        rows = [(i, [r["keypoints"] for r in sorted(res, key=lambda r: -r["score"])[:n]]) for i, res in enumerate(frames)]
+        names = [f"person{p + 1}" for p in range(n)]
+    return write_dlc_table(path, rows, keypoints, scorer=scorer, individuals=names if len(names) > 1 else None, likelihood=True)
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
