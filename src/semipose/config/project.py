@@ -119,7 +119,8 @@ def config_header(source: str, path: object, videos: bool) -> list[str]:
         "on unlabelled videos (MultiAugs with the EMA teacher, the study's best line at 10 labels):",
         "  semipose train config.yaml ssl.method=posecons ssl.teacher=ema ssl.select=ema"
         + ("" if videos else " data.unlabeled.videos=[path/to/videos]"),
-        "or the video-native terms: ssl.temporal.weight=1e-4 ssl.pose_prior.weight=1e-3; whether either helps on this",
-        "project, with error bars (docs/results.md, \"Does the unlabelled video help?\"):",
+        "or the video-native terms: ssl.temporal.weight=1e-4 ssl.pose_prior.weight=1e-3 (on mirror-mouse at 10 labels they made",
+        "the median error 7.3 px worse, paired 95 % interval +5.0 to +10.3: supervised stays the default). Whether a line helps on",
+        "this project, with error bars (docs/results.md, \"Does the unlabelled video help?\"):",
         f"  semipose compare {path} --methods supervised,multiaugs-ema,video --budgets 10,all --out runs/compare",
     ]
