@@ -129,6 +129,8 @@ def validate(
         sk = data.eval_skeleton or skeleton
         if data.records and all(r.ann_id >= 0 for r in data.records):  # scored on the labelled persons (GT boxes)
             gt_kp = np.stack([r.keypoints for r in data.records])
+            if data.mapping is not None:  # records in the union's order, like the predictions before mapping
+                gt_kp = data.mapping.from_union(gt_kp, axis=1)
             if out_dir is not None:  # each instance's errors in pixels (semipose compare reads them), any keypoint set
                 write_instance_errors(Path(out_dir) / errors_filename(name), InstanceErrors(
                     list(sk.keypoints), np.array([r.image_id for r in data.records]), np.array([r.ann_id for r in data.records]),
