@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .pixels import error_summary
+
 __all__ = ["Repeat", "Interval", "summary", "bootstrap", "paired_difference", "SUMMARY_KEYS", "pck_key"]
 
 
@@ -85,9 +87,8 @@ def summary(errors: np.ndarray, pck_px: Sequence[float] = (10.0,)) -> dict[str, 
     d = d[~np.isnan(d)]
     if d.size == 0:
         return {k: float("nan") for k in (*SUMMARY_KEYS, *(pck_key(p) for p in pck_px))}
-    out = {"rmse": float(np.sqrt(np.mean(d**2))), "median": float(np.median(d))}
-    out.update({pck_key(p): float(np.mean(d <= p)) for p in pck_px})
-    return out
+    px = error_summary(d, pck_px)
+    return {"rmse": px["rmse_px"], "median": px["median_px"], **{pck_key(p): px[f"{pck_key(p)}_px"] for p in pck_px}}
 
 
 def _draws(repeats: Sequence[Repeat], n_boot: int, seed: int) -> list[list[tuple[int, np.ndarray]]]:

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..errors import DataFormatError
 
-__all__ = ["PCK_THRESHOLDS_PX", "pixel_errors", "instance_errors", "write_instance_errors", "read_instance_errors", "errors_filename",
-           "format_pixel_table", "PIXEL_KEYS", "InstanceErrors"]
+__all__ = ["PCK_THRESHOLDS_PX", "error_summary", "pixel_errors", "instance_errors", "write_instance_errors", "read_instance_errors",
+           "errors_filename", "format_pixel_table", "PIXEL_KEYS", "InstanceErrors"]
 
 #: PCK thresholds in pixels of the original image
 PCK_THRESHOLDS_PX: tuple[int, ...] = (5, 10, 20)
@@ -27,12 +27,16 @@ PCK_THRESHOLDS_PX: tuple[int, ...] = (5, 10, 20)
 PIXEL_KEYS: tuple[str, ...] = ("rmse_px", "median_px", *(f"pck{t}_px" for t in PCK_THRESHOLDS_PX))
 
 
-def _summary(d: np.ndarray) -> dict[str, float]:
+def error_summary(d: np.ndarray, thresholds: Sequence[float] = PCK_THRESHOLDS_PX) -> dict[str, float]:
+    """``rmse_px``, ``median_px`` and ``pck<t>_px`` (the share within ``t`` px) of the distances ``d``
+    (any shape, none missing): the one formula every pixel report uses."""
+    d = np.asarray(d, np.float64).ravel()
     return {
         "rmse_px": float(np.sqrt(np.mean(d**2))),
         "median_px": float(np.median(d)),
-        **{f"pck{t}_px": float(np.mean(d <= t)) for t in PCK_THRESHOLDS_PX},
+        **{f"pck{t:g}_px": float(np.mean(d <= t)) for t in thresholds},
     }
+
 
 
 def instance_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -113,11 +117,11 @@ def pixel_errors(pred: np.ndarray, gt: np.ndarray, names: Sequence[str]) -> dict
     vis = ~np.isnan(d)
     if not vis.any():
         return {}
-    out = {**_summary(d[vis]), "labelled_px": float(vis.sum())}
+    out = {**error_summary(d[vis]), "labelled_px": float(vis.sum())}
     for k, name in enumerate(names):
         dk = d[:, k][vis[:, k]]
         if dk.size:
-            out.update({f"{key}/{name}": v for key, v in _summary(dk).items()})
+            out.update({f"{key}/{name}": v for key, v in error_summary(dk).items()})
     return out
 
 

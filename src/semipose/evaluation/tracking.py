@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .pixels import error_summary
+
 __all__ = ["TrackingScore", "InstanceScore", "identity_switches", "match_instances", "pose_distance", "score_instances"]
 
 
@@ -96,8 +98,7 @@ class InstanceScore:
         out = {"matched": float(len(self.errors)), "missed": float(self.missed), "extra": float(self.extra),
                "found_frames": self.frames_found / max(self.frames, 1)}
         if d.size:
-            out.update({"rmse_px": float(np.sqrt(np.mean(d**2))), "median_px": float(np.median(d)),
-                        **{f"pck{p:g}_px": float(np.mean(d <= p)) for p in pck_px}})
+            out.update(error_summary(d, pck_px))
         return out
 
 
