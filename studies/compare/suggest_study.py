@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import warnings
 from pathlib import Path
@@ -23,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from semipose.data.splits import write_subset
-from semipose.engine.compare import Cell, append_record, plan_grid, run_cell, train_and_score
-from semipose.evaluation.intervals import Repeat, bootstrap, paired_difference
+from semipose.engine.compare import Cell, append_record, plan_grid, read_records, run_cell, train_and_score
+from semipose.evaluation.intervals import Repeat, bootstrap, paired_difference, repeat_of
 from semipose.predict.estimator import PoseEstimator
 from semipose.predict.suggest import choose, score_frames
 
@@ -33,14 +32,7 @@ ADD = 10
 
 
 def _records(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [r for r in (json.loads(t) for t in path.read_text().splitlines() if t.strip()) if "suggest" in r]
-
-
-def _repeat(rec: dict) -> Repeat:
-    err = np.array([[np.nan if v is None else v for v in row] for row in rec["errors_px"]], np.float64)
-    return Repeat(err.reshape(len(rec["image_ids"]), -1), np.asarray(rec["image_ids"]))
+    return [r for r in read_records(path) if "suggest" in r]
 
 
 def main() -> None:
@@ -94,7 +86,7 @@ def report(results: Path, steps: int, out: Path) -> None:
         return
     mean_random = []
     for r in repeats:
-        reps = [_repeat(x) for x in rand[r]]
+        reps = [repeat_of(x) for x in rand[r]]
         with warnings.catch_warnings():  # a keypoint labelled nowhere stays NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             mean_random.append(Repeat(np.nanmean(np.stack([p.errors for p in reps]), axis=0), reps[0].frames))
@@ -105,7 +97,7 @@ def report(results: Path, steps: int, out: Path) -> None:
         common = [r for r in repeats if r in mine]
         if not common:
             continue
-        a = [_repeat(mine[r]) for r in common]
+        a = [repeat_of(mine[r]) for r in common]
         s = bootstrap(a)
         d = paired_difference(a, [mean_random[repeats.index(r)] for r in common])
         fmt = lambda iv, k=1.0: f"{iv.value * k:.2f} [{iv.low * k:.2f}, {iv.high * k:.2f}]"  # noqa: E731

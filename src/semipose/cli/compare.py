@@ -102,7 +102,8 @@ def _dry_run(grid: Any) -> int:
         if done:
             step_s, how = sum(float(c["step_s"]) for c in done) / len(done), "measured"
         else:
-            step_s, how = estimate_step_seconds(grid.cell_config(grid.cells[[c.line for c in grid.cells].index(line.name)])), "timed"
+            first = next(c for c in grid.cells if c.line == line.name)
+            step_s, how = estimate_step_seconds(grid.cell_config(first)), "timed"
         for b in grid.budgets:
             left = [c for c in grid.todo if c.line == line.name and c.budget == b]
             total += len(left) * grid.steps * step_s

@@ -33,7 +33,7 @@ from ..evaluation.pixels import errors_filename, read_instance_errors
 from ..params import selected_name
 
 __all__ = ["Line", "LINES", "Cell", "CompareGrid", "parse_line", "plan_grid", "read_cells", "run_grid", "estimate_step_seconds",
-           "find_plateau", "network_passes", "append_record", "train_and_score"]
+           "find_plateau", "network_passes", "append_record", "read_records", "train_and_score"]
 
 log = logging.getLogger(__name__)
 
@@ -226,34 +226,45 @@ def _matches(grid: CompareGrid, cell: dict[str, Any]) -> bool:
     return 0 <= r < len(grid.splits) and sorted(set(cell.get("image_ids", []))) == sorted(grid.splits[r].test)
 
 
-def read_cells(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """The finished cells of a results file, by key (a line that is not JSON is skipped and logged)."""
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every JSON record of a results file, in order (a line that is not a JSON object is skipped and logged)."""
     p = Path(path)
     if not p.is_file():
-        return {}
-    out: dict[str, dict[str, Any]] = {}
+        return []
+    out: list[dict[str, Any]] = []
     for n, text in enumerate(p.read_text().splitlines(), 1):
         if not text.strip():
             continue
         try:
-            cell = json.loads(text)
-            if "plateau" in cell:  # a schedule search (find_plateau), not a cell
-                continue
-            budget = cell["budget"]
-            out[Cell(str(cell["line"]), budget if budget == ALL else int(budget), int(cell["repeat"])).key] = cell
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            log.warning("%s line %d: not a finished cell (%s); skipped", p, n, e)
+            rec = json.loads(text)
+        except json.JSONDecodeError as e:
+            log.warning("%s line %d: not a JSON record (%s); skipped", p, n, e)
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def read_cells(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The finished cells of a results file, by key (a record that is not a cell is skipped;
+    a cell record that is malformed is logged)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rec in read_records(path):
+        if "line" not in rec:  # a schedule search (find_plateau) or another study's record, not a cell
+            continue
+        try:
+            budget = rec["budget"]
+            out[Cell(str(rec["line"]), budget if budget == ALL else int(budget), int(rec["repeat"])).key] = rec
+        except (KeyError, TypeError, ValueError) as e:
+            log.warning("%s: not a finished cell (%s); skipped", path, e)
     return out
 
 
 def append_record(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
     """Append one JSON record to a results file, flushed to disk (a finished cell is never lost)."""
-    _append(Path(path), record)
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, "a") as f:
         f.write(json.dumps(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
@@ -287,7 +298,7 @@ def run_cell(grid: CompareGrid, cell: Cell, *, progress: bool = False, keep_runs
         "overrides": [*grid.overrides, *line.overrides], "labelled_frames": len(grid.splits[cell.repeat].budget(cell.budget)),
         **fields,
     }
-    _append(grid.results, record)
+    append_record(grid.results, record)
     if not keep_runs:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     return record
@@ -341,12 +352,13 @@ def run_grid(grid: CompareGrid, *, progress: bool = False, keep_runs: bool = Fal
     speed: dict[str, float] = {}
     for c in grid.done.values():
         speed.setdefault(str(c["line"]), float(c["step_s"]))
+    passes = {ln.name: network_passes(load_config(grid.config, [*grid.overrides, *ln.overrides])) for ln in grid.lines}
     records = []
     t_start = time.perf_counter()
     before = len(grid.done)
     for i, cell in enumerate(todo):
         report(f"cell {i + 1}/{len(todo)} ({before} finished before this run): {cell.line}, budget {cell.budget}, repeat {cell.repeat}"
-               + _eta(grid, todo[i:], speed, time.perf_counter() - t_start, i))
+               + _eta(grid.steps, todo[i:], speed, passes, time.perf_counter() - t_start, i))
         rec = run_cell(grid, cell, progress=progress, keep_runs=keep_runs)
         speed[cell.line] = float(rec["step_s"])
         grid.done[cell.key] = rec
@@ -365,32 +377,20 @@ def network_passes(cfg: Config) -> int:
     return cfg.num_nets * per_net + (cfg.num_nets if cfg.consistency else 0)
 
 
-def _eta(grid: CompareGrid, todo: Sequence[Cell], speed: dict[str, float], elapsed: float, n_done: int) -> str:
+def _eta(steps: int, todo: Sequence[Cell], speed: dict[str, float], passes: dict[str, int], elapsed: float, n_done: int) -> str:
     """Time left: each line's measured seconds per step, else the measured lines' seconds per
-    network pass times its passes (:func:`network_passes`)."""
+    network pass times its ``passes`` (:func:`network_passes`)."""
     if not speed and not n_done:
         return ""
-    passes = {ln.name: network_passes(load_config(grid.config, [*grid.overrides, *ln.overrides])) for ln in grid.lines}
-    per_pass = [speed[n] / passes[n] for n in speed if n in passes] or [elapsed / max(n_done, 1) / grid.steps]
+    per_pass = [speed[n] / passes[n] for n in speed if n in passes] or [elapsed / max(n_done, 1) / steps]
     unit = sum(per_pass) / len(per_pass)
-    left = sum(speed.get(c.line, unit * passes.get(c.line, 1)) for c in todo) * grid.steps
+    left = sum(speed.get(c.line, unit * passes.get(c.line, 1)) for c in todo) * steps
     return f" (ETA {time.strftime('%H:%M:%S', time.gmtime(left))} for {len(todo)} cell(s))"
 
 
 def read_plateaus(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The schedule searches recorded in a results file (:func:`find_plateau`)."""
-    p = Path(path)
-    if not p.is_file():
-        return []
-    out = []
-    for text in p.read_text().splitlines():
-        try:
-            rec = json.loads(text)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and "plateau" in rec:
-            out.append(rec)
-    return out
+    return [rec for rec in read_records(path) if "plateau" in rec]
 
 
 def find_plateau(grid: CompareGrid, *, every: int = 200, max_steps: int = 4000, patience: int = 2, min_gain: float = 0.02,
@@ -432,7 +432,7 @@ def find_plateau(grid: CompareGrid, *, every: int = 200, max_steps: int = 4000, 
     with contextlib.suppress(EarlyStop):  # stopped at the plateau (the run's log says "stopped early")
         train(cfg, run_dir=grid.out / "runs" / "plateau", overwrite=True, progress=progress, extra_callbacks=[Watch()])
     steps = _plateau_step(curve, patience, min_gain) or (curve[-1][0] if curve else max_steps)
-    _append(grid.results, {"plateau": True, **key, "steps": steps, "curve": [[s, round(r, 3)] for s, r in curve]})
+    append_record(grid.results, {"plateau": True, **key, "steps": steps, "curve": [[s, round(r, 3)] for s, r in curve]})
     return steps
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..data.splits import ALL
-from ..evaluation.intervals import Interval, Repeat, bootstrap, paired_difference, pck_key
+from ..evaluation.intervals import Interval, Repeat, bootstrap, paired_difference, pck_key, repeat_of
 from .compare import CompareGrid
 
 __all__ = ["summarize", "verdict", "write_report", "format_report"]
@@ -30,11 +30,7 @@ BASELINE = "supervised"
 
 
 def _repeats(cells: Sequence[dict[str, Any]]) -> list[Repeat]:
-    out = []
-    for c in sorted(cells, key=lambda c: int(c["repeat"])):
-        err = np.array([[np.nan if v is None else v for v in row] for row in c["errors_px"]], np.float64)
-        out.append(Repeat(err.reshape(len(c["image_ids"]), -1), np.asarray(c["image_ids"])))
-    return out
+    return [repeat_of(c, f"cell {c['line']}|{c['budget']}|{c['repeat']}") for c in sorted(cells, key=lambda c: int(c["repeat"]))]
 
 
 def _budget_sort(b: Any) -> float:

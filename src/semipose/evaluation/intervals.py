@@ -15,14 +15,15 @@ No torch; shape symbols: R repeats, N instances, K keypoints, F frames.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .pixels import error_summary
+from .pixels import InstanceErrors, error_summary
 
-__all__ = ["Repeat", "Interval", "summary", "bootstrap", "paired_difference", "SUMMARY_KEYS", "pck_key"]
+__all__ = ["repeat_of", "Repeat", "Interval", "summary", "bootstrap", "paired_difference", "SUMMARY_KEYS", "pck_key"]
 
 
 def pck_key(px: float) -> str:
@@ -64,6 +65,13 @@ class Repeat:
         counts = self._counts[frames]
         offsets = np.repeat(self._starts[frames] - np.cumsum(counts) + counts, counts)
         return offsets + np.arange(int(counts.sum()))
+
+
+def repeat_of(record: Mapping[str, Any], what: str = "a results record") -> Repeat:
+    """The :class:`Repeat` of a record holding an evaluation's per-instance errors
+    (:class:`~semipose.evaluation.pixels.InstanceErrors` fields: a compare cell, a study's line)."""
+    e = InstanceErrors.from_dict(record, what)
+    return Repeat(e.errors_px, e.image_ids)
 
 
 @dataclass

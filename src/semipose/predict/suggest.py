@@ -143,11 +143,13 @@ SUGGEST_MODES: tuple[str, ...] = ("uncertainty", "diverse", "random")
 def pose_embedding(frames: Sequence[FrameScore]) -> np.ndarray:
     """``(F, 2K)`` each frame's predicted pose (the mean of its two predictions), centred on its
     mean keypoint and divided by its RMS spread: what the pose looks like, not where or how big."""
+    import torch
+
+    from ..ssl.video_losses import PosePriorLoss
+
     kp = np.stack([(f.kp_a + f.kp_b) / 2 if f.kp_a is not None and f.kp_b is not None else np.zeros((1, 2))
                    for f in frames]).astype(np.float64)
-    c = kp - kp.mean(axis=1, keepdims=True)
-    scale = np.sqrt((c**2).sum(2).mean(1)).clip(min=1e-6)
-    return (c / scale[:, None, None]).reshape(len(frames), -1)
+    return PosePriorLoss.normalize(torch.from_numpy(kp)).numpy()  # the pose prior's normalisation
 
 
 def choose(frames: list[FrameScore], n: int, min_gap: int, *, mode: str = "uncertainty", seed: int = 0) -> list[FrameScore]:
