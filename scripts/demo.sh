@@ -8,7 +8,7 @@ SP=.venv/bin/semipose
 if [ ! -f data/synthetic/synth.json ]; then
   $SP data synth data/synthetic --train 3000 --unlabeled 500 --val 300 --image-size 480x360 --difficulty 0.3 --seed 0
 fi
-$SP train configs/synthetic_res18_128x96.yaml "$@"
+$SP train configs/synthetic_res10_128x96.yaml "$@"
 echo
 echo "The semipose command is in .venv/bin: type  source .venv/bin/activate  once per shell (or call .venv/bin/semipose),"
 echo "then e.g.  semipose predict RUN/checkpoints/best.pt data/synthetic/images/val --out preds   (RUN: the run folder above)"

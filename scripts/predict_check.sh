@@ -5,7 +5,7 @@
 # MODEL defaults to the demo's best.pt, OUT to runs/predict-check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${1:-runs/synthetic_res18_128x96/checkpoints/best.pt}
+MODEL=${1:-runs/synthetic_res10_128x96/checkpoints/best.pt}
 OUT=${2:-runs/predict-check}
 DATA=${SEMIPOSE_SAMPLE_DATA:-../shared/data}
 COCO=$DATA/coco

@@ -31,6 +31,8 @@ __all__ = [
     "SSPCMParams",
     "TemporalParams",
     "PosePriorParams",
+    "FinderParams",
+    "TASKS",
     "TEACHERS",
     "VIEWS",
     "COLORS",
@@ -136,7 +138,7 @@ COLORS: tuple[str, ...] = ("rgb", "bgr")
 DATA_FORMATS: tuple[str, ...] = ("coco", "mpii", "aic")
 OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "sgd")
 
-RESNET_DEPTHS: tuple[int, ...] = (18, 34, 50, 101, 152)
+RESNET_DEPTHS: tuple[int, ...] = (10, 18, 34, 50, 101, 152)
 HRNET_WIDTH_NAMES: tuple[int, ...] = (32, 48)
 #: Network names of ``model.arch`` (the builders: :data:`semipose.models.posenet.POSE_MODELS`).
 ARCHITECTURES: tuple[str, ...] = tuple(f"resnet{d}" for d in RESNET_DEPTHS) + tuple(f"hrnet_w{w}" for w in HRNET_WIDTH_NAMES)
@@ -250,6 +252,33 @@ class PosePriorParams:
     weight: float = 0.0
     epsilon: float = 0.1
     variance: float = 0.99
+
+
+#: What a run trains: ``pose`` (keypoints in per-instance crops) or ``finder`` (the instances'
+#: anchors on the whole frame: :class:`FinderParams`).
+TASKS: tuple[str, ...] = ("pose", "finder")
+
+
+@dataclass
+class FinderParams:
+    """The instance finder of a project with several animals per frame (``finder``; ``task:
+    finder``): a heatmap network on the downscaled whole frame with one channel, a Gaussian at
+    each labelled instance's anchor (the centre of its keypoints' extent); its peaks are the
+    instances, each given a fixed-size box (:class:`semipose.detect.centroid.CentroidFinder`).
+
+    Attributes:
+        crop: ``[width, height]`` of the box around each anchor, frame pixels (``semipose data
+            import`` writes the labelled boxes' 90th percentile); the pose model's padding enlarges it.
+        min_distance: two peaks closer than this (frame pixels) are one instance; 0: half the
+            crop's short side.
+        threshold: peaks below this heatmap value are not instances.
+        max_instances: at most this many instances per frame, best first (0: no limit).
+    """
+
+    crop: list[float] | None = None
+    min_distance: float = 0.0
+    threshold: float = 0.2
+    max_instances: int = 0
 
 
 @dataclass

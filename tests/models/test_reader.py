@@ -80,7 +80,7 @@ def test_each_file_is_read_once(tmp_path, reads):
                       ["model.deconv_filters=[32,32,32]", f"model.pretrained={imagenet}", f"model.init_weights={pt}"])
     build_ssl_model(cfg, 17)  # PoseDual: two networks from one backbone file, then both from one model file
     assert sorted(reads) == sorted([str(imagenet), str(pt)])
-    bad = load_config("configs/synthetic_res18_128x96.yaml", [f"model.pretrained={pt}"])
+    bad = load_config("configs/synthetic_res10_128x96.yaml", [f"model.pretrained={pt}"])
     with pytest.raises(ConfigError, match=r"model.pretrained: .*m\.pt is a model file \(model\), not an ImageNet backbone"):
         build_ssl_model(bad, 17)
 

@@ -11,6 +11,7 @@ from semipose.models import (
     PoseResNet,
     ResNet,
     build_pose_model,
+    resnet10,
     resnet18,
     resnet34,
     resnet50,
@@ -59,6 +60,7 @@ def test_backbone_param_counts(ctor, expected, out_ch) -> None:
 
 def test_named_counts_from_brief() -> None:
     assert n_params(resnet18()) == 11_176_512
+    assert n_params(resnet10()) == 4_905_792  # the demo's trunk: one BasicBlock a stage
     assert n_params(resnet50()) == 23_508_032
 
 
@@ -170,7 +172,7 @@ def test_build_pose_model_kwargs() -> None:
     assert isinstance(m, PoseResNet) and m.depth == 34 and m.num_joints == 14
     assert m.state_dict()["final_layer.weight"].shape == (14, 64, 1, 1)
     assert sorted(POSE_MODELS) == [
-        "hrnet_w32", "hrnet_w48", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"
+        "hrnet_w32", "hrnet_w48", "resnet10", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"
     ]
 
 

@@ -7,7 +7,7 @@ file's own keys are merged over the base recursively.
 
 Overrides on the command line use dotted keys with YAML-typed values::
 
-    semipose train configs/synthetic_res18_128x96.yaml train.epochs=5 data.workers=0 \\
+    semipose train configs/synthetic_res10_128x96.yaml train.epochs=5 data.workers=0 \\
         model.arch=resnet50 data.input_size=[192,256]
 
 Relative data paths are resolved against ``data.root``; a relative ``data.root`` is resolved

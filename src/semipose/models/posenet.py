@@ -45,7 +45,7 @@ class PoseResNet(ResNet):
     (:func:`~semipose.models.head.heatmap_head`).
 
     Args:
-        depth: ResNet depth, one of 18, 34, 50, 101, 152.
+        depth: ResNet depth, one of 10, 18, 34, 50, 101, 152.
         num_joints: K, number of heatmap channels.
         num_deconv_layers: number of ``ConvTranspose2d + BN + ReLU`` upsampling layers.
         deconv_filters: output channels of each deconv layer (length ``num_deconv_layers``).

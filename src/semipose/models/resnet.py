@@ -24,6 +24,7 @@ __all__ = [
     "Bottleneck",
     "ResNet",
     "RESNET_SPECS",
+    "resnet10",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -101,6 +102,7 @@ Block = type[BasicBlock] | type[Bottleneck]
 
 #: depth -> (block class, blocks per stage), as in torchvision.
 RESNET_SPECS: dict[int, tuple[Block, tuple[int, int, int, int]]] = {
+    10: (BasicBlock, (1, 1, 1, 1)),
     18: (BasicBlock, (2, 2, 2, 2)),
     34: (BasicBlock, (3, 4, 6, 3)),
     50: (Bottleneck, (3, 4, 6, 3)),
@@ -195,13 +197,18 @@ class ResNet(nn.Module):
 
 
 def resnet(depth: int, in_channels: int = 3) -> ResNet:
-    """ResNet trunk of the given depth (18, 34, 50, 101 or 152)."""
+    """ResNet trunk of the given depth (10, 18, 34, 50, 101 or 152)."""
     if depth not in RESNET_SPECS:
         raise ConfigError(
             f"unsupported ResNet depth {depth!r}; choose one of {sorted(RESNET_SPECS)}"
         )
     block, layers = RESNET_SPECS[depth]
     return ResNet(block, layers, in_channels=in_channels)
+
+
+def resnet10(in_channels: int = 3) -> ResNet:
+    """ResNet-10 trunk (BasicBlock, [1, 1, 1, 1]; no published ImageNet weights: from scratch); ``out_channels`` 512."""
+    return resnet(10, in_channels)
 
 
 def resnet18(in_channels: int = 3) -> ResNet:
