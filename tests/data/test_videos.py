@@ -41,6 +41,13 @@ def test_every_nth_and_a_diverse_subset(video):
     idx = sorted(int(r.image_path.rsplit("#", 1)[1]) for r in sub)
     assert 8 <= len(sub) <= 12 and len(set(idx)) == len(idx) and "diverse frames (k-means of every 5)" in what
     assert idx[-1] - idx[0] > 300  # spread over the video, not neighbours
+    part, what = video_frame_records([str(video)], 17, stride=5, frame_range=[10, 31])  # e.g. none of a test block
+    assert [r.image_path.rsplit("#", 1)[1] for r in part] == ["10", "15", "20", "25", "30"] and "frames 10-30" in what
+    from semipose.config.loader import config_from_dict
+    from semipose.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.unlabeled.frame_range"):
+        config_from_dict({"data": {"unlabeled": {"videos": ["v.mp4"], "frame_range": [30, 10]}}})
 
 
 def test_bad_videos_are_one_line(tmp_path):
@@ -60,7 +67,7 @@ def test_posecons_on_the_video(sample_data, video, tmp_path, capsys):
             "ssl.method=posecons", "ssl.paths=[JOCO]", "ssl.augment.size_relative_to=instance",  # holes of the mouse's size
             "train.max_steps=2", "train.batch_size=4", "eval.num_vis_images=1",
             "data.max_train_instances=10", f"output_dir={tmp_path / 'runs'}", "name=v"]
-    config = Path(__file__).resolve().parents[2] / "configs/synthetic_res18_128x96.yaml"
+    config = Path(__file__).resolve().parents[2] / "configs/synthetic_res10_128x96.yaml"
     assert main(["train", str(config), *over, "--no-progress"]) == 0
     log = (tmp_path / "runs/v/train.log").read_text()
     assert "20 frames (every 50) of 1 video(s)" in log and "cons" in log
@@ -123,7 +130,7 @@ def test_supervised_with_the_video_terms_on_the_video(sample_data, video, tmp_pa
             "ssl.temporal.weight=1.0", "ssl.pose_prior.weight=1.0", "ssl.temporal.frame_gap=2",
             "train.max_steps=2", "train.batch_size=4", "eval.num_vis_images=1",
             f"output_dir={tmp_path / 'runs'}", "name=v"]
-    config = Path(__file__).resolve().parents[2] / "configs/synthetic_res18_128x96.yaml"
+    config = Path(__file__).resolve().parents[2] / "configs/synthetic_res10_128x96.yaml"
     assert main(["train", str(config), *over, "--no-progress"]) == 0
     log = (tmp_path / "runs/v/train.log").read_text()
     assert "with frames ±2" in log and "supervised + temporal (weight 1, ε 8) + pose_prior (weight 1, ε 0.1)" in log

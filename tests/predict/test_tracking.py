@@ -124,3 +124,48 @@ def test_predict_tracks_the_two_flies_through_the_clip(sample_data, tmp_path, ca
     assert main(["predict", str(model), str(sample_data / "sleap-flies/clip.mp4"), "--whole-image", "--track-gap", "-1",
                  "--out", str(tmp_path / "o2"), "--no-progress"]) == 2
     assert "--track-gap must be ≥ 0" in capsys.readouterr().err
+
+
+def test_a_finder_that_finds_nothing_for_100_frames(sample_data, tmp_path):
+    """Predict on the real clip with a detector that finds both flies, then nothing for 100 frames,
+    then both again: the gap's frames have no instance, the tracks end and new ones start after it,
+    nothing fails."""
+    import json
+
+    from conftest import make_model_file
+    from semipose.predict.boxes import DetectorBoxes
+    from semipose.predict.estimator import PoseEstimator
+    from semipose.predict.run import run_predict
+    from semipose.predict.sources import expand_sources
+
+    pytest.importorskip("sleap_io")
+    import sleap_io as sio
+
+    labels = sio.load_slp(str(sample_data / "sleap-flies/clip.slp"), open_videos=False)
+    boxes = []
+    for lf in sorted(labels.labeled_frames, key=lambda f: f.frame_idx)[:120]:
+        pts = [inst.numpy() for inst in lf.instances]
+        boxes.append(np.array([[*np.nanmin(p, 0) - 10, *(np.nanmax(p, 0) - np.nanmin(p, 0) + 20)] for p in pts], np.float32))
+    calls = [0]
+
+    def finder(image):
+        i = calls[0]
+        calls[0] += 1
+        if 10 <= i < 110:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        return boxes[i], np.ones(len(boxes[i]), np.float32)
+
+    model = make_model_file(tmp_path / "m.pt", input_size=(64, 64), skeleton={"name": "fly", "keypoints": [f"k{i}" for i in range(13)],
+                                                                              "sigmas": [0.05] * 13})
+    est = PoseEstimator.from_file(model)
+    s = run_predict(est, expand_sources([str(sample_data / "sleap-flies/clip.mp4")]), DetectorBoxes(finder, aspect=1.0, padding=1.25),
+                    tmp_path / "o", draw=False, max_frames=120, progress=False, track_gap=10)
+    assert s.frames == 120 and not s.failed
+    res = json.loads((tmp_path / "o/predictions.json").read_text())
+    info = {im["id"]: int(im["file_name"].split("#")[1]) for im in json.loads((tmp_path / "o/image_info.json").read_text())["images"]}
+    frames = {}
+    for r in res:
+        frames.setdefault(info[r["image_id"]], []).append(r["track_id"])
+    assert not any(10 <= f < 110 for f in frames)  # nothing found: no instance
+    before, after = set(frames[9]), set(frames[110])
+    assert len(before) == 2 and len(after) == 2 and not before & after  # the tracks ended; two new ones started

@@ -88,6 +88,9 @@ def run_import(args: argparse.Namespace) -> int:
     print(f"\nto train on it (config: {r.config_path}; {crops} at {cfg['data']['input_size'][0]}x{cfg['data']['input_size'][1]}, "
           f"{cfg['model']['arch']} from ImageNet, {cfg['train']['max_steps']} steps, method {cfg['ssl']['method']}):\n"
           f"  semipose train {r.config_path}")
+    if r.finder_path is not None:
+        print(f"and its instance finder (finds each animal on the whole frame; then `semipose predict POSE_MODEL VIDEO --detector "
+              f"FINDER_MODEL`):\n  semipose train {r.finder_path}")
     return 0
 
 

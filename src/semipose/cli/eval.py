@@ -27,6 +27,9 @@ def register(sub: Any) -> None:
     e.add_argument("--save-vis", action="store_true", help="draw the predictions on every evaluated image into OUT/vis")
     e.add_argument("--kpt-thr", type=float, default=0.3, help="--save-vis: keypoints scoring below this are not drawn")
     e.add_argument("--det-file", help="evaluate on these person-detector boxes instead of GT boxes")
+    e.add_argument("--detector", help="several instances a frame: find them with this instance finder's model file (or a person "
+                   "detector) on the validation frames, then score the matched instances beside the same model on the label boxes")
+    e.add_argument("--det-score-thr", type=float, default=None, help="--detector: its score threshold (default: its own)")
     e.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped input")
     e.add_argument("--format-only", action="store_true", help="write the results JSON without scoring (COCO test-dev)")
     e.add_argument("--decoder", choices=DECODERS, help="heatmap decoding (default: the config's eval.decoder, shift)")
@@ -124,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         out = Path(f"eval-{Path(args.checkpoint.split('?')[0]).stem}-{stamp}")
     else:
         out = eval_dir_for(args.checkpoint, stamp)
+    if args.detector:
+        return _score_pipeline(args, cfg, mf, out)
     data, results = evaluate_model_file(cfg, mf, out, progress=not args.no_progress)
     names = eval_names(mf.card.num_nets)
     proto = data.protocol
@@ -166,4 +171,28 @@ def _score_results(args: argparse.Namespace) -> int:
     print(format_metrics_table({Path(args.results).name: score.metrics}))
     if args.out:
         write_metrics_json(Path(args.out) / "metrics.json", score.metrics)
+    return 0
+
+
+def _score_pipeline(args: argparse.Namespace, cfg: Any, mf: Any, out: Path) -> int:
+    """``--detector``: the finder (or detector) then the pose model on the validation frames, and the
+    same model on the label boxes (:mod:`semipose.predict.pipeline`); ``OUT/pipeline.json``."""
+    import json
+
+    from ..data.sources import build_skeleton, load_split
+    from ..models.finder import open_instance_detector
+    from ..predict.estimator import PoseEstimator
+    from ..predict.pipeline import format_pipeline_table, score_pipeline
+
+    records, _, _ = load_split(cfg, cfg.data.val, build_skeleton(cfg), key="val")
+    est = PoseEstimator.from_file(mf, precision=cfg.eval.precision, flip_test=cfg.eval.flip_test, decoder=cfg.eval.decoder)
+    det = open_instance_detector(args.detector, args.det_score_thr, trust=args.trust_checkpoint, progress=not args.no_progress)
+    rows = [score_pipeline(est, records, detector=det, progress=not args.no_progress),
+            score_pipeline(est, records, progress=not args.no_progress)]
+    print(f"\n{len(rows[0].score.errors) + rows[0].score.missed} labelled instances on {rows[0].score.frames} frames of "
+          f"{cfg.data.val.ann_file}; instances matched by mean keypoint distance (Hungarian)")
+    print(format_pipeline_table(rows))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pipeline.json").write_text(json.dumps([r.summary() for r in rows], indent=1))
+    print(f"written to {out / 'pipeline.json'}")
     return 0

@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
     pr.add_argument("--det-score-thr", type=float, default=None,
                     help="skip detections below this score (default 0.3 for --det-file and --detector; the COCO protocol of eval uses all)")
     pr.add_argument("--detector", help="find persons with an ONNX person detector: a name (`semipose models`: yolox-m-humanart …), "
-                    "a .onnx / deployment .zip file, a URL or hf:// path; 'none': the whole image (default without --boxes)")
+                    "a .onnx / deployment .zip file, a URL or hf:// path; or your animals with an instance finder's model file "
+                    "(a .pt trained from finder.yaml); 'none': the whole image (default without --boxes)")
     pr.add_argument("--whole-image", action="store_true", help="one box per image: the whole image (the default without --boxes)")
     pr.add_argument("--out", help="output folder (default: predictions/<time>)")
     pr.add_argument("--no-draw", action="store_true", help="write the results only, no drawings")
@@ -57,8 +58,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..detect.person import DEFAULT_SCORE_THR, open_detector
+    from ..detect.person import DEFAULT_SCORE_THR
     from ..engine.runfolder import setup_logging
+    from ..models.finder import open_instance_detector
     from ..predict.boxes import DetectorBoxes, WholeImage, box_source_for
     from ..predict.estimator import PoseEstimator
     from ..predict.run import run_predict
@@ -86,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
     if args.boxes and not args.whole_image:
         boxes = box_source_for(args.boxes, args.det_file, aspect=aspect, padding=card.padding, score_thr=thr)
     elif args.detector and args.detector != "none":
-        boxes = DetectorBoxes(open_detector(args.detector, thr, progress=not args.no_progress), aspect=aspect, padding=card.padding)
+        det = open_instance_detector(args.detector, args.det_score_thr, device=args.device, trust=args.trust_checkpoint,
+                                     progress=not args.no_progress)
+        thr = getattr(getattr(det, "params", None), "threshold", thr)  # a finder's own peak threshold
+        boxes = DetectorBoxes(det, aspect=aspect, padding=card.padding)
     else:
         if not args.whole_image and args.detector != "none":
             log.info("no --boxes or --detector given: one box per image covering the whole image "

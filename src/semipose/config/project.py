@@ -19,6 +19,11 @@ crops, keypoints of the user's own):
   written before the mirror-mouse study for becoming the default (docs/results.md, "mirror-mouse").
   The videos are configured, and ``ssl.method: posecons`` (MultiAugs' JOCO + JCCM paths preset)
   switches one on; the EMA teacher line is the one the config header names;
+* **the instance finder** (several animals per frame: ``finder.yaml``, :func:`finder_config`):
+  ResNet-18 from ImageNet on the whole frame (long side :data:`LONG_SIDE`), four deconvolution
+  layers (heatmap stride 2: anchors of touching animals stay apart), flips on (an anchor has no
+  side), boxes of the labelled boxes' median size around each anchor (``finder.crop``), the
+  same schedule;
 * **hard views** (when a semi-supervised method is switched on): the pixel sizes of the seeds'
   person crops (``ssl.augment.size_relative_to: crop``), chosen by the same study's rule
   (docs/results.md); ``instance`` stays one line away for instances much smaller than the frame.
@@ -31,7 +36,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["LONG_SIDE", "STEPS", "INSTANCE_PADDING", "instance_input_size", "project_config", "project_input_size",
-           "render_project_config", "config_header"]
+           "render_project_config", "config_header", "finder_config", "finder_header"]
 
 #: the long side of the network input for whole-frame crops, px
 LONG_SIDE = 256
@@ -123,4 +128,44 @@ def config_header(source: str, path: object, videos: bool) -> list[str]:
         "the median error 7.3 px worse, paired 95 % interval +5.0 to +10.3: supervised stays the default). Whether a line helps on",
         "this project, with error bars (docs/results.md, \"Does the unlabelled video help?\"):",
         f"  semipose compare {path} --methods supervised,multiaugs-ema,video --budgets 10,all --out runs/compare",
+    ]
+
+
+def finder_config(root: str, *, name: str, frame_size: tuple[int, int], crop: tuple[float, float],
+                  train_file: str = "train.json", val_file: str = "val.json") -> dict[str, Any]:
+    """The instance finder's config of a project with several animals per frame (see the module
+    docstring): ``task: finder`` on whole frames of ``frame_size``, boxes of ``crop`` (frame pixels)
+    around the anchors it finds."""
+    return {
+        "name": name,
+        "seed": 0,
+        "output_dir": "runs",
+        "task": "finder",
+        "data": {
+            "root": root,
+            "train": {"ann_file": train_file, "image_dir": "images"},
+            "val": {"ann_file": val_file, "image_dir": "images"},
+            "skeleton": None,
+            "input_size": list(project_input_size(*frame_size)),
+            "sigma": 2.0,
+            "augment": {"flip_prob": 0.5, "rot_prob": 0.3},
+            "workers": 2,
+        },
+        "model": {"arch": "resnet18", "pretrained": "imagenet", "deconv_filters": [128] * 4, "deconv_kernels": [4] * 4},
+        "train": {"batch_size": 8, "lr": 1.0e-3, "max_steps": STEPS, "max_iters_per_epoch": 100,
+                  "lr_step_iters": [STEPS * 3 // 4], "precision": "auto", "log_every": 20},
+        "eval": {"batch_size": 8, "precision": "auto", "num_vis_images": 8},
+        "finder": {"crop": [round(float(crop[0]), 1), round(float(crop[1]), 1)], "min_distance": 0.0, "threshold": 0.2},
+    }
+
+
+def finder_header(source: str, path: object, pose_path: object) -> list[str]:
+    """The comment lines on top of ``finder.yaml``: what it is, how to train it and use it."""
+    return [
+        f"written by `semipose data import` from {source}: the instance finder of a project with several animals per frame",
+        "(a heatmap of every animal's anchor on the whole frame; each peak gets a box of finder.crop pixels). Train with:",
+        f"  semipose train {path}",
+        f"and the pose model with  semipose train {pose_path}  then, on a video (instances tracked through it):",
+        "  semipose predict runs/<pose run>/checkpoints/best.pt VIDEO --detector runs/<finder run>/checkpoints/best.pt",
+        "defaults and why: semipose.config.project; the numbers: docs/results.md, \"Several animals in a frame\"",
     ]

@@ -21,10 +21,12 @@ from ..params import (
     PRECISIONS,
     SELECT_MODES,
     SIZE_RELATIVE,
+    TASKS,
     TEACHERS,
     VIEWS,
     AugmentConfig,
     AugmentParams,
+    FinderParams,
     HardAffineParams,
     PosePriorParams,
     SSPCMParams,
@@ -73,12 +75,15 @@ class SplitConfig:
     videos: list[str] = field(default_factory=list)
     #: every this-many-th frame of the videos
     frame_stride: int = 1
+    #: ``[start, stop)``: only the videos' frames in this range (0-based; e.g. frames no test set holds)
+    frame_range: list[int] | None = None
     #: > 0: a diverse subset of this many frames (k-means on downscaled frames, the frame
     #: nearest each centre), as labelling tools pick frames; 0: every ``frame_stride``-th
     num_frames: int = 0
     #: ``data.unlabeled`` with ``videos`` only: an ONNX person detector (a name ``semipose
-    #: models`` lists, a file, a URL or an ``hf://`` path) whose boxes in each chosen frame are
-    #: the unlabelled persons, instead of one whole-frame box (a multi-person project)
+    #: models`` lists, a file, a URL or an ``hf://`` path) or an instance finder's model file
+    #: (``.pt``, ``task: finder``) whose boxes in each chosen frame are the unlabelled
+    #: instances, instead of one whole-frame box (several persons or animals a frame)
     detector: str | None = None
     #: its score threshold
     detector_score_thr: float = 0.3
@@ -303,11 +308,14 @@ class Config:
     #: torch CPU threads for the main process (0 = torch's default)
     num_threads: int = 0
     output_dir: str = "runs"
+    #: ``pose`` (keypoints per instance crop) or ``finder`` (instance anchors on whole frames: ``finder``)
+    task: str = "pose"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     ssl: SSLConfig = field(default_factory=SSLConfig)
+    finder: FinderParams = field(default_factory=FinderParams)
 
     @property
     def num_nets(self) -> int:
@@ -427,6 +435,9 @@ class Config:
                               "for images, give data.unlabeled.det_file)")
         if not 0.0 <= d.unlabeled.detector_score_thr <= 1.0:
             raise ConfigError(f"data.unlabeled.detector_score_thr: must be in [0, 1], got {d.unlabeled.detector_score_thr}")
+        fr = d.unlabeled.frame_range
+        if fr is not None and (len(fr) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in fr) or not 0 <= fr[0] < fr[1]):
+            raise ConfigError(f"data.unlabeled.frame_range: expected [start, stop) frame numbers with 0 ≤ start < stop, got {fr}")
         if d.unlabeled.frame_stride < 1 or d.unlabeled.num_frames < 0:
             raise ConfigError(f"data.unlabeled.frame_stride must be ≥ 1 and num_frames ≥ 0, got {d.unlabeled.frame_stride}, "
                               f"{d.unlabeled.num_frames}")
@@ -442,6 +453,18 @@ class Config:
                 parse_recipe(p)
             except ConfigError as err:
                 raise ConfigError(f"ssl.paths[{i}]: {err}") from None
+        _choice("task", self.task, TASKS)
+        fi = self.finder
+        if fi.crop is not None and (len(fi.crop) != 2 or not all(isinstance(v, (int, float)) and v > 0 for v in fi.crop)):
+            raise ConfigError(f"finder.crop: expected [width, height] in frame pixels, got {fi.crop}")
+        if not (fi.min_distance >= 0 and math.isfinite(fi.min_distance)) or not 0 <= fi.threshold <= 1 or fi.max_instances < 0:
+            raise ConfigError(f"finder: min_distance must be ≥ 0, threshold in [0, 1], max_instances ≥ 0, got "
+                              f"{fi.min_distance}, {fi.threshold}, {fi.max_instances}")
+        if self.task == "finder":
+            if fi.crop is None:
+                raise ConfigError("finder.crop: a finder needs the [width, height] of its boxes (semipose data import writes it)")
+            if self.semi_supervised:
+                raise ConfigError("task: finder trains supervised on the labelled frames (ssl.method: supervised, no video terms)")
         if t.unlabeled_batch_size < 0:
             raise ConfigError(f"train.unlabeled_batch_size: must be ≥ 0, got {t.unlabeled_batch_size}")
         if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 0:

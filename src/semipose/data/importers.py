@@ -5,9 +5,11 @@ split and a training config.
 writes ``DIR/annotations.json`` (COCO keypoints: one instance per labelled frame, or per
 labelled animal of a multi-animal project; the keypoint names and the skeleton where the source
 has one; empty cells → ``v = 0``; a whole-frame box unless the source has boxes, the keypoints'
-extent for several animals), ``DIR/images/`` (links to the source images and videos, or
-copies; ``file_name`` relative to it, a frame of a video as ``clip.mp4#12``), ``train.json`` /
-``val.json`` (:func:`split_project`) and ``config.yaml`` (:mod:`semipose.config.project`).
+extent for several animals, at least half the median animal's box for one with few
+keypoints), ``DIR/images/`` (links to the source images and videos, or copies; ``file_name``
+relative to it, a frame of a video as ``clip.mp4#12``), ``train.json`` / ``val.json``
+(:func:`split_project`) and ``config.yaml`` (:mod:`semipose.config.project`); for several animals
+per frame also ``finder.yaml``, their instance finder's.
 
 Each tool's format is read by its module in :mod:`semipose.data.formats`; nothing is ever
 written or removed outside ``DIR``.
@@ -116,6 +118,25 @@ def _box(xs: list[float], ys: list[float], w: int, h: int) -> list[float]:
     return [x0, y0, min(float(w), max(xs) + mx) - x0, min(float(h), max(ys) + my) - y0]
 
 
+def _widen_small_boxes(anns: list[dict[str, Any]], sizes: dict[int, tuple[int, int]], k: int) -> None:
+    """An animal with few labelled keypoints (one: a 4-px box) gets a box of at least half the
+    median box of the animals with at least half their keypoints labelled, around its own centre,
+    so its crop is not a zoom into a few pixels (in place)."""
+    full = [a["bbox"] for a in anns if int(a["num_keypoints"]) >= max(2, k // 2)]
+    if not full:
+        return
+    min_w, min_h = median(b[2] for b in full) / 2, median(b[3] for b in full) / 2
+    for a in anns:
+        x, y, w, h = a["bbox"]
+        if w >= min_w and h >= min_h:
+            continue
+        fw, fh = sizes[int(a["image_id"])]
+        cx, cy, w, h = x + w / 2, y + h / 2, max(w, min_w), max(h, min_h)
+        x0, y0 = max(0.0, cx - w / 2), max(0.0, cy - h / 2)
+        a["bbox"] = [x0, y0, min(float(fw), cx + w / 2) - x0, min(float(fh), cy + h / 2) - y0]
+        a["area"] = a["bbox"][2] * a["bbox"][3]
+
+
 def import_project(src: str | os.PathLike[str], fmt: str, out_dir: str | os.PathLike[str], *, images: str | None = None,
                    copy: bool = False) -> ImportSummary:
     """Import a labelling tool's project into ``annotations.json`` and ``images/`` (see the module docstring).
@@ -192,6 +213,9 @@ def import_project(src: str | os.PathLike[str], fmt: str, out_dir: str | os.Path
             if j < len(tracks) and tracks[j]:
                 ann["track"] = tracks[j]
             anns.append(ann)
+    if multi:
+        sizes = {int(im["id"]): (int(im["width"]), int(im["height"])) for im in coco_images}  # type: ignore[call-overload]
+        _widen_small_boxes(anns, sizes, len(labels.keypoints))
     summary.images, summary.instances = len(coco_images), len(anns)
     summary.document = write_coco_keypoints(summary.annotations, coco_images, anns, labels.keypoints, edges=labels.edges,
                                             description=f"imported by semipose data import from {s} ({fmt}, scorer {labels.scorer!r})")
@@ -269,6 +293,8 @@ class ProjectImport:
     val_every: int
     config_path: Path
     config: dict[str, Any]
+    #: the instance finder's config (``finder.yaml``) of a project with several animals per frame
+    finder_path: Path | None = None
 
     @property
     def held_out(self) -> str:
@@ -289,7 +315,7 @@ def import_and_configure(src: str | os.PathLike[str], fmt: str, out_dir: str | o
     Raises:
         DataFormatError, MissingImageError, MissingFileError: one line naming the file and the problem.
     """
-    from ..config.project import config_header, project_config, render_project_config
+    from ..config.project import config_header, finder_config, finder_header, project_config, render_project_config
 
     _check_val_every(val_every)  # before any work
     vids = [str(Path(v).resolve()) for v in videos]
@@ -310,4 +336,9 @@ def import_and_configure(src: str | os.PathLike[str], fmt: str, out_dir: str | o
                          videos=vids, instance_box=instance_box)
     path = out / "config.yaml"
     path.write_text(render_project_config(cfg, config_header(f"{src} ({fmt})", path, bool(vids))))
-    return ProjectImport(s, train, val, n_train, n_val, val_every, path, cfg)
+    finder_path = None
+    if instance_box is not None:  # several animals a frame: their finder too
+        finder_path = out / "finder.yaml"
+        fcfg = finder_config(str(out), name=f"{out.name}-finder", frame_size=sizes.most_common(1)[0][0], crop=instance_box)
+        finder_path.write_text(render_project_config(fcfg, finder_header(f"{src} ({fmt})", finder_path, path)))
+    return ProjectImport(s, train, val, n_train, n_val, val_every, path, cfg, finder_path)

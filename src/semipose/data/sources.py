@@ -170,7 +170,8 @@ def build_unlabelled_records(cfg: Config, skeleton: Skeleton, everyone: list[Pos
         from .videos import video_frame_records
 
         records, what = video_frame_records(d.unlabeled.videos, k, root=d.root, stride=d.unlabeled.frame_stride,
-                                            num_frames=d.unlabeled.num_frames, seed=cfg.seed, detector=detector)
+                                            num_frames=d.unlabeled.num_frames, seed=cfg.seed, detector=detector,
+                                            frame_range=d.unlabeled.frame_range)
         if d.max_unlabeled_instances:
             records = records[: d.max_unlabeled_instances]
         return records, what
@@ -256,7 +257,8 @@ class EvalData:
         records: those persons.
         ann_file: COCO ground truth (None: format-only, or PCKh).
         protocol: a description printed above the results (boxes, flip, decoder …).
-        metric: ``coco`` (pycocotools AP/AR) or ``pckh`` (MPII PCKh@0.5 with ``gt_file``).
+        metric: ``coco`` (pycocotools AP/AR), ``pckh`` (MPII PCKh@0.5 with ``gt_file``) or
+            ``finder`` (instances found on whole frames: :mod:`semipose.data.finder`).
         eval_skeleton: the keypoint set scored (the dataset's; differs from the run's when
             the run predicts the 24-joint union).
         mapping: union → dataset order before scoring, or None.
@@ -283,8 +285,8 @@ class EvalData:
 
     @property
     def score_key(self) -> str:
-        """The metric that picks the best checkpoint: ``AP`` or PCKh ``Mean``."""
-        return "Mean" if self.metric == "pckh" else "AP"
+        """The metric that picks the best checkpoint: ``AP``, PCKh ``Mean`` or a finder's ``F1``."""
+        return {"pckh": "Mean", "finder": "F1"}.get(self.metric, "AP")
 
 
 def build_eval_data(cfg: Config, skeleton: Skeleton, codec: HeatmapCodec, *, use_gt_boxes: bool | None = None) -> EvalData:

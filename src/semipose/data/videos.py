@@ -64,9 +64,10 @@ class VideoFrames:
     thumbs: np.ndarray | None = None
 
 
-def scan_video(path: Path, stride: int, thumbs: bool) -> VideoFrames:
-    """Decode ``path`` once: count its frames, keep every ``stride``-th, and (``thumbs``) their
-    ``THUMB × THUMB`` grey thumbnails.
+def scan_video(path: Path, stride: int, thumbs: bool, frame_range: Sequence[int] | None = None) -> VideoFrames:
+    """Decode ``path`` once: count its frames, keep every ``stride``-th (of those in
+    ``frame_range`` = ``[start, stop)``, when given), and (``thumbs``) their ``THUMB × THUMB``
+    grey thumbnails.
 
     Raises:
         DataFormatError: the file cannot be opened as a video or no frame decodes.
@@ -77,7 +78,7 @@ def scan_video(path: Path, stride: int, thumbs: bool) -> VideoFrames:
     try:
         for i, frame in iter_frames(cap):
             n = i + 1
-            if i % stride == 0:
+            if i % stride == 0 and (frame_range is None or frame_range[0] <= i < frame_range[1]):
                 kept.append(i)
                 h, w = frame.shape[:2]
                 if thumbs:
@@ -105,22 +106,25 @@ def _diverse(thumbs: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def video_frame_records(specs: Sequence[str], num_keypoints: int, *, root: str = "", stride: int = 1, num_frames: int = 0,
-                        seed: int = 0, detector: Detector | None = None) -> tuple[list[PoseRecord], str]:
+                        seed: int = 0, detector: Detector | None = None,
+                        frame_range: Sequence[int] | None = None) -> tuple[list[PoseRecord], str]:
     """The unlabelled records of the videos' frames, and a description.
 
     Args:
         specs: video files or folders (relative to ``root``).
         num_keypoints: K of the records' (empty) keypoints.
         stride: every this-many-th frame.
+        frame_range: ``[start, stop)``: only frames in it (0-based), e.g. none of a test block.
         num_frames: > 0: a diverse subset of this many of those frames over all videos.
         seed: the k-means seed.
         detector: ``(H, W, 3)`` BGR frame → ``((P, 4)`` xywh boxes, ``(P,)`` scores``): one
             record per box, run once per chosen frame here (frames without a box are counted
             and left out); None: one whole-frame box per frame (a single-instance project).
     """
-    scans = [scan_video(p, stride, num_frames > 0) for p in video_files(specs, root)]
+    scans = [scan_video(p, stride, num_frames > 0, frame_range) for p in video_files(specs, root)]
     refs = [(s, i) for s in scans for i in s.kept]
-    what = f"{len(refs)} frames (every {stride}) of {len(scans)} video(s)"
+    span = f", frames {frame_range[0]}-{frame_range[1] - 1}" if frame_range else ""
+    what = f"{len(refs)} frames (every {stride}{span}) of {len(scans)} video(s)"
     if num_frames and num_frames < len(refs):
         chosen = _diverse(np.concatenate([s.thumbs for s in scans if s.thumbs is not None]), num_frames, seed)
         refs = [refs[i] for i in chosen]

@@ -19,6 +19,7 @@ from typing import Any
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..data.finder import anchor_skeleton
 from ..data.sources import EvalData
 from ..skeletons import Skeleton
 from ..ssl.methods import StepOutput
@@ -180,8 +181,10 @@ class Drawings(Callback):
         if not (improved and self.run.main and results):
             return
         try:
-            draw_predictions(self.run.root / "val_predictions.png", self.val_data, results[self.shown].predictions,
-                             self.skeleton, self.num_images)
+            preds = results[self.shown].predictions
+            # a finder's: the anchors found on whole frames, as many points as it may find
+            skeleton = anchor_skeleton(preds.coords.shape[1]) if self.val_data.metric == "finder" else self.skeleton
+            draw_predictions(self.run.root / "val_predictions.png", self.val_data, preds, skeleton, self.num_images)
         except Exception as e:  # noqa: BLE001 - a drawing failure must not stop training
             log.warning("could not draw predictions: %s", e)
 

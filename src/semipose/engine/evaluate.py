@@ -94,6 +94,8 @@ def validate(
     Returns:
         The :class:`NetResult` (None on ranks other than 0).
     """
+    if data.metric == "finder":
+        return _validate_finder(model, cfg, data, codec, device, out_dir, progress=progress, name=name)
     precision = resolve_precision(cfg.eval.precision, device)
     channels_last = resolve_channels_last(cfg.eval.channels_last, precision)
     loader = eval_loader(data.dataset, cfg.eval.batch_size, cfg.data.workers, rank=dist_info.rank,
@@ -139,6 +141,36 @@ def validate(
                 metrics.update(pixel_errors(coords, gt_kp, sk.keypoints))
                 if out_dir is not None:
                     write_metrics_json(Path(out_dir) / metrics_filename(name), metrics)
+    return NetResult(metrics, preds)
+
+
+def _validate_finder(model: nn.Module, cfg: Config, data: EvalData, codec: HeatmapCodec, device: torch.device, out_dir: Path | None,
+                     *, progress: bool, name: str) -> NetResult:
+    """An instance finder on the validation frames: its peaks matched to the labelled anchors
+    (within ``finder.min_distance``; Hungarian), F1 of instances, frames with every instance
+    found, and the matched anchors' errors in pixels (one process: the frames are few)."""
+    from ..evaluation.tracking import score_instances
+    from ..models.finder import finder_min_distance, peak_decoder
+
+    precision = resolve_precision(cfg.eval.precision, device)
+    loader = eval_loader(data.dataset, cfg.eval.batch_size, cfg.data.workers, pin_memory=device.type == "cuda")
+    assert data.eval_skeleton is not None and cfg.finder.crop is not None
+    m = data.eval_skeleton.num_keypoints
+    min_px = finder_min_distance(cfg.finder)
+    _, scales = data.crop_boxes()
+    frame_per_hm = float(np.median(scales[:, 0])) * 200.0 / codec.heatmap_size[0]
+    decode = peak_decoder(max(m, cfg.finder.max_instances) if cfg.finder.max_instances else m + 2, cfg.finder.threshold,
+                          min_px / frame_per_hm, cfg.finder.max_instances)
+    preds = run_inference(model, loader, codec, device=device, precision=precision, progress=progress, desc=f"val {name}",
+                          decode=decode)
+    found = [preds.coords[i][preds.maxvals[i] > 0][:, None] for i in range(len(data.records))]
+    truth = [r.keypoints[r.keypoints[:, 2] > 0, None, :2] for r in data.records]
+    score = score_instances(found, truth, max_distance=min_px)
+    metrics = score.summary()
+    metrics["F1"] = 2 * metrics["matched"] / max(2 * metrics["matched"] + metrics["missed"] + metrics["extra"], 1.0)
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        write_metrics_json(Path(out_dir) / f"metrics_{name}.json", metrics)
     return NetResult(metrics, preds)
 
 
@@ -201,6 +233,15 @@ def results_table(metrics: dict[str, dict[str, float]], arch: str, metric: str, 
     rows = arch_rows(metrics, arch)
     if metric == "pckh":
         return format_pckh_table(rows)
+    if metric == "finder":  # instances found: F1, frames with all found, missed / extra, the anchors' errors in pixels
+        cols = [("F1", "F1", "{:.4f}"), ("frames found", "found_frames", "{:.1%}"), ("matched", "matched", "{:.0f}"),
+                ("missed", "missed", "{:.0f}"), ("extra", "extra", "{:.0f}"), ("anchor median px", "median_px", "{:.2f}"),
+                ("anchor RMSE px", "rmse_px", "{:.2f}")]
+        width = max(len(r) for r in rows)
+        lines = [" | ".join([f"{'':{width}}"] + [c for c, _, _ in cols])]
+        for r, m in rows.items():
+            lines.append(" | ".join([f"{r:{width}}"] + [f.format(m[k]).rjust(len(c)) if k in m else "-".rjust(len(c)) for c, k, f in cols]))
+        return "\n".join(lines)
     out = format_metrics_table(rows)
     first = next(iter(metrics.values()), {})
     if skeleton is not None and "rmse_px" in first:

@@ -319,15 +319,20 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
     """Build the run's data, networks and optimizer; restore the training state when resuming."""
     seed_everything(cfg.seed)
     threads = configure_threads(cfg.num_threads)
-    skeleton = build_skeleton(cfg)
     codec = build_codec(cfg)
-    detector = None
-    if cfg.semi_supervised and cfg.data.unlabeled.detector:
-        from ..detect.person import open_detector
+    if cfg.task == "finder":  # whole frames, one anchor channel (semipose.data.finder)
+        from ..data.finder import build_finder_data
 
-        detector = open_detector(cfg.data.unlabeled.detector, cfg.data.unlabeled.detector_score_thr)
-    data = build_train_data(cfg, skeleton, codec, run_dir=folder.root if folder.main and ckpt is None else None, detector=detector)
-    val_data = build_eval_data(cfg, skeleton, codec)
+        data, val_data, skeleton = build_finder_data(cfg, codec)
+    else:
+        skeleton = build_skeleton(cfg)
+        detector = None
+        if cfg.semi_supervised and cfg.data.unlabeled.detector:
+            from ..models.finder import open_instance_detector
+
+            detector = open_instance_detector(cfg.data.unlabeled.detector, cfg.data.unlabeled.detector_score_thr, trust=trust)
+        data = build_train_data(cfg, skeleton, codec, run_dir=folder.root if folder.main and ckpt is None else None, detector=detector)
+        val_data = build_eval_data(cfg, skeleton, codec)
     poses = np.stack([r.keypoints for r in data.labelled.records]) if cfg.ssl.pose_prior.weight > 0 else None
     model = build_ssl_model(cfg, skeleton.num_keypoints, load_pretrained=ckpt is None, trust=trust, poses=poses,
                             flip_index=[int(i) for i in skeleton.flip_index])

@@ -9,7 +9,7 @@ batched tensor operation. Only the final ``(N, K, 2)`` coordinates go back to th
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +84,7 @@ def run_inference(
     desc: str = "eval",
     num_keypoints: int | None = None,
     require_all: bool = True,
+    decode: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> Predictions:
     """Predict every sample of ``loader`` (which must not shuffle).
 
@@ -92,7 +93,8 @@ def run_inference(
     sampler order works; with ``require_all=False`` the loader may visit only a shard
     (rows it did not visit stay zero and ``filled`` is False there). The codec's ``decoder``
     refines the peaks. ``precision`` (resolved: fp32, bf16, fp16) and ``channels_last`` are the
-    network's; heatmaps are decoded in fp32.
+    network's; heatmaps are decoded in fp32. ``decode``: ``(N, C, h, w)`` heatmaps → ``(N, K, 2)``
+    heatmap coordinates and ``(N, K)`` scores, instead of the codec's (an instance finder's peaks).
 
     Returns:
         :class:`Predictions` with ``N = len(loader.dataset)`` rows.
@@ -111,7 +113,7 @@ def run_inference(
         images = to_memory_format(batch["image"].to(device, non_blocking=True), channels_last)
         with autocast(precision, device):
             hm = predict_heatmaps(model, images, flip_index=flip_index, shift_heatmap=shift_heatmap)
-        c, m = codec.decode(hm.float())
+        c, m = (decode or codec.decode)(hm.float())
         idx = batch["index"].numpy()
         img_xy = codec.to_image(c.cpu().numpy(), batch["center"].numpy(), batch["scale"].numpy())
         if coords.shape[1] == 0:

@@ -184,8 +184,9 @@ class PoseEstimator:
             detector: who finds the persons when a call gives no boxes: a :class:`Detector`,
                 or an ONNX person detector as a name (``yolox-m-humanart`` …, ``semipose
                 models``), a ``.onnx`` / deployment ``.zip`` file, a URL or an ``hf://`` path
-                (:class:`~semipose.detect.person.OnnxPersonDetector`); None: one box, the
-                whole image.
+                (:class:`~semipose.detect.person.OnnxPersonDetector`), or an instance finder's
+                model file (``.pt``: :class:`~semipose.models.finder.CentroidFinder`); None: one
+                box, the whole image.
             detector_score_thr: its score threshold (default
                 :data:`~semipose.detect.person.DEFAULT_SCORE_THR`).
 
@@ -198,9 +199,9 @@ class PoseEstimator:
         if detector is None or callable(detector):
             det = detector
         else:
-            from ..detect.person import open_detector
+            from ..models.finder import open_instance_detector
 
-            det = open_detector(detector, detector_score_thr)
+            det = open_instance_detector(detector, detector_score_thr, device=device, trust=trust)
         if mf.kind == "onnx":
             from .onnx import OnnxBackend
 

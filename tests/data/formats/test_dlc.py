@@ -112,3 +112,8 @@ def test_multi_animal_deeplabcut_imports_one_instance_per_individual(tmp_path, c
     assert doc["categories"][0]["keypoints"] == ["snout", "tail"]
     first = [a for a in doc["annotations"] if a["image_id"] == doc["images"][0]["id"]]
     assert sorted(a["num_keypoints"] for a in first) == [1, 2] and sorted(a["individual"] for a in first) == ["mouse1", "mouse2"]
+    # the one-keypoint mouse: a box of at least half the others' (not a 4-px zoom), around its snout
+    one, two = sorted(first, key=lambda a: a["num_keypoints"])
+    assert one["bbox"][2] >= two["bbox"][2] / 2 - 1e-6 and one["bbox"][3] >= two["bbox"][3] / 2 - 1e-6
+    assert abs(one["bbox"][0] + one["bbox"][2] / 2 - 30) < 1e-6 and abs(one["bbox"][1] + one["bbox"][3] / 2 - 32) < 1e-6
+    assert (tmp_path / "out/finder.yaml").is_file()  # several animals a frame: their instance finder's config

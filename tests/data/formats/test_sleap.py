@@ -157,3 +157,8 @@ def test_the_shared_two_fly_clip_imports_without_writing_frames(sample_data, tmp
     assert len(tracks) == 2  # the two flies' identities, as SLEAP tracked them
     assert main(["data", "check", str(out / "config.yaml")]) == 0
     assert "all splits readable" in capsys.readouterr().out
+    # and their instance finder's config: whole frames, boxes of the median label box around each anchor
+    assert f"semipose train {out.resolve() / 'finder.yaml'}" in printed
+    fcfg = load_config(out / "finder.yaml")
+    assert fcfg.task == "finder" and fcfg.data.input_size == [256, 256] and fcfg.output_stride == 2
+    assert fcfg.finder.crop is not None and 100 < fcfg.finder.crop[0] < 140 and 90 < fcfg.finder.crop[1] < 130
