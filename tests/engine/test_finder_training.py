@@ -68,3 +68,23 @@ def test_predict_runs_the_finder_then_the_pose_model_on_the_clip(finder_run, tmp
     assert "instance finder" in printed and "6 video frames" in printed
     results = json.loads((out / "predictions.json").read_text())
     assert all("track_id" in r for r in results)
+
+
+def test_eval_scores_the_pipeline_beside_the_label_boxes(finder_run, tmp_path, capsys):
+    """`semipose eval CONFIG --checkpoint POSE --detector FINDER`: two rows on the validation
+    frames (the finder's boxes, the label boxes), the labelled flies counted once in each."""
+    proj, run = finder_run
+    small = ["model.pretrained=null", "data.input_size=[64,64]", "model.deconv_filters=[32,32,32]", "data.workers=0",
+             "train.batch_size=4", "train.max_steps=2", "train.max_iters_per_epoch=2", "train.lr_step_iters=[]",
+             "data.max_train_instances=4", "eval.num_vis_images=0", f"output_dir={tmp_path / 'runs'}"]
+    assert main(["train", str(proj / "config.yaml"), "model.arch=resnet10", *small, "--no-progress"]) == 0
+    pose = tmp_path / "runs" / "flies" / "checkpoints" / "last.pt"
+    capsys.readouterr()
+    assert main(["eval", str(proj / "config.yaml"), "--checkpoint", str(pose), "--detector", str(run / "checkpoints" / "best.pt"),
+                 "--det-score-thr", "0.01", "--out", str(tmp_path / "ev"), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    rows = json.loads((tmp_path / "ev" / "pipeline.json").read_text())
+    assert [r["boxes"] for r in rows][1] == "label boxes" and "instance finder" in rows[0]["boxes"]
+    assert all(r["matched"] + r["missed"] == 300 and r["frames"] == 150 for r in rows)  # both flies of the 150 validation frames
+    assert rows[1]["missed"] == 0  # a box per labelled fly: each is matched
+    assert "300 labelled instances on 150 frames" in printed and "label boxes" in printed

@@ -370,9 +370,9 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
     )
     method += "".join(f" + {t.name} (weight {t.weight:g}, ε {t.epsilon:g})" for t in model.video_losses)
     log.info(
-        "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val instances | device %s%s, %s%s (%s%s)",
+        "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val %s | device %s%s, %s%s (%s%s)",
         folder.root, method, cfg.model.arch, model.num_nets, n_params / 1e6, f"{cfg.data.input_size[0]}x{cfg.data.input_size[1]}",
-        data.description, len(val_data.records), device, f" × {dist_info.world_size} processes" if dist_info.enabled else "",
+        data.description, len(val_data.records), "frames" if val_data.metric == "finder" else "instances", device, f" × {dist_info.world_size} processes" if dist_info.enabled else "",
         run.precision, ", channels_last" if run.channels_last else "", precision_reason(cfg.train.precision, run.precision, device),
         f"; {threads.describe()}" if device.type == "cpu" else "",
     )
