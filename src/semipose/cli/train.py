@@ -28,6 +28,6 @@ def run(args: argparse.Namespace) -> int:
 
     result = train(cfg, resume=args.resume, run_dir=args.run_dir, progress=not args.no_progress, trust_checkpoint=args.trust_checkpoint,
                    overwrite=args.overwrite)
-    print(f"\nbest AP {result.best_ap:.4f} at epoch {result.best_epoch}")
+    print(f"\nbest {result.score_key} {result.best_ap:.4f} at epoch {result.best_epoch}")
     print(f"run folder: {result.run_dir}")
     return 0

@@ -69,6 +69,8 @@ class TrainResult:
     #: validation metrics of the best epoch
     best_metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: the metric ``best_ap`` holds: ``AP``, PCKh ``Mean`` or a finder's ``F1``
+    score_key: str = "AP"
 
 
 def seed_everything(seed: int) -> None:
@@ -224,7 +226,7 @@ def _loop(run: _Run, callbacks: Sequence[Callback]) -> TrainResult:
     for cb in callbacks:
         cb.on_train_end(run.best_metrics if run.dist.is_main else {}, run.best_epoch)
     flat = selection_metrics(run.best_metrics, cfg.ssl.select) if run.best_metrics else {}
-    return TrainResult(run.folder.root, run.best_ap, run.best_epoch, flat if run.dist.is_main else {}, run.history)
+    return TrainResult(run.folder.root, run.best_ap, run.best_epoch, flat if run.dist.is_main else {}, run.history, run.val_data.score_key)
 
 
 def _train_one_epoch(run: _Run, epoch: int, callbacks: Sequence[Callback]) -> EpochInfo:
@@ -372,7 +374,8 @@ def _setup(cfg: Config, ckpt: Any, folder: RunFolder, dist_info: DistInfo, devic
     log.info(
         "run %s | %s | %s × %d, %.1fM params, %s | %s | %d val %s | device %s%s, %s%s (%s%s)",
         folder.root, method, cfg.model.arch, model.num_nets, n_params / 1e6, f"{cfg.data.input_size[0]}x{cfg.data.input_size[1]}",
-        data.description, len(val_data.records), "frames" if val_data.metric == "finder" else "instances", device, f" × {dist_info.world_size} processes" if dist_info.enabled else "",
+        data.description, len(val_data.records), "frames" if val_data.metric == "finder" else "instances", device,
+        f" × {dist_info.world_size} processes" if dist_info.enabled else "",
         run.precision, ", channels_last" if run.channels_last else "", precision_reason(cfg.train.precision, run.precision, device),
         f"; {threads.describe()}" if device.type == "cpu" else "",
     )
@@ -399,7 +402,7 @@ def _restore(run: _Run, ckpt: Any) -> None:
     run.start_epoch, run.best_ap, run.best_epoch = st["epoch"], st["best_ap"], st["best_epoch"]
     run.global_step = st.get("global_step", 0)
     run.best_metrics = st.get("best_metrics", {})
-    best = f"best AP {run.best_ap:.4f} at epoch {run.best_epoch}" if run.best_epoch >= 1 else "not validated yet"
+    best = f"best {run.val_data.score_key} {run.best_ap:.4f} at epoch {run.best_epoch}" if run.best_epoch >= 1 else "not validated yet"
     log.info("resumed from %s at epoch %d (%s)", ckpt.path, run.start_epoch, best)
 
 
