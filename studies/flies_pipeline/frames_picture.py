@@ -30,7 +30,8 @@ def main() -> None:
             if args.crop:
                 x, y, w, h = (int(v) for v in args.crop.split(","))
                 frame = np.ascontiguousarray(frame[y:y + h, x:x + w])
-            cv2.putText(frame, f"frame {i}", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 3, cv2.LINE_AA)
+            for colour, width in (((0, 0, 0), 4), ((255, 255, 255), 1)):
+                cv2.putText(frame, f"frame {i}", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, colour, width, cv2.LINE_AA)
             got[i] = frame
         i += 1
     row = np.hstack([got[i] for i in want])
