@@ -37,6 +37,16 @@ def test_the_finder_trains_and_validates_on_whole_frames(finder_run):
     assert len(rows) == 2 and "F1" in rows[-1]
 
 
+def test_eval_scores_a_finder_file_on_whole_frames(finder_run, tmp_path, capsys):
+    proj, run = finder_run
+    capsys.readouterr()
+    assert main(["eval", str(proj / "finder.yaml"), "data.input_size=[128,128]", "model.deconv_filters=[32,32,32,32]",
+                 "--checkpoint", str(run / "checkpoints" / "best.pt"), "--out", str(tmp_path / "ev"), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "150 frames, 300 instances" in printed and "frames found" in printed
+    assert "F1" in json.loads((tmp_path / "ev" / "metrics.json").read_text())
+
+
 def test_its_model_file_is_a_detector_of_fixed_size_boxes(finder_run):
     proj, run = finder_run
     finder = open_instance_detector(str(run / "checkpoints" / "best.pt"))

@@ -132,11 +132,14 @@ def run(args: argparse.Namespace) -> int:
     data, results = evaluate_model_file(cfg, mf, out, progress=not args.no_progress)
     names = eval_names(mf.card.num_nets)
     proto = data.protocol
-    print(
-        f"\nprotocol: boxes = {proto['boxes']}; flip test = {'on' if proto['flip_test'] else 'off'}; "
-        f"decoder = {proto['decoder']}; {proto['metric']}; rescoring > {proto['rescoring_thr']}; OKS-NMS = {proto['oks_nms']}; "
-        f"{proto['instances']} instances"
-    )
+    if data.metric == "finder":
+        print(f"\nprotocol: {proto['boxes']}; {proto['metric']}; {proto['frames']} frames, {proto['instances']} instances")
+    else:
+        print(
+            f"\nprotocol: boxes = {proto['boxes']}; flip test = {'on' if proto['flip_test'] else 'off'}; "
+            f"decoder = {proto['decoder']}; {proto['metric']}; rescoring > {proto['rescoring_thr']}; OKS-NMS = {proto['oks_nms']}; "
+            f"{proto['instances']} instances"
+        )
     if cfg.eval.format_only:
         for name in names:
             print(f"{name}: {out / f'keypoints_{name}_results.json'}")

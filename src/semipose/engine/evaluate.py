@@ -312,8 +312,17 @@ def evaluate_model_file(
     from .build import build_codec, build_model
 
     device = resolve_device(cfg.device)
-    skeleton = build_skeleton(cfg)
     card = model_file.card
+    if cfg.task == "finder":  # an instance finder on the split's whole frames
+        from ..data.finder import build_finder_data
+
+        codec = build_codec(cfg)
+        _, data, skeleton = build_finder_data(cfg, codec)
+        nets = [build_model(cfg, 1, load_pretrained=False).to(device) for _ in range(card.num_nets)]
+        log.info("weights: %s", load_nets_weights(nets, model_file, strict=True))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return data, validate_nets(nets, cfg, data, codec, skeleton, device, out_dir, progress=progress)
+    skeleton = build_skeleton(cfg)
     if skeleton.num_keypoints != card.num_keypoints:
         raise CheckpointError(
             f"{model_file.path}: the file has {card.num_keypoints} output channels but the keypoint set {skeleton.name!r} has "
