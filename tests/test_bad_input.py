@@ -26,7 +26,7 @@ def _cfg(tmp_path, sample_data, extra: str = "") -> str:
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["model.arch=resnet19"], "model.arch: expected one of resnet18, resnet34"),
+        (["model.arch=resnet19"], "model.arch: expected one of resnet10, resnet18, resnet34"),
         (["device=tpu9"], "device: 'tpu9' is not a device name"),
         (["data.max_train_instances=-5"], "data.max_train_instances: must be ≥ 0 (0 = all / none), got -5"),
         (["train.lr=.inf"], "train.lr: must be a positive finite number, got inf"),
