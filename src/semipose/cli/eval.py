@@ -178,24 +178,14 @@ def _score_results(args: argparse.Namespace) -> int:
 
 
 def _score_pipeline(args: argparse.Namespace, cfg: Any, mf: Any, out: Path) -> int:
-    """``--detector``: the finder (or detector) then the pose model on the validation frames, and the
-    same model on the label boxes (:mod:`semipose.predict.pipeline`); ``OUT/pipeline.json``."""
-    import json
+    """``--detector``: the finder (or detector) then the pose model on the validation frames, beside
+    the label boxes (:func:`semipose.predict.pipeline.evaluate_pipeline`); ``OUT/pipeline.json``."""
+    from ..predict.pipeline import evaluate_pipeline, format_pipeline_table
 
-    from ..data.sources import build_skeleton, load_split
-    from ..models.finder import open_instance_detector
-    from ..predict.estimator import PoseEstimator
-    from ..predict.pipeline import format_pipeline_table, score_pipeline
-
-    records, _, _ = load_split(cfg, cfg.data.val, build_skeleton(cfg), key="val")
-    est = PoseEstimator.from_file(mf, precision=cfg.eval.precision, flip_test=cfg.eval.flip_test, decoder=cfg.eval.decoder)
-    det = open_instance_detector(args.detector, args.det_score_thr, trust=args.trust_checkpoint, progress=not args.no_progress)
-    rows = [score_pipeline(est, records, detector=det, progress=not args.no_progress),
-            score_pipeline(est, records, progress=not args.no_progress)]
+    rows = evaluate_pipeline(cfg, mf, args.detector, out, score_thr=args.det_score_thr, trust=args.trust_checkpoint,
+                             progress=not args.no_progress)
     print(f"\n{len(rows[0].score.errors) + rows[0].score.missed} labelled instances on {rows[0].score.frames} frames of "
           f"{cfg.data.val.ann_file}; instances matched by mean keypoint distance (Hungarian)")
     print(format_pipeline_table(rows))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "pipeline.json").write_text(json.dumps([r.summary() for r in rows], indent=1))
     print(f"written to {out / 'pipeline.json'}")
     return 0

@@ -9,20 +9,23 @@ instances is one row against the other.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..config import Config
 from ..data.records import PoseRecord
 from ..detect.base import Detector
 from ..evaluation.tracking import InstanceScore, score_instances
 from ..image import read_image
 from .estimator import PoseEstimator
 
-__all__ = ["PipelineScore", "score_pipeline", "format_pipeline_table"]
+__all__ = ["PipelineScore", "score_pipeline", "evaluate_pipeline", "format_pipeline_table"]
 
 
 @dataclass
@@ -96,3 +99,33 @@ def format_pipeline_table(rows: Sequence[PipelineScore]) -> str:
     for s in sums:
         lines.append(" | ".join([f"{s['boxes']:{width}}"] + [(f.format(s[k]) if k in s else "-").rjust(len(c)) for c, k, f in cols]))
     return "\n".join(lines)
+
+
+def evaluate_pipeline(cfg: Config, model: Any, detector: Any, out_dir: str | Path | None = None, *, score_thr: float | None = None,
+                      trust: bool = False, progress: bool = True) -> list[PipelineScore]:
+    """``semipose eval CONFIG --checkpoint POSE --detector FINDER``: on the labelled frames of
+    ``cfg.data.val``, the detector's (a finder file, an ONNX detector source or a callable) boxes
+    then the pose model, and the same model on the label boxes.
+
+    Args:
+        cfg: the evaluation config (its validation split, eval precision, flip test, decoder).
+        model: the pose model: a path or a read :class:`~semipose.models.reader.ModelFile`.
+        detector: who finds the instances (:func:`~semipose.models.finder.open_instance_detector`).
+        out_dir: where ``pipeline.json`` (both rows' summaries) is written (None: nowhere).
+        score_thr: the detector's threshold (default: its own).
+
+    Returns:
+        ``[detector's row, label boxes' row]``.
+    """
+    from ..data.sources import build_skeleton, load_split
+    from ..models.finder import open_instance_detector
+
+    records, _, _ = load_split(cfg, cfg.data.val, build_skeleton(cfg), key="val")
+    est = PoseEstimator.from_file(model, precision=cfg.eval.precision, flip_test=cfg.eval.flip_test, decoder=cfg.eval.decoder,
+                                  trust=trust)
+    det = open_instance_detector(detector, score_thr, trust=trust, progress=progress)
+    rows = [score_pipeline(est, records, detector=det, progress=progress), score_pipeline(est, records, progress=progress)]
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "pipeline.json").write_text(json.dumps([r.summary() for r in rows], indent=1))
+    return rows
