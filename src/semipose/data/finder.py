@@ -13,7 +13,6 @@ with no instance teaches "nothing here").
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,13 +51,11 @@ def anchor_skeleton(m: int) -> Skeleton:
 
 def frame_anchors(records: Sequence[PoseRecord]) -> dict[int, list[np.ndarray]]:
     """``{image_id: [anchor (2,), ...]}`` of the labelled instances of ``records`` (instances with no labelled keypoint are left out)."""
-    out: dict[int, list[np.ndarray]] = defaultdict(list)
+    out: dict[int, list[np.ndarray]] = {}
     for r in records:
-        out.setdefault(r.image_id, [])
         a = instance_anchor(r.keypoints)
-        if a is not None:
-            out[r.image_id].append(a)
-    return dict(out)
+        out.setdefault(r.image_id, []).extend([] if a is None else [a])
+    return out
 
 
 def frame_records(records: Sequence[PoseRecord], frames: Sequence[int] | None = None) -> tuple[list[PoseRecord], int]:

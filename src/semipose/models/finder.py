@@ -123,6 +123,7 @@ class CentroidFinder:
         self._mean = np.asarray(card.mean, np.float32) * 255.0
         self._std = np.asarray(card.std, np.float32) * 255.0
         self.description = "instance finder"
+        self.codec = card.codec()
 
     @classmethod
     def from_model_file(cls, mf: ModelFile, *, device: str | torch.device = "cpu", precision: str = "fp32") -> CentroidFinder:
@@ -140,26 +141,23 @@ class CentroidFinder:
         return box_to_center_scale(np.array([0.0, 0.0, width, height]), w / h, 1.0)
 
     @torch.no_grad()
-    def heatmap(self, image: np.ndarray) -> np.ndarray:
-        """``(h, w)`` float32 heatmap of an ``(H, W, 3)`` uint8 BGR frame."""
-        center, scale = self.frame_crop(image.shape[1], image.shape[0])
+    def heatmap(self, image: np.ndarray, crop: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """``(h, w)`` float32 heatmap of an ``(H, W, 3)`` uint8 BGR frame (``crop``: its :meth:`frame_crop`, when known)."""
+        center, scale = crop or self.frame_crop(image.shape[1], image.shape[0])
         size = tuple(self.card.input_size)
-        crop = warp_crop(image, affine_matrix(center, scale, 0.0, size), size)  # type: ignore[arg-type]
-        x = torch.from_numpy(normalize_crop(crop, self._mean, self._std, reverse_channels=self.card.color == "rgb"))
+        patch = warp_crop(image, affine_matrix(center, scale, 0.0, size), size)  # type: ignore[arg-type]
+        x = torch.from_numpy(normalize_crop(patch, self._mean, self._std, reverse_channels=self.card.color == "rgb"))
         with autocast(self.precision, self.device):
             out = self.net(x[None].to(self.device))
         return out[0, 0].float().cpu().numpy()
 
     def anchors(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(P, 2)`` anchors in frame pixels and their ``(P,)`` scores, best first."""
-        hm = self.heatmap(image)
         center, scale = self.frame_crop(image.shape[1], image.shape[0])
-        w_hm = hm.shape[1]
-        frame_per_hm = float(scale[0]) * 200.0 / w_hm
+        hm = self.heatmap(image, (center, scale))
+        frame_per_hm = float(scale[0]) * 200.0 / hm.shape[1]
         xy, score = find_peaks(hm, self.params.threshold, self.min_distance / frame_per_hm, self.params.max_instances)
-        inv = affine_matrix(center, scale, 0.0, (w_hm, hm.shape[0]), inv=True)
-        pts = xy.astype(np.float64) @ inv[:, :2].T + inv[:, 2] if len(xy) else np.zeros((0, 2))
-        return pts.astype(np.float32), score
+        return self.codec.to_image(xy[None], center[None], scale[None])[0], score
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The detector contract: ``(P, 4)`` boxes ``(x, y, w, h)`` of ``crop`` around each anchor, ``(P,)`` scores."""

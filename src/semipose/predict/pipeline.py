@@ -10,6 +10,7 @@ instances is one row against the other.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,6 @@ def score_pipeline(estimator: PoseEstimator, records: Sequence[PoseRecord], *, d
     Returns:
         :class:`PipelineScore`; labelled keypoints are those with ``v > 0``.
     """
-    import time
-
     t0 = time.perf_counter()
     preds, truth = [], []
     frames = _frames(records)
